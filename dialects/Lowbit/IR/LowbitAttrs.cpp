@@ -1,0 +1,67 @@
+//===- LowbitAttrs.cpp - lowbit attribute verifiers -------------*- C++ -*-===//
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+//===----------------------------------------------------------------------===//
+// RotationAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+RotationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     RotationKind kind, uint64_t seed, RotationSide side) {
+  if (kind == RotationKind::Hadamard && seed != 0)
+    return emitError() << "a plain hadamard rotation takes no seed (got "
+                       << seed << "); use randomized_hadamard";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SchemeAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 unsigned bits, int64_t groupSize,
+                                 bool symmetric, Type scaleType, Type zeroType,
+                                 bool actOrder, RotationAttr rotation) {
+  if (bits < 2 || bits > 8)
+    return emitError() << "bits must be in [2, 8], got " << bits;
+  if (groupSize == 0 || groupSize < -1)
+    return emitError()
+           << "group size must be -1 (per-channel) or positive, got "
+           << groupSize;
+  if (!scaleType || !(scaleType.isF32() || scaleType.isF16() ||
+                      scaleType.isBF16()))
+    return emitError() << "scale type must be f32, f16 or bf16, got "
+                       << scaleType;
+  if (symmetric && zeroType)
+    return emitError() << "a symmetric scheme has implicit zero points and "
+                          "must not have a zero type (got "
+                       << zeroType << ")";
+  if (!symmetric && !zeroType)
+    return emitError() << "an asymmetric scheme needs a zero type";
+  if (zeroType) {
+    if (auto intType = dyn_cast<IntegerType>(zeroType)) {
+      // Zero points live in [0, 2^bits - 1]; an unsigned or signless type
+      // needs `bits` bits, a signed one `bits + 1`.
+      unsigned needed = intType.isSigned() ? bits + 1 : bits;
+      if (intType.getWidth() < needed)
+        return emitError() << "zero type " << zeroType << " cannot hold "
+                           << bits << "-bit zero points";
+    } else if (!(zeroType.isF32() || zeroType.isF16() ||
+                 zeroType.isBF16())) {
+      return emitError() << "zero type must be an integer type or f32, f16 "
+                            "or bf16, got "
+                         << zeroType;
+    }
+  }
+  return success();
+}
+
+int64_t SchemeAttr::getNumGroups(int64_t k) const {
+  if (isPerChannel())
+    return 1;
+  return (k + getGroupSize() - 1) / getGroupSize();
+}

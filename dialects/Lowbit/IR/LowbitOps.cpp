@@ -1,0 +1,286 @@
+//===- LowbitOps.cpp - lowbit op verifiers ----------------------*- C++ -*-===//
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+#define GET_OP_CLASSES
+#include "lowbit/Dialect/Lowbit/IR/LowbitOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Two dimensions agree unless both are static and differ.
+static bool dimsAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static int64_t lastDim(RankedTensorType type) {
+  return type.getShape().back();
+}
+
+/// Checks the shapes shared by `lowbit.linear` and `lowbit.qmatmul`:
+/// input `[..., K]`, weight `[N, K]`, optional bias `[N]`, result `[..., N]`.
+static LogicalResult verifyMatmulShapes(Operation *op, RankedTensorType input,
+                                        int64_t n, int64_t k,
+                                        RankedTensorType bias,
+                                        RankedTensorType result) {
+  if (input.getRank() < 1)
+    return op->emitOpError("input must have rank >= 1");
+  if (!dimsAgree(lastDim(input), k))
+    return op->emitOpError("input feature size ")
+           << lastDim(input) << " does not match weight K = " << k;
+  if (bias) {
+    if (bias.getRank() != 1 || !dimsAgree(bias.getDimSize(0), n))
+      return op->emitOpError("bias must be [N] = [")
+             << n << "], got " << bias;
+    if (bias.getElementType() != result.getElementType())
+      return op->emitOpError("bias element type ")
+             << bias.getElementType() << " does not match result element type "
+             << result.getElementType();
+  }
+  if (result.getRank() != input.getRank())
+    return op->emitOpError("result rank ")
+           << result.getRank() << " does not match input rank "
+           << input.getRank();
+  for (int64_t i = 0, e = input.getRank() - 1; i < e; ++i)
+    if (!dimsAgree(input.getDimSize(i), result.getDimSize(i)))
+      return op->emitOpError("result dimension ")
+             << i << " (" << result.getDimSize(i)
+             << ") does not match input dimension (" << input.getDimSize(i)
+             << ")";
+  if (!dimsAgree(lastDim(result), n))
+    return op->emitOpError("result feature size ")
+           << lastDim(result) << " does not match weight N = " << n;
+  if (input.getElementType() != result.getElementType())
+    return op->emitOpError("input element type ")
+           << input.getElementType() << " does not match result element type "
+           << result.getElementType();
+  return success();
+}
+
+/// Checks an optional inline component of a quantized parameter.
+static LogicalResult verifyComponent(Operation *op, StringRef what,
+                                     std::optional<ElementsAttr> value,
+                                     RankedTensorType expected) {
+  if (!value)
+    return success();
+  if (!expected)
+    return op->emitOpError("has inline ")
+           << what << " but its scheme does not use them";
+  if (value->getType() != expected)
+    return op->emitOpError("inline ")
+           << what << " must be " << expected << ", got " << value->getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("parameter name must not be empty");
+  if (std::optional<ElementsAttr> value = getValue())
+    if (value->getType() != getType())
+      return emitOpError("inline value type ")
+             << value->getType() << " does not match result type "
+             << getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("parameter name must not be empty");
+  QWeightType type = getType();
+  bool anyInline = getCodes() || getScales() || getZeros() || getPerm();
+  if (anyInline) {
+    if (!getCodes() || !getScales())
+      return emitOpError("inline quantized parameter needs both codes and "
+                         "scales");
+    if (type.getZerosType() && !getZeros())
+      return emitOpError("inline asymmetric parameter needs zeros");
+    if (type.getPermType() && !getPerm())
+      return emitOpError("inline act-order parameter needs perm");
+  }
+  if (failed(verifyComponent(*this, "codes", getCodes(), type.getCodesType())) ||
+      failed(verifyComponent(*this, "scales", getScales(),
+                             type.getScalesType())) ||
+      failed(verifyComponent(*this, "zeros", getZeros(), type.getZerosType())) ||
+      failed(verifyComponent(*this, "perm", getPerm(), type.getPermType())))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  QWeightType input = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (result.getShape() != input.getShape())
+    return emitOpError("result shape [")
+           << result.getShape() << "] does not match quantized weight shape ["
+           << input.getShape() << "]";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  RankedTensorType table = getTable().getType();
+  RankedTensorType indices = getIndices().getType();
+  RankedTensorType result = getResult().getType();
+  if (table.getRank() != 2)
+    return emitOpError("table must be 2-D [V, D], got rank ")
+           << table.getRank();
+  if (result.getRank() != indices.getRank() + 1)
+    return emitOpError("result rank must be indices rank + 1 = ")
+           << indices.getRank() + 1 << ", got " << result.getRank();
+  for (int64_t i = 0, e = indices.getRank(); i < e; ++i)
+    if (!dimsAgree(indices.getDimSize(i), result.getDimSize(i)))
+      return emitOpError("result dimension ")
+             << i << " does not match indices dimension";
+  if (!dimsAgree(lastDim(result), table.getDimSize(1)))
+    return emitOpError("result feature size ")
+           << lastDim(result) << " does not match embedding width "
+           << table.getDimSize(1);
+  if (table.getElementType() != result.getElementType())
+    return emitOpError("result element type must match the table's");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RMSNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RMSNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType weight = getWeight().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  if (weight.getRank() != 1 || !dimsAgree(weight.getDimSize(0), lastDim(input)))
+    return emitOpError("weight must be [")
+           << lastDim(input) << "] (the last input dimension), got " << weight;
+  if (!(getEpsilon().convertToFloat() > 0.0f))
+    return emitOpError("epsilon must be positive, got ")
+           << getEpsilon().convertToFloat();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  RankedTensorType weight = getWeight().getType();
+  if (weight.getRank() != 2)
+    return emitOpError("weight must be 2-D [N, K], got rank ")
+           << weight.getRank();
+  RankedTensorType bias =
+      getBias() ? cast<RankedTensorType>(getBias().getType())
+                : RankedTensorType();
+  return verifyMatmulShapes(*this, getInput().getType(), weight.getDimSize(0),
+                            weight.getDimSize(1), bias, getResult().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// RotaryOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RotaryOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType positions = getPositions().getType();
+  int64_t headDim = getHeadDim();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError("head_dim must be positive and even, got ") << headDim;
+  if (input.getRank() != 2)
+    return emitOpError("input must be 2-D [T, heads * head_dim], got rank ")
+           << input.getRank();
+  if (!ShapedType::isDynamic(lastDim(input)) && lastDim(input) % headDim != 0)
+    return emitOpError("input width ")
+           << lastDim(input) << " is not a multiple of head_dim " << headDim;
+  if (positions.getRank() != 1 ||
+      !dimsAgree(positions.getDimSize(0), input.getDimSize(0)))
+    return emitOpError("positions must be [T] matching the input rows");
+  if (!(getTheta().convertToDouble() > 0.0))
+    return emitOpError("theta must be positive");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  int64_t numHeads = getNumHeads(), numKVHeads = getNumKvHeads(),
+          headDim = getHeadDim();
+  if (getLayerAttr().getInt() < 0)
+    return emitOpError("layer must be non-negative, got ")
+           << getLayerAttr().getInt();
+  if (numHeads <= 0 || numKVHeads <= 0 || headDim <= 0)
+    return emitOpError("num_heads, num_kv_heads and head_dim must be "
+                       "positive");
+  if (numHeads % numKVHeads != 0)
+    return emitOpError("num_heads ")
+           << numHeads << " is not a multiple of num_kv_heads " << numKVHeads;
+  if (std::optional<int64_t> window = getSlidingWindow())
+    if (*window <= 0)
+      return emitOpError("sliding_window must be positive, got ") << *window;
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), pos = getPositions().getType(),
+                   result = getResult().getType();
+  for (auto [name, type] : {std::make_pair("query", q),
+                            std::make_pair("key", k),
+                            std::make_pair("value", v),
+                            std::make_pair("result", result)})
+    if (type.getRank() != 2)
+      return emitOpError(name) << " must be 2-D [T, heads * head_dim]";
+  if (!dimsAgree(lastDim(q), numHeads * headDim))
+    return emitOpError("query width ")
+           << lastDim(q) << " must be num_heads * head_dim = "
+           << numHeads * headDim;
+  if (!dimsAgree(lastDim(k), numKVHeads * headDim) ||
+      !dimsAgree(lastDim(v), numKVHeads * headDim))
+    return emitOpError("key and value width must be num_kv_heads * "
+                       "head_dim = ")
+           << numKVHeads * headDim;
+  if (result != q)
+    return emitOpError("result type must match the query type");
+  if (pos.getRank() != 1)
+    return emitOpError("positions must be 1-D [T]");
+  int64_t t = q.getDimSize(0);
+  if (!dimsAgree(t, k.getDimSize(0)) || !dimsAgree(t, v.getDimSize(0)) ||
+      !dimsAgree(t, pos.getDimSize(0)))
+    return emitOpError("query, key, value and positions must have the same "
+                       "number of tokens");
+  if (q.getElementType() != k.getElementType() ||
+      q.getElementType() != v.getElementType())
+    return emitOpError("query, key and value must have the same element type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QMatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QMatmulOp::verify() {
+  QWeightType weight = getWeight().getType();
+  RankedTensorType bias =
+      getBias() ? cast<RankedTensorType>(getBias().getType())
+                : RankedTensorType();
+  return verifyMatmulShapes(*this, getInput().getType(), weight.getN(),
+                            weight.getK(), bias, getResult().getType());
+}

@@ -1,0 +1,44 @@
+//===- LowbitTypes.cpp - lowbit type verifiers and helpers ------*- C++ -*-===//
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  ArrayRef<int64_t> shape, SchemeAttr scheme) {
+  if (shape.size() != 2)
+    return emitError() << "quantized weight must be 2-D [N, K], got rank "
+                       << shape.size();
+  if (shape[0] <= 0 || shape[1] <= 0)
+    return emitError() << "quantized weight dimensions must be positive, got "
+                       << shape[0] << "x" << shape[1];
+  if (!scheme)
+    return emitError() << "quantized weight needs a scheme";
+  return success();
+}
+
+RankedTensorType QWeightType::getCodesType() const {
+  MLIRContext *ctx = getContext();
+  return RankedTensorType::get(
+      getShape(),
+      IntegerType::get(ctx, getScheme().getBits(), IntegerType::Unsigned));
+}
+
+RankedTensorType QWeightType::getScalesType() const {
+  return RankedTensorType::get({getN(), getNumGroups()},
+                               getScheme().getScaleType());
+}
+
+RankedTensorType QWeightType::getZerosType() const {
+  if (!getScheme().getZeroType())
+    return {};
+  return RankedTensorType::get({getN(), getNumGroups()},
+                               getScheme().getZeroType());
+}
+
+RankedTensorType QWeightType::getPermType() const {
+  if (!getScheme().getActOrder())
+    return {};
+  return RankedTensorType::get({getK()}, IntegerType::get(getContext(), 32));
+}

@@ -1,0 +1,296 @@
+//===- Kernels.h - fp32 CPU reference kernels -------------------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The fp32 CPU kernel library of the lowbit runtime. The compiler's reference
+/// executor interprets the lowbit graph IR with these kernels and must match
+/// Hugging Face Llama logits to about 1e-4, so several kernels accumulate in
+/// double precision even though every tensor they read and write is float32.
+///
+/// Conventions:
+///  - all tensors are dense and row-major; activations are [T, features] for
+///    T tokens;
+///  - kernels never allocate unless documented (attention and rotary use small
+///    per-call scratch buffers);
+///  - kernels that can fail on bad input (out-of-range ids or positions,
+///    inconsistent shapes) return a Status and then leave their outputs
+///    unwritten; the others assume valid shapes and pointers;
+///  - every kernel that takes a ThreadPool splits its work over independent
+///    output rows or elements only, never over a reduction, so its results are
+///    bitwise identical for every thread count (including no pool at all).
+///
+/// Matrix products go through CBLAS (OpenBLAS in this project). OpenBLAS runs
+/// its own thread pool, sized by OPENBLAS_NUM_THREADS (or
+/// openblas_set_num_threads), which is independent of ThreadPool; avoid
+/// calling linear() from inside ThreadPool tasks or the two pools will
+/// oversubscribe the cores. OpenBLAS partitions GEMM over output rows and
+/// columns, not over K, so linear() is also deterministic across BLAS thread
+/// counts, but its T == 1 path (GEMV) may round differently from the T > 1
+/// path (GEMM) at the last-bit level.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBITRT_KERNELS_H
+#define LOWBITRT_KERNELS_H
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lowbit::rt::kernels {
+
+//===----------------------------------------------------------------------===//
+// Status
+//===----------------------------------------------------------------------===//
+
+/// Outcome of a kernel that validates its input. A default-constructed Status
+/// is a success; a failure carries a lowercase message naming the offending
+/// values.
+class [[nodiscard]] Status {
+public:
+  Status() = default;
+
+  /// Returns a success.
+  static Status success() { return Status(); }
+  /// Returns a failure with \p message.
+  static Status error(std::string message) {
+    Status s;
+    s.failed = true;
+    s.msg = std::move(message);
+    return s;
+  }
+
+  /// True on success.
+  bool ok() const { return !failed; }
+  explicit operator bool() const { return ok(); }
+  /// The failure message; empty on success.
+  const std::string &message() const { return msg; }
+
+private:
+  bool failed = false;
+  std::string msg;
+};
+
+//===----------------------------------------------------------------------===//
+// ThreadPool
+//===----------------------------------------------------------------------===//
+
+/// A small fixed-size pool of worker threads for data-parallel loops. The
+/// calling thread takes part in every loop, so a pool of N threads starts
+/// N - 1 workers; a pool of one thread runs everything inline. Concurrent
+/// parallelFor calls from different threads are serialized; a parallelFor
+/// issued from inside a task of the same pool runs inline.
+class ThreadPool {
+public:
+  /// Creates a pool of \p numThreads threads in all (0 = one per hardware
+  /// thread).
+  explicit ThreadPool(unsigned numThreads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  /// Number of threads that run a loop, the caller included.
+  unsigned getNumThreads() const;
+
+  /// Calls \p fn(begin, end) on disjoint chunks covering [0, n) and returns
+  /// when all are done. Chunks may run in any order on any thread, so \p fn
+  /// must only write state owned by its own indices.
+  void parallelFor(int64_t n,
+                   const std::function<void(int64_t begin, int64_t end)> &fn);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
+//===----------------------------------------------------------------------===//
+// Dense layers
+//===----------------------------------------------------------------------===//
+
+/// y[T, N] = x[T, K] * w[N, K]^T (+ bias[N]) in float32 through CBLAS
+/// (sgemm, or sgemv when T == 1). \p bias may be null.
+void linear(const float *x, int64_t T, int64_t K, const float *w, int64_t N,
+            const float *bias, float *y);
+
+/// Hugging Face Llama RMSNorm over rows of length D:
+/// y = x * rsqrt(mean(x^2) + eps) * w. The sum of squares and the scaling are
+/// computed in double; \p y may alias \p x.
+void rmsNorm(const float *x, int64_t T, int64_t D, const float *w, float eps,
+             float *y, ThreadPool *pool = nullptr);
+
+/// out = a + b, elementwise; \p out may alias either input.
+void add(const float *a, const float *b, int64_t n, float *out,
+         ThreadPool *pool = nullptr);
+
+/// out = silu(gate) * up = gate / (1 + exp(-gate)) * up, elementwise, in
+/// double; \p out may alias either input.
+void siluMul(const float *gate, const float *up, int64_t n, float *out,
+             ThreadPool *pool = nullptr);
+
+/// out = gelu_tanh(gate) * up with
+/// gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), the
+/// "gelu_pytorch_tanh" of Hugging Face, elementwise in double; \p out may
+/// alias either input.
+void geluTanhMul(const float *gate, const float *up, int64_t n, float *out,
+                 ThreadPool *pool = nullptr);
+
+/// Copies row ids[t] of \p table [V, D] to row t of \p out [T, D]. Fails,
+/// writing nothing, if any id is outside [0, V).
+Status embedding(const float *table, int64_t V, int64_t D, const int32_t *ids,
+                 int64_t T, float *out);
+
+//===----------------------------------------------------------------------===//
+// Rotary position embedding
+//===----------------------------------------------------------------------===//
+
+/// How the Dh channels of a head are paired for rotation.
+enum class RotaryStyle {
+  /// Hugging Face rotate_half: channel i pairs with i + Dh/2.
+  HalfSplit,
+  /// Original Llama / GPT-J: channel 2i pairs with 2i + 1.
+  Interleaved,
+};
+
+/// Writes the Dh/2 inverse frequencies of the default rope,
+/// invFreq[i] = 1 / theta^(2i / Dh), rounded to float32 the way Hugging Face
+/// computes them (exponent, power and reciprocal all in float32).
+void computeRotaryInvFreq(int64_t Dh, double theta, float *invFreq);
+
+/// Rotates every head of \p x [T, H * Dh] in place by the angles
+/// pos[t] * invFreq[i] for the channel pairs chosen by \p style. Pair i uses
+/// frequency i in both styles. Dh must be even. The angle is the float32
+/// product pos * invFreq as in Hugging Face; its cosine and sine, and the
+/// rotation itself, are evaluated in double (see the implementation for the
+/// precision discussion). \p invFreq [Dh/2] allows scaled ropes (e.g. Llama 3
+/// rope_scaling); the overload without it uses computeRotaryInvFreq.
+void rotary(float *x, int64_t T, int64_t H, int64_t Dh, const int32_t *pos,
+            const float *invFreq, RotaryStyle style,
+            ThreadPool *pool = nullptr);
+void rotary(float *x, int64_t T, int64_t H, int64_t Dh, const int32_t *pos,
+            double theta, RotaryStyle style, ThreadPool *pool = nullptr);
+
+//===----------------------------------------------------------------------===//
+// Attention with a KV cache
+//===----------------------------------------------------------------------===//
+
+/// The keys and values of one layer for positions [0, maxCtx).
+struct KVCache {
+  int64_t maxCtx = 0;
+  int64_t numKVHeads = 0;
+  int64_t headDim = 0;
+  /// [maxCtx, numKVHeads * headDim] each.
+  std::vector<float> k, v;
+
+  KVCache() = default;
+  /// Allocates a zeroed cache.
+  KVCache(int64_t maxCtx, int64_t numKVHeads, int64_t headDim)
+      : maxCtx(maxCtx), numKVHeads(numKVHeads), headDim(headDim),
+        k(static_cast<size_t>(maxCtx * numKVHeads * headDim), 0.0f),
+        v(static_cast<size_t>(maxCtx * numKVHeads * headDim), 0.0f) {}
+
+  /// Floats per cached position.
+  int64_t rowSize() const { return numKVHeads * headDim; }
+};
+
+/// Causal grouped-query attention with a KV cache.
+///
+/// First stores k[t] and v[t] [T, Hkv * Dh] at cache row pos[t] for every t.
+/// Then query t, head h ([T, H * Dh]) attends to cache rows 0..pos[t] of KV
+/// head h / (H / Hkv) with scale 1/sqrt(Dh) and a max-subtracted softmax;
+/// scores, softmax and the weighted sum of values are computed in double.
+/// Rows below pos[t] that this call does not write must have been written by
+/// earlier calls, so a prefill of T tokens and T single-token decode steps
+/// give the same result.
+///
+/// Fails, touching neither the cache nor \p out, if a position is outside
+/// [0, maxCtx), if H is not a multiple of Hkv, or if the cache was not built
+/// for Hkv heads of Dh channels.
+Status attention(const float *q, const float *k, const float *v,
+                 const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
+                 int64_t Dh, KVCache &cache, float *out,
+                 ThreadPool *pool = nullptr);
+
+//===----------------------------------------------------------------------===//
+// Dequantization
+//===----------------------------------------------------------------------===//
+
+/// Reference dequantization of a [N, K] weight stored as one unpacked code
+/// per byte: w[n, k] = scales[n, g] * (codes[n, k] - zero[n, g]) in float32,
+/// where g = gIdx[k] if \p gIdx is given (act-order) and k / groupSize
+/// otherwise. \p groupSize -1 means one group per row (per channel). The
+/// scales and zeros have G = ceil(K / groupSize) columns (1 per channel).
+/// \p zeros null means symmetric: zero = 2^(bits-1). Fails, writing nothing,
+/// on bits outside [1, 8], a bad group size, a code >= 2^bits or a gIdx entry
+/// outside [0, G).
+Status dequantizeRows(const uint8_t *codes, const float *scales,
+                      const float *zeros, const int32_t *gIdx, int64_t N,
+                      int64_t K, int64_t groupSize, int bits, float *w,
+                      ThreadPool *pool = nullptr);
+
+//===----------------------------------------------------------------------===//
+// Evaluation utilities
+//===----------------------------------------------------------------------===//
+
+/// Index of the largest logit; the first one on ties. NaNs are ignored;
+/// returns 0 if every logit is NaN and -1 if V <= 0.
+int32_t argmax(const float *logits, int64_t V);
+
+/// log(sum_i exp(logits[i])) in double, max-subtracted.
+double logSumExp(const float *logits, int64_t V);
+
+/// Negative log-likelihood -log softmax(logits)[target] in nats, in double.
+/// Returns NaN if \p target is outside [0, V).
+double logSoftmaxNLL(const float *logits, int64_t V, int32_t target);
+
+/// KL(p_ref || p) in nats, where p_ref = softmax(refLogits) and
+/// p = softmax(logits), computed stably in double.
+double klDivergence(const float *refLogits, const float *logits, int64_t V);
+
+//===----------------------------------------------------------------------===//
+// Sampling
+//===----------------------------------------------------------------------===//
+
+/// Token sampling settings, applied in the Hugging Face order: temperature,
+/// then top-k, then top-p.
+struct SamplingParams {
+  /// <= 0 selects greedy decoding (argmax).
+  float temperature = 0.0f;
+  /// Keep only the k most likely tokens; <= 0 (or >= V) disables it and 1 is
+  /// greedy.
+  int64_t topK = 0;
+  /// Keep the smallest set of most likely tokens whose probability reaches
+  /// topP (at least one token); >= 1 disables it.
+  float topP = 1.0f;
+};
+
+/// Scratch storage for sample(); reuse it across calls to avoid allocation.
+struct SampleCandidate {
+  float logit;
+  int32_t id;
+  double weight;
+};
+
+/// Advances the splitmix64 generator \p state and returns 64 random bits.
+/// Any seed is a valid initial state.
+uint64_t nextRandom(uint64_t &state);
+
+/// A uniform double in [0, 1) with 53 random bits, drawn from \p state.
+double nextUniform(uint64_t &state);
+
+/// Draws a token id from \p logits [V] according to \p params. Greedy
+/// selection (temperature <= 0 or topK == 1) returns argmax() and does not
+/// advance \p rngState; every other call draws exactly one nextUniform(). The
+/// result depends only on the inputs and \p rngState. NaN and -inf logits are
+/// never sampled. \p scratch grows to V entries at most and is reused, so
+/// calls with a warm scratch do not allocate.
+int32_t sample(const float *logits, int64_t V, const SamplingParams &params,
+               uint64_t &rngState, std::vector<SampleCandidate> &scratch);
+
+} // namespace lowbit::rt::kernels
+
+#endif // LOWBITRT_KERNELS_H

@@ -1,0 +1,124 @@
+//===- Attention.cpp - causal GQA attention with a KV cache -----*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The reference attention kernel. Each (token, head) pair is an independent
+/// task computed entirely in double, so results do not depend on how tasks
+/// are spread over threads, nor on whether the keys of earlier positions were
+/// written by this call (prefill) or by earlier ones (decode).
+///
+//===----------------------------------------------------------------------===//
+
+#include "lowbitrt/Kernels.h"
+
+#include "Parallel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace lowbit::rt::kernels;
+
+/// Checks that attention() can run with these arguments.
+static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
+                                 int64_t Hkv, int64_t Dh,
+                                 const KVCache &cache) {
+  if (H <= 0 || Hkv <= 0 || Dh <= 0)
+    return Status::error("attention needs positive head counts and head "
+                         "dimension, got H = " +
+                         std::to_string(H) + ", Hkv = " + std::to_string(Hkv) +
+                         ", Dh = " + std::to_string(Dh));
+  if (H % Hkv != 0)
+    return Status::error("query heads " + std::to_string(H) +
+                         " are not a multiple of kv heads " +
+                         std::to_string(Hkv));
+  if (cache.numKVHeads != Hkv || cache.headDim != Dh)
+    return Status::error("kv cache holds " + std::to_string(cache.numKVHeads) +
+                         " heads of " + std::to_string(cache.headDim) +
+                         " channels, attention needs " + std::to_string(Hkv) +
+                         " heads of " + std::to_string(Dh));
+  size_t needed = static_cast<size_t>(cache.maxCtx * cache.rowSize());
+  if (cache.maxCtx < 0 || cache.k.size() < needed || cache.v.size() < needed)
+    return Status::error("kv cache storage is smaller than maxCtx = " +
+                         std::to_string(cache.maxCtx) + " rows");
+  for (int64_t t = 0; t < T; ++t)
+    if (pos[t] < 0 || pos[t] >= cache.maxCtx)
+      return Status::error("position " + std::to_string(pos[t]) +
+                           " of token " + std::to_string(t) +
+                           " is outside the kv cache [0, " +
+                           std::to_string(cache.maxCtx) + ")");
+  return Status::success();
+}
+
+Status lowbit::rt::kernels::attention(const float *q, const float *k,
+                                      const float *v, const int32_t *pos,
+                                      int64_t T, int64_t H, int64_t Hkv,
+                                      int64_t Dh, KVCache &cache, float *out,
+                                      ThreadPool *pool) {
+  if (T <= 0)
+    return Status::success();
+  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
+    return s;
+
+  const int64_t kvRow = Hkv * Dh;
+  const int64_t qRow = H * Dh;
+  for (int64_t t = 0; t < T; ++t) {
+    size_t dst = static_cast<size_t>(pos[t] * kvRow);
+    std::memcpy(cache.k.data() + dst, k + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+    std::memcpy(cache.v.data() + dst, v + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+  }
+
+  int32_t maxPos = *std::max_element(pos, pos + T);
+  const int64_t group = H / Hkv;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
+  const float *cacheK = cache.k.data();
+  const float *cacheV = cache.v.data();
+
+  // One task per (token, head). Tasks of short prefixes are cheap, so a
+  // handful of tokens is already worth spreading.
+  detail::parallelFor(pool, T * H, 4, [&](int64_t begin, int64_t end) {
+    std::vector<double> scratch(static_cast<size_t>(maxPos + 1 + Dh));
+    double *scores = scratch.data();
+    double *acc = scores + maxPos + 1;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t t = task / H;
+      const int64_t h = task % H;
+      const int64_t kvOff = (h / group) * Dh;
+      const float *qh = q + t * qRow + h * Dh;
+      const int64_t len = static_cast<int64_t>(pos[t]) + 1;
+
+      double maxScore = -INFINITY;
+      for (int64_t j = 0; j < len; ++j) {
+        const float *kj = cacheK + j * kvRow + kvOff;
+        double dot = 0.0;
+        for (int64_t d = 0; d < Dh; ++d)
+          dot += static_cast<double>(qh[d]) * kj[d];
+        scores[j] = dot * scale;
+        maxScore = std::max(maxScore, scores[j]);
+      }
+      double sum = 0.0;
+      for (int64_t j = 0; j < len; ++j) {
+        scores[j] = std::exp(scores[j] - maxScore);
+        sum += scores[j];
+      }
+
+      std::fill(acc, acc + Dh, 0.0);
+      for (int64_t j = 0; j < len; ++j) {
+        const float *vj = cacheV + j * kvRow + kvOff;
+        const double p = scores[j];
+        for (int64_t d = 0; d < Dh; ++d)
+          acc[d] += p * vj[d];
+      }
+      float *oh = out + t * qRow + h * Dh;
+      const double inv = 1.0 / sum;
+      for (int64_t d = 0; d < Dh; ++d)
+        oh[d] = static_cast<float>(acc[d] * inv);
+    }
+  });
+  return Status::success();
+}

@@ -1,0 +1,36 @@
+# -*- Python -*-
+# lit configuration for the lowbit test suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "LOWBIT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "Unit", "Fuzz"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.lowbit_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%src_root", config.lowbit_src_root))
+config.substitutions.append(("%models", config.lowbit_shared_models))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# Tests that need the shared models say `REQUIRES: shared-models`; without
+# them lit reports the test as unsupported (skipped) instead of failing.
+if os.path.isdir(os.path.join(config.lowbit_shared_models, "stories260k")):
+    config.available_features.add("shared-models")
+else:
+    lit_config.note("shared models not found at %s: tests that need them are "
+                    "skipped" % config.lowbit_shared_models)
+
+tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
+tools = ["lowbit-opt", "lowbit-import", "lowbit-eval"]
+llvm_config.add_tool_substitutions(
+    [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)
