@@ -13,8 +13,6 @@ LogicalResult QWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
   if (shape[0] <= 0 || shape[1] <= 0)
     return emitError() << "quantized weight dimensions must be positive, got "
                        << shape[0] << "x" << shape[1];
-  if (!scheme)
-    return emitError() << "quantized weight needs a scheme";
   return success();
 }
 
