@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# README command (2): sets up the machine, builds everything and runs the
+# whole test suite (lit + GoogleTest + Python checks through CTest, then the
+# fuzzers for a bounded time). Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+BUILD_DIR=${BUILD_DIR:-build}
+export LOWBIT_SHARED_MODELS=${LOWBIT_SHARED_MODELS:-$(cd .. && pwd)/shared/models}
+# lit prints its summary, then CTest runs everything else (GoogleTest, Python
+# checks) and prints its own.
+/usr/lib/llvm-22/bin/lit -sv "$BUILD_DIR/test"
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "${JOBS:-$(nproc)}" -E '^lit$')
+if [ "${LOWBIT_SKIP_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
+  scripts/fuzz.sh
+fi
