@@ -1,0 +1,80 @@
+//===- DialectTests.cpp - C++ API of the lowbit dialect ---------*- C++ -*-===//
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "gtest/gtest.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+namespace {
+
+class LowbitDialectTest : public ::testing::Test {
+protected:
+  LowbitDialectTest() { ctx.loadDialect<LowbitDialect>(); }
+
+  SchemeAttr scheme(unsigned bits, int64_t group, bool sym, Type zero = {},
+                    bool actOrder = false) {
+    return SchemeAttr::getChecked(
+        [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, bits, group,
+        sym, Type(Float16Type::get(&ctx)), zero, actOrder, RotationAttr());
+  }
+
+  MLIRContext ctx;
+};
+
+TEST_F(LowbitDialectTest, NumGroupsHandlesRaggedAndPerChannel) {
+  SchemeAttr g32 = scheme(4, 32, /*sym=*/true);
+  ASSERT_TRUE(g32);
+  EXPECT_EQ(g32.getNumGroups(172), 6); // 5 x 32 + 12
+  EXPECT_EQ(g32.getNumGroups(64), 2);
+  EXPECT_EQ(g32.getNumGroups(1), 1);
+  SchemeAttr perChannel = scheme(4, -1, true);
+  ASSERT_TRUE(perChannel);
+  EXPECT_TRUE(perChannel.isPerChannel());
+  EXPECT_EQ(perChannel.getNumGroups(4096), 1);
+  EXPECT_EQ(scheme(3, 64, true).getMaxCode(), 7);
+}
+
+TEST_F(LowbitDialectTest, InvalidSchemesAreRejectedWithDiagnostics) {
+  std::string message;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    message = diag.str();
+    return success();
+  });
+  EXPECT_FALSE(scheme(9, 32, true));
+  EXPECT_EQ(message, "bits must be in [2, 8], got 9");
+  EXPECT_FALSE(scheme(4, 0, true));
+  EXPECT_EQ(message, "group size must be -1 (per-channel) or positive, got 0");
+  EXPECT_FALSE(scheme(4, 32, /*sym=*/false));
+  EXPECT_EQ(message, "an asymmetric scheme needs a zero type");
+}
+
+TEST_F(LowbitDialectTest, QWeightComponentTypes) {
+  auto u8 = IntegerType::get(&ctx, 8, IntegerType::Unsigned);
+  SchemeAttr s = scheme(3, 64, /*sym=*/false, u8, /*actOrder=*/true);
+  ASSERT_TRUE(s);
+  auto type = QWeightType::get(&ctx, ArrayRef<int64_t>{64, 172}, s);
+  EXPECT_EQ(type.getN(), 64);
+  EXPECT_EQ(type.getK(), 172);
+  EXPECT_EQ(type.getNumGroups(), 3);
+  auto codes = type.getCodesType();
+  EXPECT_EQ(codes.getShape(), ArrayRef<int64_t>({64, 172}));
+  EXPECT_TRUE(codes.getElementType().isUnsignedInteger(3));
+  EXPECT_EQ(type.getScalesType().getShape(), ArrayRef<int64_t>({64, 3}));
+  EXPECT_TRUE(type.getScalesType().getElementType().isF16());
+  ASSERT_TRUE(type.getZerosType());
+  EXPECT_EQ(type.getZerosType().getElementType(), u8);
+  ASSERT_TRUE(type.getPermType());
+  EXPECT_EQ(type.getPermType().getShape(), ArrayRef<int64_t>({172}));
+
+  auto symType =
+      QWeightType::get(&ctx, ArrayRef<int64_t>{8, 8}, scheme(4, -1, true));
+  EXPECT_FALSE(symType.getZerosType());
+  EXPECT_FALSE(symType.getPermType());
+}
+
+} // namespace
