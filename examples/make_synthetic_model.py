@@ -13,7 +13,9 @@ error behaves plausibly:
     with log-normal per-row and per-column scale variation;
   * input_layernorm / post_attention_layernorm gains are near 1 except on 3-4
     fixed "outlier" channels (the same in every layer) whose gains are 10-30x,
-    so the inputs of q/k/v/gate/up have outlier channels as in real LLMs;
+    so the inputs of q/k/v/gate/up have outlier channels as in real LLMs (the
+    weight columns reading them are damped so that, together, they carry at most
+    1/3 of the pre-activation variance);
   * embeddings have a few large-magnitude dimensions;
   * lm_head (or, when tied, the embedding scale) is set so the logits have
     std ~ sqrt(ln V): softmax entropy is moderate, neither uniform nor one-hot.
@@ -161,6 +163,9 @@ class Model:
         n_emb = min(3, max(H // 32, 1))
         self.emb_big = np.sort(perm[n_out:n_out + n_emb])
         self.emb_big_mult = rng.uniform(4.0, 8.0, size=n_emb)
+        self.emb_col = np.ones(H)
+        self.emb_col[self.emb_big] = self.emb_big_mult
+        self.emb_std = 1.0 / math.sqrt(np.sum(self.emb_col ** 2))  # rows of norm ~1
         self._norm_cache = {}
 
     # Norm weights are tiny and are needed both when written and when scaling the
@@ -170,10 +175,35 @@ class Model:
         if w is None:
             rng = tensor_rng(self.seed, name)
             w = np.exp(rng.normal(0.0, 0.1, size=self.H))
-            if not name.startswith("model.norm"):
+            if name == "model.norm.weight":
+                if self.a.tied:
+                    # lm_head == embedding (row RMS ~ 1/sqrt(H)): the final norm's
+                    # gains set the logit scale to std ~ sqrt(ln V).
+                    # The final norm damps the embedding's large dims (else those few
+                    # dims would dominate every logit).
+                    col, std = self.emb_col, self.emb_std
+                    w /= col
+                    w *= self.logit_std() / (std * math.sqrt(np.sum((w * col) ** 2)))
+            else:
                 w[self.outlier_ch] *= rng.uniform(10.0, 30.0, size=self.outlier_ch.size)
             self._norm_cache[name] = w
         return w
+
+    def input_col_damping(self, g, col):
+        """Extra column factor for the outlier input channels of a linear layer that
+        reads a norm with gains g: the outlier channels keep their 10-30x larger
+        activations, but together they contribute at most 1/3 of the pre-activation
+        variance (else narrow models would only see those few channels). Their weight
+        columns end up smaller than the rest, so their quantization error, multiplied
+        by large activations, matters most -- the salient-channel effect."""
+        mask = np.zeros(self.H, dtype=bool)
+        mask[self.outlier_ch] = True
+        e = (g * col) ** 2
+        so, sn = e[mask].sum(), e[~mask].sum()
+        d = np.ones(self.H)
+        if so > 0.5 * sn:
+            d[mask] = math.sqrt(0.5 * sn / so)
+        return d
 
     def specs(self):
         """(name, shape) in HF state_dict order."""
@@ -217,14 +247,7 @@ class Model:
             col = np.ones(in_f)
         parts = name.split(".")
         if name == "model.embed_tokens.weight":
-            col[self.emb_big] *= self.emb_big_mult
-            if self.a.tied:
-                # lm_head == embedding: logits = E . (final_norm(x)); pick the scale so
-                # the logits have std ~ sqrt(ln V).
-                g = self.norm_weight("model.norm.weight")
-                std = self.logit_std() / math.sqrt(np.sum((g * col) ** 2))
-            else:
-                std = 1.0 / math.sqrt(np.sum(col ** 2))
+            col, std = self.emb_col.copy(), self.emb_std
         elif name == "lm_head.weight":
             g = self.norm_weight("model.norm.weight")
             std = self.logit_std() / math.sqrt(np.sum(g ** 2))
@@ -233,9 +256,11 @@ class Model:
             proj = parts[4]
             if proj in ("q_proj", "k_proj", "v_proj"):
                 g = self.norm_weight(f"model.layers.{l}.input_layernorm.weight")
+                col *= self.input_col_damping(g, col)
                 std = 1.0 / math.sqrt(np.sum((g * col) ** 2))
             elif proj in ("gate_proj", "up_proj"):
                 g = self.norm_weight(f"model.layers.{l}.post_attention_layernorm.weight")
+                col *= self.input_col_damping(g, col)
                 std = 1.0 / math.sqrt(np.sum((g * col) ** 2))
             else:  # o_proj, down_proj: write into the residual stream
                 std = 1.0 / math.sqrt(in_f * 2.0 * self.L)
@@ -386,10 +411,10 @@ LETTER_W = np.array([12.7, 9.1, 8.2, 7.5, 7.0, 6.7, 6.3, 6.1, 6.0, 4.3, 4.0, 2.8
 
 
 def build_vocab(V, seed):
-    if V < 259:
-        raise SystemExit(f"--vocab {V} is too small: need >= 259 (3 specials + 256 bytes)")
     room = V - 259
-    chars = list(dict.fromkeys(BASE_CHARS))[:room]
+    # Single characters (at most 2/3 of the room, so small vocabularies still get
+    # merges), then merges fill the rest.
+    chars = list(dict.fromkeys(BASE_CHARS))[:room - room // 3]
     # Keep a useful minimum of single characters, then merges fill the rest.
     n_merges = room - len(chars)
     rng = tensor_rng(seed, "__tokenizer__")
@@ -401,9 +426,10 @@ def build_vocab(V, seed):
     if n_merges and not letters:
         raise SystemExit(f"--vocab {V} leaves no letters to merge")
     upper = [c.upper() for c in letters if c.upper() in present]
-    lw = LETTER_W[[LETTERS.index(c) for c in letters]]
-    lcdf = np.cumsum(lw / lw.sum())
-    lcdf[-1] = 1.0
+    if letters:
+        lw = LETTER_W[[LETTERS.index(c) for c in letters]]
+        lcdf = np.cumsum(lw / lw.sum())
+        lcdf[-1] = 1.0
 
     def letter():
         return letters[min(int(np.searchsorted(lcdf, rng.random(), side="right")),
@@ -567,6 +593,8 @@ def parse_args(argv=None):
         p.error("head_dim must be even (rotary embedding)")
     if a.shards < 1:
         p.error("--shards must be >= 1")
+    if a.vocab < 260:
+        p.error(f"--vocab {a.vocab} is too small: need >= 260 (3 specials, 256 bytes, '\u2581')")
     if a.sliding_window is not None and a.arch != "mistral":
         p.error("--sliding-window only applies to --arch mistral")
     for k in ("hidden", "intermediate", "layers", "heads", "kv_heads", "vocab", "max_pos"):
@@ -583,6 +611,8 @@ def main(argv=None):
     specs = model.specs()
     sampler, encoder = T4Sampler(), Encoder(a.dtype)
 
+    groups = split_shards(specs, a.shards, ITEMSIZE[a.dtype]) if a.shards > 1 else None
+    tok = tokenizer_json(a.vocab, a.seed)
     for stale in os.listdir(a.out):  # do not leave a previous layout behind
         if stale.startswith("model") and (stale.endswith(".safetensors") or
                                           stale.endswith(".index.json")):
@@ -591,7 +621,6 @@ def main(argv=None):
         total = write_safetensors(os.path.join(a.out, "model.safetensors"), specs, model,
                                   a.dtype, sampler, encoder)
     else:
-        groups = split_shards(specs, a.shards, ITEMSIZE[a.dtype])
         weight_map, total = {}, 0
         for i, grp in enumerate(groups):
             fname = f"model-{i + 1:05d}-of-{a.shards:05d}.safetensors"
@@ -614,8 +643,7 @@ def main(argv=None):
         "clean_up_tokenization_spaces": False, "model_max_length": a.max_pos})
     write_json(os.path.join(a.out, "special_tokens_map.json"),
                {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"})
-    write_json(os.path.join(a.out, "tokenizer.json"), tokenizer_json(a.vocab, a.seed),
-               ensure_ascii=False)
+    write_json(os.path.join(a.out, "tokenizer.json"), tok, ensure_ascii=False)
     if not a.quiet:
         n_params = sum(int(np.prod(s)) for _, s in specs)
         print(f"wrote {a.out}: {a.arch}, {n_params:,} parameters, {a.dtype}, "
