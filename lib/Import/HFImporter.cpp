@@ -225,7 +225,14 @@ llvm::Expected<OwningOpRef<ModuleOp>> importHFModel(MLIRContext *ctx,
   llvm::sys::path::append(tokenizerPath, "tokenizer.json");
   if (!llvm::sys::fs::exists(tokenizerPath))
     tokenizerPath.clear();
-  return buildModelIR(ctx, *config, **store, dir, dir, tokenizerPath);
+  // Record absolute paths so the IR can be moved away from the checkpoint.
+  SmallString<256> absDir, absTokenizer;
+  if (llvm::sys::fs::real_path(dir, absDir))
+    absDir = dir;
+  if (!tokenizerPath.empty() &&
+      llvm::sys::fs::real_path(tokenizerPath, absTokenizer))
+    absTokenizer = tokenizerPath;
+  return buildModelIR(ctx, *config, **store, dir, absDir, absTokenizer);
 }
 
 } // namespace lowbit

@@ -1,0 +1,541 @@
+//===- Executor.cpp - fp32 reference executor of lowbit IR ------*- C++ -*-===//
+
+#include "lowbit/Executor/Executor.h"
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/Import/HFImporter.h"
+#include "lowbit/Support/ParamStore.h"
+#include "lowbit/Support/Safetensors.h"
+#include "lowbitrt/Kernels.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+
+using namespace mlir;
+using namespace mlir::lowbit;
+namespace kernels = ::lowbit::rt::kernels;
+
+namespace lowbit {
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Tensor Tensor::floats(ArrayRef<int64_t> shape, std::vector<float> data) {
+  Tensor t;
+  t.shape.assign(shape.begin(), shape.end());
+  t.f = std::make_shared<const std::vector<float>>(std::move(data));
+  return t;
+}
+
+Tensor Tensor::ints(ArrayRef<int64_t> shape, std::vector<int32_t> data) {
+  Tensor t;
+  t.shape.assign(shape.begin(), shape.end());
+  t.i = std::make_shared<const std::vector<int32_t>>(std::move(data));
+  return t;
+}
+
+namespace {
+
+/// An error located at `op`, naming it.
+llvm::Error opError(Operation *op, const Twine &message) {
+  std::string loc;
+  llvm::raw_string_ostream os(loc);
+  op->getLoc().print(os);
+  return llvm::createStringError("%s: '%s': %s", loc.c_str(),
+                                 op->getName().getStringRef().str().c_str(),
+                                 message.str().c_str());
+}
+
+/// Converts a float elements attribute (dense or dense_resource f32) to f32.
+llvm::Expected<std::vector<float>> elementsToF32(Operation *op,
+                                                 ElementsAttr attr) {
+  std::vector<float> out;
+  out.reserve(attr.getNumElements());
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (isa<FloatType>(dense.getElementType())) {
+      for (APFloat v : dense.getValues<APFloat>())
+        out.push_back(static_cast<float>(v.convertToDouble()));
+      return out;
+    }
+    if (isa<IntegerType>(dense.getElementType())) {
+      bool isSigned = !dense.getElementType().isUnsignedInteger();
+      for (APInt v : dense.getValues<APInt>())
+        out.push_back(static_cast<float>(isSigned ? v.getSExtValue()
+                                                  : v.getZExtValue()));
+      return out;
+    }
+  }
+  if (auto resource = dyn_cast<DenseF32ResourceElementsAttr>(attr)) {
+    std::optional<ArrayRef<float>> values = resource.tryGetAsArrayRef();
+    if (!values)
+      return opError(op, "inline resource blob is missing or malformed");
+    out.assign(values->begin(), values->end());
+    return out;
+  }
+  return opError(op, "unsupported inline elements attribute (use dense<...> "
+                     "or an f32 dense_resource)");
+}
+
+llvm::Expected<std::vector<float>> viewToF32(Operation *op,
+                                             const TensorView &view,
+                                             ArrayRef<int64_t> shape) {
+  if (ArrayRef<int64_t>(view.shape) != shape) {
+    std::string want, got;
+    llvm::raw_string_ostream w(want), g(got);
+    llvm::interleave(shape, w, "x");
+    llvm::interleave(view.shape, g, "x");
+    return opError(op, "tensor '" + view.name + "' has shape [" + got +
+                           "] in the parameter store, the IR expects [" +
+                           want + "]");
+  }
+  if (view.dtype == DType::U8 || view.dtype == DType::I8 ||
+      view.dtype == DType::I32) {
+    std::vector<float> out(view.numel());
+    for (int64_t i = 0, e = view.numel(); i < e; ++i) {
+      if (view.dtype == DType::U8)
+        out[i] = view.data[i];
+      else if (view.dtype == DType::I8)
+        out[i] = static_cast<int8_t>(view.data[i]);
+      else {
+        int32_t v;
+        std::memcpy(&v, view.data + 4 * i, 4);
+        out[i] = static_cast<float>(v);
+      }
+    }
+    return out;
+  }
+  llvm::Expected<std::vector<float>> values = toF32(view);
+  if (!values)
+    return opError(op, "tensor '" + view.name +
+                           "': " + llvm::toString(values.takeError()));
+  return values;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Impl
+//===----------------------------------------------------------------------===//
+
+struct Executor::Impl {
+  ModuleOp module;
+  const ParamStore &store;
+  func::FuncOp entryFn;
+  int64_t vocab = 0;
+  int64_t maxCtx = 0;
+  kernels::ThreadPool pool;
+  std::map<int64_t, kernels::KVCache> caches;
+  /// Loaded (and dequantized) weights, by defining op.
+  llvm::DenseMap<Operation *, Tensor> weightCache;
+  LinearObserver observer;
+
+  Impl(ModuleOp module, const ParamStore &store, unsigned threads)
+      : module(module), store(store), pool(threads) {}
+
+  llvm::Expected<Tensor> loadParam(ParamOp op);
+  llvm::Expected<Tensor> loadComponent(Operation *op, StringRef name,
+                                       std::optional<ElementsAttr> inlineValue,
+                                       RankedTensorType type);
+  llvm::Expected<Tensor> dequantize(QParamOp op);
+  llvm::Expected<Tensor> weightOf(Value v, llvm::DenseMap<Value, Tensor> &env);
+  llvm::Error matmul(Operation *op, const Tensor &x, const Tensor &w,
+                     const Tensor *bias, RankedTensorType resultType,
+                     Tensor &out);
+  llvm::Error runOp(Operation *op, llvm::DenseMap<Value, Tensor> &env);
+  llvm::Error run(func::FuncOp fn, ArrayRef<Tensor> args,
+                  SmallVectorImpl<Tensor> &results, unsigned depth);
+};
+
+llvm::Expected<Tensor> Executor::Impl::loadParam(ParamOp op) {
+  auto it = weightCache.find(op);
+  if (it != weightCache.end())
+    return it->second;
+  ArrayRef<int64_t> shape = op.getType().getShape();
+  llvm::Expected<std::vector<float>> values = [&] {
+    if (std::optional<ElementsAttr> value = op.getValue())
+      return elementsToF32(op, *value);
+    const TensorView *view = store.lookup(op.getName());
+    if (!view)
+      return llvm::Expected<std::vector<float>>(opError(
+          op, "tensor '" + op.getName() + "' is not in the parameter store"));
+    return viewToF32(op, *view, shape);
+  }();
+  if (!values)
+    return values.takeError();
+  Tensor t = Tensor::floats(shape, std::move(*values));
+  weightCache[op] = t;
+  return t;
+}
+
+llvm::Expected<Tensor>
+Executor::Impl::loadComponent(Operation *op, StringRef name,
+                              std::optional<ElementsAttr> inlineValue,
+                              RankedTensorType type) {
+  llvm::Expected<std::vector<float>> values = [&] {
+    if (inlineValue)
+      return elementsToF32(op, *inlineValue);
+    const TensorView *view = store.lookup(name);
+    if (!view)
+      return llvm::Expected<std::vector<float>>(opError(
+          op, "tensor '" + name + "' is not in the parameter store"));
+    return viewToF32(op, *view, type.getShape());
+  }();
+  if (!values)
+    return values.takeError();
+  return Tensor::floats(type.getShape(), std::move(*values));
+}
+
+llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
+  auto it = weightCache.find(op);
+  if (it != weightCache.end())
+    return it->second;
+  QWeightType type = op.getType();
+  SchemeAttr scheme = type.getScheme();
+  std::string name = op.getName().str();
+  auto codes = loadComponent(op, name + ".qcodes", op.getCodes(),
+                             type.getCodesType());
+  if (!codes)
+    return codes.takeError();
+  auto scales = loadComponent(op, name + ".scales", op.getScales(),
+                              type.getScalesType());
+  if (!scales)
+    return scales.takeError();
+  std::optional<Tensor> zeros, perm;
+  if (RankedTensorType zt = type.getZerosType()) {
+    auto z = loadComponent(op, name + ".zeros", op.getZeros(), zt);
+    if (!z)
+      return z.takeError();
+    zeros = *z;
+  }
+  int64_t n = type.getN(), k = type.getK();
+  std::vector<int32_t> gIdx;
+  if (RankedTensorType pt = type.getPermType()) {
+    auto p = loadComponent(op, name + ".perm", op.getPerm(), pt);
+    if (!p)
+      return p.takeError();
+    // perm[j] is the original column quantized j-th; groups follow j.
+    gIdx.assign(k, -1);
+    int64_t g = scheme.isPerChannel() ? k : scheme.getGroupSize();
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t col = static_cast<int64_t>((*p->f)[j]);
+      if (col < 0 || col >= k || gIdx[col] != -1)
+        return opError(op, "tensor '" + name +
+                               ".perm' is not a permutation of [0, K)");
+      gIdx[col] = static_cast<int32_t>(j / g);
+    }
+  }
+  std::vector<uint8_t> codeBytes(codes->f->size());
+  for (size_t i = 0; i < codeBytes.size(); ++i)
+    codeBytes[i] = static_cast<uint8_t>((*codes->f)[i]);
+  std::vector<float> w(n * k);
+  kernels::Status status = kernels::dequantizeRows(
+      codeBytes.data(), scales->f->data(),
+      zeros ? zeros->f->data() : nullptr, gIdx.empty() ? nullptr : gIdx.data(),
+      n, k, scheme.getGroupSize(), scheme.getBits(), w.data(), &pool);
+  if (!status.ok())
+    return opError(op, "tensor '" + name + "': " + status.message());
+  Tensor t = Tensor::floats({n, k}, std::move(w));
+  weightCache[op] = t;
+  return t;
+}
+
+llvm::Error Executor::Impl::matmul(Operation *op, const Tensor &x,
+                                   const Tensor &w, const Tensor *bias,
+                                   RankedTensorType resultType, Tensor &out) {
+  int64_t k = x.cols(), rows = x.rows();
+  int64_t n = w.shape[0];
+  if (w.shape[1] != k)
+    return opError(op, "input has " + Twine(k) + " features, weight K = " +
+                           Twine(w.shape[1]));
+  if (observer)
+    observer(op, x.f->data(), rows, k);
+  std::vector<float> y(rows * n);
+  kernels::linear(x.f->data(), rows, k, w.f->data(), n,
+                  bias ? bias->f->data() : nullptr, y.data());
+  SmallVector<int64_t> shape(x.shape.begin(), x.shape.end());
+  shape.back() = n;
+  out = Tensor::floats(shape, std::move(y));
+  return llvm::Error::success();
+}
+
+llvm::Expected<Tensor>
+Executor::Impl::weightOf(Value v, llvm::DenseMap<Value, Tensor> &env) {
+  auto it = env.find(v);
+  if (it == env.end())
+    return llvm::createStringError("internal error: value used before "
+                                   "definition");
+  return it->second;
+}
+
+llvm::Error Executor::Impl::runOp(Operation *op,
+                                  llvm::DenseMap<Value, Tensor> &env) {
+  auto get = [&](Value v) -> const Tensor & { return env.find(v)->second; };
+  auto checkFloat = [&](Value v) { return get(v).f != nullptr; };
+  for (Value operand : op->getOperands())
+    if (!env.count(operand))
+      return opError(op, "operand is not computed (unsupported producer)");
+
+  return llvm::TypeSwitch<Operation *, llvm::Error>(op)
+      .Case([&](ParamOp p) -> llvm::Error {
+        auto t = loadParam(p);
+        if (!t)
+          return t.takeError();
+        env[p] = *t;
+        return llvm::Error::success();
+      })
+      .Case([&](QParamOp p) -> llvm::Error {
+        // The quantized value is represented by its dequantized weight.
+        auto t = dequantize(p);
+        if (!t)
+          return t.takeError();
+        env[p] = *t;
+        return llvm::Error::success();
+      })
+      .Case([&](DequantizeOp d) -> llvm::Error {
+        env[d] = get(d.getInput());
+        return llvm::Error::success();
+      })
+      .Case([&](EmbeddingOp e) -> llvm::Error {
+        const Tensor &table = get(e.getTable());
+        const Tensor &ids = get(e.getIndices());
+        if (!ids.i)
+          return opError(op, "indices must be integers");
+        int64_t d = table.shape[1], t = ids.numel();
+        std::vector<float> out(t * d);
+        kernels::Status s = kernels::embedding(
+            table.f->data(), table.shape[0], d, ids.i->data(), t, out.data());
+        if (!s.ok())
+          return opError(op, s.message());
+        SmallVector<int64_t> shape(ids.shape.begin(), ids.shape.end());
+        shape.push_back(d);
+        env[e] = Tensor::floats(shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Case([&](RMSNormOp r) -> llvm::Error {
+        const Tensor &x = get(r.getInput());
+        const Tensor &w = get(r.getWeight());
+        std::vector<float> out(x.numel());
+        kernels::rmsNorm(x.f->data(), x.rows(), x.cols(), w.f->data(),
+                         r.getEpsilon().convertToFloat(), out.data(), &pool);
+        env[r] = Tensor::floats(x.shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Case([&](LinearOp l) -> llvm::Error {
+        const Tensor *bias = l.getBias() ? &get(l.getBias()) : nullptr;
+        Tensor out;
+        if (llvm::Error err = matmul(op, get(l.getInput()), get(l.getWeight()),
+                                     bias, l.getType(), out))
+          return err;
+        env[l] = std::move(out);
+        return llvm::Error::success();
+      })
+      .Case([&](QMatmulOp l) -> llvm::Error {
+        if (l.getActBits())
+          return opError(op, "activation quantization (act_bits) is not "
+                             "supported by the reference executor yet");
+        const Tensor *bias = l.getBias() ? &get(l.getBias()) : nullptr;
+        Tensor out;
+        if (llvm::Error err = matmul(op, get(l.getInput()), get(l.getWeight()),
+                                     bias, l.getType(), out))
+          return err;
+        env[l] = std::move(out);
+        return llvm::Error::success();
+      })
+      .Case([&](RotaryOp r) -> llvm::Error {
+        const Tensor &x = get(r.getInput());
+        const Tensor &pos = get(r.getPositions());
+        if (!pos.i || pos.numel() != x.rows())
+          return opError(op, "positions must be [T] integers");
+        int64_t dh = r.getHeadDim();
+        std::vector<float> out(*x.f);
+        kernels::rotary(out.data(), x.rows(), x.cols() / dh, dh, pos.i->data(),
+                        r.getTheta().convertToDouble(),
+                        r.getStyle() == RotaryStyle::RotateHalf
+                            ? kernels::RotaryStyle::HalfSplit
+                            : kernels::RotaryStyle::Interleaved,
+                        &pool);
+        env[r] = Tensor::floats(x.shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Case([&](AttentionOp a) -> llvm::Error {
+        if (a.getSlidingWindow() || a.getScale())
+          return opError(op, "sliding_window and scale are not supported by "
+                             "the reference executor yet");
+        const Tensor &q = get(a.getQuery()), &k = get(a.getKey()),
+                     &v = get(a.getValue()), &pos = get(a.getPositions());
+        if (!pos.i || pos.numel() != q.rows())
+          return opError(op, "positions must be [T] integers");
+        int64_t hkv = a.getNumKvHeads(), dh = a.getHeadDim();
+        int64_t layer = a.getLayerAttr().getInt();
+        auto [it, inserted] = caches.try_emplace(layer);
+        if (inserted)
+          it->second = kernels::KVCache(maxCtx, hkv, dh);
+        std::vector<float> out(q.numel());
+        kernels::Status s = kernels::attention(
+            q.f->data(), k.f->data(), v.f->data(), pos.i->data(), q.rows(),
+            a.getNumHeads(), hkv, dh, it->second, out.data(), &pool);
+        if (!s.ok())
+          return opError(op, s.message());
+        env[a] = Tensor::floats(q.shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Case([&](GatedActOp g) -> llvm::Error {
+        const Tensor &gate = get(g.getGate()), &up = get(g.getUp());
+        std::vector<float> out(gate.numel());
+        switch (g.getKind()) {
+        case GatedActKind::Silu:
+          kernels::siluMul(gate.f->data(), up.f->data(), gate.numel(),
+                           out.data(), &pool);
+          break;
+        case GatedActKind::GeluTanh:
+          kernels::geluTanhMul(gate.f->data(), up.f->data(), gate.numel(),
+                               out.data(), &pool);
+          break;
+        default:
+          return opError(op, "gated activation '" +
+                                 stringifyGatedActKind(g.getKind()) +
+                                 "' is not supported by the reference "
+                                 "executor yet");
+        }
+        env[g] = Tensor::floats(gate.shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Case([&](AddOp add) -> llvm::Error {
+        const Tensor &a = get(add.getLhs()), &b = get(add.getRhs());
+        if (!checkFloat(add.getLhs()) || a.numel() != b.numel())
+          return opError(op, "operands differ in size");
+        std::vector<float> out(a.numel());
+        kernels::add(a.f->data(), b.f->data(), a.numel(), out.data(), &pool);
+        env[add] = Tensor::floats(a.shape, std::move(out));
+        return llvm::Error::success();
+      })
+      .Default([&](Operation *) -> llvm::Error {
+        return opError(op, "op is not supported by the reference executor");
+      });
+}
+
+llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,
+                                SmallVectorImpl<Tensor> &results,
+                                unsigned depth) {
+  // Calls are only one level deep in imported models; bound the depth so a
+  // (verified but) recursive module cannot overflow the stack.
+  if (depth > 16)
+    return opError(fn, "call depth exceeds 16 (recursive module?)");
+  if (fn.isExternal())
+    return opError(fn, "function @" + fn.getSymName() + " has no body");
+  Block &body = fn.getBody().front();
+  if (args.size() != body.getNumArguments())
+    return opError(fn, "expects " + Twine(body.getNumArguments()) +
+                           " arguments, got " + Twine(args.size()));
+  llvm::DenseMap<Value, Tensor> env;
+  for (auto [arg, value] : llvm::zip(body.getArguments(), args))
+    env[arg] = value;
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      results.clear();
+      for (Value v : ret.getOperands())
+        results.push_back(env.find(v)->second);
+      return llvm::Error::success();
+    }
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (!callee)
+        return opError(&op, "unknown callee @" + call.getCallee());
+      SmallVector<Tensor> callArgs, callResults;
+      for (Value v : call.getOperands())
+        callArgs.push_back(env.find(v)->second);
+      if (llvm::Error err = run(callee, callArgs, callResults, depth + 1))
+        return err;
+      for (auto [r, value] : llvm::zip(call.getResults(), callResults))
+        env[r] = value;
+      continue;
+    }
+    if (llvm::Error err = runOp(&op, env))
+      return err;
+  }
+  return opError(fn, "function has no return");
+}
+
+//===----------------------------------------------------------------------===//
+// Executor
+//===----------------------------------------------------------------------===//
+
+Executor::Executor(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+Executor::~Executor() = default;
+
+llvm::Expected<std::unique_ptr<Executor>>
+Executor::create(ModuleOp module, const ParamStore &store,
+                 const ExecutorOptions &options) {
+  auto entry = module.lookupSymbol<func::FuncOp>(attrs::kEntry);
+  if (!entry)
+    return llvm::createStringError("module has no @forward entry function");
+  FunctionType type = entry.getFunctionType();
+  auto logits = type.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(type.getResult(0))
+                    : RankedTensorType();
+  if (type.getNumInputs() != 2 || !logits || logits.getRank() != 2 ||
+      ShapedType::isDynamic(logits.getDimSize(1)))
+    return llvm::createStringError(
+        "@forward must take (tokens, positions) and return logits [T, V]");
+  auto impl = std::make_unique<Impl>(module, store, options.threads);
+  impl->entryFn = entry;
+  impl->vocab = logits.getDimSize(1);
+  impl->maxCtx = options.maxContext;
+  if (impl->maxCtx <= 0) {
+    auto config = module->getAttrOfType<DictionaryAttr>(attrs::kConfig);
+    auto maxPos = config ? config.getAs<IntegerAttr>("max_position_embeddings")
+                         : IntegerAttr();
+    impl->maxCtx = maxPos ? maxPos.getInt() : 4096;
+  }
+  return std::unique_ptr<Executor>(new Executor(std::move(impl)));
+}
+
+llvm::Error Executor::forward(ArrayRef<int32_t> tokens,
+                              ArrayRef<int32_t> positions,
+                              std::vector<float> &logits) {
+  if (tokens.size() != positions.size())
+    return llvm::createStringError("%zu tokens but %zu positions",
+                                   tokens.size(), positions.size());
+  for (int32_t p : positions)
+    if (p < 0 || p >= impl->maxCtx)
+      return llvm::createStringError(
+          "position %d is outside the context [0, %lld)", p,
+          static_cast<long long>(impl->maxCtx));
+  int64_t t = tokens.size();
+  SmallVector<Tensor> args = {
+      Tensor::ints({t}, std::vector<int32_t>(tokens.begin(), tokens.end())),
+      Tensor::ints({t},
+                   std::vector<int32_t>(positions.begin(), positions.end()))};
+  SmallVector<Tensor> results;
+  if (llvm::Error err = impl->run(impl->entryFn, args, results, 0))
+    return err;
+  logits = *results[0].f;
+  return llvm::Error::success();
+}
+
+llvm::Error Executor::run(func::FuncOp fn, ArrayRef<Tensor> args,
+                          SmallVectorImpl<Tensor> &results) {
+  return impl->run(fn, args, results, 0);
+}
+
+void Executor::reset() { impl->caches.clear(); }
+void Executor::invalidateWeights() { impl->weightCache.clear(); }
+void Executor::setLinearObserver(LinearObserver observer) {
+  impl->observer = std::move(observer);
+}
+int64_t Executor::vocabSize() const { return impl->vocab; }
+int64_t Executor::maxContext() const { return impl->maxCtx; }
+func::FuncOp Executor::entry() const { return impl->entryFn; }
+
+} // namespace lowbit

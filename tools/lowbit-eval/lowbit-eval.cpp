@@ -1,0 +1,234 @@
+//===- lowbit-eval.cpp - perplexity, KL and top-1 of a model ----*- C++ -*-===//
+//
+// lowbit-eval --model M --tokens FILE [--reference R] [--window 512] [--json]
+// lowbit-eval --model M (--prompt TEXT | --ids 1,2,3) --dump-logits OUT
+//
+// Evaluates a model on a token file (int32 little-endian) with the protocol
+// of the shared models' README: non-overlapping windows, each run from
+// position 0, every position but the last of a window predicting the next
+// token. With --reference, also the mean KL(reference || model) in nats and
+// the top-1 agreement with the reference.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Executor/Executor.h"
+#include "lowbit/Executor/ModelLoader.h"
+#include "lowbit/Support/Safetensors.h"
+#include "lowbitrt/Kernels.h"
+#include "lowbitrt/Tokenizer.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace llvm;
+namespace kernels = lowbit::rt::kernels;
+
+namespace {
+
+[[noreturn]] void fail(const Twine &message) {
+  WithColor::error(errs(), "lowbit-eval") << message << "\n";
+  std::exit(1);
+}
+
+void check(Error err) {
+  if (err)
+    fail(toString(std::move(err)));
+}
+
+std::vector<int32_t> readTokens(StringRef path) {
+  auto buffer = MemoryBuffer::getFile(path, /*IsText=*/false,
+                                      /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    fail(path + ": " + buffer.getError().message());
+  StringRef data = (*buffer)->getBuffer();
+  if (data.size() % 4 != 0)
+    fail(path + ": size " + Twine(data.size()) +
+         " is not a multiple of 4 (expected int32 little-endian tokens)");
+  std::vector<int32_t> tokens(data.size() / 4);
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<int32_t>(
+        support::endian::read32le(data.data() + 4 * i));
+  return tokens;
+}
+
+struct Model {
+  lowbit::LoadedModel loaded;
+  std::unique_ptr<lowbit::Executor> exec;
+};
+
+Model open(StringRef path, StringRef what, int64_t window) {
+  Model m;
+  auto loaded = lowbit::loadModel(path);
+  if (!loaded)
+    fail(what + " " + path + ": " + toString(loaded.takeError()));
+  m.loaded = std::move(*loaded);
+  lowbit::ExecutorOptions options;
+  options.maxContext = window;
+  auto exec = lowbit::Executor::create(*m.loaded.module, m.loaded.store(),
+                                       options);
+  if (!exec)
+    fail(what + " " + path + ": " + toString(exec.takeError()));
+  m.exec = std::move(*exec);
+  return m;
+}
+
+/// Runs one window from position 0.
+void runWindow(Model &m, ArrayRef<int32_t> tokens, std::vector<float> &logits) {
+  m.exec->reset();
+  std::vector<int32_t> pos(tokens.size());
+  for (size_t i = 0; i < pos.size(); ++i)
+    pos[i] = static_cast<int32_t>(i);
+  check(m.exec->forward(tokens, pos, logits));
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM y(argc, argv);
+  cl::OptionCategory category("lowbit-eval options");
+  cl::opt<std::string> modelPath(
+      "model", cl::Required,
+      cl::desc("Model: Hugging Face directory, lowbit IR file or quantized "
+               "model directory"),
+      cl::cat(category));
+  cl::opt<std::string> tokensPath(
+      "tokens", cl::desc("Evaluation tokens (int32 little-endian)"),
+      cl::cat(category));
+  cl::opt<std::string> referencePath(
+      "reference", cl::desc("Reference model for KL divergence and top-1"),
+      cl::cat(category));
+  cl::opt<int64_t> window("window", cl::desc("Window length (default 512)"),
+                          cl::init(512), cl::cat(category));
+  cl::opt<bool> json("json", cl::desc("Print one JSON object"),
+                     cl::cat(category));
+  cl::opt<std::string> prompt("prompt",
+                              cl::desc("Text whose logits --dump-logits writes "
+                                       "(BOS is prepended)"),
+                              cl::cat(category));
+  cl::opt<std::string> ids("ids",
+                           cl::desc("Comma-separated token ids for "
+                                    "--dump-logits"),
+                           cl::cat(category));
+  cl::opt<std::string> dumpLogits(
+      "dump-logits",
+      cl::desc("Write tokens (I32 [T]) and logits (F32 [T, V]) as "
+               "safetensors"),
+      cl::value_desc("file"), cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "lowbit-eval: perplexity, KL divergence and "
+                              "top-1 agreement of a model\n");
+
+  if (window < 2)
+    fail("--window must be at least 2, got " + Twine(window));
+
+  //===--- Logit dump ------------------------------------------------------===//
+  if (!dumpLogits.empty()) {
+    std::vector<int32_t> tokens;
+    Model model = open(modelPath, "model", 0);
+    if (!ids.empty()) {
+      SmallVector<StringRef> parts;
+      StringRef(ids).split(parts, ',', -1, false);
+      for (StringRef p : parts) {
+        int32_t v;
+        if (p.trim().getAsInteger(10, v))
+          fail("--ids: '" + p + "' is not an integer");
+        tokens.push_back(v);
+      }
+    } else if (!prompt.empty()) {
+      if (model.loaded.tokenizerPath.empty())
+        fail("--prompt needs a tokenizer.json next to the model");
+      std::string err;
+      auto tok = lowbit::rt::Tokenizer::fromFile(model.loaded.tokenizerPath,
+                                                 err);
+      if (!tok)
+        fail(model.loaded.tokenizerPath + ": " + err);
+      if (!tok->encode(prompt, /*addBos=*/true, tokens, err))
+        fail("cannot tokenize the prompt: " + err);
+    } else {
+      fail("--dump-logits needs --prompt or --ids");
+    }
+    if (tokens.empty())
+      fail("no tokens to run");
+    std::vector<int32_t> pos(tokens.size());
+    for (size_t i = 0; i < pos.size(); ++i)
+      pos[i] = static_cast<int32_t>(i);
+    std::vector<float> logits;
+    check(model.exec->forward(tokens, pos, logits));
+    int64_t t = tokens.size(), v = model.exec->vocabSize();
+    lowbit::OwnedTensor tokTensor, logitTensor;
+    tokTensor.name = "tokens";
+    tokTensor.dtype = lowbit::DType::I32;
+    tokTensor.shape = {t};
+    tokTensor.bytes.resize(4 * t);
+    std::memcpy(tokTensor.bytes.data(), tokens.data(), 4 * t);
+    logitTensor = lowbit::OwnedTensor::fromF32("logits", {t, v}, logits);
+    check(lowbit::writeSafetensors(dumpLogits, {tokTensor, logitTensor}, {}));
+    return 0;
+  }
+
+  //===--- Perplexity ------------------------------------------------------===//
+  if (tokensPath.empty())
+    fail("--tokens is required (or --dump-logits)");
+  std::vector<int32_t> tokens = readTokens(tokensPath);
+  Model model = open(modelPath, "model", window);
+  std::optional<Model> reference;
+  if (!referencePath.empty())
+    reference = open(referencePath, "reference", window);
+
+  double nll = 0, kl = 0;
+  int64_t n = 0, agree = 0;
+  int64_t v = model.exec->vocabSize();
+  if (reference && reference->exec->vocabSize() != v)
+    fail("model and reference vocabularies differ (" + Twine(v) + " vs " +
+         Twine(reference->exec->vocabSize()) + ")");
+  std::vector<float> logits, refLogits;
+  for (size_t start = 0; start + 1 < tokens.size(); start += window) {
+    size_t len = std::min<size_t>(window, tokens.size() - start);
+    if (len < 2)
+      break;
+    ArrayRef<int32_t> win(tokens.data() + start, len);
+    runWindow(model, win, logits);
+    if (reference)
+      runWindow(*reference, win, refLogits);
+    for (size_t t = 0; t + 1 < len; ++t) {
+      const float *row = logits.data() + t * v;
+      nll += kernels::logSoftmaxNLL(row, v, win[t + 1]);
+      if (reference) {
+        const float *refRow = refLogits.data() + t * v;
+        kl += kernels::klDivergence(refRow, row, v);
+        agree += kernels::argmax(refRow, v) == kernels::argmax(row, v);
+      }
+      ++n;
+    }
+  }
+  if (n == 0)
+    fail(tokensPath + ": fewer than 2 tokens");
+  double ppl = std::exp(nll / n);
+  if (json) {
+    json::Object obj{{"ppl", ppl}, {"n", n}, {"nll", nll / n}};
+    if (reference) {
+      obj["kl"] = kl / n;
+      obj["top1"] = static_cast<double>(agree) / n;
+    }
+    outs() << formatv("{0}", json::Value(std::move(obj))) << "\n";
+  } else {
+    outs() << "positions   " << n << "\n";
+    outs() << "perplexity  " << format("%.4f", ppl) << "\n";
+    if (reference) {
+      outs() << "KL          " << format("%.5f", kl / n) << " nats\n";
+      outs() << "top-1       "
+             << format("%.2f%%", 100.0 * agree / n) << "\n";
+    }
+  }
+  return 0;
+}
