@@ -142,9 +142,10 @@ public:
     auto readOne = [&](const llvm::json::Value &item) -> llvm::Error {
       std::optional<int64_t> i = item.getAsInteger();
       if (!i || *i < 0)
-        return error("'" + key +
-                     "' must be a non-negative integer or a list of them, got " +
-                     describe(*v));
+        return error(
+            "'" + key +
+            "' must be a non-negative integer or a list of them, got " +
+            describe(*v));
       out.push_back(*i);
       return llvm::Error::success();
     };
@@ -289,16 +290,16 @@ llvm::Expected<ModelConfig> lowbit::parseHFConfigJSON(StringRef text,
   if (llvm::Error err =
           r.readPositive("intermediate_size", config.intermediateSize, 0))
     return err;
-  if (llvm::Error err = r.readPositive("num_hidden_layers", config.numLayers,
-                                       0, kMaxLayers))
+  if (llvm::Error err =
+          r.readPositive("num_hidden_layers", config.numLayers, 0, kMaxLayers))
     return err;
   if (llvm::Error err =
           r.readPositive("num_attention_heads", config.numHeads, 0))
     return err;
   if (llvm::Error err = r.readPositive("vocab_size", config.vocabSize, 0))
     return err;
-  if (llvm::Error err = r.readPositive("num_key_value_heads",
-                                       config.numKVHeads, config.numHeads))
+  if (llvm::Error err = r.readPositive("num_key_value_heads", config.numKVHeads,
+                                       config.numHeads))
     return err;
   if (config.numHeads % config.numKVHeads != 0)
     return r.error("num_attention_heads (" + Twine(config.numHeads) +
@@ -324,8 +325,8 @@ llvm::Expected<ModelConfig> lowbit::parseHFConfigJSON(StringRef text,
     return err;
   if (llvm::Error err = readRope(r, config))
     return err;
-  if (llvm::Error err = r.readBool("tie_word_embeddings",
-                                   config.tieWordEmbeddings, false))
+  if (llvm::Error err =
+          r.readBool("tie_word_embeddings", config.tieWordEmbeddings, false))
     return err;
 
   // Biases, as each architecture's modeling code creates them.
@@ -347,8 +348,8 @@ llvm::Expected<ModelConfig> lowbit::parseHFConfigJSON(StringRef text,
     if (llvm::Error err = r.readBool("use_sliding_window", useWindow, false))
       return err;
   if (useWindow && r.get("sliding_window"))
-    if (llvm::Error err = r.readPositive("sliding_window",
-                                         config.slidingWindow, 0, INT64_MAX))
+    if (llvm::Error err = r.readPositive("sliding_window", config.slidingWindow,
+                                         0, INT64_MAX))
       return err;
 
   config.hiddenAct = "silu";
@@ -392,8 +393,7 @@ llvm::Expected<ModelConfig> lowbit::parseHFConfig(StringRef path) {
 // Expected tensors
 //===----------------------------------------------------------------------===//
 
-std::vector<ExpectedTensor>
-lowbit::expectedTensors(const ModelConfig &config) {
+std::vector<ExpectedTensor> lowbit::expectedTensors(const ModelConfig &config) {
   const int64_t h = config.hiddenSize;
   const int64_t inter = config.intermediateSize;
   const int64_t qDim = config.numHeads * config.headDim;
@@ -402,8 +402,8 @@ lowbit::expectedTensors(const ModelConfig &config) {
   auto add = [&](std::string name, std::vector<int64_t> shape) {
     out.push_back({std::move(name), std::move(shape), false});
   };
-  auto addLinear = [&](const std::string &prefix, int64_t outDim,
-                       int64_t inDim, bool bias) {
+  auto addLinear = [&](const std::string &prefix, int64_t outDim, int64_t inDim,
+                       bool bias) {
     add(prefix + ".weight", {outDim, inDim});
     if (bias)
       add(prefix + ".bias", {outDim});
@@ -423,7 +423,8 @@ lowbit::expectedTensors(const ModelConfig &config) {
     addLinear(layer + "mlp.down_proj", h, inter, config.mlpBias);
   }
   add("model.norm.weight", {h});
-  out.push_back({"lm_head.weight", {config.vocabSize, h},
+  out.push_back({"lm_head.weight",
+                 {config.vocabSize, h},
                  /*optional=*/config.tieWordEmbeddings});
   return out;
 }
@@ -444,8 +445,8 @@ llvm::Error lowbit::checkTensors(const ParamStore &store,
     if (!view) {
       if (!expected.optional)
         problems.push_back("missing tensor '" + expected.name +
-                           "' (expected shape " +
-                           formatShape(expected.shape) + ")");
+                           "' (expected shape " + formatShape(expected.shape) +
+                           ")");
       continue;
     }
     if (view->shape != expected.shape)

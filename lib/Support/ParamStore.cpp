@@ -105,8 +105,8 @@ SafetensorsStore::openIndex(StringRef indexPath) {
                      Twine(detail::kMaxJSONDepth) + " levels");
   llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
   if (!root)
-    return makeError(indexPath + ": not valid JSON: " +
-                     llvm::toString(root.takeError()));
+    return makeError(indexPath +
+                     ": not valid JSON: " + llvm::toString(root.takeError()));
   const llvm::json::Object *object = root->getAsObject();
   if (!object)
     return makeError(indexPath + ": not a JSON object");
@@ -172,7 +172,8 @@ SafetensorsStore::openIndex(StringRef indexPath) {
                        "' is listed in shard '" + shard +
                        "' but stored in shard '" + actual->second + "'");
     return makeError(indexPath + ": tensor '" + tensor +
-                     "' is listed in shard '" + shard + "' but not found there");
+                     "' is listed in shard '" + shard +
+                     "' but not found there");
   }
   return store;
 }

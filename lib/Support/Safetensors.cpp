@@ -39,13 +39,13 @@ struct DTypeInfo {
 } // namespace
 
 static constexpr DTypeInfo kDTypes[] = {
-    {DType::Bool, "BOOL", 1},     {DType::U8, "U8", 1},
-    {DType::I8, "I8", 1},         {DType::U16, "U16", 2},
-    {DType::I16, "I16", 2},       {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2},     {DType::U32, "U32", 4},
-    {DType::I32, "I32", 4},       {DType::F32, "F32", 4},
-    {DType::U64, "U64", 8},       {DType::I64, "I64", 8},
-    {DType::F64, "F64", 8},       {DType::F8E4M3, "F8_E4M3", 1},
+    {DType::Bool, "BOOL", 1},      {DType::U8, "U8", 1},
+    {DType::I8, "I8", 1},          {DType::U16, "U16", 2},
+    {DType::I16, "I16", 2},        {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2},      {DType::U32, "U32", 4},
+    {DType::I32, "I32", 4},        {DType::F32, "F32", 4},
+    {DType::U64, "U64", 8},        {DType::I64, "I64", 8},
+    {DType::F64, "F64", 8},        {DType::F8E4M3, "F8_E4M3", 1},
     {DType::F8E5M2, "F8_E5M2", 1},
 };
 
@@ -273,7 +273,8 @@ SafetensorsFile::open(StringRef path) {
       path, /*IsText=*/false, /*RequiresNullTerminator=*/false,
       /*IsVolatile=*/false);
   if (!bufferOrErr)
-    return makeError(path + ": cannot open: " + bufferOrErr.getError().message());
+    return makeError(path +
+                     ": cannot open: " + bufferOrErr.getError().message());
   return openBuffer(std::move(*bufferOrErr), path);
 }
 
@@ -373,8 +374,8 @@ llvm::Error HeaderParser::parseTensor(StringRef tensorName,
     }
     // Keep even tensors with a zero dimension free of overflowing strides.
     if (nonZeroProduct > kMaxDim / *u)
-      return tensorError(tensorName, "shape " + formatShape(shape) +
-                                         "... of " + dtypeName(*dtype) +
+      return tensorError(tensorName, "shape " + formatShape(shape) + "... of " +
+                                         dtypeName(*dtype) +
                                          " overflows the addressable size");
     nonZeroProduct *= *u;
   }
@@ -391,20 +392,21 @@ llvm::Error HeaderParser::parseTensor(StringRef tensorName,
   std::optional<uint64_t> b = (*offsets)[0].getAsUINT64();
   std::optional<uint64_t> e = (*offsets)[1].getAsUINT64();
   if (!b || !e)
-    return tensorError(tensorName, "data_offsets must be non-negative integers");
+    return tensorError(tensorName,
+                       "data_offsets must be non-negative integers");
   if (*b > *e)
     return tensorError(tensorName, "data_offsets [" + Twine(*b) + ", " +
                                        Twine(*e) + "] end before they begin");
   if (*e > dataSize)
-    return tensorError(tensorName, "data_offsets end " + Twine(*e) +
-                                       " is past the end of the data section (" +
-                                       Twine(dataSize) + " bytes)");
+    return tensorError(tensorName,
+                       "data_offsets end " + Twine(*e) +
+                           " is past the end of the data section (" +
+                           Twine(dataSize) + " bytes)");
   if (*e - *b != needed)
-    return tensorError(tensorName, "data_offsets span " + Twine(*e - *b) +
-                                       " bytes but shape " +
-                                       formatShape(shape) + " of " +
-                                       dtypeName(*dtype) + " needs " +
-                                       Twine(needed));
+    return tensorError(tensorName,
+                       "data_offsets span " + Twine(*e - *b) +
+                           " bytes but shape " + formatShape(shape) + " of " +
+                           dtypeName(*dtype) + " needs " + Twine(needed));
 
   view.name = tensorName.str();
   view.dtype = *dtype;
@@ -479,6 +481,8 @@ llvm::Error SafetensorsFile::parse() {
       }
       continue;
     }
+    if (key.empty())
+      return parser.fileError("a tensor has an empty name");
     TensorView view;
     uint64_t begin = 0, end = 0;
     if (llvm::Error err = parser.parseTensor(key, value, view, begin, end))
@@ -490,7 +494,8 @@ llvm::Error SafetensorsFile::parse() {
   // The tensors must tile the data section exactly: no overlaps and, as the
   // format requires, no unindexed bytes.
   llvm::sort(extents, [](const Extent &a, const Extent &b) {
-    return std::tie(a.begin, a.end, a.index) < std::tie(b.begin, b.end, b.index);
+    return std::tie(a.begin, a.end, a.index) <
+           std::tie(b.begin, b.end, b.index);
   });
   uint64_t covered = 0;
   const Extent *previous = nullptr;
@@ -532,10 +537,9 @@ struct PreparedFile {
 };
 } // namespace
 
-static llvm::Error
-prepare(llvm::ArrayRef<TensorView> tensors,
-        const std::map<std::string, std::string> &metadata,
-        PreparedFile &out) {
+static llvm::Error prepare(llvm::ArrayRef<TensorView> tensors,
+                           const std::map<std::string, std::string> &metadata,
+                           PreparedFile &out) {
   out.order.clear();
   for (const TensorView &t : tensors)
     out.order.push_back(&t);
@@ -566,8 +570,7 @@ prepare(llvm::ArrayRef<TensorView> tensors,
 
   for (const auto &kv : metadata)
     if (!llvm::json::isUTF8(kv.first) || !llvm::json::isUTF8(kv.second))
-      return makeError("metadata entry '" + kv.first +
-                       "' is not valid UTF-8");
+      return makeError("metadata entry '" + kv.first + "' is not valid UTF-8");
 
   // Keys in sorted order: "__metadata__" sorts by its bytes like any name.
   std::string json;
@@ -613,9 +616,9 @@ prepare(llvm::ArrayRef<TensorView> tensors,
   return llvm::Error::success();
 }
 
-llvm::Expected<std::vector<uint8_t>>
-lowbit::serializeSafetensors(llvm::ArrayRef<TensorView> tensors,
-                             const std::map<std::string, std::string> &metadata) {
+llvm::Expected<std::vector<uint8_t>> lowbit::serializeSafetensors(
+    llvm::ArrayRef<TensorView> tensors,
+    const std::map<std::string, std::string> &metadata) {
   PreparedFile prepared;
   if (llvm::Error err = prepare(tensors, metadata, prepared))
     return err;

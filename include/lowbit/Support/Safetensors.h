@@ -197,14 +197,14 @@ private:
 /// order, header keys sorted, header padded with spaces to a multiple of 8.
 /// Names must be unique, non-empty and not "__metadata__", and every tensor's
 /// byte count must match its shape and dtype.
-llvm::Error writeSafetensors(llvm::StringRef path,
-                             llvm::ArrayRef<TensorView> tensors,
-                             const std::map<std::string, std::string> &metadata);
+llvm::Error
+writeSafetensors(llvm::StringRef path, llvm::ArrayRef<TensorView> tensors,
+                 const std::map<std::string, std::string> &metadata);
 
 /// Same, for tensors that own their bytes.
-llvm::Error writeSafetensors(llvm::StringRef path,
-                             llvm::ArrayRef<OwnedTensor> tensors,
-                             const std::map<std::string, std::string> &metadata);
+llvm::Error
+writeSafetensors(llvm::StringRef path, llvm::ArrayRef<OwnedTensor> tensors,
+                 const std::map<std::string, std::string> &metadata);
 
 /// Serializes into memory (the exact bytes writeSafetensors writes).
 llvm::Expected<std::vector<uint8_t>>

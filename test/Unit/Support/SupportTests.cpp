@@ -131,10 +131,10 @@ protected:
 //===----------------------------------------------------------------------===//
 
 TEST(DTypeTest, NamesAndSizes) {
-  for (DType d : {DType::Bool, DType::U8, DType::I8, DType::U16, DType::I16,
-                  DType::F16, DType::BF16, DType::U32, DType::I32, DType::F32,
-                  DType::U64, DType::I64, DType::F64, DType::F8E4M3,
-                  DType::F8E5M2}) {
+  for (DType d :
+       {DType::Bool, DType::U8, DType::I8, DType::U16, DType::I16, DType::F16,
+        DType::BF16, DType::U32, DType::I32, DType::F32, DType::U64, DType::I64,
+        DType::F64, DType::F8E4M3, DType::F8E5M2}) {
     std::optional<DType> parsed = parseDType(dtypeName(d));
     ASSERT_TRUE(parsed.has_value()) << dtypeName(d).str();
     EXPECT_EQ(*parsed, d);
@@ -193,7 +193,8 @@ TEST(HalfTest, KnownValues) {
   EXPECT_EQ(floatToHalf(-0.0f), 0x8000);
   EXPECT_EQ(floatToHalf(1e-10f), 0x0000);
   EXPECT_EQ(floatToHalf(std::numeric_limits<float>::denorm_min()), 0x0000);
-  // Ties to even in the normal range: 1 + 2^-11 -> 1, 1 + 3 * 2^-11 -> 1 + 2^-9.
+  // Ties to even in the normal range: 1 + 2^-11 -> 1, 1 + 3 * 2^-11 -> 1 +
+  // 2^-9.
   EXPECT_EQ(floatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
   EXPECT_EQ(floatToHalf(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
   EXPECT_EQ(floatToHalf(1.0f + 1.5f * std::ldexp(1.0f, -11)), 0x3c01);
@@ -202,8 +203,7 @@ TEST(HalfTest, KnownValues) {
   EXPECT_EQ(floatToHalf(std::ldexp(3.0f, -25)), 0x0002);
   EXPECT_EQ(floatToHalf(std::ldexp(1.0f, -25) * 1.01f), 0x0001);
   // Largest subnormal rounds up into the smallest normal.
-  EXPECT_EQ(floatToHalf(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -26)),
-            0x0400);
+  EXPECT_EQ(floatToHalf(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -26)), 0x0400);
   uint16_t nan = floatToHalf(NAN);
   EXPECT_EQ(nan & 0x7c00, 0x7c00);
   EXPECT_NE(nan & 0x03ff, 0);
@@ -425,8 +425,8 @@ TEST_F(SupportTest, RejectsUnknownDType) {
       R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,1]}})", "x");
   EXPECT_NE(msg.find(": tensor 'w': unknown dtype 'Q4'"), std::string::npos)
       << msg;
-  msg = headerError(R"({"w":{"dtype":4,"shape":[2],"data_offsets":[0,1]}})",
-                    "x");
+  msg =
+      headerError(R"({"w":{"dtype":4,"shape":[2],"data_offsets":[0,1]}})", "x");
   EXPECT_NE(msg.find("tensor 'w': field 'dtype' is not a string"),
             std::string::npos)
       << msg;
@@ -456,11 +456,11 @@ TEST_F(SupportTest, RejectsMissingFields) {
 }
 
 TEST_F(SupportTest, RejectsOffsetsMismatch) {
-  std::string p = writeBytes(
-      "model.safetensors",
-      rawFile(R"({"model.norm.weight":{"dtype":"F32","shape":[4],)"
-              R"("data_offsets":[0,12]}})",
-              std::string(12, '\0')));
+  std::string p =
+      writeBytes("model.safetensors",
+                 rawFile(R"({"model.norm.weight":{"dtype":"F32","shape":[4],)"
+                         R"("data_offsets":[0,12]}})",
+                         std::string(12, '\0')));
   auto file = SafetensorsFile::open(p);
   EXPECT_EQ(errorText(file),
             p + ": tensor 'model.norm.weight': data_offsets span 12 bytes but "
@@ -468,9 +468,9 @@ TEST_F(SupportTest, RejectsOffsetsMismatch) {
 }
 
 TEST_F(SupportTest, RejectsOffsetsOutOfRange) {
-  std::string msg = headerError(
-      R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
-      std::string(8, '\0'));
+  std::string msg =
+      headerError(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+                  std::string(8, '\0'));
   EXPECT_NE(msg.find("tensor 'w': data_offsets end 16 is past the end of the "
                      "data section (8 bytes)"),
             std::string::npos)
@@ -489,10 +489,10 @@ TEST_F(SupportTest, RejectsOffsetsOutOfRange) {
 }
 
 TEST_F(SupportTest, RejectsOverlap) {
-  std::string msg = headerError(
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-      std::string(12, '\0'));
+  std::string msg =
+      headerError(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                  std::string(12, '\0'));
   EXPECT_NE(msg.find("tensor 'b': bytes [4, 12) overlap tensor 'a' at [0, 8)"),
             std::string::npos)
       << msg;
@@ -504,9 +504,9 @@ TEST_F(SupportTest, RejectsOverlap) {
 }
 
 TEST_F(SupportTest, RejectsHoles) {
-  std::string msg = headerError(
-      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-      std::string(8, '\0'));
+  std::string msg =
+      headerError(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                  std::string(8, '\0'));
   EXPECT_NE(msg.find("data bytes [0, 4) are not covered by any tensor"),
             std::string::npos)
       << msg;
@@ -529,8 +529,8 @@ TEST_F(SupportTest, RejectsBadShapes) {
   EXPECT_NE(msg.find("shape dimension 0 is not a non-negative integer"),
             std::string::npos)
       << msg;
-  msg = headerError(
-      R"({"w":{"dtype":"F32","shape":"2","data_offsets":[0,0]}})", "");
+  msg = headerError(R"({"w":{"dtype":"F32","shape":"2","data_offsets":[0,0]}})",
+                    "");
   EXPECT_NE(msg.find("field 'shape' is not an array"), std::string::npos);
   // 2^32 * 2^32 elements overflow 64 bits.
   msg = headerError(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],)"
@@ -585,8 +585,7 @@ std::vector<OwnedTensor> sampleTensors() {
 
 TEST_F(SupportTest, WriterRoundTrip) {
   std::vector<OwnedTensor> tensors = sampleTensors();
-  std::map<std::string, std::string> meta = {{"format", "pt"},
-                                             {"lowbit", "1"}};
+  std::map<std::string, std::string> meta = {{"format", "pt"}, {"lowbit", "1"}};
   std::string p = path("out.safetensors");
   EXPECT_OK(writeSafetensors(p, tensors, meta));
 
@@ -680,9 +679,9 @@ TEST_F(SupportTest, SafetensorsStoreSingleFile) {
   EXPECT_OK(writeSafetensors(path("model.safetensors"), tensors, {}));
   auto store = SafetensorsStore::openDir(dir);
   ASSERT_EXPECTED(store);
-  EXPECT_EQ((*store)->names(),
-            (std::vector<std::string>{"Upper", "a.qcodes", "m.scale",
-                                      "z.weight"}));
+  EXPECT_EQ(
+      (*store)->names(),
+      (std::vector<std::string>{"Upper", "a.qcodes", "m.scale", "z.weight"}));
   EXPECT_TRUE((*store)->contains("m.scale"));
   EXPECT_EQ((*store)->lookup("nope"), nullptr);
 
@@ -792,8 +791,7 @@ TEST_F(ShardedTest, RejectsMalformedIndex) {
   writeBytes("s-2.safetensors", "short");
   writeIndex(R"({"c":"s-2.safetensors"})");
   std::string msg = errorText(SafetensorsStore::openFile(index));
-  EXPECT_NE(msg.find("shard 's-2.safetensors' is invalid: "),
-            std::string::npos)
+  EXPECT_NE(msg.find("shard 's-2.safetensors' is invalid: "), std::string::npos)
       << msg;
   EXPECT_NE(msg.find("too short"), std::string::npos) << msg;
 }
@@ -1036,8 +1034,9 @@ TEST(HFConfigTest, ReportsBadValues) {
 
 TEST(HFConfigTest, ParsesRopeScaling) {
   auto config = parseHFConfigJSON(
-      llamaWith("rope_scaling",
-                R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+      llamaWith(
+          "rope_scaling",
+          R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                     "high_freq_factor": 4.0,
                     "original_max_position_embeddings": 8192})"),
       "c");
@@ -1048,8 +1047,8 @@ TEST(HFConfigTest, ParsesRopeScaling) {
 
   // Newer configs keep theta in "rope_parameters".
   config = parseHFConfigJSON(
-      llamaWith("rope_theta", "").replace(
-          1, 0, R"("rope_parameters": {"rope_type": "default",
+      llamaWith("rope_theta", "")
+          .replace(1, 0, R"("rope_parameters": {"rope_type": "default",
                    "rope_theta": 500000.0}, )"),
       "c");
   ASSERT_EXPECTED(config);
@@ -1093,8 +1092,8 @@ TEST(CheckTensorsTest, AcceptsCompleteCheckpoint) {
   fillStore(store, *config, /*withOptional=*/false);
   EXPECT_OK(checkTensors(store, *config, "model"));
   // Tied: lm_head may also be present; rotary buffers are ignored.
-  EXPECT_OK(store.add(OwnedTensor::fromF32(
-      "lm_head.weight", {512, 64}, std::vector<float>(512 * 64))));
+  EXPECT_OK(store.add(OwnedTensor::fromF32("lm_head.weight", {512, 64},
+                                           std::vector<float>(512 * 64))));
   EXPECT_OK(store.add(OwnedTensor::fromF32(
       "model.layers.0.self_attn.rotary_emb.inv_freq", {4}, {1, 2, 3, 4})));
   EXPECT_OK(checkTensors(store, *config, "model"));
