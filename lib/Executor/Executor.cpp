@@ -368,8 +368,16 @@ llvm::Error Executor::Impl::runOp(Operation *op,
         return llvm::Error::success();
       })
       .Case([&](AttentionOp a) -> llvm::Error {
-        if (a.getSlidingWindow() || a.getScale())
-          return opError(op, "sliding_window and scale are not supported by "
+        // A window at least as long as the context is full attention.
+        if (std::optional<int64_t> window = a.getSlidingWindow())
+          if (*window < maxCtx)
+            return opError(op, "sliding_window " + Twine(*window) +
+                                   " shorter than the context (" +
+                                   Twine(maxCtx) +
+                                   ") is not supported by the reference "
+                                   "executor yet");
+        if (a.getScale())
+          return opError(op, "an explicit softmax scale is not supported by "
                              "the reference executor yet");
         const Tensor &q = get(a.getQuery()), &k = get(a.getKey()),
                      &v = get(a.getValue()), &pos = get(a.getPositions());
