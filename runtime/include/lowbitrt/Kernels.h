@@ -157,19 +157,19 @@ enum class RotaryStyle {
 };
 
 /// Writes the Dh/2 inverse frequencies of the default rope,
-/// invFreq[i] = 1 / theta^(2i / Dh), rounded to float32 the way Hugging Face
-/// computes them (exponent, power and reciprocal all in float32).
-void computeRotaryInvFreq(int64_t Dh, double theta, float *invFreq);
+/// invFreq[i] = 1 / theta^(2i / Dh), in double.
+void computeRotaryInvFreq(int64_t Dh, double theta, double *invFreq);
 
 /// Rotates every head of \p x [T, H * Dh] in place by the angles
-/// pos[t] * invFreq[i] for the channel pairs chosen by \p style. Pair i uses
-/// frequency i in both styles. Dh must be even. The angle is the float32
-/// product pos * invFreq as in Hugging Face; its cosine and sine, and the
-/// rotation itself, are evaluated in double (see the implementation for the
-/// precision discussion). \p invFreq [Dh/2] allows scaled ropes (e.g. Llama 3
-/// rope_scaling); the overload without it uses computeRotaryInvFreq.
+/// pos[t] * invFreq[i] for the channel pairs chosen by \p style; pair i uses
+/// frequency i in both styles. Dh must be even. Angles, cos/sin and the
+/// rotation are evaluated in double and only the result is rounded to float32
+/// (Hugging Face uses float32 angles; see Kernels.cpp for why double is the
+/// better match for a float64 reference). \p invFreq [Dh/2] allows scaled
+/// ropes (e.g. Llama 3 rope_scaling); the overload taking \p theta uses
+/// computeRotaryInvFreq.
 void rotary(float *x, int64_t T, int64_t H, int64_t Dh, const int32_t *pos,
-            const float *invFreq, RotaryStyle style,
+            const double *invFreq, RotaryStyle style,
             ThreadPool *pool = nullptr);
 void rotary(float *x, int64_t T, int64_t H, int64_t Dh, const int32_t *pos,
             double theta, RotaryStyle style, ThreadPool *pool = nullptr);

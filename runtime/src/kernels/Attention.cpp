@@ -46,9 +46,8 @@ static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
                          std::to_string(cache.maxCtx) + " rows");
   for (int64_t t = 0; t < T; ++t)
     if (pos[t] < 0 || pos[t] >= cache.maxCtx)
-      return Status::error("position " + std::to_string(pos[t]) +
-                           " of token " + std::to_string(t) +
-                           " is outside the kv cache [0, " +
+      return Status::error("position " + std::to_string(pos[t]) + " of token " +
+                           std::to_string(t) + " is outside the kv cache [0, " +
                            std::to_string(cache.maxCtx) + ")");
   return Status::success();
 }

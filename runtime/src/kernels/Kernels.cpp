@@ -98,8 +98,8 @@ void lowbit::rt::kernels::add(const float *a, const float *b, int64_t n,
                       });
 }
 
-void lowbit::rt::kernels::siluMul(const float *gate, const float *up,
-                                  int64_t n, float *out, ThreadPool *pool) {
+void lowbit::rt::kernels::siluMul(const float *gate, const float *up, int64_t n,
+                                  float *out, ThreadPool *pool) {
   detail::parallelFor(pool, n, kMinParallelElements,
                       [&](int64_t begin, int64_t end) {
                         for (int64_t i = begin; i < end; ++i) {
@@ -113,8 +113,7 @@ void lowbit::rt::kernels::siluMul(const float *gate, const float *up,
 }
 
 void lowbit::rt::kernels::geluTanhMul(const float *gate, const float *up,
-                                      int64_t n, float *out,
-                                      ThreadPool *pool) {
+                                      int64_t n, float *out, ThreadPool *pool) {
   // sqrt(2 / pi).
   constexpr double kSqrt2OverPi = 0.79788456080286535588;
   detail::parallelFor(
@@ -152,30 +151,25 @@ Status lowbit::rt::kernels::embedding(const float *table, int64_t V, int64_t D,
 //===----------------------------------------------------------------------===//
 //
 // Precision. Hugging Face computes inv_freq, the angles pos * inv_freq and
-// their cos/sin in float32, even when the model itself runs in float64. Two
-// things are rounded there: inv_freq (relative error 2^-24) and the angle
-// (absolute error up to pos * 2^-24 radians, ~3e-5 at pos 512, ~5e-4 at pos
-// 8192). We keep exactly the HF float32 inv_freq and angle, so the rotation
-// angle is bit-identical to what HF feeds to cos/sin, and then evaluate cos
-// and sin of that angle and the rotation in double. Compared with HF's float32
-// cos/sin this only removes the final float32 rounding of cos/sin (<= 2^-24
-// relative), so we stay within a float32 ulp of HF at every position instead
-// of drifting from it by pos * 2^-24 as an exact-angle (double) computation
-// would at long contexts. See the stories260k test in KernelsModelTests.cpp
-// for the measured effect on logits.
+// their cos/sin in float32 (even when the rest of the model runs in float64),
+// so its angles carry an absolute error of up to about pos * 2^-24 rad: ~3e-5
+// at position 512, ~5e-4 at 8192. The golden logits this executor is held to
+// come from a float64 forward pass, so we compute inv_freq, the angles, cos,
+// sin and the rotation in double and round only the result to float32. On
+// stories260k this halves the largest logit error over the 512-token golden
+// window (3.0e-5, against 5.7e-5 with Hugging Face's float32 cos/sin and
+// 6.7e-5 with float32 angles and double cos/sin; see KernelsModelTests.cpp),
+// and keeps the error from growing with the position at long contexts.
 
 void lowbit::rt::kernels::computeRotaryInvFreq(int64_t Dh, double theta,
-                                               float *invFreq) {
-  const float base = static_cast<float>(theta);
-  const float dim = static_cast<float>(Dh);
-  for (int64_t i = 0; i < Dh / 2; ++i) {
-    float exponent = static_cast<float>(2 * i) / dim;
-    invFreq[i] = 1.0f / std::pow(base, exponent);
-  }
+                                               double *invFreq) {
+  for (int64_t i = 0; i < Dh / 2; ++i)
+    invFreq[i] = 1.0 / std::pow(theta, static_cast<double>(2 * i) /
+                                           static_cast<double>(Dh));
 }
 
 void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
-                                 const int32_t *pos, const float *invFreq,
+                                 const int32_t *pos, const double *invFreq,
                                  RotaryStyle style, ThreadPool *pool) {
   assert(Dh % 2 == 0 && "rotary needs an even head dimension");
   const int64_t half = Dh / 2;
@@ -188,11 +182,10 @@ void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
     double *cosv = cosSin.data();
     double *sinv = cosv + half;
     for (int64_t t = begin; t < end; ++t) {
-      const float p = static_cast<float>(pos[t]);
       for (int64_t i = 0; i < half; ++i) {
-        const float angle = p * invFreq[i];
-        cosv[i] = std::cos(static_cast<double>(angle));
-        sinv[i] = std::sin(static_cast<double>(angle));
+        const double angle = static_cast<double>(pos[t]) * invFreq[i];
+        cosv[i] = std::cos(angle);
+        sinv[i] = std::sin(angle);
       }
       float *row = x + t * rowSize;
       for (int64_t h = 0; h < H; ++h) {
@@ -212,7 +205,7 @@ void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
 void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
                                  const int32_t *pos, double theta,
                                  RotaryStyle style, ThreadPool *pool) {
-  std::vector<float> invFreq(static_cast<size_t>(Dh / 2));
+  std::vector<double> invFreq(static_cast<size_t>(Dh / 2));
   computeRotaryInvFreq(Dh, theta, invFreq.data());
   rotary(x, T, H, Dh, pos, invFreq.data(), style, pool);
 }
@@ -221,10 +214,11 @@ void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
 // dequantizeRows
 //===----------------------------------------------------------------------===//
 
-Status lowbit::rt::kernels::dequantizeRows(
-    const uint8_t *codes, const float *scales, const float *zeros,
-    const int32_t *gIdx, int64_t N, int64_t K, int64_t groupSize, int bits,
-    float *w, ThreadPool *pool) {
+Status
+lowbit::rt::kernels::dequantizeRows(const uint8_t *codes, const float *scales,
+                                    const float *zeros, const int32_t *gIdx,
+                                    int64_t N, int64_t K, int64_t groupSize,
+                                    int bits, float *w, ThreadPool *pool) {
   if (bits < 1 || bits > 8)
     return Status::error("bit width " + std::to_string(bits) +
                          " is outside [1, 8]");
@@ -243,10 +237,10 @@ Status lowbit::rt::kernels::dequantizeRows(
   const unsigned maxCode = (1u << bits) - 1;
   for (int64_t i = 0, e = N * K; i < e; ++i)
     if (codes[i] > maxCode)
-      return Status::error(
-          "code " + std::to_string(codes[i]) + " at row " +
-          std::to_string(i / K) + ", column " + std::to_string(i % K) +
-          " does not fit in " + std::to_string(bits) + " bits");
+      return Status::error("code " + std::to_string(codes[i]) + " at row " +
+                           std::to_string(i / K) + ", column " +
+                           std::to_string(i % K) + " does not fit in " +
+                           std::to_string(bits) + " bits");
 
   const float symmetricZero = static_cast<float>(1u << (bits - 1));
   int64_t minRows = std::max<int64_t>(1, kMinParallelElements / K);

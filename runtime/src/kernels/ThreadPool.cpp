@@ -43,6 +43,8 @@ struct ThreadPool::Impl {
 
   std::vector<std::thread> workers;
   std::vector<std::thread::id> workerIds;
+  /// The thread whose parallelFor is running, if any.
+  std::atomic<std::thread::id> activeCaller{};
 
   /// Claims and runs chunks of the current job until none is left.
   void runChunks() {
@@ -75,10 +77,13 @@ struct ThreadPool::Impl {
     }
   }
 
-  bool isWorkerThread() const {
+  /// True on a thread that is already running a task of this pool: a worker,
+  /// or the caller of the running parallelFor.
+  bool insideLoop() const {
     std::thread::id self = std::this_thread::get_id();
-    return std::find(workerIds.begin(), workerIds.end(), self) !=
-           workerIds.end();
+    return activeCaller.load(std::memory_order_relaxed) == self ||
+           std::find(workerIds.begin(), workerIds.end(), self) !=
+               workerIds.end();
   }
 };
 
@@ -106,16 +111,18 @@ unsigned ThreadPool::getNumThreads() const {
   return static_cast<unsigned>(impl->workers.size()) + 1;
 }
 
-void ThreadPool::parallelFor(
-    int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
+void ThreadPool::parallelFor(int64_t n,
+                             const std::function<void(int64_t, int64_t)> &fn) {
   if (n <= 0)
     return;
-  if (impl->workers.empty() || n == 1 || impl->isWorkerThread()) {
+  if (impl->workers.empty() || n == 1 || impl->insideLoop()) {
     fn(0, n);
     return;
   }
 
   std::lock_guard<std::mutex> submitLock(impl->submitMutex);
+  impl->activeCaller.store(std::this_thread::get_id(),
+                           std::memory_order_relaxed);
   // A few chunks per thread balance uneven rows (e.g. causal attention)
   // without making chunks so small that claiming them dominates.
   int64_t targetChunks = static_cast<int64_t>(getNumThreads()) * 4;
@@ -123,7 +130,8 @@ void ThreadPool::parallelFor(
     std::lock_guard<std::mutex> lock(impl->mutex);
     impl->job = &fn;
     impl->jobSize = n;
-    impl->chunkSize = std::max<int64_t>(1, (n + targetChunks - 1) / targetChunks);
+    impl->chunkSize =
+        std::max<int64_t>(1, (n + targetChunks - 1) / targetChunks);
     impl->nextChunk.store(0, std::memory_order_relaxed);
     impl->pendingWorkers = static_cast<unsigned>(impl->workers.size());
     ++impl->generation;
@@ -134,4 +142,5 @@ void ThreadPool::parallelFor(
   std::unique_lock<std::mutex> lock(impl->mutex);
   impl->workDone.wait(lock, [&] { return impl->pendingWorkers == 0; });
   impl->job = nullptr;
+  impl->activeCaller.store(std::thread::id(), std::memory_order_relaxed);
 }

@@ -44,8 +44,7 @@ std::vector<float> randomVector(size_t n, std::mt19937_64 &rng,
 }
 
 /// Largest |a[i] - b[i]|.
-template <typename A, typename B>
-double maxAbsDiff(const A &a, const B &b) {
+template <typename A, typename B> double maxAbsDiff(const A &a, const B &b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0.0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i)
@@ -58,9 +57,9 @@ bool bitwiseEqual(const std::vector<float> &a, const std::vector<float> &b) {
          std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-std::vector<double> refLinear(const std::vector<float> &x, int64_t T,
-                              int64_t K, const std::vector<float> &w,
-                              int64_t N, const float *bias) {
+std::vector<double> refLinear(const std::vector<float> &x, int64_t T, int64_t K,
+                              const std::vector<float> &w, int64_t N,
+                              const float *bias) {
   std::vector<double> y(T * N);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t n = 0; n < N; ++n) {
@@ -73,10 +72,9 @@ std::vector<double> refLinear(const std::vector<float> &x, int64_t T,
 }
 
 /// Rotary with exact double angles.
-std::vector<double> refRotary(const std::vector<float> &x, int64_t T,
-                              int64_t H, int64_t Dh,
-                              const std::vector<int32_t> &pos, double theta,
-                              RotaryStyle style) {
+std::vector<double> refRotary(const std::vector<float> &x, int64_t T, int64_t H,
+                              int64_t Dh, const std::vector<int32_t> &pos,
+                              double theta, RotaryStyle style) {
   std::vector<double> y(x.begin(), x.end());
   int64_t half = Dh / 2;
   for (int64_t t = 0; t < T; ++t)
@@ -109,8 +107,8 @@ std::vector<double> refAttention(const std::vector<float> &q,
       for (int64_t j = 0; j <= pos[t]; ++j) {
         double dot = 0;
         for (int64_t d = 0; d < Dh; ++d)
-          dot += double(q[(t * H + h) * Dh + d]) *
-                 keys[(j * Hkv + kvh) * Dh + d];
+          dot +=
+              double(q[(t * H + h) * Dh + d]) * keys[(j * Hkv + kvh) * Dh + d];
         s[j] = dot / std::sqrt(double(Dh));
       }
       double m = *std::max_element(s.begin(), s.end());
@@ -330,9 +328,8 @@ TEST(Embedding, CopiesRows) {
   auto table = randomVector(V * D, rng);
   std::vector<int32_t> ids = {3, 0, 10, 3};
   std::vector<float> out(ids.size() * D);
-  ASSERT_TRUE(embedding(table.data(), V, D, ids.data(), ids.size(),
-                        out.data())
-                  .ok());
+  ASSERT_TRUE(
+      embedding(table.data(), V, D, ids.data(), ids.size(), out.data()).ok());
   for (size_t t = 0; t < ids.size(); ++t)
     for (int64_t d = 0; d < D; ++d)
       EXPECT_EQ(out[t * D + d], table[ids[t] * D + d]);
@@ -358,11 +355,11 @@ TEST(Embedding, ReportsOutOfRangeIds) {
 
 TEST(Rotary, InvFreqMatchesFormula) {
   for (int64_t Dh : {2, 8, 64, 128}) {
-    std::vector<float> inv(Dh / 2);
+    std::vector<double> inv(Dh / 2);
     computeRotaryInvFreq(Dh, 10000.0, inv.data());
     for (int64_t i = 0; i < Dh / 2; ++i)
       EXPECT_NEAR(inv[i], std::pow(10000.0, -2.0 * i / Dh),
-                  1.5e-6 * std::pow(10000.0, -2.0 * i / Dh));
+                  1e-15 * std::pow(10000.0, -2.0 * i / Dh));
   }
 }
 
@@ -379,34 +376,50 @@ TEST(Rotary, MatchesReferenceInBothStyles) {
         auto ref = refRotary(x, T, H, Dh, pos, 10000.0, style);
         std::vector<float> y = x;
         rotary(y.data(), T, H, Dh, pos.data(), 10000.0, style);
-        // The angles are float32 products as in Hugging Face: an absolute
-        // error of up to pos * 2^-24 rad on |x| <= 1.
-        EXPECT_LT(maxAbsDiff(y, ref), 5e-5)
+        // Everything is double inside: only the final rounding remains.
+        EXPECT_LT(maxAbsDiff(y, ref), 2e-7)
             << "Dh=" << Dh << " H=" << H << " style=" << int(style);
       }
 }
 
-TEST(Rotary, MatchesFloat32AngleReferenceTightly) {
-  // With Hugging Face's float32 angles the only differences left are the
-  // final roundings.
+TEST(Rotary, LongContextsStayExact) {
+  // Float32 angles would be off by up to pos * 2^-24 rad here (~0.006 at
+  // 100000); double angles keep the result within a float rounding.
   std::mt19937_64 rng(7);
   const int64_t T = 6, H = 2, Dh = 16;
-  std::vector<int32_t> pos = {0, 1, 17, 100, 511, 4095};
+  std::vector<int32_t> pos = {0, 1, 511, 4095, 32767, 100000};
   auto x = randomVector(T * H * Dh, rng);
-  std::vector<float> inv(Dh / 2);
-  computeRotaryInvFreq(Dh, 500000.0, inv.data());
+  auto ref = refRotary(x, T, H, Dh, pos, 500000.0, RotaryStyle::HalfSplit);
   std::vector<float> y = x;
   rotary(y.data(), T, H, Dh, pos.data(), 500000.0, RotaryStyle::HalfSplit);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t i = 0; i < Dh / 2; ++i) {
-        double angle = float(float(pos[t]) * inv[i]);
-        int64_t a = (t * H + h) * Dh + i, b = a + Dh / 2;
-        double r1 = x[a] * std::cos(angle) - x[b] * std::sin(angle);
-        double r2 = x[b] * std::cos(angle) + x[a] * std::sin(angle);
-        EXPECT_NEAR(y[a], r1, 2e-7);
-        EXPECT_NEAR(y[b], r2, 2e-7);
-      }
+  EXPECT_LT(maxAbsDiff(y, ref), 2e-7);
+}
+
+TEST(Rotary, ExplicitFrequenciesMatchTheta) {
+  std::mt19937_64 rng(20);
+  const int64_t T = 4, H = 2, Dh = 8;
+  std::vector<int32_t> pos = {3, 9, 27, 81};
+  auto x = randomVector(T * H * Dh, rng);
+  std::vector<double> inv(Dh / 2);
+  computeRotaryInvFreq(Dh, 10000.0, inv.data());
+  std::vector<float> viaTheta = x, viaFreq = x;
+  rotary(viaTheta.data(), T, H, Dh, pos.data(), 10000.0,
+         RotaryStyle::HalfSplit);
+  rotary(viaFreq.data(), T, H, Dh, pos.data(), inv.data(),
+         RotaryStyle::HalfSplit);
+  EXPECT_TRUE(bitwiseEqual(viaTheta, viaFreq));
+  // Halving every frequency (linear rope scaling by 2) equals halving the
+  // positions.
+  for (double &f : inv)
+    f *= 0.5;
+  std::vector<int32_t> halfPos = {0, 2, 4, 6};
+  std::vector<int32_t> doublePos = {0, 4, 8, 12};
+  std::vector<float> scaled = x, halved = x;
+  rotary(scaled.data(), T, H, Dh, doublePos.data(), inv.data(),
+         RotaryStyle::Interleaved);
+  rotary(halved.data(), T, H, Dh, halfPos.data(), 10000.0,
+         RotaryStyle::Interleaved);
+  EXPECT_LT(maxAbsDiff(scaled, halved), 2e-7);
 }
 
 TEST(Rotary, StylesAreChannelPermutationsOfEachOther) {
@@ -422,8 +435,7 @@ TEST(Rotary, StylesAreChannelPermutationsOfEachOther) {
       split[r * Dh + i] = inter[r * Dh + 2 * i];
       split[r * Dh + i + half] = inter[r * Dh + 2 * i + 1];
     }
-  rotary(inter.data(), T, H, Dh, pos.data(), 10000.0,
-         RotaryStyle::Interleaved);
+  rotary(inter.data(), T, H, Dh, pos.data(), 10000.0, RotaryStyle::Interleaved);
   rotary(split.data(), T, H, Dh, pos.data(), 10000.0, RotaryStyle::HalfSplit);
   for (int64_t r = 0; r < T * H; ++r)
     for (int64_t i = 0; i < half; ++i) {
@@ -446,8 +458,8 @@ TEST(Rotary, PositionZeroIsIdentityAndPoolIsBitwiseStable) {
   ThreadPool pool(3);
   rotary(serial.data(), T, H, Dh, pos.data(), 10000.0,
          RotaryStyle::Interleaved);
-  rotary(pooled.data(), T, H, Dh, pos.data(), 10000.0,
-         RotaryStyle::Interleaved, &pool);
+  rotary(pooled.data(), T, H, Dh, pos.data(), 10000.0, RotaryStyle::Interleaved,
+         &pool);
   EXPECT_TRUE(bitwiseEqual(serial, pooled));
 }
 
@@ -461,10 +473,10 @@ struct AttentionCase {
 
 TEST(Attention, PrefillMatchesReference) {
   std::mt19937_64 rng(10);
-  for (AttentionCase c : {AttentionCase{1, 1, 1, 4}, AttentionCase{7, 4, 4, 8},
-                          AttentionCase{13, 8, 2, 16},
-                          AttentionCase{33, 6, 3, 5},
-                          AttentionCase{20, 8, 1, 64}}) {
+  for (AttentionCase c :
+       {AttentionCase{1, 1, 1, 4}, AttentionCase{7, 4, 4, 8},
+        AttentionCase{13, 8, 2, 16}, AttentionCase{33, 6, 3, 5},
+        AttentionCase{20, 8, 1, 64}}) {
     auto q = randomVector(c.T * c.H * c.Dh, rng, -2, 2);
     auto k = randomVector(c.T * c.Hkv * c.Dh, rng, -2, 2);
     auto v = randomVector(c.T * c.Hkv * c.Dh, rng);
@@ -495,8 +507,8 @@ TEST(Attention, PrefillEqualsSequentialDecode) {
 
   KVCache prefillCache(maxCtx, Hkv, Dh);
   std::vector<float> prefill(q.size());
-  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), T, H, Hkv,
-                        Dh, prefillCache, prefill.data())
+  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), T, H, Hkv, Dh,
+                        prefillCache, prefill.data())
                   .ok());
 
   KVCache decodeCache(maxCtx, Hkv, Dh);
@@ -514,11 +526,10 @@ TEST(Attention, PrefillEqualsSequentialDecode) {
   KVCache chunkCache(maxCtx, Hkv, Dh);
   std::vector<float> chunked(q.size());
   int64_t first = 8;
-  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), first, H,
-                        Hkv, Dh, chunkCache, chunked.data())
+  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), first, H, Hkv,
+                        Dh, chunkCache, chunked.data())
                   .ok());
-  ASSERT_TRUE(attention(q.data() + first * H * Dh,
-                        k.data() + first * Hkv * Dh,
+  ASSERT_TRUE(attention(q.data() + first * H * Dh, k.data() + first * Hkv * Dh,
                         v.data() + first * Hkv * Dh, pos.data() + first,
                         T - first, H, Hkv, Dh, chunkCache,
                         chunked.data() + first * H * Dh)
@@ -556,11 +567,11 @@ TEST(Attention, GroupedQueryEqualsReplicatedHeads) {
   std::iota(pos.begin(), pos.end(), 0);
   KVCache gqaCache(T, Hkv, Dh), mhaCache(T, H, Dh);
   std::vector<float> gqa(q.size()), mha(q.size());
-  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), T, H, Hkv,
-                        Dh, gqaCache, gqa.data())
+  ASSERT_TRUE(attention(q.data(), k.data(), v.data(), pos.data(), T, H, Hkv, Dh,
+                        gqaCache, gqa.data())
                   .ok());
-  ASSERT_TRUE(attention(q.data(), kRep.data(), vRep.data(), pos.data(), T, H,
-                        H, Dh, mhaCache, mha.data())
+  ASSERT_TRUE(attention(q.data(), kRep.data(), vRep.data(), pos.data(), T, H, H,
+                        Dh, mhaCache, mha.data())
                   .ok());
   EXPECT_TRUE(bitwiseEqual(gqa, mha));
 }
@@ -609,8 +620,8 @@ TEST(Attention, ReportsBadArgumentsWithoutTouchingTheCache) {
                          Dh, cache, out.data())
                    .ok())
       << "3 query heads do not group over 2 kv heads";
-  EXPECT_FALSE(attention(q.data(), k.data(), v.data(), fine.data(), 2, H, 1,
-                         Dh, cache, out.data())
+  EXPECT_FALSE(attention(q.data(), k.data(), v.data(), fine.data(), 2, H, 1, Dh,
+                         cache, out.data())
                    .ok())
       << "the cache was built for 2 kv heads";
   KVCache empty;
@@ -661,8 +672,8 @@ TEST(Dequantize, MatchesReference) {
                       QuantCase{4, 63, -1, 4, true, true},
                       QuantCase{2, 10, 128, 4, false, false},
                       QuantCase{3, 9, 1, 1, false, false}}) {
-    const int64_t G = c.groupSize == -1 ? 1
-                                        : (c.K + c.groupSize - 1) / c.groupSize;
+    const int64_t G =
+        c.groupSize == -1 ? 1 : (c.K + c.groupSize - 1) / c.groupSize;
     std::vector<uint8_t> codes(c.N * c.K);
     for (uint8_t &q : codes)
       q = static_cast<uint8_t>(rng() % (1u << c.bits));
@@ -677,8 +688,8 @@ TEST(Dequantize, MatchesReference) {
       std::iota(perm.begin(), perm.end(), 0);
       std::shuffle(perm.begin(), perm.end(), rng);
       for (int64_t i = 0; i < c.K; ++i)
-        gIdx[perm[i]] = static_cast<int32_t>(
-            c.groupSize == -1 ? 0 : i / c.groupSize);
+        gIdx[perm[i]] =
+            static_cast<int32_t>(c.groupSize == -1 ? 0 : i / c.groupSize);
     }
     std::vector<float> w(c.N * c.K, NAN);
     ASSERT_TRUE(dequantizeRows(codes.data(), scales.data(),
@@ -688,8 +699,8 @@ TEST(Dequantize, MatchesReference) {
                     .ok());
     for (int64_t n = 0; n < c.N; ++n)
       for (int64_t k = 0; k < c.K; ++k) {
-        int64_t g = c.actOrder ? gIdx[k]
-                               : (c.groupSize == -1 ? 0 : k / c.groupSize);
+        int64_t g =
+            c.actOrder ? gIdx[k] : (c.groupSize == -1 ? 0 : k / c.groupSize);
         double zero = c.symmetric ? std::ldexp(1.0, c.bits - 1)
                                   : double(zeros[n * G + g]);
         double ref = double(scales[n * G + g]) * (codes[n * c.K + k] - zero);
@@ -715,8 +726,8 @@ TEST(Dequantize, RaggedLastGroupUsesItsOwnScale) {
   std::vector<float> scales = {1, 2, 3, 4, 5, 6};
   std::vector<float> zeros = {8, 8, 8, 8, 8, 7};
   std::vector<float> w(K);
-  ASSERT_TRUE(dequantizeRows(codes.data(), scales.data(), zeros.data(),
-                             nullptr, N, K, groupSize, 4, w.data())
+  ASSERT_TRUE(dequantizeRows(codes.data(), scales.data(), zeros.data(), nullptr,
+                             N, K, groupSize, 4, w.data())
                   .ok());
   for (int64_t k = 0; k < K; ++k)
     EXPECT_EQ(w[k], k < 160 ? float(k / 32 + 1) : 12.0f) << "k=" << k;
@@ -725,8 +736,8 @@ TEST(Dequantize, RaggedLastGroupUsesItsOwnScale) {
 TEST(Dequantize, ReportsBadInput) {
   std::vector<uint8_t> codes = {0, 1, 2, 16};
   std::vector<float> scales = {1, 1}, w(4, -5.0f);
-  Status s = dequantizeRows(codes.data(), scales.data(), nullptr, nullptr, 2,
-                            2, -1, 4, w.data());
+  Status s = dequantizeRows(codes.data(), scales.data(), nullptr, nullptr, 2, 2,
+                            -1, 4, w.data());
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("code 16"), std::string::npos) << s.message();
   codes[3] = 15;
