@@ -45,10 +45,11 @@ namespace {
 const char *const kMeta = "\xE2\x96\x81"; // ▁
 
 const char *const kLlama3Pattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-const char *const kWords[] = {"the", " the", "and", " a", "in", "ing", "er",
-                              " on", "ou", "he", " w", "was", " s", "it"};
+const char *const kWords[] = {"the", " the", "and", " a", "in",  "ing", "er",
+                              " on", "ou",   "he",  " w", "was", " s",  "it"};
 
 /// Adds the merges that build `word` character by character.
 void addWordMerges(const std::vector<std::string> &chars, json &vocab,
@@ -179,7 +180,8 @@ std::unique_ptr<Tokenizer> makeByteLevel() {
     addWordMerges(chars, vocab, merges);
   }
   int bot = static_cast<int>(vocab.size());
-  json added = addedTokens({{"<|begin_of_text|>", bot}, {"<|eot_id|>", bot + 1}});
+  json added =
+      addedTokens({{"<|begin_of_text|>", bot}, {"<|eot_id|>", bot + 1}});
   added.push_back({{"id", bot + 2},
                    {"content", "FOO"},
                    {"lstrip", true},
@@ -187,30 +189,29 @@ std::unique_ptr<Tokenizer> makeByteLevel() {
                    {"single_word", true},
                    {"normalized", false},
                    {"special", false}});
-  json j = {
-      {"added_tokens", added},
-      {"pre_tokenizer",
-       {{"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"},
-           {"pattern", {{"Regex", kLlama3Pattern}}},
-           {"behavior", "Isolated"},
-           {"invert", false}},
-          {{"type", "ByteLevel"},
-           {"add_prefix_space", false},
-           {"use_regex", false}}}}}},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single", "<|begin_of_text|> $A:0"},
-        {"special_tokens",
-         {{"<|begin_of_text|>",
-           {{"id", "<|begin_of_text|>"}, {"ids", {bot}}}}}}}},
-      {"decoder", {{"type", "ByteLevel"}}},
-      {"model",
-       {{"type", "BPE"},
-        {"ignore_merges", true},
-        {"vocab", vocab},
-        {"merges", merges}}}};
+  json j = {{"added_tokens", added},
+            {"pre_tokenizer",
+             {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"},
+                 {"pattern", {{"Regex", kLlama3Pattern}}},
+                 {"behavior", "Isolated"},
+                 {"invert", false}},
+                {{"type", "ByteLevel"},
+                 {"add_prefix_space", false},
+                 {"use_regex", false}}}}}},
+            {"post_processor",
+             {{"type", "TemplateProcessing"},
+              {"single", "<|begin_of_text|> $A:0"},
+              {"special_tokens",
+               {{"<|begin_of_text|>",
+                 {{"id", "<|begin_of_text|>"}, {"ids", {bot}}}}}}}},
+            {"decoder", {{"type", "ByteLevel"}}},
+            {"model",
+             {{"type", "BPE"},
+              {"ignore_merges", true},
+              {"vocab", vocab},
+              {"merges", merges}}}};
   std::string err;
   auto tok = Tokenizer::fromJSON(j.dump(), err);
   if (!tok) {
@@ -316,8 +317,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 2: {
     size_t nul = rest.find('\0');
     std::string jsonText = rest.substr(0, nul);
-    std::string text = nul == std::string::npos ? "Hello, world! 123 \xF0\x9F\x98\x80"
-                                                : rest.substr(nul + 1);
+    std::string text = nul == std::string::npos
+                           ? "Hello, world! 123 \xF0\x9F\x98\x80"
+                           : rest.substr(nul + 1);
     std::string err;
     auto tok = Tokenizer::fromJSON(jsonText, err);
     if (!tok) {

@@ -14,8 +14,10 @@
 ///    pre-tokenizer, `<0xNN>` byte tokens, `fuse_unk`, and the
 ///    `Replace`/`ByteFallback`/`Fuse`/`Strip` decoder chain;
 ///  * byte-level BPE (GPT-2, Llama-3, Qwen2): `ByteLevel` and `Split`
-///    pre-tokenizers (regexes run with PCRE2 in UTF + UCP mode, pattern taken
-///    from the file), `ignore_merges`, and the `ByteLevel` decoder.
+///    pre-tokenizers (the file's regexes run with PCRE2 in UTF + UCP mode,
+///    JIT-compiled, with `\s` and `\w` given the meaning they have in the
+///    Oniguruma engine that `tokenizers` uses), `ignore_merges`, and the
+///    `ByteLevel` decoder.
 ///
 /// Added tokens (`added_tokens`) are split out of the text before
 /// normalization exactly like the `tokenizers` library does (leftmost-longest

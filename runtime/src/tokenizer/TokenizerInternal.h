@@ -79,8 +79,17 @@ std::string byteLevelEncode(std::string_view text);
 // Regex
 //===----------------------------------------------------------------------===//
 
-/// A compiled PCRE2 pattern (UTF + UCP, JIT when available). Invalid UTF-8 in
-/// a subject is allowed and never matched. Matching is thread-safe.
+/// Rewrites `\s`, `\S`, `\w` and `\W` in a regex so that PCRE2 gives them
+/// Oniguruma's Unicode meaning (the engine `tokenizers` runs pre-tokenizer
+/// regexes with): `\s` is exactly White_Space (PCRE2 adds U+180E), and `\w`
+/// includes marks but not most of \p{N}. `\W` inside a character class is
+/// left alone.
+std::string onigCompatiblePattern(std::string_view pattern);
+
+/// A compiled PCRE2 pattern (UTF + UCP, JIT when available), with `\s` and
+/// `\w` meaning what they mean to Oniguruma (see onigCompatiblePattern).
+/// Invalid UTF-8 in a subject is allowed and never matched. Matching is
+/// thread-safe.
 class Regex {
 public:
   /// Compiles `pattern`, or the literal string when `literal` is set.
@@ -124,10 +133,6 @@ public:
   std::string endOfWordSuffix;
   /// Id of `<0xNN>` for every byte, -1 where absent.
   int32_t byteIds[256];
-
-  /// Ids are accepted below this bound, which keeps tables small on hostile
-  /// input while allowing any real vocabulary.
-  static constexpr int64_t kMaxId = (int64_t(1) << 24) - 1;
 
   /// Records a merge of `a` and `b` (in that order) with `rank`.
   void addMerge(int32_t a, int32_t b, int32_t rank, int32_t merged);

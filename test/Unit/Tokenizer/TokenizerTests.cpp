@@ -17,7 +17,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -273,12 +275,11 @@ json sentencepieceJSON() {
     std::snprintf(name, sizeof(name), "<0x%02X>", b);
     vocab[name] = 3 + b;
   }
+  const std::string meta = "\xE2\x96\x81"; // ▁
   int next = 259;
-  for (const char *t : {"\xE2\x96\x81", "a", "b", "c", "ab", "\xE2\x96\x81"
-                                                               "a",
-                        "\xE2\x96\x81"
-                        "ab",
-                        "bc"})
+  for (const std::string &t :
+       {meta, std::string("a"), std::string("b"), std::string("c"),
+        std::string("ab"), meta + "a", meta + "ab", std::string("bc")})
     vocab[t] = next++;
   json added = json::array();
   int id = 0;
@@ -328,8 +329,7 @@ json sentencepieceJSON() {
         {"byte_fallback", true},
         {"ignore_merges", false},
         {"vocab", vocab},
-        {"merges",
-         {"b c", "a b", "\xE2\x96\x81 a", "\xE2\x96\x81 ab"}}}}};
+        {"merges", {"b c", "a b", "\xE2\x96\x81 a", "\xE2\x96\x81 ab"}}}}};
 }
 
 using Ids = std::vector<int32_t>;
@@ -387,8 +387,7 @@ TEST(SentencePieceStyle, ByteFallbackAndUnknown) {
             (Ids{1, 259, 0, 260, 0}));
   j["model"]["fuse_unk"] = false;
   tok = load(j);
-  EXPECT_EQ(tok->encode("\xC3\xA9\xC3\xA9 a", true),
-            (Ids{1, 259, 0, 0, 264}));
+  EXPECT_EQ(tok->encode("\xC3\xA9\xC3\xA9 a", true), (Ids{1, 259, 0, 0, 264}));
 }
 
 TEST(SentencePieceStyle, SpecialTokensInText) {
@@ -398,8 +397,7 @@ TEST(SentencePieceStyle, SpecialTokensInText) {
   EXPECT_EQ(tok->encode("a<s>b", true), (Ids{1, 264, 1, 259, 261}));
   EXPECT_EQ(tok->encode("</s>", false), (Ids{2}));
   EXPECT_EQ(tok->decode({1, 264, 2, 261}), "ab");
-  EXPECT_EQ(tok->decode({1, 264, 2, 261}, /*skipSpecial=*/false),
-            "<s> a</s>b");
+  EXPECT_EQ(tok->decode({1, 264, 2, 261}, /*skipSpecial=*/false), "<s> a</s>b");
 }
 
 TEST(SentencePieceStyle, DecodeAndStream) {
@@ -477,10 +475,14 @@ TEST(SentencePieceStyle, NoTemplateBosRules) {
 
 json byteLevelJSON(bool useRegex) {
   // Ġ (space) 0, a 1, Ġa 2, ÿ (byte FF) 3, Ã (C3) 4, © (A9) 5, b 6.
-  json vocab = {{"\xC4\xA0", 0}, {"a", 1},          {"\xC4\xA0"
-                                                     "a",
-                                                     2},
-                {"\xC3\xBF", 3}, {"\xC3\x83", 4}, {"\xC2\xA9", 5},
+  json vocab = {{"\xC4\xA0", 0},
+                {"a", 1},
+                {"\xC4\xA0"
+                 "a",
+                 2},
+                {"\xC3\xBF", 3},
+                {"\xC3\x83", 4},
+                {"\xC2\xA9", 5},
                 {"b", 6}};
   return {{"added_tokens",
            {{{"id", 7},
@@ -496,9 +498,7 @@ json byteLevelJSON(bool useRegex) {
           {"post_processor", {{"type", "ByteLevel"}, {"trim_offsets", true}}},
           {"decoder", {{"type", "ByteLevel"}}},
           {"model",
-           {{"type", "BPE"},
-            {"vocab", vocab},
-            {"merges", {"\xC4\xA0 a"}}}}};
+           {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"\xC4\xA0 a"}}}}};
 }
 
 TEST(ByteLevel, EncodeDecode) {
@@ -528,16 +528,15 @@ TEST(ByteLevel, EncodeDecode) {
 
 TEST(ByteLevel, IgnoreMergesAndSplit) {
   json j = byteLevelJSON(false);
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       {{{"type", "Split"},
-         {"pattern", {{"Regex", R"( ?\p{L}+|\s+)"}}},
-         {"behavior", "Isolated"},
-         {"invert", false}},
-        {{"type", "ByteLevel"},
-         {"add_prefix_space", false},
-         {"use_regex", false}}}}};
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers",
+                         {{{"type", "Split"},
+                           {"pattern", {{"Regex", R"( ?\p{L}+|\s+)"}}},
+                           {"behavior", "Isolated"},
+                           {"invert", false}},
+                          {{"type", "ByteLevel"},
+                           {"add_prefix_space", false},
+                           {"use_regex", false}}}}};
   j["model"]["vocab"]["ab"] = 8; // reachable only through ignore_merges
   auto tok = load(j);
   ASSERT_TRUE(tok);
@@ -545,6 +544,48 @@ TEST(ByteLevel, IgnoreMergesAndSplit) {
   j["model"]["ignore_merges"] = true;
   tok = load(j);
   EXPECT_EQ(tok->encode("ab a", false), (Ids{8, 2}));
+}
+
+TEST(Regex, OnigurumaClassMeanings) {
+  // \s is White_Space (PCRE2 alone also matches U+180E); \w includes marks
+  // and the Latin-1 superscripts but not other numbers such as U+2460.
+  json vocab = {{"a", 0},
+                {"b", 1},
+                {"\xE1\xA0\x8E", 2},  // U+180E MONGOLIAN VOWEL SEPARATOR
+                {"\xCC\x81", 3},      // U+0301 COMBINING ACUTE ACCENT
+                {"\xC2\xB2", 4},      // U+00B2 SUPERSCRIPT TWO
+                {"\xE2\x91\xA0", 5}}; // U+2460 CIRCLED DIGIT ONE
+  auto make = [&](const char *pattern) {
+    json j = {{"pre_tokenizer",
+               {{"type", "Split"},
+                {"pattern", {{"Regex", pattern}}},
+                {"behavior", "Removed"},
+                {"invert", false}}},
+              {"model", {{"type", "BPE"}, {"vocab", vocab}}}};
+    return load(j);
+  };
+  auto space = make(R"(\s+)");
+  ASSERT_TRUE(space);
+  EXPECT_EQ(space->encode("a\xE1\xA0\x8E"
+                          "b",
+                          false),
+            (Ids{0, 2, 1}));
+  EXPECT_EQ(space->encode("a\xE2\x80\x83\xC2\x85"
+                          "b",
+                          false),
+            (Ids{0, 1}));
+  auto nonWord = make(R"(\W+)");
+  ASSERT_TRUE(nonWord);
+  EXPECT_EQ(nonWord->encode("a\xCC\x81\xC2\xB2\xE2\x91\xA0"
+                            "b",
+                            false),
+            (Ids{0, 3, 4, 1}));
+  auto inClass = make(R"([^\w\s]+)");
+  ASSERT_TRUE(inClass);
+  EXPECT_EQ(inClass->encode("a\xCC\x81\xE1\xA0\x8E\xE2\x91\xA0"
+                            "b",
+                            false),
+            (Ids{0, 3, 1}));
 }
 
 //===----------------------------------------------------------------------===//
@@ -560,8 +601,8 @@ TEST(TokenizerErrors, BadJSON) {
 
 TEST(TokenizerErrors, UnsupportedModels) {
   for (const char *type : {"WordPiece", "Unigram", "WordLevel"}) {
-    std::string err = loadError(
-        std::string(R"({"model": {"type": ")") + type + R"(", "vocab": {}}})");
+    std::string err = loadError(std::string(R"({"model": {"type": ")") + type +
+                                R"(", "vocab": {}}})");
     EXPECT_NE(err.find("unsupported model type '" + std::string(type) + "'"),
               std::string::npos)
         << err;
@@ -599,7 +640,8 @@ TEST(TokenizerErrors, UnsupportedComponents) {
   } cases[] = {
       {R"("normalizer": {"type": "NFKC"})",
        "normalizer: unsupported normalizer type 'NFKC'"},
-      {R"("normalizer": {"type": "Sequence", "normalizers": [{"type": "Lowercase"}]})",
+      {R"("normalizer": {"type": "Sequence",
+           "normalizers": [{"type": "Lowercase"}]})",
        "normalizer.normalizers[0]: unsupported normalizer type 'Lowercase'"},
       {R"("pre_tokenizer": {"type": "Whitespace"})",
        "pre_tokenizer: unsupported pre-tokenizer type 'Whitespace'"},

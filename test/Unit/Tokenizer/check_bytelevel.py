@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-# ===- check_bytelevel.py - lowbit-tokenize vs the `tokenizers` package ----===#
+# ===- check_bytelevel.py - lowbit-tokenize vs the `tokenizers` package ---===#
 #
 # Builds small BPE tokenizers with the Hugging Face `tokenizers` package
-# (GPT-2 style byte-level, Llama-3 style Split + byte-level, sentencepiece
-# style with byte fallback, Metaspace, and a few Split behaviours), encodes
-# tricky and random strings with both the package and lowbit-tokenize, and
-# fails on the first difference in ids, decoded text or streamed text.
+# (GPT-2 style byte-level, Llama-3 and Qwen2 style Split + byte-level,
+# sentencepiece style with byte fallback and added tokens, Metaspace, and the
+# Split behaviours and regex classes), encodes tricky and random strings with
+# both the package and lowbit-tokenize, and fails (exit 1, listing the first
+# differences) on any difference in ids, decoded text or streamed text.
 #
 # usage: check_bytelevel.py PATH/TO/lowbit-tokenize [--keep DIR]
 #
 # Exits 77 (CTest "skipped") when the `tokenizers` package is unavailable.
 #
-# ===-----------------------------------------------------------------------===#
+# ===----------------------------------------------------------------------===#
 
 import json
 import os
@@ -19,9 +20,10 @@ import random
 import subprocess
 import sys
 import tempfile
+import unicodedata
 
 try:
-    from tokenizers import (AddedToken, Tokenizer, decoders, models,
+    from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models,
                             normalizers, pre_tokenizers, processors,
                             trainers)
 except ImportError:
@@ -30,6 +32,10 @@ except ImportError:
 
 LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
     r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 CORPUS = [
@@ -92,6 +98,8 @@ TRICKY = [
     "end with newline\n",
     "\u2581already\u2581metaspace",
     "foo bar FOO bar foobar",
+    "ab x y xx y cab abab oo zoo oo! <mask> a  <mask>b",
+    "phone 555 1234 5",
 ]
 
 POOL = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") +
@@ -99,7 +107,11 @@ POOL = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") +
         list(".,;:!?'\"-()[]{}<>/\\@#$%^&*_=+`~|") +
         list("éüñßøåçÆЖжΩλ你好世界こんにちは한국") +
         ["😀", "👍🏽", "\u0301", "\u00a0", "\u2581", "<s>", "</s>",
-         "<|endoftext|>", "'s", "'ll", "123", "  ", "\r\n"])
+         "<|endoftext|>", "'s", "'ll", "123", "  ", "\r\n", "ab", "x y",
+         "oo", " <mask>", "FOO", "bar",
+         # Characters where regex engines disagree on \s and \w.
+         "\u180e", "\u0085", "\u00b2", "\u00bd", "\u24b6", "\u203f",
+         "\u200d", "\u2160", "\u0f33", "\u3000", "\u2028", "\u00a0x"])
 
 
 def random_strings(n, seed):
@@ -134,7 +146,7 @@ def gpt2(add_prefix_space):
 def llama3():
     pre = pre_tokenizers.Sequence([
         pre_tokenizers.Split(
-            pattern=__import__("tokenizers").Regex(LLAMA3_PATTERN),
+            pattern=Regex(LLAMA3_PATTERN),
             behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
@@ -159,18 +171,43 @@ def llama3():
     return tok
 
 
+def qwen2():
+    """NFC normalizer (the identity on NFC text), single-digit split."""
+    pre = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(pattern=Regex(QWEN2_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok = train_bpe(pre, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+    tok.normalizer = normalizers.NFC()
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
 def split_variants():
     pre = pre_tokenizers.Sequence([
         pre_tokenizers.Split(" ", behavior="merged_with_next"),
-        pre_tokenizers.Split(pattern=__import__("tokenizers").Regex(r"[,.!?]"),
+        pre_tokenizers.Split(pattern=Regex(r"[,.!?]"),
                              behavior="merged_with_previous"),
-        pre_tokenizers.Split(pattern=__import__("tokenizers").Regex(r"\p{Lu}"),
+        pre_tokenizers.Split(pattern=Regex(r"\p{Lu}"),
                              behavior="contiguous"),
-        pre_tokenizers.Split(pattern=__import__("tokenizers").Regex(r"\t"),
+        pre_tokenizers.Split(pattern=Regex(r"\t"),
                              behavior="removed"),
-        pre_tokenizers.Split(pattern=__import__("tokenizers").Regex(r"[a-z]+"),
+        pre_tokenizers.Split(pattern=Regex(r"[a-z]+"),
                              behavior="isolated", invert=True),
         pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok = train_bpe(pre, ["<|endoftext|>"])
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def word_classes():
+    """A Split regex using \\w, \\W, \\s and \\S inside and outside classes."""
+    pre = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\w+|[^\w\s]+"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"\s\S|\W"), behavior="merged_with_next"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok = train_bpe(pre, ["<|endoftext|>"])
@@ -205,6 +242,20 @@ def sentencepiece_style():
         decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return tok
+
+
+def sentencepiece_regex_added():
+    """Regex Replace normalizer and normalized / stripping added tokens."""
+    tok = sentencepiece_style()
+    tok.normalizer = normalizers.Sequence([
+        normalizers.Replace(Regex(r"[0-9]{2,}"), "#"),
+        normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.add_tokens([AddedToken("ab", normalized=True),
+                    AddedToken("x y", normalized=True),
+                    AddedToken("oo", normalized=False, single_word=True)])
+    tok.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=False,
+                                       special=True, normalized=False)])
     return tok
 
 
@@ -305,16 +356,24 @@ def check(cli, workdir, name, tok, texts):
 
 def main():
     if len(sys.argv) < 2:
-        raise SystemExit("usage: check_bytelevel.py lowbit-tokenize [--keep DIR]")
+        raise SystemExit(
+            "usage: check_bytelevel.py lowbit-tokenize [--keep DIR]")
     cli = sys.argv[1]
-    keep = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--keep" else None
+    keep = None
+    if len(sys.argv) > 3 and sys.argv[2] == "--keep":
+        keep = sys.argv[3]
     texts = TRICKY + CORPUS + random_strings(300, seed=1234)
     configs = [
         ("gpt2", gpt2(False)),
         ("gpt2_prefix_space", gpt2(True)),
         ("llama3", llama3()),
+        # NFC is accepted as the identity: compare on NFC text only.
+        ("qwen2", qwen2(), [t for t in texts
+                            if unicodedata.normalize("NFC", t) == t]),
         ("split_variants", split_variants()),
+        ("word_classes", word_classes()),
         ("sentencepiece", sentencepiece_style()),
+        ("sentencepiece_added", sentencepiece_regex_added()),
         ("metaspace_first", metaspace("first", True)),
         ("metaspace_always", metaspace("always", False)),
     ]
@@ -322,8 +381,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         workdir = keep or tmp
         os.makedirs(workdir, exist_ok=True)
-        for name, tok in configs:
-            failures += check(cli, workdir, name, tok, texts)
+        for name, tok, *subset in configs:
+            failures += check(cli, workdir, name, tok,
+                              subset[0] if subset else texts)
     if failures:
         print("FAIL: %d mismatches" % failures)
         sys.exit(1)
