@@ -11,7 +11,8 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DCMAKE_BUILD_TYPE=Release -DLOWBIT_BUILD_FUZZERS=ON \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-FUZZERS=(SafetensorsFuzzer:safetensors HFConfigFuzzer:config TokenizerFuzzer:tokenizer)
+FUZZERS=(SafetensorsFuzzer:safetensors HFConfigFuzzer:config TokenizerFuzzer:tokenizer
+  BundleFuzzer:bundle)
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"

@@ -1,0 +1,510 @@
+//===- BundleWriter.cpp - Writing of .lowbit bundles ----------------------===//
+//
+// Part of the lowbit runtime. This file does not depend on LLVM or MLIR.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// Lays out and writes a bundle. The layout is a pure function of the inputs
+/// (no timestamps, no host-dependent values, zero padding), so identical
+/// inputs give identical bytes. Sections are streamed after a placeholder for
+/// the header and tables; their checksums are computed while streaming and
+/// the final header and tables are written over the placeholder at the end.
+/// Files are written under a temporary name next to the destination and
+/// renamed into place only once complete and flushed.
+///
+//===----------------------------------------------------------------------===//
+
+#include "lowbitrt/Bundle.h"
+
+#include "BundleFormat.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <random>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace lowbit::rt;
+using namespace lowbit::rt::bundle;
+
+namespace {
+
+/// A tensor or code blob to be written. `bytes` is either referenced or,
+/// when `owned` is non-empty, points into `owned` (vectors keep their buffer
+/// when moved, so the pointer survives the writer's vectors growing).
+struct Blob {
+  std::string name;
+  /// The dtype for tensors; the format tag goes in `format` for code blobs.
+  DType dtype = DType::Bytes;
+  std::vector<int64_t> shape;
+  std::string format;
+  const uint8_t *bytes = nullptr;
+  uint64_t size = 0;
+  std::vector<uint8_t> owned;
+};
+
+/// Where serialized bytes go: a file or a memory buffer.
+class Sink {
+public:
+  virtual ~Sink() = default;
+  /// Appends `n` bytes.
+  virtual bool append(const uint8_t *data, uint64_t n, std::string &err) = 0;
+  /// Overwrites `n` already appended bytes at `offset`.
+  virtual bool patch(uint64_t offset, const uint8_t *data, uint64_t n,
+                     std::string &err) = 0;
+};
+
+class BufferSink : public Sink {
+public:
+  explicit BufferSink(std::vector<uint8_t> &out) : out(out) {}
+  bool append(const uint8_t *data, uint64_t n, std::string &) override {
+    out.insert(out.end(), data, data + n);
+    return true;
+  }
+  bool patch(uint64_t offset, const uint8_t *data, uint64_t n,
+             std::string &) override {
+    std::memcpy(out.data() + offset, data, n);
+    return true;
+  }
+
+private:
+  std::vector<uint8_t> &out;
+};
+
+std::string errnoText() {
+  return std::error_code(errno, std::generic_category()).message();
+}
+
+class FileSink : public Sink {
+public:
+  FileSink(int fd, std::string name) : fd(fd), name(std::move(name)) {}
+  bool append(const uint8_t *data, uint64_t n, std::string &err) override {
+    while (n) {
+      ssize_t w = ::write(fd, data, std::min<uint64_t>(n, 1u << 30));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0) {
+        err = "cannot write " + name + ": " + (w < 0 ? errnoText() : "");
+        return false;
+      }
+      data += w;
+      n -= static_cast<uint64_t>(w);
+    }
+    return true;
+  }
+  bool patch(uint64_t offset, const uint8_t *data, uint64_t n,
+             std::string &err) override {
+    while (n) {
+      ssize_t w = ::pwrite(fd, data, std::min<uint64_t>(n, 1u << 30),
+                           static_cast<off_t>(offset));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0) {
+        err = "cannot write " + name + ": " + (w < 0 ? errnoText() : "");
+        return false;
+      }
+      data += w;
+      offset += static_cast<uint64_t>(w);
+      n -= static_cast<uint64_t>(w);
+    }
+    return true;
+  }
+
+private:
+  int fd;
+  std::string name;
+};
+
+/// Checks a name or tag the way the reader will.
+bool checkString(const std::string &s, uint32_t maxLength,
+                 const std::string &what, std::string &err) {
+  if (s.empty())
+    err = what + " is empty";
+  else if (s.size() > maxLength)
+    err = what + " is " + std::to_string(s.size()) +
+          " bytes long (the limit is " + std::to_string(maxLength) + ")";
+  else if (s.find('\0') != std::string::npos)
+    err = what + " contains a NUL byte";
+  else
+    return true;
+  return false;
+}
+
+} // namespace
+
+struct BundleWriter::Impl {
+  std::string manifest;
+  bool hasManifest = false;
+  std::vector<Blob> tensors;
+  std::vector<Blob> codes;
+
+  bool validate(std::string &err) const;
+  bool emit(Sink &sink, std::string &err) const;
+};
+
+bool BundleWriter::Impl::validate(std::string &err) const {
+  if (!hasManifest) {
+    err = "no manifest was set";
+    return false;
+  }
+  size_t first = manifest.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || manifest[first] != '{') {
+    err = "manifest is not a JSON object";
+    return false;
+  }
+  if (!nlohmann::json::accept(manifest)) {
+    err = "manifest is not valid JSON";
+    return false;
+  }
+  if (tensors.size() > kMaxTensors || codes.size() > kMaxCodes) {
+    err = "too many " +
+          std::string(
+              tensors.size() > kMaxTensors
+                  ? "tensors (the limit is " + std::to_string(kMaxTensors)
+                  : "code blobs (the limit is " + std::to_string(kMaxCodes)) +
+          ")";
+    return false;
+  }
+
+  std::unordered_map<std::string_view, size_t> seen;
+  uint64_t stringBytes = 0;
+  for (const Blob &t : tensors) {
+    if (!checkString(t.name, kMaxNameLength, "tensor name", err))
+      return false;
+    std::string what = "tensor '" + t.name + "'";
+    if (!seen.emplace(t.name, 0).second) {
+      err = "duplicate " + what;
+      return false;
+    }
+    stringBytes += t.name.size();
+    if (dtypeSize(t.dtype) == 0) {
+      err = what + ": unknown dtype code " +
+            std::to_string(static_cast<uint32_t>(t.dtype));
+      return false;
+    }
+    if (t.shape.size() > kMaxRank) {
+      err = what + ": rank " + std::to_string(t.shape.size()) +
+            " exceeds the limit " + std::to_string(kMaxRank);
+      return false;
+    }
+    uint64_t bytes = dtypeSize(t.dtype);
+    bool overflow = false, zero = false;
+    for (int64_t dim : t.shape) {
+      if (dim < 0) {
+        err = what + ": negative dimension " + std::to_string(dim);
+        return false;
+      }
+      zero |= dim == 0;
+      overflow |= __builtin_mul_overflow(bytes, uint64_t(dim), &bytes);
+    }
+    if (zero)
+      bytes = 0;
+    if (overflow && !zero) {
+      err = what + ": byte size overflows 64 bits";
+      return false;
+    }
+    if (t.size != bytes) {
+      std::string shape;
+      for (int64_t dim : t.shape)
+        shape += (shape.empty() ? "" : ", ") + std::to_string(dim);
+      err = what + ": " + std::to_string(t.size) +
+            " bytes of data but shape [" + shape + "] x " +
+            std::string(dtypeName(t.dtype)) + " needs " + std::to_string(bytes);
+      return false;
+    }
+    if (t.size && !t.bytes) {
+      err = what + ": no data";
+      return false;
+    }
+  }
+  seen.clear();
+  for (const Blob &c : codes) {
+    if (!checkString(c.name, kMaxTagLength, "code target name", err) ||
+        !checkString(c.format, kMaxTagLength,
+                     "format of code blob '" + c.name + "'", err))
+      return false;
+    if (!seen.emplace(c.name, 0).second) {
+      err = "duplicate code blob '" + c.name + "'";
+      return false;
+    }
+    if (c.size && !c.bytes) {
+      err = "code blob '" + c.name + "': no data";
+      return false;
+    }
+    stringBytes += c.name.size() + c.format.size();
+  }
+  stringBytes += std::strlen(kManifestSection) + std::strlen(kWeightsSection) +
+                 std::strlen(kCodeSection);
+  if (stringBytes > kMaxStringBytes) {
+    err = "names take " + std::to_string(stringBytes) +
+          " bytes (the limit is " + std::to_string(kMaxStringBytes) + ")";
+    return false;
+  }
+  return true;
+}
+
+bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
+  if (!validate(err))
+    return false;
+
+  // Tables: sections, tensors, codes, dims, strings.
+  uint64_t dimCount = 0;
+  for (const Blob &t : tensors)
+    dimCount += t.shape.size();
+  std::string strings;
+  auto addString = [&](const std::string &s, uint8_t *entry) {
+    writeU32(entry, static_cast<uint32_t>(strings.size()));
+    writeU32(entry + 4, static_cast<uint32_t>(s.size()));
+    strings += s;
+  };
+  constexpr uint32_t kSections = 3;
+  uint64_t sectionTable = kHeaderSize;
+  uint64_t tensorTable = sectionTable + kSections * kSectionEntrySize;
+  uint64_t codeTable = tensorTable + tensors.size() * kTensorEntrySize;
+  uint64_t dimTable = codeTable + codes.size() * kCodeEntrySize;
+  uint64_t stringTable = dimTable + dimCount * kDimEntrySize;
+  // Header and tables; the string table is appended last, once its size is
+  // known; entries are filled in place before `head` grows.
+  std::vector<uint8_t> head(stringTable);
+
+  // Layout of the sections: manifest, weights, code, each item aligned.
+  // Strings are appended in table order: section names first.
+  const char *sectionNames[kSections] = {kManifestSection, kWeightsSection,
+                                         kCodeSection};
+  for (uint32_t s = 0; s < kSections; ++s)
+    addString(sectionNames[s],
+              head.data() + sectionTable + s * kSectionEntrySize);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    addString(tensors[i].name,
+              head.data() + tensorTable + i * kTensorEntrySize);
+  for (size_t i = 0; i < codes.size(); ++i) {
+    uint8_t *entry = head.data() + codeTable + i * kCodeEntrySize;
+    addString(codes[i].name, entry);
+    addString(codes[i].format, entry + 8);
+  }
+  head.insert(head.end(), strings.begin(), strings.end());
+  uint64_t tablesEnd = head.size();
+
+  uint64_t secOffset[kSections], secSize[kSections];
+  secOffset[0] = alignUp(tablesEnd);
+  secSize[0] = manifest.size();
+  // Item offsets: tensors, then code blobs.
+  std::vector<uint64_t> tensorOffset(tensors.size()), codeOffset(codes.size());
+  auto place = [](const std::vector<Blob> &items, uint64_t start,
+                  std::vector<uint64_t> &offsets) {
+    uint64_t cursor = start;
+    for (size_t i = 0; i < items.size(); ++i) {
+      offsets[i] = alignUp(cursor);
+      cursor = offsets[i] + items[i].size;
+    }
+    return cursor - start;
+  };
+  secOffset[1] = alignUp(secOffset[0] + secSize[0]);
+  secSize[1] = place(tensors, secOffset[1], tensorOffset);
+  secOffset[2] = alignUp(secOffset[1] + secSize[1]);
+  secSize[2] = place(codes, secOffset[2], codeOffset);
+  uint64_t fileSize = secOffset[2] + secSize[2];
+
+  // Header and tables, without checksums for now.
+  uint8_t *h = head.data();
+  std::memcpy(h + kHdrMagic, kMagic, sizeof(kMagic));
+  writeU32(h + kHdrVersion, kBundleFormatVersion);
+  writeU32(h + kHdrHeaderSize, kHeaderSize);
+  writeU64(h + kHdrFileSize, fileSize);
+  writeU64(h + kHdrTablesSize, tablesEnd - kHeaderSize);
+  writeU32(h + kHdrSectionCount, kSections);
+  writeU32(h + kHdrTensorCount, static_cast<uint32_t>(tensors.size()));
+  writeU32(h + kHdrCodeCount, static_cast<uint32_t>(codes.size()));
+  writeU32(h + kHdrDimCount, static_cast<uint32_t>(dimCount));
+  writeU32(h + kHdrStringBytes, static_cast<uint32_t>(strings.size()));
+  for (uint32_t s = 0; s < kSections; ++s) {
+    uint8_t *entry = h + sectionTable + s * kSectionEntrySize;
+    writeU64(entry + 8, secOffset[s]);
+    writeU64(entry + 16, secSize[s]);
+  }
+  uint64_t dim = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Blob &t = tensors[i];
+    uint8_t *entry = h + tensorTable + i * kTensorEntrySize;
+    writeU32(entry + 8, static_cast<uint32_t>(t.dtype));
+    writeU32(entry + 12, static_cast<uint32_t>(t.shape.size()));
+    writeU32(entry + 16, static_cast<uint32_t>(dim));
+    writeU64(entry + 24, tensorOffset[i]);
+    writeU64(entry + 32, t.size);
+    for (int64_t d : t.shape)
+      writeU64(h + dimTable + kDimEntrySize * dim++, static_cast<uint64_t>(d));
+  }
+  for (size_t i = 0; i < codes.size(); ++i) {
+    uint8_t *entry = h + codeTable + i * kCodeEntrySize;
+    writeU64(entry + 16, codeOffset[i]);
+    writeU64(entry + 24, codes[i].size);
+  }
+
+  // Stream everything, checksumming each section as it goes by.
+  static constexpr uint8_t kZeros[kBundleAlignment] = {};
+  uint64_t pos = 0;
+  uint32_t crc = 0;
+  auto put = [&](const uint8_t *data, uint64_t n) {
+    crc = crc32(crc, data, n);
+    pos += n;
+    return sink.append(data, n, err);
+  };
+  auto padTo = [&](uint64_t offset) { return put(kZeros, offset - pos); };
+  if (!put(head.data(), head.size()))
+    return false;
+  uint32_t secCrc[kSections];
+  if (!padTo(secOffset[0]))
+    return false;
+  crc = 0;
+  if (!put(reinterpret_cast<const uint8_t *>(manifest.data()), manifest.size()))
+    return false;
+  secCrc[0] = crc;
+  for (uint32_t s = 1; s < kSections; ++s) {
+    if (!padTo(secOffset[s]))
+      return false;
+    crc = 0;
+    const std::vector<Blob> &items = s == 1 ? tensors : codes;
+    const std::vector<uint64_t> &offsets = s == 1 ? tensorOffset : codeOffset;
+    for (size_t i = 0; i < items.size(); ++i)
+      if (!padTo(offsets[i]) || !put(items[i].bytes, items[i].size))
+        return false;
+    secCrc[s] = crc;
+  }
+
+  for (uint32_t s = 0; s < kSections; ++s)
+    writeU32(h + sectionTable + s * kSectionEntrySize + 24, secCrc[s]);
+  writeU32(h + kHdrTableCrc, tableCrc(h, tablesEnd - kHeaderSize));
+  return sink.patch(0, head.data(), head.size(), err);
+}
+
+//===----------------------------------------------------------------------===//
+// BundleWriter
+//===----------------------------------------------------------------------===//
+
+BundleWriter::BundleWriter() : impl(new Impl()) {}
+BundleWriter::~BundleWriter() = default;
+
+void BundleWriter::setManifest(std::string json) {
+  impl->manifest = std::move(json);
+  impl->hasManifest = true;
+}
+
+void BundleWriter::addTensor(std::string name, DType dtype,
+                             std::vector<int64_t> shape, const void *data,
+                             uint64_t size) {
+  Blob t;
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes = static_cast<const uint8_t *>(data);
+  t.size = size;
+  impl->tensors.push_back(std::move(t));
+}
+
+void BundleWriter::addTensor(std::string name, DType dtype,
+                             std::vector<int64_t> shape,
+                             std::vector<uint8_t> bytes) {
+  Blob t;
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.owned = std::move(bytes);
+  t.bytes = t.owned.data();
+  t.size = t.owned.size();
+  impl->tensors.push_back(std::move(t));
+}
+
+void BundleWriter::addCode(std::string target, std::string format,
+                           const void *data, uint64_t size) {
+  Blob c;
+  c.name = std::move(target);
+  c.format = std::move(format);
+  c.bytes = static_cast<const uint8_t *>(data);
+  c.size = size;
+  impl->codes.push_back(std::move(c));
+}
+
+void BundleWriter::addCode(std::string target, std::string format,
+                           std::vector<uint8_t> bytes) {
+  Blob c;
+  c.name = std::move(target);
+  c.format = std::move(format);
+  c.owned = std::move(bytes);
+  c.bytes = c.owned.data();
+  c.size = c.owned.size();
+  impl->codes.push_back(std::move(c));
+}
+
+bool BundleWriter::writeToBuffer(std::vector<uint8_t> &out,
+                                 std::string &err) const {
+  out.clear();
+  try {
+    BufferSink sink(out);
+    if (impl->emit(sink, err))
+      return true;
+  } catch (const std::bad_alloc &) {
+    err = "out of memory";
+  } catch (const std::exception &e) {
+    err = e.what();
+  }
+  out.clear();
+  return false;
+}
+
+bool BundleWriter::write(const std::string &path, std::string &err) const {
+  std::string tmp;
+  int fd = -1;
+  bool created = false, ok = false;
+  try {
+    // A fresh name next to `path`, so the final rename stays within one file
+    // system. O_EXCL makes a collision fail instead of sharing a file; the
+    // mode lets the umask decide the permissions, as for any new file.
+    std::random_device rd;
+    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+      char suffix[32];
+      std::snprintf(suffix, sizeof(suffix), ".tmp-%d-%08x",
+                    static_cast<int>(::getpid()), static_cast<unsigned>(rd()));
+      tmp = path + suffix;
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd < 0 && errno != EEXIST)
+        break;
+    }
+    created = fd >= 0;
+    if (fd < 0) {
+      err = path + ": cannot create a temporary file: " + errnoText();
+      return false;
+    }
+    FileSink sink(fd, "'" + tmp + "'");
+    if (!impl->emit(sink, err)) {
+      err = path + ": " + err;
+    } else if (::fsync(fd) != 0) {
+      err = path + ": cannot flush '" + tmp + "': " + errnoText();
+    } else {
+      int rc = ::close(fd);
+      fd = -1;
+      if (rc != 0)
+        err = path + ": cannot close '" + tmp + "': " + errnoText();
+      else if (::rename(tmp.c_str(), path.c_str()) != 0)
+        err = path + ": cannot rename '" + tmp + "' into place: " + errnoText();
+      else
+        ok = true;
+    }
+  } catch (const std::bad_alloc &) {
+    err = path + ": out of memory";
+  } catch (const std::exception &e) {
+    err = path + ": " + e.what();
+  }
+  if (fd >= 0)
+    ::close(fd);
+  if (!ok && created)
+    ::unlink(tmp.c_str());
+  return ok;
+}
