@@ -153,7 +153,8 @@ struct Executor::Impl {
                      Tensor &out);
   llvm::Error runOp(Operation *op, llvm::DenseMap<Value, Tensor> &env);
   llvm::Error run(func::FuncOp fn, ArrayRef<Tensor> args,
-                  SmallVectorImpl<Tensor> &results, unsigned depth);
+                  SmallVectorImpl<Tensor> &results, unsigned depth,
+                  Operation *stop = nullptr);
 };
 
 llvm::Expected<Tensor> Executor::Impl::loadParam(ParamOp op) {
@@ -434,7 +435,7 @@ llvm::Error Executor::Impl::runOp(Operation *op,
 
 llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,
                                 SmallVectorImpl<Tensor> &results,
-                                unsigned depth) {
+                                unsigned depth, Operation *stop) {
   // Calls are only one level deep in imported models; bound the depth so a
   // (verified but) recursive module cannot overflow the stack.
   if (depth > 16)
@@ -449,6 +450,16 @@ llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,
   for (auto [arg, value] : llvm::zip(body.getArguments(), args))
     env[arg] = value;
   for (Operation &op : body) {
+    if (&op == stop) {
+      results.clear();
+      for (Value v : op.getOperands()) {
+        auto it = env.find(v);
+        if (it == env.end())
+          return opError(&op, "operand is not computed");
+        results.push_back(it->second);
+      }
+      return llvm::Error::success();
+    }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       results.clear();
       for (Value v : ret.getOperands())
@@ -537,8 +548,21 @@ llvm::Error Executor::run(func::FuncOp fn, ArrayRef<Tensor> args,
   return impl->run(fn, args, results, 0);
 }
 
+llvm::Error Executor::runUntil(func::FuncOp fn, ArrayRef<Tensor> args,
+                               Operation *stop,
+                               SmallVectorImpl<Tensor> &stopOperands) {
+  if (!stop || stop->getParentOp() != fn)
+    return llvm::createStringError("runUntil: the stop op is not in the "
+                                   "function's body");
+  return impl->run(fn, args, stopOperands, 0, stop);
+}
+
 void Executor::reset() { impl->caches.clear(); }
 void Executor::invalidateWeights() { impl->weightCache.clear(); }
+void Executor::forgetWeight(Operation *op) { impl->weightCache.erase(op); }
+void Executor::forgetWeightsIn(Operation *scope) {
+  scope->walk([&](Operation *op) { impl->weightCache.erase(op); });
+}
 void Executor::setLinearObserver(LinearObserver observer) {
   impl->observer = std::move(observer);
 }

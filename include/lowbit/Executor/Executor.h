@@ -73,11 +73,22 @@ public:
   llvm::Error run(mlir::func::FuncOp fn, llvm::ArrayRef<Tensor> args,
                   llvm::SmallVectorImpl<Tensor> &results);
 
+  /// Runs `fn` up to (not including) `stop`, an op of its body, and returns
+  /// the values of stop's operands.
+  llvm::Error runUntil(mlir::func::FuncOp fn, llvm::ArrayRef<Tensor> args,
+                       mlir::Operation *stop,
+                       llvm::SmallVectorImpl<Tensor> &stopOperands);
+
   /// Forgets the KV cache (a new sequence starts at position 0).
   void reset();
   /// Drops cached weights so the next run reloads them from the store
   /// (after a pass rewrote parameters).
   void invalidateWeights();
+  /// Drops the cached weight of one parameter op (before it is erased).
+  void forgetWeight(mlir::Operation *op);
+  /// Drops the cached weights of every parameter op nested in `scope` (e.g.
+  /// a decoder block calibration is done with).
+  void forgetWeightsIn(mlir::Operation *scope);
 
   void setLinearObserver(LinearObserver observer);
 

@@ -38,4 +38,129 @@ def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
+  let summary = "quantize linear weights with GPTQ on calibration data";
+  let description = [{
+    GPTQ (Frantar et al., 2022): each linear weight inside the decoder blocks
+    is quantized column by column, and the error of every column is spread
+    over the columns not yet quantized using the inverse Hessian
+    `H = 2 X^T X / n` of the layer's calibration inputs. Calibration is
+    sequential: block `i` is quantized on the activations produced by the
+    already-quantized blocks before it, and inside a block layers are
+    quantized in true-sequential order (q/k/v, then o, then gate/up, then
+    down), each on inputs computed with the layers before it quantized.
+    Options add dampening, the lazy-update block size, act-order
+    (descending Hessian diagonal, groups formed along that order) and
+    static groups (act-order visiting order, groups in the original order).
+
+    Before:
+
+    ```mlir
+    %w = lowbit.param "model.layers.0.mlp.up_proj.weight" : tensor<172x64xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+    ```
+
+    After (`bits=4 group-size=32`):
+
+    ```mlir
+    %q = lowbit.qparam "model.layers.0.mlp.up_proj" : !lowbit.qweight<172x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8>>
+    %w = lowbit.dequantize %q : !lowbit.qweight<172x64, #scheme> -> tensor<172x64xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
+    ```
+  }];
+  let options = [
+  Option<"bits", "bits", "unsigned", "4", "code width, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "group length along the input dimension, or -1 for per-channel">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "implicit zero point 2^(bits-1) instead of a stored one">,
+    Option<"mse", "mse", "bool", "false",
+           "search the clipping range that minimizes the quantization error">,
+    Option<"scaleType", "scale-type", "std::string", "\"f32\"",
+           "element type of the stored scales: f32, f16 or bf16">,
+    ListOption<"overrides", "override", "std::string",
+               "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
+               "on the Hugging Face weight name">,
+    Option<"weights", "weights", "std::string", "\"\"",
+           "checkpoint to read (default: the module's lowbit.weights)">,
+    Option<"outputParams", "output-params", "std::string", "\"\"",
+           "safetensors file for the quantized tensors (needed unless the "
+           "weights are inline)">,
+    Option<"report", "report", "std::string", "\"\"",
+           "JSON file for the per-layer report">,
+    Option<"calib", "calib", "std::string", "\"\"",
+           "calibration data: int32 token file (.bin) or UTF-8 text">,
+    Option<"numSamples", "nsamples", "int64_t", "128",
+           "calibration rows (0: all)">,
+    Option<"seqLen", "seqlen", "int64_t", "256", "tokens per calibration row">,
+    Option<"seed", "seed", "uint64_t", "0", "seed of the row selection">,
+    Option<"damp", "damp", "double", "0.01",
+           "dampening, as a fraction of the mean Hessian diagonal">,
+    Option<"blockSize", "block-size", "int64_t", "128",
+           "columns per lazy-update block">,
+    Option<"actOrder", "act-order", "bool", "false",
+           "quantize columns in order of descending Hessian diagonal">,
+    Option<"staticGroups", "static-groups", "bool", "false",
+           "with act-order, form groups in the original column order">,
+    Option<"trueSequential", "true-sequential", "bool", "true",
+           "quantize q/k/v, o, gate/up and down one after another inside a "
+           "block">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
+  let summary = "quantize linear weights by rounding to nearest";
+  let description = [{
+    Round-to-nearest quantization of every linear weight inside the decoder
+    blocks (embeddings and lm_head stay in full precision). Per group along
+    the input dimension (or per channel), the range [min(w, 0), max(w, 0)]
+    (symmetric: [-max|w|, max|w|]) is mapped onto `2^bits` codes; with
+    `mse`, a grid search shrinks the range to minimize the error. The codes,
+    scales and zero points go into the output parameter store (or inline,
+    for inline weights) and the weight becomes a quantized parameter.
+
+    Before:
+
+    ```mlir
+    %w = lowbit.param "model.layers.0.mlp.down_proj.weight" : tensor<64x172xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x172xf32>, tensor<64x172xf32>) -> tensor<?x64xf32>
+    ```
+
+    After (`bits=3 group-size=64`, a ragged last group of 44):
+
+    ```mlir
+    %q = lowbit.qparam "model.layers.0.mlp.down_proj" : !lowbit.qweight<64x172, #lowbit.scheme<bits = 3, group_size = 64, symmetric = false, scale_type = f32, zero_type = ui8>>
+    %w = lowbit.dequantize %q : !lowbit.qweight<64x172, #scheme> -> tensor<64x172xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x172xf32>, tensor<64x172xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+  Option<"bits", "bits", "unsigned", "4", "code width, 2 to 8">,
+    Option<"groupSize", "group-size", "int64_t", "128",
+           "group length along the input dimension, or -1 for per-channel">,
+    Option<"symmetric", "symmetric", "bool", "false",
+           "implicit zero point 2^(bits-1) instead of a stored one">,
+    Option<"mse", "mse", "bool", "false",
+           "search the clipping range that minimizes the quantization error">,
+    Option<"scaleType", "scale-type", "std::string", "\"f32\"",
+           "element type of the stored scales: f32, f16 or bf16">,
+    ListOption<"overrides", "override", "std::string",
+               "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
+               "on the Hugging Face weight name">,
+    Option<"weights", "weights", "std::string", "\"\"",
+           "checkpoint to read (default: the module's lowbit.weights)">,
+    Option<"outputParams", "output-params", "std::string", "\"\"",
+           "safetensors file for the quantized tensors (needed unless the "
+           "weights are inline)">,
+    Option<"report", "report", "std::string", "\"\"",
+           "JSON file for the per-layer report">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 #endif // LOWBIT_PASSES_PASSES_TD

@@ -1,0 +1,88 @@
+//===- Calibration.h - calibration data and block-wise runs -----*- C++ -*-===//
+//
+// Calibration input (token files or text through the model's tokenizer, cut
+// into rows, selected deterministically) and the block-by-block runner that
+// quantization passes use: block i sees the activations produced by the
+// already-quantized blocks before it.
+//
+// Memory: the runner keeps the block inputs of every calibration row
+// (rows x seqLen x hidden floats) and, while a block runs, that block's
+// outputs; the executor holds the weights it has loaded; observers hold
+// their statistics (a K x K Hessian per input for GPTQ). Peak memory is
+// therefore bounded by one block's weights and statistics plus two copies of
+// one block's activations for the calibration set (see docs/calibration.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_CALIBRATION_CALIBRATION_H
+#define LOWBIT_CALIBRATION_CALIBRATION_H
+
+#include "lowbit/Executor/Executor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+struct CalibrationOptions {
+  /// A token file (`.bin`: int32 little-endian) or a UTF-8 text file.
+  std::string path;
+  /// Rows to use; 0 or more than available takes all rows.
+  int64_t numSamples = 128;
+  /// Tokens per row.
+  int64_t seqLen = 256;
+  /// Seed of the row selection when numSamples < available rows.
+  uint64_t seed = 0;
+  /// tokenizer.json for text files.
+  std::string tokenizerPath;
+};
+
+struct CalibrationSet {
+  int64_t seqLen = 0;
+  std::vector<std::vector<int32_t>> rows;
+};
+
+/// Reads and cuts calibration data. Token files are cut into consecutive
+/// rows of seqLen (a trailing partial row is dropped); text is encoded whole
+/// with BOS and cut the same way. With numSamples < rows, a seeded shuffle
+/// picks the rows, kept in file order.
+llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts);
+
+/// Runs the decoder blocks of a module (the functions @forward calls, in
+/// order, each taking the previous block's hidden state) over a calibration
+/// set, one block at a time.
+class BlockwiseRunner {
+public:
+  static llvm::Expected<std::unique_ptr<BlockwiseRunner>>
+  create(mlir::ModuleOp module, Executor &executor,
+         const CalibrationSet &calib);
+
+  unsigned numBlocks() const { return blocks.size(); }
+  mlir::func::FuncOp block(unsigned i) const { return blocks[i]; }
+
+  /// Runs block i on the current inputs of every row (the executor's linear
+  /// observer sees every linear's input).
+  llvm::Error runBlock(unsigned i);
+  /// Runs block i once more and makes its outputs the inputs of block i + 1.
+  llvm::Error advance(unsigned i);
+
+private:
+  BlockwiseRunner(Executor &executor) : executor(executor) {}
+  llvm::Error run(unsigned i, std::vector<Tensor> *outputs);
+
+  Executor &executor;
+  std::vector<mlir::func::FuncOp> blocks;
+  /// For each block argument: -1 for the hidden state, else the index of the
+  /// @forward argument passed (0 tokens, 1 positions).
+  std::vector<std::vector<int>> argSources;
+  std::vector<Tensor> hidden, tokens, positions;
+};
+
+} // namespace lowbit
+
+#endif // LOWBIT_CALIBRATION_CALIBRATION_H

@@ -1,0 +1,171 @@
+//===- Calibration.cpp - calibration data and block-wise runs ---*- C++ -*-===//
+
+#include "lowbit/Calibration/Calibration.h"
+
+#include "lowbit/Import/HFImporter.h"
+#include "lowbitrt/Kernels.h"
+#include "lowbitrt/Tokenizer.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <numeric>
+
+using namespace mlir;
+
+namespace lowbit {
+
+llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts) {
+  if (opts.seqLen < 2)
+    return llvm::createStringError("calibration sequence length must be at "
+                                   "least 2, got %lld",
+                                   static_cast<long long>(opts.seqLen));
+  if (opts.numSamples < 0)
+    return llvm::createStringError("calibration sample count must be "
+                                   "non-negative");
+  auto buffer = llvm::MemoryBuffer::getFile(opts.path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return llvm::createStringError("%s: %s", opts.path.c_str(),
+                                   buffer.getError().message().c_str());
+  StringRef data = (*buffer)->getBuffer();
+  std::vector<int32_t> ids;
+  if (llvm::sys::path::extension(opts.path) == ".bin") {
+    if (data.size() % 4 != 0)
+      return llvm::createStringError(
+          "%s: size %zu is not a multiple of 4 (expected int32 "
+          "little-endian tokens)",
+          opts.path.c_str(), data.size());
+    ids.resize(data.size() / 4);
+    for (size_t i = 0; i < ids.size(); ++i)
+      ids[i] = static_cast<int32_t>(
+          llvm::support::endian::read32le(data.data() + 4 * i));
+  } else {
+    if (opts.tokenizerPath.empty())
+      return llvm::createStringError(
+          "%s: a text calibration file needs the model's tokenizer.json",
+          opts.path.c_str());
+    std::string err;
+    auto tok = rt::Tokenizer::fromFile(opts.tokenizerPath, err);
+    if (!tok)
+      return llvm::createStringError("%s: %s", opts.tokenizerPath.c_str(),
+                                     err.c_str());
+    if (!tok->encode(data, /*addBos=*/true, ids, err))
+      return llvm::createStringError("%s: cannot tokenize: %s",
+                                     opts.path.c_str(), err.c_str());
+  }
+  int64_t available = static_cast<int64_t>(ids.size()) / opts.seqLen;
+  if (available == 0)
+    return llvm::createStringError(
+        "%s: %zu tokens, fewer than one row of %lld", opts.path.c_str(),
+        ids.size(), static_cast<long long>(opts.seqLen));
+  std::vector<int64_t> picked(available);
+  std::iota(picked.begin(), picked.end(), 0);
+  if (opts.numSamples > 0 && opts.numSamples < available) {
+    // Fisher-Yates with the runtime's seeded generator, then file order.
+    uint64_t state = opts.seed;
+    for (int64_t i = available - 1; i > 0; --i) {
+      uint64_t r = rt::kernels::nextRandom(state);
+      std::swap(picked[i], picked[r % static_cast<uint64_t>(i + 1)]);
+    }
+    picked.resize(opts.numSamples);
+    std::sort(picked.begin(), picked.end());
+  }
+  CalibrationSet set;
+  set.seqLen = opts.seqLen;
+  for (int64_t row : picked)
+    set.rows.emplace_back(ids.begin() + row * opts.seqLen,
+                          ids.begin() + (row + 1) * opts.seqLen);
+  return set;
+}
+
+llvm::Expected<std::unique_ptr<BlockwiseRunner>>
+BlockwiseRunner::create(ModuleOp module, Executor &executor,
+                        const CalibrationSet &calib) {
+  std::unique_ptr<BlockwiseRunner> runner(new BlockwiseRunner(executor));
+  func::FuncOp entry = executor.entry();
+  Block &body = entry.getBody().front();
+  Value previous;
+  func::CallOp first;
+  for (auto call : entry.getOps<func::CallOp>()) {
+    auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    if (!callee || callee.isExternal() || call.getNumResults() != 1)
+      return llvm::createStringError(
+          "calibration: @forward must call decoder blocks that return one "
+          "hidden state (call to @%s)",
+          call.getCallee().str().c_str());
+    std::vector<int> sources;
+    for (auto [i, operand] : llvm::enumerate(call.getOperands())) {
+      if (auto arg = dyn_cast<BlockArgument>(operand);
+          arg && arg.getOwner() == &body) {
+        sources.push_back(static_cast<int>(arg.getArgNumber()));
+        continue;
+      }
+      if (i == 0 && (!previous || operand == previous)) {
+        sources.push_back(-1);
+        continue;
+      }
+      return llvm::createStringError(
+          "calibration: blocks must be chained (@%s takes a value that is "
+          "neither the previous block's output nor an argument of @forward)",
+          call.getCallee().str().c_str());
+    }
+    if (!first)
+      first = call;
+    previous = call.getResult(0);
+    runner->blocks.push_back(callee);
+    runner->argSources.push_back(std::move(sources));
+  }
+  if (!first)
+    return llvm::createStringError("calibration: @forward calls no blocks");
+
+  // Run the part of @forward before the first block (the embedding) on
+  // every row.
+  for (const std::vector<int32_t> &row : calib.rows) {
+    int64_t t = row.size();
+    std::vector<int32_t> pos(t);
+    std::iota(pos.begin(), pos.end(), 0);
+    Tensor tok = Tensor::ints({t}, row), p = Tensor::ints({t}, pos);
+    SmallVector<Tensor> operands;
+    executor.reset();
+    if (llvm::Error err = executor.runUntil(entry, {tok, p}, first, operands))
+      return std::move(err);
+    runner->hidden.push_back(operands[0]);
+    runner->tokens.push_back(tok);
+    runner->positions.push_back(p);
+  }
+  // The embedding table is not needed again during calibration.
+  executor.forgetWeightsIn(entry);
+  return runner;
+}
+
+llvm::Error BlockwiseRunner::run(unsigned i, std::vector<Tensor> *outputs) {
+  for (size_t r = 0; r < hidden.size(); ++r) {
+    SmallVector<Tensor> args, results;
+    for (int source : argSources[i])
+      args.push_back(source < 0    ? hidden[r]
+                     : source == 0 ? tokens[r]
+                                   : positions[r]);
+    executor.reset();
+    if (llvm::Error err = executor.run(blocks[i], args, results))
+      return err;
+    if (outputs)
+      (*outputs)[r] = results[0];
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error BlockwiseRunner::runBlock(unsigned i) { return run(i, nullptr); }
+
+llvm::Error BlockwiseRunner::advance(unsigned i) {
+  std::vector<Tensor> outputs(hidden.size());
+  if (llvm::Error err = run(i, &outputs))
+    return err;
+  hidden = std::move(outputs);
+  return llvm::Error::success();
+}
+
+} // namespace lowbit

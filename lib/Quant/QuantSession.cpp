@@ -1,0 +1,363 @@
+//===- QuantSession.cpp - shared state of quantization passes ---*- C++ -*-===//
+
+#include "lowbit/Quant/QuantSession.h"
+
+#include "lowbit/Executor/Executor.h"
+#include "lowbit/Import/HFImporter.h"
+#include "lowbit/Support/Safetensors.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::lowbit;
+
+namespace lowbit {
+
+//===----------------------------------------------------------------------===//
+// Options and layer selection
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<numerics::QuantParams>
+makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
+                StringRef scaleType) {
+  if (bits < 2 || bits > 8)
+    return llvm::createStringError("bits must be in [2, 8], got %u", bits);
+  if (groupSize == 0 || groupSize < -1)
+    return llvm::createStringError(
+        "group size must be -1 (per-channel) or positive, got %lld",
+        static_cast<long long>(groupSize));
+  numerics::QuantParams params;
+  params.bits = bits;
+  params.groupSize = groupSize;
+  params.symmetric = symmetric;
+  params.mseSearch = mse;
+  if (scaleType == "f32")
+    params.scaleType = numerics::ScaleType::F32;
+  else if (scaleType == "f16")
+    params.scaleType = numerics::ScaleType::F16;
+  else if (scaleType == "bf16")
+    params.scaleType = numerics::ScaleType::BF16;
+  else
+    return llvm::createStringError(
+        "scale type must be f32, f16 or bf16, got '%s'",
+        scaleType.str().c_str());
+  return params;
+}
+
+llvm::Expected<std::vector<LayerOverride>>
+parseOverrides(ArrayRef<std::string> specs) {
+  std::vector<LayerOverride> out;
+  for (const std::string &spec : specs) {
+    SmallVector<StringRef> parts;
+    StringRef(spec).split(parts, ':');
+    LayerOverride o;
+    o.pattern = parts[0].str();
+    std::string regexError;
+    if (o.pattern.empty() || !llvm::Regex(o.pattern).isValid(regexError))
+      return llvm::createStringError(
+          "override '%s': invalid regex '%s'%s%s", spec.c_str(),
+          o.pattern.c_str(), regexError.empty() ? "" : ": ",
+          regexError.c_str());
+    for (StringRef field : llvm::drop_begin(parts)) {
+      auto [key, value] = field.split('=');
+      int64_t number;
+      if (key == "skip" && value.empty()) {
+        o.skip = true;
+      } else if (key == "bits" && !value.getAsInteger(10, number)) {
+        o.bits = static_cast<unsigned>(number);
+      } else if (key == "group-size" && !value.getAsInteger(10, number)) {
+        o.groupSize = number;
+      } else {
+        return llvm::createStringError(
+            "override '%s': unknown field '%s' (expected bits=B, "
+            "group-size=G or skip)",
+            spec.c_str(), field.str().c_str());
+      }
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+llvm::Expected<std::vector<LayerChoice>>
+selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
+             std::vector<LayerOverride> &overrides) {
+  auto entry = module.lookupSymbol<func::FuncOp>(attrs::kEntry);
+  if (!entry)
+    return llvm::createStringError("module has no @forward function");
+  std::vector<LayerChoice> layers;
+  for (auto call : entry.getOps<func::CallOp>()) {
+    auto block = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    if (!block || block.isExternal())
+      continue;
+    for (LinearOp linear : block.getOps<LinearOp>()) {
+      auto weight = linear.getWeight().getDefiningOp<ParamOp>();
+      if (!weight)
+        continue; // already quantized, or not a plain parameter
+      LayerChoice layer;
+      layer.op = linear;
+      layer.weight = weight;
+      layer.weightName = weight.getName().str();
+      StringRef name = layer.weightName;
+      name.consume_back(".weight");
+      layer.name = name.str();
+      layer.block = block;
+      layer.params = defaults;
+      bool skip = false;
+      for (LayerOverride &o : overrides) {
+        if (!llvm::Regex(o.pattern).match(layer.weightName))
+          continue;
+        o.matched = true;
+        if (o.skip)
+          skip = true;
+        if (o.bits)
+          layer.params.bits = *o.bits;
+        if (o.groupSize)
+          layer.params.groupSize = *o.groupSize;
+      }
+      if (skip)
+        continue;
+      if (layer.params.bits < 2 || layer.params.bits > 8 ||
+          layer.params.groupSize == 0 || layer.params.groupSize < -1)
+        return llvm::createStringError(
+            "layer '%s': overrides give bits %u and group size %lld; bits "
+            "must be in [2, 8] and the group size -1 or positive",
+            layer.weightName.c_str(), layer.params.bits,
+            static_cast<long long>(layer.params.groupSize));
+      layers.push_back(std::move(layer));
+    }
+  }
+  for (const LayerOverride &o : overrides)
+    if (!o.matched)
+      return llvm::createStringError(
+          "override regex '%s' matches no linear layer inside the decoder "
+          "blocks",
+          o.pattern.c_str());
+  return layers;
+}
+
+//===----------------------------------------------------------------------===//
+// QuantSession
+//===----------------------------------------------------------------------===//
+
+QuantSession::~QuantSession() = default;
+
+llvm::Expected<std::unique_ptr<QuantSession>>
+QuantSession::open(ModuleOp module, StringRef weightsOverride) {
+  std::unique_ptr<QuantSession> session(new QuantSession());
+  session->module = module;
+  std::string weights = weightsOverride.str();
+  if (weights.empty())
+    if (auto attr = module->getAttrOfType<StringAttr>(attrs::kWeights))
+      weights = attr.str();
+  if (!weights.empty()) {
+    auto store = llvm::sys::fs::is_directory(weights)
+                     ? SafetensorsStore::openDir(weights)
+                     : SafetensorsStore::openFile(weights);
+    if (!store)
+      return store.takeError();
+    session->checkpoint = std::move(*store);
+  }
+  session->outputStore = std::make_unique<MemoryStore>();
+  std::vector<const ParamStore *> layers = {session->outputStore.get()};
+  if (session->checkpoint)
+    layers.push_back(session->checkpoint.get());
+  session->overlay = std::make_unique<OverlayStore>(layers);
+  return session;
+}
+
+llvm::Expected<std::vector<float>>
+QuantSession::loadWeight(const LayerChoice &layer) {
+  ParamOp weight = layer.weight;
+  auto type = weight.getType();
+  if (std::optional<ElementsAttr> value = weight.getValue()) {
+    auto dense = dyn_cast<DenseElementsAttr>(*value);
+    if (!dense || !isa<FloatType>(dense.getElementType()))
+      return llvm::createStringError(
+          "weight '%s': only dense float inline values can be quantized",
+          layer.weightName.c_str());
+    std::vector<float> out;
+    out.reserve(dense.getNumElements());
+    for (APFloat v : dense.getValues<APFloat>())
+      out.push_back(static_cast<float>(v.convertToDouble()));
+    return out;
+  }
+  const TensorView *view = overlay->lookup(layer.weightName);
+  if (!view)
+    return llvm::createStringError("weight '%s' is not in the parameter store",
+                                   layer.weightName.c_str());
+  if (ArrayRef<int64_t>(view->shape) != type.getShape())
+    return llvm::createStringError(
+        "weight '%s' has shape %s in the store, the IR expects %s",
+        layer.weightName.c_str(), formatShape(view->shape).c_str(),
+        formatShape(type.getShape()).c_str());
+  return toF32(*view);
+}
+
+/// Scales as a tensor of the scheme's scale type.
+static OwnedTensor scalesTensor(const std::string &name,
+                                ArrayRef<int64_t> shape,
+                                ArrayRef<float> scales,
+                                numerics::ScaleType type) {
+  OwnedTensor t;
+  t.name = name;
+  t.shape.assign(shape.begin(), shape.end());
+  if (type == numerics::ScaleType::F32)
+    return OwnedTensor::fromF32(name, shape, scales);
+  t.dtype = type == numerics::ScaleType::F16 ? DType::F16 : DType::BF16;
+  t.bytes.resize(scales.size() * 2);
+  for (size_t i = 0; i < scales.size(); ++i) {
+    uint16_t bits = type == numerics::ScaleType::F16 ? floatToHalf(scales[i])
+                                                     : floatToBF16(scales[i]);
+    std::memcpy(t.bytes.data() + 2 * i, &bits, 2);
+  }
+  return t;
+}
+
+llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
+                                         const numerics::QuantResult &result) {
+  MLIRContext *ctx = module.getContext();
+  const numerics::QuantParams &p = layer.params;
+  auto wType = layer.weight.getType();
+  int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+  Type scaleType = p.scaleType == numerics::ScaleType::F32
+                       ? Type(Float32Type::get(ctx))
+                   : p.scaleType == numerics::ScaleType::F16
+                       ? Type(Float16Type::get(ctx))
+                       : Type(BFloat16Type::get(ctx));
+  Type zeroType = p.symmetric
+                      ? Type()
+                      : IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  bool actOrder = !result.perm.empty();
+  auto scheme = SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric,
+                                scaleType, zeroType, actOrder,
+                                RotationAttr());
+  auto qType = QWeightType::get(ctx, wType.getShape(), scheme);
+  int64_t g = qType.getNumGroups();
+  if (result.codes.size() != static_cast<size_t>(n * k) ||
+      result.scales.size() != static_cast<size_t>(n * g) ||
+      result.zeros.size() != (p.symmetric ? 0 : static_cast<size_t>(n * g)) ||
+      (actOrder && result.perm.size() != static_cast<size_t>(k)))
+    return llvm::createStringError(
+        "layer '%s': internal error: quantized tensors do not match the "
+        "scheme",
+        layer.weightName.c_str());
+
+  OpBuilder b(layer.op);
+  // Keep the quantized parameter where the float one was.
+  b.setInsertionPoint(layer.weight);
+  auto qparam = QParamOp::create(b, layer.weight.getLoc(), qType,
+                                 b.getStringAttr(layer.name), ElementsAttr(),
+                                 ElementsAttr(), ElementsAttr(),
+                                 ElementsAttr());
+  if (layer.weight.getValue()) {
+    // Inline model in, inline quantized parameter out.
+    RankedTensorType codesType = qType.getCodesType();
+    SmallVector<APInt> codes;
+    for (uint8_t c : result.codes)
+      codes.push_back(APInt(p.bits, c));
+    qparam.setCodesAttr(DenseElementsAttr::get(codesType, codes));
+    SmallVector<APFloat> scales;
+    for (float s : result.scales) {
+      APFloat v(s);
+      bool lost;
+      v.convert(cast<FloatType>(scaleType).getFloatSemantics(),
+                APFloat::rmNearestTiesToEven, &lost);
+      scales.push_back(v);
+    }
+    qparam.setScalesAttr(DenseElementsAttr::get(qType.getScalesType(), scales));
+    if (!p.symmetric) {
+      SmallVector<APInt> zeros;
+      for (uint8_t z : result.zeros)
+        zeros.push_back(APInt(8, z));
+      qparam.setZerosAttr(
+          DenseElementsAttr::get(qType.getZerosType(), zeros));
+    }
+    if (actOrder)
+      qparam.setPermAttr(DenseElementsAttr::get(
+          qType.getPermType(), ArrayRef<int32_t>(result.perm)));
+  } else {
+    OwnedTensor codes;
+    codes.name = layer.name + ".qcodes";
+    codes.dtype = DType::U8;
+    codes.shape = {n, k};
+    codes.bytes = result.codes;
+    if (llvm::Error err = outputStore->set(std::move(codes)))
+      return err;
+    if (llvm::Error err = outputStore->set(scalesTensor(
+            layer.name + ".scales", {n, g}, result.scales, p.scaleType)))
+      return err;
+    if (!p.symmetric) {
+      OwnedTensor zeros;
+      zeros.name = layer.name + ".zeros";
+      zeros.dtype = DType::U8;
+      zeros.shape = {n, g};
+      zeros.bytes = result.zeros;
+      if (llvm::Error err = outputStore->set(std::move(zeros)))
+        return err;
+    }
+    if (actOrder) {
+      OwnedTensor perm;
+      perm.name = layer.name + ".perm";
+      perm.dtype = DType::I32;
+      perm.shape = {k};
+      perm.bytes.resize(4 * k);
+      std::memcpy(perm.bytes.data(), result.perm.data(), 4 * k);
+      if (llvm::Error err = outputStore->set(std::move(perm)))
+        return err;
+    }
+  }
+  b.setInsertionPoint(layer.op);
+  auto dequant =
+      DequantizeOp::create(b, layer.op.getLoc(), wType, qparam.getResult());
+  layer.op.getWeightMutable().assign(dequant.getResult());
+  if (layer.weight->use_empty()) {
+    if (exec)
+      exec->forgetWeight(layer.weight);
+    layer.weight->erase();
+  }
+  layer.weight = nullptr;
+  return llvm::Error::success();
+}
+
+llvm::Expected<Executor *> QuantSession::getExecutor(int64_t maxContext) {
+  if (!exec) {
+    ExecutorOptions options;
+    options.maxContext = maxContext;
+    auto created = Executor::create(module, *overlay, options);
+    if (!created)
+      return created.takeError();
+    exec = std::move(*created);
+  }
+  return exec.get();
+}
+
+llvm::Error QuantSession::writeOutputs(
+    StringRef paramsPath, StringRef reportPath,
+    const std::map<std::string, std::string> &metadata) const {
+  if (!paramsPath.empty())
+    if (llvm::Error err = outputStore->writeTo(paramsPath, metadata))
+      return err;
+  if (!reportPath.empty()) {
+    llvm::json::Array layers;
+    for (const llvm::json::Value &v : report)
+      layers.push_back(v);
+    llvm::json::Object root{{"layers", std::move(layers)}};
+    if (llvm::Error err = llvm::writeToOutput(
+            reportPath, [&](llvm::raw_ostream &os) -> llvm::Error {
+              os << llvm::formatv("{0:2}",
+                                  llvm::json::Value(std::move(root)))
+                 << "\n";
+              return llvm::Error::success();
+            }))
+      return err;
+  }
+  return llvm::Error::success();
+}
+
+} // namespace lowbit

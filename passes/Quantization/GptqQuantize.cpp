@@ -1,0 +1,205 @@
+//===- GptqQuantize.cpp - lowbit-gptq-quantize ------------------*- C++ -*-===//
+//
+// GPTQ on calibration data, block by block and, inside a block, in
+// true-sequential order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "QuantPassUtils.h"
+#include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Import/HFImporter.h"
+#include "lowbit/Numerics/Gptq.h"
+#include "lowbit/Numerics/Hessian.h"
+#include "lowbit/Passes/Passes.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_LOWBITGPTQQUANTIZE
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+namespace numerics = ::lowbit::numerics;
+
+namespace {
+
+struct GptqQuantizePass
+    : mlir::lowbit::impl::LowbitGptqQuantizeBase<GptqQuantizePass> {
+  using Base::Base;
+  GptqQuantizePass(const mlir::lowbit::LowbitGptqQuantizeOptions &options,
+                   ::lowbit::QuantSession *session)
+      : Base(options), external(session) {}
+
+  void runOnOperation() override {
+    if (failed(run()))
+      signalPassFailure();
+  }
+
+  LogicalResult run();
+
+  ::lowbit::QuantSession *external = nullptr;
+};
+
+/// Layers of one block split into the groups quantized together: with
+/// true-sequential, the layers reading the same input (q/k/v, gate/up) form
+/// a group, in program order; otherwise the whole block is one group.
+std::vector<std::vector<::lowbit::LayerChoice *>>
+sequentialGroups(std::vector<::lowbit::LayerChoice *> &layers,
+                 bool trueSequential) {
+  std::vector<std::vector<::lowbit::LayerChoice *>> groups;
+  if (!trueSequential) {
+    if (!layers.empty())
+      groups.push_back(layers);
+    return groups;
+  }
+  llvm::MapVector<Value, std::vector<::lowbit::LayerChoice *>> byInput;
+  for (::lowbit::LayerChoice *layer : layers)
+    byInput[layer->op.getInput()].push_back(layer);
+  for (auto &entry : byInput)
+    groups.push_back(entry.second);
+  return groups;
+}
+
+LogicalResult GptqQuantizePass::run() {
+  ModuleOp module = getOperation();
+  auto params =
+      ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse, scaleType);
+  if (!params)
+    return ::lowbit::emitErr(module, params.takeError());
+  if (!(damp >= 0.0 && damp < 1.0))
+    return module.emitError()
+           << "damp must be in [0, 1), got " << static_cast<double>(damp);
+  if (blockSize <= 0)
+    return module.emitError() << "block size must be positive, got "
+                              << static_cast<int64_t>(blockSize);
+  if (staticGroups && !actOrder)
+    return module.emitError() << "static-groups only applies with act-order";
+  if (calib.empty())
+    return module.emitError()
+           << "GPTQ needs calibration data: pass calib=FILE (int32 tokens "
+              ".bin or text)";
+  auto overrideList = ::lowbit::parseOverrides(overrides);
+  if (!overrideList)
+    return ::lowbit::emitErr(module, overrideList.takeError());
+  auto session = ::lowbit::PassSession::get(module, external, weights);
+  if (!session)
+    return ::lowbit::emitErr(module, session.takeError());
+  auto layers = ::lowbit::selectLayers(module, *params, *overrideList);
+  if (!layers)
+    return ::lowbit::emitErr(module, layers.takeError());
+
+  ::lowbit::CalibrationOptions calibOptions;
+  calibOptions.path = calib;
+  calibOptions.numSamples = numSamples;
+  calibOptions.seqLen = seqLen;
+  calibOptions.seed = seed;
+  if (auto tok = module->getAttrOfType<StringAttr>(::lowbit::attrs::kTokenizer))
+    calibOptions.tokenizerPath = tok.str();
+  auto calibSet = ::lowbit::loadCalibration(calibOptions);
+  if (!calibSet)
+    return ::lowbit::emitErr(module, calibSet.takeError());
+
+  auto exec = (*session)->getExecutor(seqLen);
+  if (!exec)
+    return ::lowbit::emitErr(module, exec.takeError());
+  auto runner = ::lowbit::BlockwiseRunner::create(module, **exec, *calibSet);
+  if (!runner)
+    return ::lowbit::emitErr(module, runner.takeError());
+
+  // Layers by block function.
+  llvm::DenseMap<Operation *, std::vector<::lowbit::LayerChoice *>> byBlock;
+  for (::lowbit::LayerChoice &layer : *layers)
+    byBlock[layer.block].push_back(&layer);
+
+  numerics::GptqParams gptq;
+  gptq.dampPercent = damp;
+  gptq.blockSize = blockSize;
+  gptq.actOrder = actOrder;
+  gptq.staticGroups = staticGroups;
+
+  for (unsigned b = 0, e = (*runner)->numBlocks(); b < e; ++b) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<::lowbit::LayerChoice *> &blockLayers =
+        byBlock[(*runner)->block(b)];
+    for (std::vector<::lowbit::LayerChoice *> &group :
+         sequentialGroups(blockLayers, trueSequential)) {
+      // One Hessian per distinct input of the group's layers.
+      llvm::MapVector<Value, std::unique_ptr<numerics::HessianAccumulator>>
+          hessians;
+      llvm::DenseMap<Operation *, Value> observed;
+      for (::lowbit::LayerChoice *layer : group) {
+        Value input = layer->op.getInput();
+        if (!hessians.count(input)) {
+          int64_t k = layer->op.getWeight().getType().getDimSize(1);
+          hessians[input] =
+              std::make_unique<numerics::HessianAccumulator>(k);
+          observed[layer->op] = input;
+        }
+      }
+      (*exec)->setLinearObserver(
+          [&](Operation *op, const float *x, int64_t rows, int64_t k) {
+            auto it = observed.find(op);
+            if (it != observed.end())
+              hessians[it->second]->add(x, rows);
+          });
+      llvm::Error err = (*runner)->runBlock(b);
+      (*exec)->setLinearObserver(nullptr);
+      if (err)
+        return ::lowbit::emitErr(module, std::move(err));
+
+      for (::lowbit::LayerChoice *layer : group) {
+        auto w = (*session)->loadWeight(*layer);
+        if (!w)
+          return ::lowbit::emitErr(layer->op, w.takeError());
+        int64_t n = layer->weight.getType().getDimSize(0);
+        int64_t k = layer->weight.getType().getDimSize(1);
+        std::vector<float> h =
+            hessians[layer->op.getInput()]->finalize();
+        gptq.quant = layer->params;
+        numerics::QuantResult result;
+        numerics::GptqStats stats;
+        if (llvm::Error err = numerics::gptqQuantize(w->data(), n, k, h.data(),
+                                                     gptq, result, &stats))
+          return ::lowbit::emitErr(layer->op, std::move(err));
+        (*session)->addReport(llvm::json::Object{
+            {"name", layer->name},
+            {"method", "gptq"},
+            {"bits", layer->params.bits},
+            {"group_size", layer->params.groupSize},
+            {"act_order", actOrder.getValue()},
+            {"shape", llvm::json::Array{n, k}},
+            {"rel_output_error", stats.relativeError},
+            {"gptq_loss", stats.loss}});
+        if (llvm::Error err = (*session)->applyQuantized(*layer, result))
+          return ::lowbit::emitErr(layer->op, std::move(err));
+      }
+    }
+    if (llvm::Error err = (*runner)->advance(b))
+      return ::lowbit::emitErr(module, std::move(err));
+    // Keep memory bounded by one block: its weights are not needed again.
+    (*exec)->forgetWeightsIn((*runner)->block(b));
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    llvm::errs() << llvm::formatv("lowbit-gptq: block {0}/{1} quantized "
+                                  "({2} layers, {3:f2} s)\n",
+                                  b + 1, e, blockLayers.size(), secs);
+  }
+  if (llvm::Error err = session->finish(outputParams, report))
+    return ::lowbit::emitErr(module, std::move(err));
+  return success();
+}
+
+} // namespace
+
+std::unique_ptr<Pass> mlir::lowbit::createGptqQuantizePass(
+    const LowbitGptqQuantizeOptions &options,
+    ::lowbit::QuantSession *session) {
+  return std::make_unique<GptqQuantizePass>(options, session);
+}

@@ -1,0 +1,29 @@
+// Invalid options are reported on the module, and the pass fails.
+// RUN: lowbit-opt %s -lowbit-rtn-quantize="override=no_such_layer" -verify-diagnostics
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="bits=9" 2>&1 | FileCheck %s --check-prefix=BITS
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="group-size=0" 2>&1 | FileCheck %s --check-prefix=GROUP
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="scale-type=f64" 2>&1 | FileCheck %s --check-prefix=SCALE
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="override=up_proj:bogus=1" 2>&1 | FileCheck %s --check-prefix=FIELD
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="override=up_proj:bits=1" 2>&1 | FileCheck %s --check-prefix=OVRBITS
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="override=(" 2>&1 | FileCheck %s --check-prefix=REGEX
+// BITS: error: bits must be in [2, 8], got 9
+// GROUP: error: group size must be -1 (per-channel) or positive, got 0
+// SCALE: error: scale type must be f32, f16 or bf16, got 'f64'
+// FIELD: error: override 'up_proj:bogus=1': unknown field 'bogus=1' (expected bits=B, group-size=G or skip)
+// OVRBITS: error: layer 'model.layers.0.mlp.up_proj.weight': overrides give bits 1 and group size 128; bits must be in [2, 8] and the group size -1 or positive
+// REGEX: error: override '(': invalid regex '('
+
+// expected-error @below {{override regex 'no_such_layer' matches no linear layer inside the decoder blocks}}
+module {
+  func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x4xf32> {
+    %t = lowbit.param "model.embed_tokens.weight" {value = dense<0.5> : tensor<8x4xf32>} : tensor<8x4xf32>
+    %h = lowbit.embedding %t, %ids : (tensor<8x4xf32>, tensor<?xi32>) -> tensor<?x4xf32>
+    %o = call @layer0(%h, %pos) : (tensor<?x4xf32>, tensor<?xi32>) -> tensor<?x4xf32>
+    return %o : tensor<?x4xf32>
+  }
+  func.func private @layer0(%h: tensor<?x4xf32>, %pos: tensor<?xi32>) -> tensor<?x4xf32> {
+    %w = lowbit.param "model.layers.0.mlp.up_proj.weight" {value = dense<1.0> : tensor<4x4xf32>} : tensor<4x4xf32>
+    %y = lowbit.linear %h, %w : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+    return %y : tensor<?x4xf32>
+  }
+}
