@@ -1,0 +1,417 @@
+//===- X86KernelTests.cpp - x86 kernel generator tests ----------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Repack/unpack round trips, determinism of the generated code, CPU feature
+// detection, and every generated qmatmul variant (bits x symmetry x group x
+// ISA x path x batch tile) against a double-precision reference. Variants
+// whose ISA this CPU lacks are compiled but not run; the skipped ISAs are
+// printed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CpuFeatures.h"
+#include "KernelGen.h"
+#include "Repack.h"
+#include "lowbitrt/X86KernelABI.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <dlfcn.h>
+#include <random>
+#include <set>
+#include <string>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace lowbit::x86;
+namespace rt = lowbitrt::x86;
+
+namespace {
+
+/// A shared object loaded from memory through a memfd.
+class LoadedLibrary {
+public:
+  explicit LoadedLibrary(const std::vector<char> &bytes) {
+    fd = memfd_create("lowbit-x86-test", 0);
+    if (fd < 0)
+      return;
+    if (write(fd, bytes.data(), bytes.size()) != ssize_t(bytes.size()))
+      return;
+    std::string path = "/proc/self/fd/" + std::to_string(fd);
+    handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  }
+  ~LoadedLibrary() {
+    if (handle)
+      dlclose(handle);
+    if (fd >= 0)
+      close(fd);
+  }
+  bool ok() const { return handle != nullptr; }
+  lowbit_x86_qmatmul_fn get(const std::string &name) const {
+    return reinterpret_cast<lowbit_x86_qmatmul_fn>(dlsym(handle, name.c_str()));
+  }
+
+private:
+  int fd = -1;
+  void *handle = nullptr;
+};
+
+rt::X86Variant toVariant(Isa isa) {
+  switch (isa) {
+  case Isa::AVX2:
+    return rt::X86Variant::AVX2;
+  case Isa::AVXVNNI:
+    return rt::X86Variant::AVXVNNI;
+  case Isa::AVX512:
+    return rt::X86Variant::AVX512;
+  case Isa::AVX512VNNI:
+    return rt::X86Variant::AVX512VNNI;
+  }
+  return rt::X86Variant::AVX2;
+}
+
+struct QuantWeights {
+  std::vector<uint8_t> codes, zeros;
+  std::vector<float> scales;
+};
+
+QuantWeights randomWeights(const PackedLayout &l, std::mt19937 &rng) {
+  QuantWeights w;
+  int64_t ng = l.numGroups();
+  std::uniform_int_distribution<int> code(0, (1 << l.bits) - 1);
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  w.codes.resize(l.N * l.K);
+  for (auto &c : w.codes)
+    c = uint8_t(code(rng));
+  w.scales.resize(l.N * ng);
+  for (auto &s : w.scales)
+    s = scale(rng);
+  if (!l.symmetric) {
+    w.zeros.resize(l.N * ng);
+    for (auto &z : w.zeros)
+      z = uint8_t(code(rng));
+  }
+  return w;
+}
+
+std::vector<uint8_t> pack(const PackedLayout &l, const QuantWeights &w) {
+  llvm::Expected<std::vector<uint8_t>> p =
+      repack(l, w.codes, w.scales, w.zeros);
+  EXPECT_TRUE(bool(p)) << llvm::toString(p.takeError());
+  return p ? std::move(*p) : std::vector<uint8_t>();
+}
+
+//===----------------------------------------------------------------------===//
+// Repack
+//===----------------------------------------------------------------------===//
+
+TEST(X86Repack, RoundTrip) {
+  std::mt19937 rng(1);
+  for (unsigned bits : {2u, 3u, 4u, 8u})
+    for (int64_t g : {32, 64, 128, -1})
+      for (bool sym : {true, false})
+        for (ScaleType st : {ScaleType::F32, ScaleType::F16})
+          for (auto [K, N] :
+               {std::pair<int64_t, int64_t>{172, 37}, {256, 16}, {40, 5}}) {
+            auto l = PackedLayout::get(bits, g, sym, st, K, N);
+            ASSERT_TRUE(bool(l));
+            QuantWeights w = randomWeights(*l, rng);
+            std::vector<uint8_t> p = pack(*l, w);
+            ASSERT_EQ(int64_t(p.size()), l->totalBytes());
+            EXPECT_EQ(l->tileBytes() % 64, 0);
+            std::vector<uint8_t> codes, zeros;
+            std::vector<float> scales;
+            llvm::Error e = unpack(*l, p, codes, scales, zeros);
+            ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+            EXPECT_EQ(codes, w.codes) << bits << " " << g;
+            EXPECT_EQ(zeros, w.zeros) << bits << " " << g;
+            for (size_t i = 0; i < scales.size(); ++i) {
+              float want = st == ScaleType::F32
+                               ? w.scales[i]
+                               : halfToFloat(floatToHalf(w.scales[i]));
+              ASSERT_EQ(scales[i], want);
+            }
+            // Deterministic bytes.
+            EXPECT_EQ(pack(*l, w), p);
+          }
+}
+
+TEST(X86Repack, Errors) {
+  EXPECT_FALSE(bool(PackedLayout::get(5, 32, true, ScaleType::F32, 64, 4)));
+  llvm::consumeError(
+      PackedLayout::get(5, 32, true, ScaleType::F32, 64, 4).takeError());
+  auto l = PackedLayout::get(4, 32, true, ScaleType::F32, 64, 4);
+  ASSERT_TRUE(bool(l));
+  std::vector<uint8_t> codes(64 * 4, 16); // 16 does not fit 4 bits.
+  std::vector<float> scales(2 * 4, 1.0f);
+  auto p = repack(*l, codes, scales, {});
+  ASSERT_FALSE(bool(p));
+  EXPECT_NE(llvm::toString(p.takeError()).find("exceeds 4 bits"),
+            std::string::npos);
+}
+
+TEST(X86Repack, HalfConversion) {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f,
+                  1e-3f, 0.1f})
+    EXPECT_NEAR(halfToFloat(floatToHalf(f)), f, std::fabs(f) * 1e-3f + 1e-8f);
+  EXPECT_EQ(floatToHalf(1.0f), 0x3c00);
+  EXPECT_EQ(floatToHalf(65520.0f), 0x7c00);
+  EXPECT_EQ(floatToHalf(5.9604645e-08f), 0x0001);
+}
+
+//===----------------------------------------------------------------------===//
+// CPU features
+//===----------------------------------------------------------------------===//
+
+TEST(X86CpuFeatures, Detect) {
+  rt::CpuFeatures f = rt::detectCpuFeatures();
+  std::printf("[ info ] cpu features: %s\n", f.describe().c_str());
+  for (bool int8 : {false, true}) {
+    std::string ranked;
+    for (rt::X86Variant v : rt::rankVariants(f, int8))
+      ranked += std::string(" ") + rt::variantName(v);
+    std::printf("[ info ] %s variants, best first:%s\n", int8 ? "int8" : "fp32",
+                ranked.c_str());
+  }
+  // Consistency: AVX-512 VNNI implies AVX-512 in the ranking.
+  if (rt::supportsVariant(f, rt::X86Variant::AVX512VNNI)) {
+    EXPECT_TRUE(rt::supportsVariant(f, rt::X86Variant::AVX512));
+  }
+  if (rt::supportsVariant(f, rt::X86Variant::AVX512)) {
+    EXPECT_TRUE(rt::supportsVariant(f, rt::X86Variant::AVX2));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+struct Case {
+  KernelKey key;
+  std::vector<uint8_t> packed;
+  std::vector<float> W; // Effective weights [N, K].
+};
+
+/// Checks one kernel on B rows, full range and a split range, with and
+/// without bias. Returns the largest error relative to the bound.
+double checkKernel(lowbit_x86_qmatmul_fn fn, const Case &c, int64_t B,
+                   std::mt19937 &rng, double *relRms) {
+  const KernelKey &k = c.key;
+  int64_t K = k.K, N = k.N;
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(B * K), bias(N);
+  for (auto &v : x)
+    v = nd(rng);
+  // A few outliers, as real activations have.
+  for (int64_t i = 0; i < B; ++i)
+    x[i * K + (i * 7) % K] *= 8.0f;
+  for (auto &v : bias)
+    v = nd(rng);
+
+  int qmax = 127;
+  if (k.path == ArithPath::Int8 && k.bits == 8 &&
+      (k.isa == Isa::AVX2 || k.isa == Isa::AVX512))
+    qmax = 63;
+  auto l = *k.layout();
+
+  double worst = 0, errSq = 0, refSq = 0;
+  for (bool withBias : {false, true}) {
+    std::vector<float> y(B * N, NAN);
+    const float *bp = withBias ? bias.data() : nullptr;
+    // Split N at a tile boundary and at an unaligned row.
+    int64_t cut1 = std::min<int64_t>(N, 16), cut2 = std::min<int64_t>(N, 21);
+    fn(x.data(), B, c.packed.data(), bp, y.data(), 0, cut1);
+    fn(x.data(), B, c.packed.data(), bp, y.data(), cut1, cut2);
+    fn(x.data(), B, c.packed.data(), bp, y.data(), cut2, N);
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t n = 0; n < N; ++n) {
+        double ref = withBias ? bias[n] : 0.0, mag = 0, bound = 0;
+        for (int64_t g = 0; g < l.numGroups(); ++g) {
+          int64_t k0 = g * l.groupCols(), len = l.groupLen(g);
+          for (int64_t blk = 0; blk < len; blk += kBlockCols) {
+            double amax = 0, wsum = 0;
+            for (int64_t i = blk; i < std::min(len, blk + kBlockCols); ++i) {
+              double xv = x[b * K + k0 + i], wv = c.W[n * K + k0 + i];
+              ref += xv * wv;
+              mag += std::fabs(xv * wv);
+              amax = std::max(amax, std::fabs(xv));
+              wsum += std::fabs(wv);
+            }
+            if (k.path == ArithPath::Int8)
+              bound += amax / (2.0 * qmax) * wsum;
+          }
+        }
+        // f32 rounding allowance (fp32 path: ~1e-4 relative to sum |x W|).
+        bound += 1e-4 * mag + 1e-6;
+        double got = y[b * N + n];
+        double err = std::fabs(got - ref);
+        if (!(err <= bound)) {
+          ADD_FAILURE() << k.symbolName() << " B=" << B << " b=" << b
+                        << " n=" << n << " got " << got << " want " << ref
+                        << " bound " << bound;
+          return 1e9;
+        }
+        worst = std::max(worst, err / bound);
+        errSq += err * err;
+        refSq += (ref - (withBias ? bias[n] : 0.0)) *
+                 (ref - (withBias ? bias[n] : 0.0));
+      }
+    }
+  }
+  *relRms = std::sqrt(errSq / std::max(refSq, 1e-30));
+  return worst;
+}
+
+struct KernelParam {
+  unsigned bits;
+  ArithPath path;
+};
+
+class X86Kernels : public ::testing::TestWithParam<KernelParam> {};
+
+TEST_P(X86Kernels, AgainstReference) {
+  KernelParam p = GetParam();
+  rt::CpuFeatures feats = rt::detectCpuFeatures();
+  std::mt19937 rng(42 + p.bits);
+  std::vector<Case> cases;
+  std::vector<KernelKey> keys;
+  // (K, G): ragged last groups (172 with 32/64), a K that is not a multiple
+  // of 16 or 32 with one group per row, and an exact multiple.
+  const std::pair<int64_t, int64_t> shapes[] = {
+      {172, 32}, {172, 64}, {256, 128}, {200, -1}};
+  for (auto [K, G] : shapes)
+    for (bool sym : {true, false})
+      for (Isa isa : {Isa::AVX2, Isa::AVXVNNI, Isa::AVX512, Isa::AVX512VNNI})
+        for (unsigned bt : {1u, 4u}) {
+          KernelKey key;
+          key.bits = p.bits;
+          key.groupSize = G;
+          key.symmetric = sym;
+          key.scaleType = (K == 256 && !sym) ? ScaleType::F16 : ScaleType::F32;
+          key.K = K;
+          key.N = 37;
+          key.batchTile = bt;
+          key.isa = isa;
+          key.path = p.path;
+          // ISAs this CPU lacks run as emulated code (same code shape,
+          // portable IR) so the generator's logic is still checked, on fewer
+          // shapes to bound compile time. fp32 kernels of the VNNI ISAs are
+          // the same code as those of their base ISA, so they are not
+          // emulated separately.
+          key.emulate = !rt::supportsVariant(feats, toVariant(isa));
+          if (key.emulate &&
+              (K == 256 || (G == 32 && bt == 4) ||
+               (p.path == ArithPath::FP32 &&
+                (isa == Isa::AVXVNNI || isa == Isa::AVX512VNNI))))
+            continue;
+          keys.push_back(key);
+        }
+  auto lib = buildKernelLibrary(keys);
+  ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
+  LoadedLibrary loaded(*lib);
+  ASSERT_TRUE(loaded.ok()) << dlerror();
+
+  std::set<std::string> emulated;
+  double worstAll = 0, rmsAll = 0;
+  int ran = 0;
+  for (const KernelKey &key : keys) {
+    auto fn = loaded.get(key.symbolName());
+    ASSERT_NE(fn, nullptr) << key.symbolName();
+    if (key.emulate)
+      emulated.insert(isaName(key.isa).str());
+    Case c;
+    c.key = key;
+    auto l = *key.layout();
+    QuantWeights w = randomWeights(l, rng);
+    c.packed = pack(l, w);
+    auto eff = effectiveWeights(l, c.packed);
+    ASSERT_TRUE(bool(eff));
+    c.W = std::move(*eff);
+    // Batch sizes: the tile, a remainder, and more than one 32-row chunk.
+    for (int64_t B : {int64_t(1), int64_t(key.batchTile + 1), int64_t(35)}) {
+      double rms = 0;
+      double worst = checkKernel(fn, c, B, rng, &rms);
+      if (worst >= 1e9)
+        return;
+      worstAll = std::max(worstAll, worst);
+      rmsAll = std::max(rmsAll, rms);
+      ++ran;
+    }
+  }
+  std::string sk;
+  for (const std::string &s : emulated)
+    sk += " " + s;
+  std::printf("[ info ] %u-bit %s: %d kernel runs, worst error / bound %.3f, "
+              "worst relative RMS error %.2e; ISAs not run natively (this CPU "
+              "lacks them; ran emulated):%s\n",
+              p.bits, pathName(p.path).str().c_str(), ran, worstAll, rmsAll,
+              sk.empty() ? " none" : sk.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(All, X86Kernels,
+                         ::testing::Values(KernelParam{4, ArithPath::FP32},
+                                           KernelParam{4, ArithPath::Int8},
+                                           KernelParam{8, ArithPath::FP32},
+                                           KernelParam{8, ArithPath::Int8},
+                                           KernelParam{2, ArithPath::FP32},
+                                           KernelParam{2, ArithPath::Int8},
+                                           KernelParam{3, ArithPath::FP32},
+                                           KernelParam{3, ArithPath::Int8}),
+                         [](const ::testing::TestParamInfo<KernelParam> &info) {
+                           return "b" + std::to_string(info.param.bits) + "_" +
+                                  pathName(info.param.path).str();
+                         });
+
+TEST(X86KernelGen, Deterministic) {
+  KernelKey key;
+  key.bits = 4;
+  key.groupSize = 64;
+  key.K = 172;
+  key.N = 40;
+  key.batchTile = 4;
+  key.isa = Isa::AVX512VNNI;
+  key.path = ArithPath::Int8;
+  KernelKey key2 = key;
+  key2.isa = Isa::AVX2;
+  key2.path = ArithPath::FP32;
+  auto objOf = [&]() {
+    llvm::LLVMContext ctx;
+    auto m = generateKernelModule(ctx, {key, key2});
+    EXPECT_TRUE(bool(m));
+    auto o = compileToObject(**m);
+    EXPECT_TRUE(bool(o));
+    return *o;
+  };
+  EXPECT_EQ(objOf(), objOf());
+  auto a = buildKernelLibrary({key, key2});
+  auto b = buildKernelLibrary({key, key2});
+  ASSERT_TRUE(bool(a) && bool(b));
+  EXPECT_EQ(*a, *b);
+}
+
+TEST(X86KernelGen, Errors) {
+  KernelKey key;
+  key.bits = 5;
+  key.K = 64;
+  key.N = 16;
+  llvm::LLVMContext ctx;
+  auto m = generateKernelModule(ctx, {key});
+  ASSERT_FALSE(bool(m));
+  EXPECT_NE(llvm::toString(m.takeError()).find("bit width 5"),
+            std::string::npos);
+  key.bits = 4;
+  key.batchTile = 0;
+  auto m2 = generateKernelModule(ctx, {key});
+  ASSERT_FALSE(bool(m2));
+  llvm::consumeError(m2.takeError());
+}
+
+} // namespace
