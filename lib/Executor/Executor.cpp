@@ -331,19 +331,12 @@ llvm::Error Executor::Impl::runOp(Operation *op,
         env[r] = Tensor::floats(x.shape, std::move(out));
         return llvm::Error::success();
       })
-      .Case([&](LinearOp l) -> llvm::Error {
-        const Tensor *bias = l.getBias() ? &get(l.getBias()) : nullptr;
-        Tensor out;
-        if (llvm::Error err = matmul(op, get(l.getInput()), get(l.getWeight()),
-                                     bias, l.getType(), out))
-          return err;
-        env[l] = std::move(out);
-        return llvm::Error::success();
-      })
-      .Case([&](QMatmulOp l) -> llvm::Error {
-        if (l.getActBits())
-          return opError(op, "activation quantization (act_bits) is not "
-                             "supported by the reference executor yet");
+      .Case<LinearOp, QMatmulOp>([&](auto l) -> llvm::Error {
+        // A quantized weight's value is its dequantized tensor (see QParamOp).
+        if constexpr (std::is_same_v<decltype(l), QMatmulOp>)
+          if (l.getActBits())
+            return opError(op, "activation quantization (act_bits) is not "
+                               "supported by the reference executor yet");
         const Tensor *bias = l.getBias() ? &get(l.getBias()) : nullptr;
         Tensor out;
         if (llvm::Error err = matmul(op, get(l.getInput()), get(l.getWeight()),

@@ -282,35 +282,30 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
       qparam.setPermAttr(DenseElementsAttr::get(
           qType.getPermType(), ArrayRef<int32_t>(result.perm)));
   } else {
-    OwnedTensor codes;
-    codes.name = layer.name + ".qcodes";
-    codes.dtype = DType::U8;
-    codes.shape = {n, k};
-    codes.bytes = result.codes;
-    if (llvm::Error err = outputStore->set(std::move(codes)))
-      return err;
-    if (llvm::Error err = outputStore->set(scalesTensor(
-            layer.name + ".scales", {n, g}, result.scales, p.scaleType)))
-      return err;
-    if (!p.symmetric) {
-      OwnedTensor zeros;
-      zeros.name = layer.name + ".zeros";
-      zeros.dtype = DType::U8;
-      zeros.shape = {n, g};
-      zeros.bytes = result.zeros;
-      if (llvm::Error err = outputStore->set(std::move(zeros)))
+    auto raw = [](std::string name, DType dtype, std::vector<int64_t> shape,
+                  const void *data, size_t nbytes) {
+      OwnedTensor t;
+      t.name = std::move(name);
+      t.dtype = dtype;
+      t.shape = std::move(shape);
+      t.bytes.assign(static_cast<const uint8_t *>(data),
+                     static_cast<const uint8_t *>(data) + nbytes);
+      return t;
+    };
+    SmallVector<OwnedTensor, 4> tensors;
+    tensors.push_back(raw(layer.name + ".qcodes", DType::U8, {n, k},
+                          result.codes.data(), result.codes.size()));
+    tensors.push_back(scalesTensor(layer.name + ".scales", {n, g},
+                                   result.scales, p.scaleType));
+    if (!p.symmetric)
+      tensors.push_back(raw(layer.name + ".zeros", DType::U8, {n, g},
+                            result.zeros.data(), result.zeros.size()));
+    if (actOrder)
+      tensors.push_back(raw(layer.name + ".perm", DType::I32, {k},
+                            result.perm.data(), 4 * result.perm.size()));
+    for (OwnedTensor &t : tensors)
+      if (llvm::Error err = outputStore->set(std::move(t)))
         return err;
-    }
-    if (actOrder) {
-      OwnedTensor perm;
-      perm.name = layer.name + ".perm";
-      perm.dtype = DType::I32;
-      perm.shape = {k};
-      perm.bytes.resize(4 * k);
-      std::memcpy(perm.bytes.data(), result.perm.data(), 4 * k);
-      if (llvm::Error err = outputStore->set(std::move(perm)))
-        return err;
-    }
   }
   b.setInsertionPoint(layer.op);
   auto dequant =

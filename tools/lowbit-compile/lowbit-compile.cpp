@@ -155,23 +155,22 @@ int main(int argc, char **argv) {
     fail(toString(session.takeError()));
 
   mlir::PassManager pm(ctx);
-  if (method == "rtn") {
-    mlir::lowbit::LowbitRtnQuantizeOptions o;
+  // Options both methods share.
+  auto setCommon = [&](auto &o) {
     o.bits = bits;
     o.groupSize = groupSize;
     o.symmetric = sym;
     o.mse = mse;
     o.scaleType = scaleType;
     o.overrides.assign(overrides.begin(), overrides.end());
+  };
+  if (method == "rtn") {
+    mlir::lowbit::LowbitRtnQuantizeOptions o;
+    setCommon(o);
     pm.addPass(mlir::lowbit::createRtnQuantizePass(o, session->get()));
   } else {
     mlir::lowbit::LowbitGptqQuantizeOptions o;
-    o.bits = bits;
-    o.groupSize = groupSize;
-    o.symmetric = sym;
-    o.mse = mse;
-    o.scaleType = scaleType;
-    o.overrides.assign(overrides.begin(), overrides.end());
+    setCommon(o);
     o.calib = calib;
     o.numSamples = nsamples;
     o.seqLen = seqlen;
