@@ -23,5 +23,25 @@ echo "   checked against an independent NumPy float64 implementation"
 "$BIN/lowbit-eval" --model "$OUT/model" --prompt "Once upon a time, there was a compiler." \
   --dump-logits "$OUT/logits.safetensors"
 python3 test/ref/compare_logits.py "$OUT/model" "$OUT/logits.safetensors"
-echo "== 4. lowbit-opt -lowbit-fuse-dequant-matmul on examples/quantized-mlp.mlir"
+echo "== 4. lowbit-compile: GPTQ 4-bit (groups of 64, range search), calibrated on examples/calib.txt"
+"$BIN/lowbit-compile" "$OUT/model" --method gptq --bits 4 --group-size 64 --mse \
+  --calib examples/calib.txt --seqlen 64 --nsamples 0 --emit quantized -o "$OUT/model-w4"
+echo "== 5. lowbit-eval: the quantized model against the FP32 model (random tokens of its vocabulary)"
+python3 -c "
+import struct, random
+random.seed(0)
+ids = [1] + [random.randrange(3, 2048) for _ in range(1023)]
+open('$OUT/tokens.bin', 'wb').write(struct.pack('<%di' % len(ids), *ids))"
+"$BIN/lowbit-eval" --model "$OUT/model-w4" --reference "$OUT/model" --tokens "$OUT/tokens.bin" --window 256
+du -sh "$OUT/model/model.safetensors" "$OUT/model-w4/params.safetensors" | sed 's/^/   size: /'
+echo "   (a random-weight model is far more sensitive to quantization than a trained one)"
+STORIES=${LOWBIT_SHARED_MODELS:-$(cd .. && pwd)/shared/models}/stories260k
+if [ -d "$STORIES" ]; then
+  echo "== 5b. the same on the trained stories260k model (GPTQ w4 g32, act-order, range search)"
+  "$BIN/lowbit-compile" "$STORIES" --method gptq --bits 4 --group-size 32 --act-order --mse \
+    --calib "$STORIES/data/calib_tokens.bin" --emit quantized -o "$OUT/stories-w4" 2>/dev/null
+  "$BIN/lowbit-eval" --model "$OUT/stories-w4" --reference "$STORIES" \
+    --tokens "$STORIES/data/eval_tokens.bin"
+fi
+echo "== 6. lowbit-opt -lowbit-fuse-dequant-matmul on examples/quantized-mlp.mlir"
 "$BIN/lowbit-opt" examples/quantized-mlp.mlir -lowbit-fuse-dequant-matmul
