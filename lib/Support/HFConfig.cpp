@@ -265,16 +265,11 @@ static llvm::Error readRope(const ConfigReader &r, ModelConfig &config) {
 
 llvm::Expected<ModelConfig> lowbit::parseHFConfigJSON(StringRef text,
                                                       StringRef nameForErrors) {
-  if (detail::jsonNestsDeeperThan(text, detail::kMaxJSONDepth))
-    return makeError(nameForErrors + ": JSON nests deeper than " +
-                     Twine(detail::kMaxJSONDepth) + " levels");
-  llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
+  llvm::Expected<llvm::json::Value> root =
+      detail::parseJSONObject(text, nameForErrors);
   if (!root)
-    return makeError(nameForErrors +
-                     ": not valid JSON: " + llvm::toString(root.takeError()));
+    return root.takeError();
   const llvm::json::Object *object = root->getAsObject();
-  if (!object)
-    return makeError(nameForErrors + ": not a JSON object");
   ConfigReader r(*object, nameForErrors);
 
   ModelConfig config;

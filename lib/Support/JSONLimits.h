@@ -14,6 +14,9 @@
 #define LOWBIT_LIB_SUPPORT_JSONLIMITS_H
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 namespace lowbit {
 namespace detail {
@@ -47,6 +50,23 @@ inline bool jsonNestsDeeperThan(llvm::StringRef text, unsigned maxDepth) {
     }
   }
   return false;
+}
+
+/// Parses `text` as a JSON object, refusing input nested deeper than
+/// kMaxJSONDepth (llvm::json::parse recurses without a limit). Errors are
+/// prefixed with `name`.
+inline llvm::Expected<llvm::json::Value> parseJSONObject(llvm::StringRef text,
+                                                         const llvm::Twine &name) {
+  if (jsonNestsDeeperThan(text, kMaxJSONDepth))
+    return llvm::createStringError(name + ": JSON nests deeper than " +
+                                   llvm::Twine(kMaxJSONDepth) + " levels");
+  llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
+  if (!root)
+    return llvm::createStringError(name + ": not valid JSON: " +
+                                   llvm::toString(root.takeError()));
+  if (!root->getAsObject())
+    return llvm::createStringError(name + ": not a JSON object");
+  return root;
 }
 
 } // namespace detail

@@ -100,16 +100,11 @@ SafetensorsStore::openIndex(StringRef indexPath) {
     return makeError(indexPath +
                      ": cannot open: " + bufferOrErr.getError().message());
   StringRef text = (*bufferOrErr)->getBuffer();
-  if (detail::jsonNestsDeeperThan(text, detail::kMaxJSONDepth))
-    return makeError(indexPath + ": JSON nests deeper than " +
-                     Twine(detail::kMaxJSONDepth) + " levels");
-  llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
+  llvm::Expected<llvm::json::Value> root =
+      detail::parseJSONObject(text, indexPath);
   if (!root)
-    return makeError(indexPath +
-                     ": not valid JSON: " + llvm::toString(root.takeError()));
+    return root.takeError();
   const llvm::json::Object *object = root->getAsObject();
-  if (!object)
-    return makeError(indexPath + ": not a JSON object");
   const llvm::json::Value *mapValue = object->get("weight_map");
   if (!mapValue)
     return makeError(indexPath + ": missing 'weight_map'");
