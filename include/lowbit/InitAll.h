@@ -9,6 +9,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Passes/Passes.h"
+#include "lowbit/Target/TargetRegistry.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -28,6 +29,18 @@ inline void registerAllDialects(mlir::DialectRegistry &registry) {
 inline void registerAllPasses() {
   mlir::lowbit::registerLowbitPasses();
   mlir::registerTransformsPasses();
+}
+
+/// Fills `targets` with every target built into the binary (the CMake list
+/// LOWBIT_TARGETS), registers each target's passes and adds the dialects its
+/// pipeline needs to `registry`. Callers link LowbitTargets.
+inline void registerAllTargets(TargetRegistry &targets,
+                               mlir::DialectRegistry &registry) {
+  registerAllTargets(targets);
+  for (const TargetBackend *target : targets.targets()) {
+    target->registerPasses();
+    target->getDependentDialects(registry);
+  }
 }
 
 } // namespace lowbit

@@ -13,6 +13,9 @@ int main(int argc, char **argv) {
   lowbit::registerAllPasses();
   mlir::DialectRegistry registry;
   lowbit::registerAllDialects(registry);
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "lowbit optimizer driver\n", registry));
+  // Target passes and dialects; the registry itself is not needed afterwards.
+  lowbit::TargetRegistry targets;
+  lowbit::registerAllTargets(targets, registry);
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "lowbit optimizer driver\n", registry));
 }

@@ -1,0 +1,87 @@
+//===- TargetBackend.h - interface of a compiler target ---------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The compiler-side interface every target (x86, cuda, vulkan, metal, ...)
+/// implements. A target lives in one folder, lib/Target/<Name>/, whose
+/// <Name>Target.cpp defines a TargetBackend subclass and ends with
+/// LOWBIT_DEFINE_TARGET(<name>, <Name>Target); see docs/adding-a-target.md.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_TARGET_TARGETBACKEND_H
+#define LOWBIT_TARGET_TARGETBACKEND_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class DialectRegistry;
+class Operation;
+class OpPassManager;
+} // namespace mlir
+
+namespace lowbit {
+
+/// The code a target produces for one module: an opaque blob plus the tags
+/// the runtime driver uses to pick a loader.
+struct TargetCode {
+  /// The target's name, as returned by TargetBackend::getName().
+  std::string target;
+  /// Versioned format tag shared by the target's serialize() and the runtime
+  /// driver's loader, e.g. "x86-elf-so-v1", "cuda-ptx-v1", "vulkan-spirv-v1".
+  /// A loader rejects any tag it does not know.
+  std::string format;
+  /// The blob itself (an ELF shared object, PTX text, SPIR-V words, ...).
+  std::vector<uint8_t> bytes;
+};
+
+/// A compiler target. Implementations must be stateless after construction
+/// (no mutable state shared between modules) so one instance can serve
+/// several compilations.
+class TargetBackend {
+public:
+  virtual ~TargetBackend();
+
+  /// The target's one lowercase name, used everywhere: CMake (LOWBIT_TARGETS),
+  /// #lowbit.target<"name">, pass prefixes (lowbit-<name>-...), the runtime
+  /// driver and CLI flags.
+  virtual llvm::StringRef getName() const = 0;
+
+  /// Adds the dialects the target's pipeline creates (e.g. gpu, nvvm, spirv)
+  /// so tools can parse and print its intermediate IR.
+  virtual void getDependentDialects(mlir::DialectRegistry &registry) const {}
+
+  /// Registers the target's own passes and pipelines with MLIR's pass
+  /// registry. Called once from a tool's main; never from a constructor.
+  virtual void registerPasses() const {}
+
+  /// Whether the target can run `op` (ggml's supports_op). On false, `reason`
+  /// says why in a lowercase message without trailing period, naming the
+  /// offending values, e.g. "act-order weights are not supported".
+  virtual bool isLegal(mlir::Operation *op, std::string &reason) const = 0;
+
+  /// Appends the target's codegen passes (layout, tiling, lowering to the
+  /// target dialects) to `pm`, which runs on the module. May add nothing when
+  /// serialize() works directly on lowbit-level IR.
+  virtual void buildCodegenPipeline(mlir::OpPassManager &pm) const {}
+
+  /// Produces the target's code for `module` (after buildCodegenPipeline).
+  /// Must be deterministic: the same module gives the same bytes. On failure
+  /// emits a diagnostic on the offending op (or the module) and returns
+  /// failure; `out` is then unspecified.
+  virtual mlir::LogicalResult serialize(mlir::ModuleOp module,
+                                        TargetCode &out) const = 0;
+};
+
+} // namespace lowbit
+
+#endif // LOWBIT_TARGET_TARGETBACKEND_H

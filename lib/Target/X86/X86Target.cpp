@@ -1,0 +1,202 @@
+//===- X86Target.cpp - the x86 compiler target ----------------------------===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The x86 TargetBackend. Quantized matmuls get kernels generated per
+/// specialisation by KernelGen; the float graph ops run on the runtime's x86
+/// kernel library. serialize() returns one ELF shared object (format
+/// "x86-elf-so-v1") exporting, for every distinct lowbit.qmatmul
+/// specialisation, one symbol per ISA level and batch tile, named and called
+/// as runtime/include/lowbitrt/X86KernelABI.h describes.
+///
+//===----------------------------------------------------------------------===//
+
+#include "KernelGen.h"
+
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/Target/TargetRegistry.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <set>
+#include <tuple>
+
+using namespace mlir;
+using namespace mlir::lowbit;
+namespace x86 = ::lowbit::x86;
+
+namespace {
+
+/// The format tag shared with the runtime's x86 loader. Bump the version when
+/// the symbol naming, the kernel C ABI or the packed weight layout change
+/// (LOWBIT_X86_KERNEL_ABI_VERSION in X86KernelABI.h).
+constexpr const char *kX86Format = "x86-elf-so-v1";
+
+/// ISA levels every specialisation is generated for; the runtime picks the
+/// best one the CPU supports.
+constexpr x86::Isa kIsas[] = {x86::Isa::AVX2, x86::Isa::AVXVNNI,
+                              x86::Isa::AVX512, x86::Isa::AVX512VNNI};
+
+/// Batch rows per register tile for multi-row (prefill) calls: 256-bit ISAs
+/// have registers for 4 rows, 512-bit ones for 8. Decode uses tile 1.
+unsigned getPrefillBatchTile(x86::Isa isa) {
+  return (isa == x86::Isa::AVX512 || isa == x86::Isa::AVX512VNNI) ? 8 : 4;
+}
+
+/// Whether the kernel generator can handle weights quantized under `scheme`.
+bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
+  llvm::raw_string_ostream os(reason);
+  unsigned bits = scheme.getBits();
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
+    os << bits << "-bit weights are not supported (supported: 2, 3, 4, 8)";
+    return false;
+  }
+  Type scaleType = scheme.getScaleType();
+  if (!scaleType.isF32() && !scaleType.isF16()) {
+    os << "scale type " << scaleType << " is not supported (supported: f32, "
+       << "f16)";
+    return false;
+  }
+  if (!scheme.getSymmetric() && !isa<IntegerType>(scheme.getZeroType())) {
+    os << "zero type " << scheme.getZeroType()
+       << " is not supported (asymmetric schemes need an integer zero type)";
+    return false;
+  }
+  if (scheme.getActOrder()) {
+    os << "act-order weights are not supported (fold the permutation first)";
+    return false;
+  }
+  if (scheme.getRotation()) {
+    os << "rotated weights are not supported (fold the rotation first)";
+    return false;
+  }
+  return true;
+}
+
+/// A lowbit.qmatmul specialisation, ordered so kernels come out in a
+/// deterministic order.
+using Spec =
+    std::tuple<unsigned /*bits*/, int64_t /*group*/, bool /*sym*/,
+               x86::ScaleType, int64_t /*K*/, int64_t /*N*/, x86::ArithPath>;
+
+Spec getSpec(QMatmulOp op) {
+  auto type = cast<QWeightType>(op.getWeight().getType());
+  SchemeAttr scheme = type.getScheme();
+  x86::ScaleType scaleType =
+      scheme.getScaleType().isF16() ? x86::ScaleType::F16 : x86::ScaleType::F32;
+  x86::ArithPath path =
+      op.getActBits() ? x86::ArithPath::Int8 : x86::ArithPath::FP32;
+  return {scheme.getBits(),
+          scheme.getGroupSize(),
+          scheme.getSymmetric(),
+          scaleType,
+          type.getK(),
+          type.getN(),
+          path};
+}
+
+class X86Target final : public ::lowbit::TargetBackend {
+public:
+  llvm::StringRef getName() const override { return "x86"; }
+
+  void getDependentDialects(DialectRegistry &registry) const override {
+    // serialize() works on lowbit-level IR; nothing beyond what lowbit IR
+    // already uses.
+    registry.insert<LowbitDialect, func::FuncDialect, arith::ArithDialect>();
+  }
+
+  bool isLegal(Operation *op, std::string &reason) const override {
+    return llvm::TypeSwitch<Operation *, bool>(op)
+        .Case([&](QMatmulOp matmul) {
+          auto type = cast<QWeightType>(matmul.getWeight().getType());
+          if (!isSupportedScheme(type.getScheme(), reason))
+            return false;
+          if (auto actBits = matmul.getActBits(); actBits && *actBits != 8) {
+            reason = "activation quantization to " + std::to_string(*actBits) +
+                     " bits is not supported (supported: 8)";
+            return false;
+          }
+          return true;
+        })
+        .Case([&](QParamOp param) {
+          return isSupportedScheme(
+              cast<QWeightType>(param.getType()).getScheme(), reason);
+        })
+        .Case([&](DequantizeOp) {
+          reason = "standalone dequantization is not supported (fuse it into "
+                   "lowbit.qmatmul)";
+          return false;
+        })
+        // The float graph ops run on the runtime's x86 kernel library.
+        .Case<ParamOp, EmbeddingOp, RMSNormOp, LinearOp, RotaryOp, AttentionOp,
+              GatedActOp, AddOp>([](Operation *) { return true; })
+        .Case<ModuleOp, func::FuncOp, func::ReturnOp, func::CallOp,
+              arith::ConstantOp>([](Operation *) { return true; })
+        .Default([&](Operation *other) {
+          reason = "op '" + other->getName().getStringRef().str() +
+                   "' is not supported";
+          return false;
+        });
+  }
+
+  LogicalResult serialize(ModuleOp module,
+                          ::lowbit::TargetCode &out) const override {
+    std::set<Spec> specs;
+    WalkResult walk = module.walk([&](Operation *op) {
+      std::string reason;
+      if (!isLegal(op, reason)) {
+        op->emitOpError("cannot be compiled for target x86: ") << reason;
+        return WalkResult::interrupt();
+      }
+      if (auto matmul = dyn_cast<QMatmulOp>(op))
+        specs.insert(getSpec(matmul));
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+
+    out.target = getName().str();
+    out.format = kX86Format;
+    out.bytes.clear();
+    // A module without quantized matmuls needs no generated code.
+    if (specs.empty())
+      return success();
+
+    std::vector<x86::KernelKey> keys;
+    for (const Spec &spec : specs) {
+      for (x86::Isa isa : kIsas) {
+        for (unsigned tile : {1u, getPrefillBatchTile(isa)}) {
+          x86::KernelKey key;
+          std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType, key.K,
+                   key.N, key.path) = spec;
+          key.isa = isa;
+          key.batchTile = tile;
+          if (llvm::Error err = key.verify())
+            return module.emitError("x86 kernel ")
+                   << key.symbolName() << " cannot be generated: "
+                   << llvm::toString(std::move(err));
+          keys.push_back(key);
+        }
+      }
+    }
+
+    llvm::Expected<std::vector<char>> library = x86::buildKernelLibrary(keys);
+    if (!library)
+      return module.emitError("x86 kernel library generation failed: ")
+             << llvm::toString(library.takeError());
+    out.bytes.assign(library->begin(), library->end());
+    return success();
+  }
+};
+
+} // namespace
+
+LOWBIT_DEFINE_TARGET(x86, X86Target)
