@@ -496,10 +496,18 @@ Executor::create(ModuleOp module, const ParamStore &store,
   auto logits = type.getNumResults() == 1
                     ? dyn_cast<RankedTensorType>(type.getResult(0))
                     : RankedTensorType();
-  if (type.getNumInputs() != 2 || !logits || logits.getRank() != 2 ||
-      ShapedType::isDynamic(logits.getDimSize(1)))
+  auto isIdVector = [](Type t) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    return tensor && tensor.getRank() == 1 &&
+           tensor.getElementType().isInteger(32);
+  };
+  if (type.getNumInputs() != 2 || !isIdVector(type.getInput(0)) ||
+      !isIdVector(type.getInput(1)) || !logits || logits.getRank() != 2 ||
+      ShapedType::isDynamic(logits.getDimSize(1)) ||
+      !logits.getElementType().isF32())
     return llvm::createStringError(
-        "@forward must take (tokens, positions) and return logits [T, V]");
+        "@forward must take (tokens: tensor<?xi32>, positions: "
+        "tensor<?xi32>) and return f32 logits [T, V]");
   auto impl = std::make_unique<Impl>(module, store, options.threads);
   impl->entryFn = entry;
   impl->vocab = logits.getDimSize(1);
