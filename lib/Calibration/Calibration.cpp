@@ -59,9 +59,9 @@ llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts) {
   }
   int64_t available = static_cast<int64_t>(ids.size()) / opts.seqLen;
   if (available == 0)
-    return llvm::createStringError(
-        "%s: %zu tokens, fewer than one row of %lld", opts.path.c_str(),
-        ids.size(), static_cast<long long>(opts.seqLen));
+    return llvm::createStringError("%s: %zu tokens, fewer than one row of %lld",
+                                   opts.path.c_str(), ids.size(),
+                                   static_cast<long long>(opts.seqLen));
   std::vector<int64_t> picked(available);
   std::iota(picked.begin(), picked.end(), 0);
   if (opts.numSamples > 0 && opts.numSamples < available) {

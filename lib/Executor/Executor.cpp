@@ -70,8 +70,8 @@ llvm::Expected<std::vector<float>> elementsToF32(Operation *op,
     if (isa<IntegerType>(dense.getElementType())) {
       bool isSigned = !dense.getElementType().isUnsignedInteger();
       for (APInt v : dense.getValues<APInt>())
-        out.push_back(static_cast<float>(isSigned ? v.getSExtValue()
-                                                  : v.getZExtValue()));
+        out.push_back(
+            static_cast<float>(isSigned ? v.getSExtValue() : v.getZExtValue()));
       return out;
     }
   }
@@ -86,17 +86,16 @@ llvm::Expected<std::vector<float>> elementsToF32(Operation *op,
                      "or an f32 dense_resource)");
 }
 
-llvm::Expected<std::vector<float>> viewToF32(Operation *op,
-                                             const TensorView &view,
-                                             ArrayRef<int64_t> shape) {
+llvm::Expected<std::vector<float>>
+viewToF32(Operation *op, const TensorView &view, ArrayRef<int64_t> shape) {
   if (ArrayRef<int64_t>(view.shape) != shape) {
     std::string want, got;
     llvm::raw_string_ostream w(want), g(got);
     llvm::interleave(shape, w, "x");
     llvm::interleave(view.shape, g, "x");
     return opError(op, "tensor '" + view.name + "' has shape [" + got +
-                           "] in the parameter store, the IR expects [" +
-                           want + "]");
+                           "] in the parameter store, the IR expects [" + want +
+                           "]");
   }
   if (view.dtype == DType::U8 || view.dtype == DType::I8 ||
       view.dtype == DType::I32) {
@@ -187,8 +186,8 @@ Executor::Impl::loadComponent(Operation *op, StringRef name,
       return elementsToF32(op, *inlineValue);
     const TensorView *view = store.lookup(name);
     if (!view)
-      return llvm::Expected<std::vector<float>>(opError(
-          op, "tensor '" + name + "' is not in the parameter store"));
+      return llvm::Expected<std::vector<float>>(
+          opError(op, "tensor '" + name + "' is not in the parameter store"));
     return viewToF32(op, *view, type.getShape());
   }();
   if (!values)
@@ -203,12 +202,12 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
   QWeightType type = op.getType();
   SchemeAttr scheme = type.getScheme();
   std::string name = op.getName().str();
-  auto codes = loadComponent(op, name + ".qcodes", op.getCodes(),
-                             type.getCodesType());
+  auto codes =
+      loadComponent(op, name + ".qcodes", op.getCodes(), type.getCodesType());
   if (!codes)
     return codes.takeError();
-  auto scales = loadComponent(op, name + ".scales", op.getScales(),
-                              type.getScalesType());
+  auto scales =
+      loadComponent(op, name + ".scales", op.getScales(), type.getScalesType());
   if (!scales)
     return scales.takeError();
   std::optional<Tensor> zeros, perm;
@@ -240,9 +239,9 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
     codeBytes[i] = static_cast<uint8_t>((*codes->f)[i]);
   std::vector<float> w(n * k);
   kernels::Status status = kernels::dequantizeRows(
-      codeBytes.data(), scales->f->data(),
-      zeros ? zeros->f->data() : nullptr, gIdx.empty() ? nullptr : gIdx.data(),
-      n, k, scheme.getGroupSize(), scheme.getBits(), w.data(), &pool);
+      codeBytes.data(), scales->f->data(), zeros ? zeros->f->data() : nullptr,
+      gIdx.empty() ? nullptr : gIdx.data(), n, k, scheme.getGroupSize(),
+      scheme.getBits(), w.data(), &pool);
   if (!status.ok())
     return opError(op, "tensor '" + name + "': " + status.message());
   Tensor t = Tensor::floats({n, k}, std::move(w));
@@ -256,8 +255,8 @@ llvm::Error Executor::Impl::matmul(Operation *op, const Tensor &x,
   int64_t k = x.cols(), rows = x.rows();
   int64_t n = w.shape[0];
   if (w.shape[1] != k)
-    return opError(op, "input has " + Twine(k) + " features, weight K = " +
-                           Twine(w.shape[1]));
+    return opError(op, "input has " + Twine(k) +
+                           " features, weight K = " + Twine(w.shape[1]));
   if (observer)
     observer(op, x.f->data(), rows, k);
   std::vector<float> y(rows * n);
@@ -313,8 +312,8 @@ llvm::Error Executor::Impl::runOp(Operation *op,
           return opError(op, "indices must be integers");
         int64_t d = table.shape[1], t = ids.numel();
         std::vector<float> out(t * d);
-        kernels::Status s = kernels::embedding(
-            table.f->data(), table.shape[0], d, ids.i->data(), t, out.data());
+        kernels::Status s = kernels::embedding(table.f->data(), table.shape[0],
+                                               d, ids.i->data(), t, out.data());
         if (!s.ok())
           return opError(op, s.message());
         SmallVector<int64_t> shape(ids.shape.begin(), ids.shape.end());

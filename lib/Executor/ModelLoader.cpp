@@ -45,9 +45,8 @@ llvm::Expected<LoadedModel> loadModel(StringRef path,
   if (isDir && llvm::sys::fs::exists(configPath) &&
       !llvm::sys::fs::exists(irPath)) {
     // A Hugging Face checkpoint: import it.
-    auto module = importHFModel(ctx, weightsOverride.empty()
-                                         ? path
-                                         : weightsOverride);
+    auto module =
+        importHFModel(ctx, weightsOverride.empty() ? path : weightsOverride);
     if (!module)
       return module.takeError();
     model.module = std::move(*module);
@@ -62,8 +61,8 @@ llvm::Expected<LoadedModel> loadModel(StringRef path,
     std::string diagText;
     llvm::raw_string_ostream diagStream(diagText);
     SourceMgrDiagnosticHandler handler(sourceMgr, ctx, diagStream);
-    model.module = parseSourceFile<ModuleOp>(file, sourceMgr,
-                                             ParserConfig(ctx));
+    model.module =
+        parseSourceFile<ModuleOp>(file, sourceMgr, ParserConfig(ctx));
     if (!model.module)
       return llvm::createStringError("%s: cannot parse lowbit IR:\n%s",
                                      file.c_str(), diagText.c_str());

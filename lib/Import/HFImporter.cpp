@@ -31,19 +31,16 @@ private:
   RankedTensorType act(int64_t width) {
     return RankedTensorType::get({ShapedType::kDynamic, width}, f32);
   }
-  Location loc(StringRef name) {
-    return NameLoc::get(b.getStringAttr(name));
-  }
+  Location loc(StringRef name) { return NameLoc::get(b.getStringAttr(name)); }
   Value param(StringRef name, ArrayRef<int64_t> shape) {
     return mlir::lowbit::ParamOp::create(b, loc(name),
-                                   RankedTensorType::get(shape, f32),
-                                   b.getStringAttr(name), ElementsAttr());
+                                         RankedTensorType::get(shape, f32),
+                                         b.getStringAttr(name), ElementsAttr());
   }
   Value linear(Value x, StringRef prefix, int64_t out, int64_t in,
                bool hasBias) {
     Value w = param((prefix + ".weight").str(), {out, in});
-    Value bias =
-        hasBias ? param((prefix + ".bias").str(), {out}) : Value();
+    Value bias = hasBias ? param((prefix + ".bias").str(), {out}) : Value();
     return mlir::lowbit::LinearOp::create(b, loc(prefix), act(out), x, w, bias);
   }
   Value rmsNorm(Value x, StringRef name) {
@@ -68,8 +65,8 @@ DictionaryAttr ModelBuilder::configAttr() {
   auto addInt = [&](StringRef key, int64_t value) {
     entries.push_back(b.getNamedAttr(key, b.getI64IntegerAttr(value)));
   };
-  entries.push_back(b.getNamedAttr("architecture",
-                                   b.getStringAttr(config.architecture)));
+  entries.push_back(
+      b.getNamedAttr("architecture", b.getStringAttr(config.architecture)));
   addInt("hidden_size", config.hiddenSize);
   addInt("intermediate_size", config.intermediateSize);
   addInt("num_hidden_layers", config.numLayers);
@@ -80,8 +77,8 @@ DictionaryAttr ModelBuilder::configAttr() {
   addInt("max_position_embeddings", config.maxPositions);
   addInt("bos_token_id", config.bosId);
   addInt("eos_token_id", config.eosId);
-  entries.push_back(b.getNamedAttr(
-      "tie_word_embeddings", b.getBoolAttr(config.tieWordEmbeddings)));
+  entries.push_back(b.getNamedAttr("tie_word_embeddings",
+                                   b.getBoolAttr(config.tieWordEmbeddings)));
   return b.getDictionaryAttr(entries);
 }
 
@@ -110,8 +107,8 @@ func::FuncOp ModelBuilder::buildLayer(ModuleOp module, int64_t layer) {
   auto rotary = [&](Value t, StringRef what) -> Value {
     return mlir::lowbit::RotaryOp::create(
         b, loc(attn + "." + what.str()), t.getType(),
-        mlir::lowbit::RotaryStyleAttr::get(ctx,
-                                           mlir::lowbit::RotaryStyle::RotateHalf),
+        mlir::lowbit::RotaryStyleAttr::get(
+            ctx, mlir::lowbit::RotaryStyle::RotateHalf),
         t, pos, b.getI64IntegerAttr(headDim),
         b.getF64FloatAttr(config.ropeTheta));
   };
@@ -122,8 +119,8 @@ func::FuncOp ModelBuilder::buildLayer(ModuleOp module, int64_t layer) {
       config.numKVHeads, headDim, /*scale=*/nullptr,
       config.slidingWindow > 0 ? b.getI64IntegerAttr(config.slidingWindow)
                                : IntegerAttr());
-  Value o = linear(attnOp, attn + ".o_proj", hidden, qWidth,
-                   config.outputProjBias);
+  Value o =
+      linear(attnOp, attn + ".o_proj", hidden, qWidth, config.outputProjBias);
   Value h1 = mlir::lowbit::AddOp::create(b, loc(prefix + ".residual1"),
                                          h.getType(), h, o);
 
@@ -133,7 +130,8 @@ func::FuncOp ModelBuilder::buildLayer(ModuleOp module, int64_t layer) {
   Value up = linear(x2, mlp + ".up_proj", inter, hidden, config.mlpBias);
   Value act = mlir::lowbit::GatedActOp::create(
       b, loc(mlp + ".act"), gate.getType(),
-      mlir::lowbit::GatedActKindAttr::get(ctx, mlir::lowbit::GatedActKind::Silu),
+      mlir::lowbit::GatedActKindAttr::get(ctx,
+                                          mlir::lowbit::GatedActKind::Silu),
       gate, up);
   Value down = linear(act, mlp + ".down_proj", hidden, inter, config.mlpBias);
   Value h2 = mlir::lowbit::AddOp::create(b, loc(prefix + ".residual2"),
@@ -158,26 +156,25 @@ OwningOpRef<ModuleOp> ModelBuilder::build(StringRef weightsPath,
   auto ids = RankedTensorType::get({ShapedType::kDynamic}, i32);
   auto logitsType = act(config.vocabSize);
   b.setInsertionPointToStart(module->getBody());
-  auto fn = func::FuncOp::create(
-      b, loc("model"), attrs::kEntry,
-      b.getFunctionType({ids, ids}, {logitsType}));
+  auto fn = func::FuncOp::create(b, loc("model"), attrs::kEntry,
+                                 b.getFunctionType({ids, ids}, {logitsType}));
   Block *body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   Value tokens = body->getArgument(0), pos = body->getArgument(1);
-  Value table = param("model.embed_tokens.weight",
-                      {config.vocabSize, config.hiddenSize});
-  Value h = mlir::lowbit::EmbeddingOp::create(b, loc("model.embed_tokens"),
-                                        act(config.hiddenSize), table, tokens);
+  Value table =
+      param("model.embed_tokens.weight", {config.vocabSize, config.hiddenSize});
+  Value h = mlir::lowbit::EmbeddingOp::create(
+      b, loc("model.embed_tokens"), act(config.hiddenSize), table, tokens);
   for (func::FuncOp layer : layers)
     h = func::CallOp::create(b, layer.getLoc(), layer, ValueRange{h, pos})
             .getResult(0);
   h = rmsNorm(h, "model.norm");
-  Value head = config.tieWordEmbeddings
-                   ? table
-                   : param("lm_head.weight",
-                           {config.vocabSize, config.hiddenSize});
-  Value logits = mlir::lowbit::LinearOp::create(b, loc("lm_head"), logitsType, h,
-                                          head, Value());
+  Value head =
+      config.tieWordEmbeddings
+          ? table
+          : param("lm_head.weight", {config.vocabSize, config.hiddenSize});
+  Value logits = mlir::lowbit::LinearOp::create(b, loc("lm_head"), logitsType,
+                                                h, head, Value());
   func::ReturnOp::create(b, loc("model"), logits);
   return module;
 }
@@ -210,8 +207,7 @@ buildModelIR(MLIRContext *ctx, const ModelConfig &config,
 llvm::Expected<OwningOpRef<ModuleOp>> importHFModel(MLIRContext *ctx,
                                                     StringRef dir) {
   if (!llvm::sys::fs::is_directory(dir))
-    return llvm::createStringError("%s: not a directory",
-                                   dir.str().c_str());
+    return llvm::createStringError("%s: not a directory", dir.str().c_str());
   SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
   llvm::Expected<ModelConfig> config = parseHFConfig(configPath);

@@ -22,9 +22,10 @@ namespace lowbit {
 // Options and layer selection
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<numerics::QuantParams>
-makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
-                StringRef scaleType) {
+llvm::Expected<numerics::QuantParams> makeQuantParams(unsigned bits,
+                                                      int64_t groupSize,
+                                                      bool symmetric, bool mse,
+                                                      StringRef scaleType) {
   if (bits < 2 || bits > 8)
     return llvm::createStringError("bits must be in [2, 8], got %u", bits);
   if (groupSize == 0 || groupSize < -1)
@@ -59,10 +60,10 @@ parseOverrides(ArrayRef<std::string> specs) {
     o.pattern = parts[0].str();
     std::string regexError;
     if (o.pattern.empty() || !llvm::Regex(o.pattern).isValid(regexError))
-      return llvm::createStringError(
-          "override '%s': invalid regex '%s'%s%s", spec.c_str(),
-          o.pattern.c_str(), regexError.empty() ? "" : ": ",
-          regexError.c_str());
+      return llvm::createStringError("override '%s': invalid regex '%s'%s%s",
+                                     spec.c_str(), o.pattern.c_str(),
+                                     regexError.empty() ? "" : ": ",
+                                     regexError.c_str());
     for (StringRef field : llvm::drop_begin(parts)) {
       auto [key, value] = field.split('=');
       int64_t number;
@@ -201,8 +202,7 @@ QuantSession::loadWeight(const LayerChoice &layer) {
 
 /// Scales as a tensor of the scheme's scale type.
 static OwnedTensor scalesTensor(const std::string &name,
-                                ArrayRef<int64_t> shape,
-                                ArrayRef<float> scales,
+                                ArrayRef<int64_t> shape, ArrayRef<float> scales,
                                 numerics::ScaleType type) {
   OwnedTensor t;
   t.name = name;
@@ -225,18 +225,15 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   const numerics::QuantParams &p = layer.params;
   auto wType = layer.weight.getType();
   int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-  Type scaleType = p.scaleType == numerics::ScaleType::F32
-                       ? Type(Float32Type::get(ctx))
-                   : p.scaleType == numerics::ScaleType::F16
-                       ? Type(Float16Type::get(ctx))
-                       : Type(BFloat16Type::get(ctx));
-  Type zeroType = p.symmetric
-                      ? Type()
-                      : IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  Type scaleType =
+      p.scaleType == numerics::ScaleType::F32   ? Type(Float32Type::get(ctx))
+      : p.scaleType == numerics::ScaleType::F16 ? Type(Float16Type::get(ctx))
+                                                : Type(BFloat16Type::get(ctx));
+  Type zeroType =
+      p.symmetric ? Type() : IntegerType::get(ctx, 8, IntegerType::Unsigned);
   bool actOrder = !result.perm.empty();
   auto scheme = SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric,
-                                scaleType, zeroType, actOrder,
-                                RotationAttr());
+                                scaleType, zeroType, actOrder, RotationAttr());
   auto qType = QWeightType::get(ctx, wType.getShape(), scheme);
   int64_t g = qType.getNumGroups();
   if (result.codes.size() != static_cast<size_t>(n * k) ||
@@ -251,10 +248,9 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   OpBuilder b(layer.op);
   // Keep the quantized parameter where the float one was.
   b.setInsertionPoint(layer.weight);
-  auto qparam = QParamOp::create(b, layer.weight.getLoc(), qType,
-                                 b.getStringAttr(layer.name), ElementsAttr(),
-                                 ElementsAttr(), ElementsAttr(),
-                                 ElementsAttr());
+  auto qparam = QParamOp::create(
+      b, layer.weight.getLoc(), qType, b.getStringAttr(layer.name),
+      ElementsAttr(), ElementsAttr(), ElementsAttr(), ElementsAttr());
   if (layer.weight.getValue()) {
     // Inline model in, inline quantized parameter out.
     RankedTensorType codesType = qType.getCodesType();
@@ -275,8 +271,7 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
       SmallVector<APInt> zeros;
       for (uint8_t z : result.zeros)
         zeros.push_back(APInt(8, z));
-      qparam.setZerosAttr(
-          DenseElementsAttr::get(qType.getZerosType(), zeros));
+      qparam.setZerosAttr(DenseElementsAttr::get(qType.getZerosType(), zeros));
     }
     if (actOrder)
       qparam.setPermAttr(DenseElementsAttr::get(
@@ -345,8 +340,7 @@ llvm::Error QuantSession::writeOutputs(
     llvm::json::Object root{{"layers", std::move(layers)}};
     if (llvm::Error err = llvm::writeToOutput(
             reportPath, [&](llvm::raw_ostream &os) -> llvm::Error {
-              os << llvm::formatv("{0:2}",
-                                  llvm::json::Value(std::move(root)))
+              os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
                  << "\n";
               return llvm::Error::success();
             }))

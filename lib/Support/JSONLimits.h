@@ -55,15 +55,15 @@ inline bool jsonNestsDeeperThan(llvm::StringRef text, unsigned maxDepth) {
 /// Parses `text` as a JSON object, refusing input nested deeper than
 /// kMaxJSONDepth (llvm::json::parse recurses without a limit). Errors are
 /// prefixed with `name`.
-inline llvm::Expected<llvm::json::Value> parseJSONObject(llvm::StringRef text,
-                                                         const llvm::Twine &name) {
+inline llvm::Expected<llvm::json::Value>
+parseJSONObject(llvm::StringRef text, const llvm::Twine &name) {
   if (jsonNestsDeeperThan(text, kMaxJSONDepth))
     return llvm::createStringError(name + ": JSON nests deeper than " +
                                    llvm::Twine(kMaxJSONDepth) + " levels");
   llvm::Expected<llvm::json::Value> root = llvm::json::parse(text);
   if (!root)
-    return llvm::createStringError(name + ": not valid JSON: " +
-                                   llvm::toString(root.takeError()));
+    return llvm::createStringError(
+        name + ": not valid JSON: " + llvm::toString(root.takeError()));
   if (!root->getAsObject())
     return llvm::createStringError(name + ": not a JSON object");
   return root;

@@ -40,7 +40,8 @@ struct FuseLinearOfDequantize : OpRewritePattern<LinearOp> {
 };
 
 struct LowbitFuseDequantMatmulPass
-    : mlir::lowbit::impl::LowbitFuseDequantMatmulBase<LowbitFuseDequantMatmulPass> {
+    : mlir::lowbit::impl::LowbitFuseDequantMatmulBase<
+          LowbitFuseDequantMatmulPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateFuseDequantMatmulPatterns(patterns);

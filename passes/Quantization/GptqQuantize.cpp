@@ -137,8 +137,7 @@ LogicalResult GptqQuantizePass::run() {
         Value input = layer->op.getInput();
         if (!hessians.count(input)) {
           int64_t k = layer->op.getWeight().getType().getDimSize(1);
-          hessians[input] =
-              std::make_unique<numerics::HessianAccumulator>(k);
+          hessians[input] = std::make_unique<numerics::HessianAccumulator>(k);
           observed[layer->op] = input;
         }
       }
@@ -159,23 +158,22 @@ LogicalResult GptqQuantizePass::run() {
           return ::lowbit::emitErr(layer->op, w.takeError());
         int64_t n = layer->weight.getType().getDimSize(0);
         int64_t k = layer->weight.getType().getDimSize(1);
-        std::vector<float> h =
-            hessians[layer->op.getInput()]->finalize();
+        std::vector<float> h = hessians[layer->op.getInput()]->finalize();
         gptq.quant = layer->params;
         numerics::QuantResult result;
         numerics::GptqStats stats;
         if (llvm::Error err = numerics::gptqQuantize(w->data(), n, k, h.data(),
                                                      gptq, result, &stats))
           return ::lowbit::emitErr(layer->op, std::move(err));
-        (*session)->addReport(llvm::json::Object{
-            {"name", layer->name},
-            {"method", "gptq"},
-            {"bits", layer->params.bits},
-            {"group_size", layer->params.groupSize},
-            {"act_order", actOrder.getValue()},
-            {"shape", llvm::json::Array{n, k}},
-            {"rel_output_error", stats.relativeError},
-            {"gptq_loss", stats.loss}});
+        (*session)->addReport(
+            llvm::json::Object{{"name", layer->name},
+                               {"method", "gptq"},
+                               {"bits", layer->params.bits},
+                               {"group_size", layer->params.groupSize},
+                               {"act_order", actOrder.getValue()},
+                               {"shape", llvm::json::Array{n, k}},
+                               {"rel_output_error", stats.relativeError},
+                               {"gptq_loss", stats.loss}});
         if (llvm::Error err = (*session)->applyQuantized(*layer, result))
           return ::lowbit::emitErr(layer->op, std::move(err));
       }
@@ -184,9 +182,9 @@ LogicalResult GptqQuantizePass::run() {
       return ::lowbit::emitErr(module, std::move(err));
     // Keep memory bounded by one block: its weights are not needed again.
     (*exec)->forgetWeightsIn((*runner)->block(b));
-    double secs = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+    double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     llvm::errs() << llvm::formatv("lowbit-gptq: block {0}/{1} quantized "
                                   "({2} layers, {3:f2} s)\n",
                                   b + 1, e, blockLayers.size(), secs);
@@ -198,8 +196,8 @@ LogicalResult GptqQuantizePass::run() {
 
 } // namespace
 
-std::unique_ptr<Pass> mlir::lowbit::createGptqQuantizePass(
-    const LowbitGptqQuantizeOptions &options,
-    ::lowbit::QuantSession *session) {
+std::unique_ptr<Pass>
+mlir::lowbit::createGptqQuantizePass(const LowbitGptqQuantizeOptions &options,
+                                     ::lowbit::QuantSession *session) {
   return std::make_unique<GptqQuantizePass>(options, session);
 }

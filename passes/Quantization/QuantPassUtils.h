@@ -15,9 +15,8 @@ namespace lowbit {
 class PassSession {
 public:
   /// Uses `external` when given, else opens a session on `module`.
-  static llvm::Expected<PassSession> get(mlir::ModuleOp module,
-                                         QuantSession *external,
-                                         llvm::StringRef weights);
+  static llvm::Expected<PassSession>
+  get(mlir::ModuleOp module, QuantSession *external, llvm::StringRef weights);
   QuantSession &operator*() const { return *session; }
   QuantSession *operator->() const { return session; }
 

@@ -33,8 +33,8 @@ struct RtnQuantizePass
 
   LogicalResult run() {
     ModuleOp module = getOperation();
-    auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
-                                            scaleType);
+    auto params =
+        ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse, scaleType);
     if (!params)
       return ::lowbit::emitErr(module, params.takeError());
     auto overrideList = ::lowbit::parseOverrides(overrides);
@@ -66,13 +66,13 @@ struct RtnQuantizePass
         num += d * d;
         den += double((*w)[i]) * (*w)[i];
       }
-      (*session)->addReport(llvm::json::Object{
-          {"name", layer.name},
-          {"method", "rtn"},
-          {"bits", layer.params.bits},
-          {"group_size", layer.params.groupSize},
-          {"shape", llvm::json::Array{n, k}},
-          {"weight_rel_error", den > 0 ? num / den : 0.0}});
+      (*session)->addReport(
+          llvm::json::Object{{"name", layer.name},
+                             {"method", "rtn"},
+                             {"bits", layer.params.bits},
+                             {"group_size", layer.params.groupSize},
+                             {"shape", llvm::json::Array{n, k}},
+                             {"weight_rel_error", den > 0 ? num / den : 0.0}});
       if (llvm::Error err = (*session)->applyQuantized(layer, result))
         return ::lowbit::emitErr(layer.op, std::move(err));
     }
@@ -86,7 +86,8 @@ struct RtnQuantizePass
 
 } // namespace
 
-std::unique_ptr<Pass> mlir::lowbit::createRtnQuantizePass(
-    const LowbitRtnQuantizeOptions &options, ::lowbit::QuantSession *session) {
+std::unique_ptr<Pass>
+mlir::lowbit::createRtnQuantizePass(const LowbitRtnQuantizeOptions &options,
+                                    ::lowbit::QuantSession *session) {
   return std::make_unique<RtnQuantizePass>(options, session);
 }

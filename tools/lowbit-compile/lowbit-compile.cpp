@@ -41,8 +41,7 @@ cl::OptionCategory category("lowbit-compile options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                cl::desc("<model: HF directory or lowbit IR>"),
                                cl::cat(category));
-cl::opt<std::string> output("o", cl::Required,
-                            cl::desc("Output directory"),
+cl::opt<std::string> output("o", cl::Required, cl::desc("Output directory"),
                             cl::value_desc("dir"), cl::cat(category));
 cl::opt<std::string> method("method", cl::Required,
                             cl::desc("Quantization method: rtn or gptq"),
@@ -81,8 +80,8 @@ cl::opt<int64_t> seqlen("seqlen", cl::desc("Calibration row length (256)"),
                         cl::init(256), cl::cat(category));
 cl::opt<uint64_t> seed("seed", cl::desc("Calibration row selection seed"),
                        cl::init(0), cl::cat(category));
-cl::opt<double> damp("damp", cl::desc("GPTQ dampening (0.01)"),
-                     cl::init(0.01), cl::cat(category));
+cl::opt<double> damp("damp", cl::desc("GPTQ dampening (0.01)"), cl::init(0.01),
+                     cl::cat(category));
 cl::opt<int64_t> blockSize("block-size", cl::desc("GPTQ block size (128)"),
                            cl::init(128), cl::cat(category));
 cl::opt<bool> noTrueSequential("no-true-sequential",
@@ -207,11 +206,9 @@ int main(int argc, char **argv) {
   };
   mlir::Builder b(ctx);
   module->setAttr("lowbit.quantization",
-                  b.getDictionaryAttr({b.getNamedAttr(
-                                           "method", b.getStringAttr(method)),
-                                       b.getNamedAttr(
-                                           "options",
-                                           b.getStringAttr(options))}));
+                  b.getDictionaryAttr(
+                      {b.getNamedAttr("method", b.getStringAttr(method)),
+                       b.getNamedAttr("options", b.getStringAttr(options))}));
 
   Error err = writeDirAtomically(output, [&](StringRef dir) -> Error {
     SmallString<256> ir(dir), params(dir), report(dir);
@@ -239,9 +236,9 @@ int main(int argc, char **argv) {
     if (std::error_code ec = sys::fs::copy_file(report, reportPath))
       fail(reportPath + ": " + ec.message());
   }
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
                     output, (*session)->reportEntries().size(), secs);
   return 0;

@@ -55,8 +55,8 @@ std::vector<int32_t> readTokens(StringRef path) {
          " is not a multiple of 4 (expected int32 little-endian tokens)");
   std::vector<int32_t> tokens(data.size() / 4);
   for (size_t i = 0; i < tokens.size(); ++i)
-    tokens[i] = static_cast<int32_t>(
-        support::endian::read32le(data.data() + 4 * i));
+    tokens[i] =
+        static_cast<int32_t>(support::endian::read32le(data.data() + 4 * i));
   return tokens;
 }
 
@@ -73,8 +73,8 @@ Model open(StringRef path, StringRef what, int64_t window) {
   m.loaded = std::move(*loaded);
   lowbit::ExecutorOptions options;
   options.maxContext = window;
-  auto exec = lowbit::Executor::create(*m.loaded.module, m.loaded.store(),
-                                       options);
+  auto exec =
+      lowbit::Executor::create(*m.loaded.module, m.loaded.store(), options);
   if (!exec)
     fail(what + " " + path + ": " + toString(exec.takeError()));
   m.exec = std::move(*exec);
@@ -131,7 +131,8 @@ int main(int argc, char **argv) {
   if (window < 2)
     fail("--window must be at least 2, got " + Twine(window));
 
-  //===--- Logit dump ------------------------------------------------------===//
+  //===--- Logit dump
+  //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
     std::vector<int32_t> tokens;
     Model model = open(modelPath, "model", 0);
@@ -148,8 +149,8 @@ int main(int argc, char **argv) {
       if (model.loaded.tokenizerPath.empty())
         fail("--prompt needs a tokenizer.json next to the model");
       std::string err;
-      auto tok = lowbit::rt::Tokenizer::fromFile(model.loaded.tokenizerPath,
-                                                 err);
+      auto tok =
+          lowbit::rt::Tokenizer::fromFile(model.loaded.tokenizerPath, err);
       if (!tok)
         fail(model.loaded.tokenizerPath + ": " + err);
       if (!tok->encode(prompt, /*addBos=*/true, tokens, err))
@@ -176,7 +177,8 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  //===--- Perplexity ------------------------------------------------------===//
+  //===--- Perplexity
+  //------------------------------------------------------===//
   if (tokensPath.empty())
     fail("--tokens is required (or --dump-logits)");
   std::vector<int32_t> tokens = readTokens(tokensPath);
@@ -226,8 +228,7 @@ int main(int argc, char **argv) {
     outs() << "perplexity  " << format("%.4f", ppl) << "\n";
     if (reference) {
       outs() << "KL          " << format("%.5f", kl / n) << " nats\n";
-      outs() << "top-1       "
-             << format("%.2f%%", 100.0 * agree / n) << "\n";
+      outs() << "top-1       " << format("%.2f%%", 100.0 * agree / n) << "\n";
     }
   }
   return 0;

@@ -40,8 +40,8 @@ int main(int argc, char **argv) {
   mlir::MLIRContext ctx;
   auto module = lowbit::importHFModel(&ctx, modelDir);
   if (!module) {
-    WithColor::error(errs(), "lowbit-import") << toString(module.takeError())
-                                              << "\n";
+    WithColor::error(errs(), "lowbit-import")
+        << toString(module.takeError()) << "\n";
     return 1;
   }
   // Written to a temporary file and renamed, so a failure never leaves a

@@ -9,9 +9,9 @@ using namespace mlir::lowbit;
 // RotationAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-RotationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     RotationKind kind, uint64_t seed, RotationSide side) {
+LogicalResult RotationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   RotationKind kind, uint64_t seed,
+                                   RotationSide side) {
   if (kind == RotationKind::Hadamard && seed != 0)
     return emitError() << "a plain hadamard rotation takes no seed (got "
                        << seed << "); use randomized_hadamard";
@@ -32,8 +32,8 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError()
            << "group size must be -1 (per-channel) or positive, got "
            << groupSize;
-  if (!scaleType || !(scaleType.isF32() || scaleType.isF16() ||
-                      scaleType.isBF16()))
+  if (!scaleType ||
+      !(scaleType.isF32() || scaleType.isF16() || scaleType.isBF16()))
     return emitError() << "scale type must be f32, f16 or bf16, got "
                        << scaleType;
   if (symmetric && zeroType)
@@ -50,8 +50,7 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       if (intType.getWidth() < needed)
         return emitError() << "zero type " << zeroType << " cannot hold "
                            << bits << "-bit zero points";
-    } else if (!(zeroType.isF32() || zeroType.isF16() ||
-                 zeroType.isBF16())) {
+    } else if (!(zeroType.isF32() || zeroType.isF16() || zeroType.isBF16())) {
       return emitError() << "zero type must be an integer type or f32, f16 "
                             "or bf16, got "
                          << zeroType;

@@ -20,9 +20,7 @@ static bool dimsAgree(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
-static int64_t lastDim(RankedTensorType type) {
-  return type.getShape().back();
-}
+static int64_t lastDim(RankedTensorType type) { return type.getShape().back(); }
 
 /// Checks the shapes shared by `lowbit.linear` and `lowbit.qmatmul`:
 /// input `[..., K]`, weight `[N, K]`, optional bias `[N]`, result `[..., N]`.
@@ -37,8 +35,7 @@ static LogicalResult verifyMatmulShapes(Operation *op, RankedTensorType input,
            << lastDim(input) << " does not match weight K = " << k;
   if (bias) {
     if (bias.getRank() != 1 || !dimsAgree(bias.getDimSize(0), n))
-      return op->emitOpError("bias must be [N] = [")
-             << n << "], got " << bias;
+      return op->emitOpError("bias must be [N] = [") << n << "], got " << bias;
     if (bias.getElementType() != result.getElementType())
       return op->emitOpError("bias element type ")
              << bias.getElementType() << " does not match result element type "
@@ -89,8 +86,7 @@ LogicalResult ParamOp::verify() {
   if (std::optional<ElementsAttr> value = getValue())
     if (value->getType() != getType())
       return emitOpError("inline value type ")
-             << value->getType() << " does not match result type "
-             << getType();
+             << value->getType() << " does not match result type " << getType();
   return success();
 }
 
@@ -112,10 +108,12 @@ LogicalResult QParamOp::verify() {
     if (type.getPermType() && !getPerm())
       return emitOpError("inline act-order parameter needs perm");
   }
-  if (failed(verifyComponent(*this, "codes", getCodes(), type.getCodesType())) ||
+  if (failed(
+          verifyComponent(*this, "codes", getCodes(), type.getCodesType())) ||
       failed(verifyComponent(*this, "scales", getScales(),
                              type.getScalesType())) ||
-      failed(verifyComponent(*this, "zeros", getZeros(), type.getZerosType())) ||
+      failed(
+          verifyComponent(*this, "zeros", getZeros(), type.getZerosType())) ||
       failed(verifyComponent(*this, "perm", getPerm(), type.getPermType())))
     return failure();
   return success();
@@ -189,9 +187,9 @@ LogicalResult LinearOp::verify() {
   if (weight.getRank() != 2)
     return emitOpError("weight must be 2-D [N, K], got rank ")
            << weight.getRank();
-  RankedTensorType bias =
-      getBias() ? cast<RankedTensorType>(getBias().getType())
-                : RankedTensorType();
+  RankedTensorType bias = getBias()
+                              ? cast<RankedTensorType>(getBias().getType())
+                              : RankedTensorType();
   return verifyMatmulShapes(*this, getInput().getType(), weight.getDimSize(0),
                             weight.getDimSize(1), bias, getResult().getType());
 }
@@ -242,16 +240,15 @@ LogicalResult AttentionOp::verify() {
   RankedTensorType q = getQuery().getType(), k = getKey().getType(),
                    v = getValue().getType(), pos = getPositions().getType(),
                    result = getResult().getType();
-  for (auto [name, type] : {std::make_pair("query", q),
-                            std::make_pair("key", k),
-                            std::make_pair("value", v),
-                            std::make_pair("result", result)})
+  for (auto [name, type] :
+       {std::make_pair("query", q), std::make_pair("key", k),
+        std::make_pair("value", v), std::make_pair("result", result)})
     if (type.getRank() != 2)
       return emitOpError(name) << " must be 2-D [T, heads * head_dim]";
   if (!dimsAgree(lastDim(q), numHeads * headDim))
     return emitOpError("query width ")
-           << lastDim(q) << " must be num_heads * head_dim = "
-           << numHeads * headDim;
+           << lastDim(q)
+           << " must be num_heads * head_dim = " << numHeads * headDim;
   if (!dimsAgree(lastDim(k), numKVHeads * headDim) ||
       !dimsAgree(lastDim(v), numKVHeads * headDim))
     return emitOpError("key and value width must be num_kv_heads * "
@@ -278,9 +275,9 @@ LogicalResult AttentionOp::verify() {
 
 LogicalResult QMatmulOp::verify() {
   QWeightType weight = getWeight().getType();
-  RankedTensorType bias =
-      getBias() ? cast<RankedTensorType>(getBias().getType())
-                : RankedTensorType();
+  RankedTensorType bias = getBias()
+                              ? cast<RankedTensorType>(getBias().getType())
+                              : RankedTensorType();
   return verifyMatmulShapes(*this, getInput().getType(), weight.getN(),
                             weight.getK(), bias, getResult().getType());
 }

@@ -48,9 +48,8 @@ struct ExecutorOptions {
 
 /// Receives the input activations [rows, K] of every lowbit.linear and
 /// lowbit.qmatmul the executor runs (calibration statistics).
-using LinearObserver =
-    std::function<void(mlir::Operation *op, const float *x, int64_t rows,
-                       int64_t k)>;
+using LinearObserver = std::function<void(mlir::Operation *op, const float *x,
+                                          int64_t rows, int64_t k)>;
 
 class Executor {
 public:

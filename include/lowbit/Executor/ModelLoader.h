@@ -24,7 +24,8 @@
 namespace lowbit {
 
 /// Name of the parameter file a quantized model directory carries.
-inline constexpr llvm::StringLiteral kQuantizedParamsFile = "params.safetensors";
+inline constexpr llvm::StringLiteral kQuantizedParamsFile =
+    "params.safetensors";
 inline constexpr llvm::StringLiteral kModelIRFile = "model.mlir";
 
 struct LoadedModel {

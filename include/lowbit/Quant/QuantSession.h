@@ -104,10 +104,9 @@ public:
 
   /// Writes the output tensors (when any) to `paramsPath` and the report to
   /// `reportPath` ("" skips either). Both are written atomically.
-  llvm::Error writeOutputs(llvm::StringRef paramsPath,
-                           llvm::StringRef reportPath,
-                           const std::map<std::string, std::string> &metadata =
-                               {}) const;
+  llvm::Error
+  writeOutputs(llvm::StringRef paramsPath, llvm::StringRef reportPath,
+               const std::map<std::string, std::string> &metadata = {}) const;
 
 private:
   QuantSession() = default;

@@ -73,8 +73,8 @@ TEST_P(ExecutorGoldenTest, MatchesGoldenLogits) {
   auto exec = Executor::create(*model->module, model->store());
   ASSERT_TRUE(bool(exec)) << llvm::toString(exec.takeError());
   std::vector<float> logits;
-  ASSERT_FALSE(bool((*exec)->forward(g.tokens, positions(g.tokens.size()),
-                                     logits)));
+  ASSERT_FALSE(
+      bool((*exec)->forward(g.tokens, positions(g.tokens.size()), logits)));
   ASSERT_EQ(logits.size(), g.logits.size());
   double maxDiff = 0;
   for (size_t i = 0; i < logits.size(); ++i)
@@ -96,24 +96,23 @@ TEST(ExecutorTest, IncrementalDecodeEqualsFullSequence) {
   auto exec = Executor::create(*model->module, model->store());
   ASSERT_TRUE(bool(exec));
   std::vector<float> full, step;
-  ASSERT_FALSE(bool(
-      (*exec)->forward(g.tokens, positions(g.tokens.size()), full)));
+  ASSERT_FALSE(
+      bool((*exec)->forward(g.tokens, positions(g.tokens.size()), full)));
   (*exec)->reset();
   int64_t v = (*exec)->vocabSize();
   // A prefill of the first 5 tokens, then one token at a time.
   size_t prefill = 5;
-  ASSERT_FALSE(bool((*exec)->forward(
-      llvm::ArrayRef<int32_t>(g.tokens).take_front(prefill),
-      positions(prefill), step)));
+  ASSERT_FALSE(bool(
+      (*exec)->forward(llvm::ArrayRef<int32_t>(g.tokens).take_front(prefill),
+                       positions(prefill), step)));
   double maxDiff = 0;
   for (size_t i = 0; i < prefill * v; ++i)
     maxDiff = std::max(maxDiff, std::abs(double(step[i]) - full[i]));
   for (size_t t = prefill; t < g.tokens.size(); ++t) {
-    ASSERT_FALSE(bool((*exec)->forward({g.tokens[t]},
-                                       {static_cast<int32_t>(t)}, step)));
+    ASSERT_FALSE(
+        bool((*exec)->forward({g.tokens[t]}, {static_cast<int32_t>(t)}, step)));
     for (int64_t j = 0; j < v; ++j)
-      maxDiff = std::max(maxDiff,
-                         std::abs(double(step[j]) - full[t * v + j]));
+      maxDiff = std::max(maxDiff, std::abs(double(step[j]) - full[t * v + j]));
   }
   // Not bit-exact: BLAS takes a GEMV path for one token and a GEMM path for
   // many, which round differently (observed ~1.4e-5 on logits of magnitude
@@ -123,13 +122,12 @@ TEST(ExecutorTest, IncrementalDecodeEqualsFullSequence) {
 
 TEST(ExecutorTest, GreedyFromBosReproducesGolden) {
   REQUIRE_MODEL();
-  auto buffer = llvm::MemoryBuffer::getFile(dir +
-                                            "/golden/greedy_from_bos.json");
+  auto buffer =
+      llvm::MemoryBuffer::getFile(dir + "/golden/greedy_from_bos.json");
   ASSERT_TRUE(bool(buffer));
   auto json = llvm::json::parse((*buffer)->getBuffer());
   ASSERT_TRUE(bool(json));
-  const llvm::json::Array *expected =
-      json->getAsObject()->getArray("tokens");
+  const llvm::json::Array *expected = json->getAsObject()->getArray("tokens");
   ASSERT_TRUE(expected && expected->size() > 1);
 
   auto model = loadModel(dir);

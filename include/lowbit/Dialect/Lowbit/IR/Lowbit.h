@@ -18,8 +18,7 @@
 
 namespace mlir::lowbit {
 /// The session KV cache written and read by `lowbit.attention`.
-struct KVCacheResource
-    : public SideEffects::Resource::Base<KVCacheResource> {
+struct KVCacheResource : public SideEffects::Resource::Base<KVCacheResource> {
   llvm::StringRef getName() final { return "lowbit::KVCache"; }
 };
 } // namespace mlir::lowbit
