@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Numerics/Gptq.h"
+#include "Messages.h"
 
 #include "lowbit/Numerics/Hessian.h"
 #include "lowbit/Numerics/LinearAlgebra.h"
@@ -22,16 +23,8 @@
 using namespace lowbit::numerics;
 using llvm::Twine;
 
-static llvm::Error makeError(const Twine &message) {
-  return llvm::createStringError(message);
-}
-
-/// A number for a message ("%g").
-static std::string formatNumber(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
+using detail::formatNumber;
+using detail::makeError;
 
 llvm::Error lowbit::numerics::validateGptqParams(const GptqParams &p) {
   if (llvm::Error err = validateQuantParams(p.quant))

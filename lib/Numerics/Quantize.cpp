@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Numerics/Quantize.h"
+#include "Messages.h"
 
 #include "lowbit/Support/Safetensors.h"
 
@@ -19,16 +20,8 @@ using namespace lowbit;
 using namespace lowbit::numerics;
 using llvm::Twine;
 
-static llvm::Error makeError(const Twine &message) {
-  return llvm::createStringError(message);
-}
-
-/// A number for a message ("%g").
-static std::string formatNumber(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g", v);
-  return buf;
-}
+using detail::formatNumber;
+using detail::makeError;
 
 const char *numerics::scaleTypeName(ScaleType type) {
   switch (type) {
