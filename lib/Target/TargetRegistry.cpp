@@ -6,6 +6,8 @@
 
 #include "lowbit/Target/TargetRegistry.h"
 
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -14,6 +16,19 @@
 using namespace lowbit;
 
 TargetBackend::~TargetBackend() = default;
+
+mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
+                                              const QuantizedWeight &,
+                                              std::vector<uint8_t> &) const {
+  return matmul->emitOpError("target ")
+         << getName() << " cannot pack weights for a bundle";
+}
+
+mlir::LogicalResult
+TargetBackend::describeDispatch(mlir::Operation *,
+                                llvm::json::Object &) const {
+  return mlir::success();
+}
 
 TargetRegistry::TargetRegistry() = default;
 TargetRegistry::~TargetRegistry() = default;

@@ -1,10 +1,19 @@
 //===- lowbit-compile.cpp - the lowbit compiler driver ----------*- C++ -*-===//
 //
-// lowbit-compile MODEL --method {rtn,gptq} --bits B --group-size G [--sym]
-//     [--act-order] [--calib FILE] [--seed S] --emit quantized -o OUT
+// lowbit-compile MODEL --method {none,rtn,gptq} --bits B --group-size G
+//     [--sym] [--act-order] [--calib FILE] [--seed S] [--target x86]
+//     [--emit bundle|quantized] -o OUT [--report FILE]
 //
-// Imports MODEL (a Hugging Face directory or lowbit IR), quantizes its
-// linear layers and writes OUT/, a quantized model directory:
+// Imports MODEL (a Hugging Face directory, lowbit IR or a quantized model
+// directory), quantizes its linear layers and writes either
+//
+// --emit bundle (default): OUT, a deployable .lowbit bundle for --target
+// (docs/bundle-format.md, docs/bundle-manifest.md): the dequantizations are
+// fused into lowbit.qmatmul, the weights repacked for the target's kernels,
+// the kernels generated, and the dispatch program, config, tokenizer and
+// provenance stored in the manifest; or
+//
+// --emit quantized: OUT/, a quantized model directory:
 //   model.mlir          the quantized IR (float tensors still reference the
 //                       original checkpoint by absolute path)
 //   params.safetensors  codes, scales, zero points and permutations
@@ -15,10 +24,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Bundle/BundleEmitter.h"
 #include "lowbit/Executor/ModelLoader.h"
+#include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/QuantSession.h"
+#include "lowbit/Target/TargetRegistry.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -41,11 +53,22 @@ cl::OptionCategory category("lowbit-compile options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                cl::desc("<model: HF directory or lowbit IR>"),
                                cl::cat(category));
-cl::opt<std::string> output("o", cl::Required, cl::desc("Output directory"),
-                            cl::value_desc("dir"), cl::cat(category));
+cl::opt<std::string> output("o", cl::Required,
+                            cl::desc("Output bundle file (--emit bundle) or "
+                                     "directory (--emit quantized)"),
+                            cl::value_desc("path"), cl::cat(category));
 cl::opt<std::string> method("method", cl::Required,
-                            cl::desc("Quantization method: rtn or gptq"),
+                            cl::desc("Quantization method: none, rtn or gptq"),
                             cl::cat(category));
+cl::opt<std::string> targetName("target",
+                                cl::desc("Target of the bundle (default x86)"),
+                                cl::init("x86"), cl::cat(category));
+cl::opt<unsigned> actBits("act-bits",
+                          cl::desc("Quantize activations of quantized "
+                                   "matmuls dynamically to this many bits "
+                                   "(8: the x86 int8 path; default 0: "
+                                   "float activations)"),
+                          cl::init(0), cl::cat(category));
 cl::opt<unsigned> bits("bits", cl::desc("Code width, 2-8 (default 4)"),
                        cl::init(4), cl::cat(category));
 cl::opt<int64_t> groupSize("group-size",
@@ -87,8 +110,10 @@ cl::opt<int64_t> blockSize("block-size", cl::desc("GPTQ block size (128)"),
 cl::opt<bool> noTrueSequential("no-true-sequential",
                                cl::desc("Quantize a block's layers at once"),
                                cl::cat(category));
-cl::opt<std::string> emit("emit", cl::desc("What to write: quantized"),
-                          cl::init("quantized"), cl::cat(category));
+cl::opt<std::string> emit("emit",
+                          cl::desc("What to write: bundle (default) or "
+                                   "quantized"),
+                          cl::init("bundle"), cl::cat(category));
 cl::opt<std::string> reportPath("report",
                                 cl::desc("Also write the JSON report here"),
                                 cl::cat(category));
@@ -128,17 +153,127 @@ Error writeDirAtomically(StringRef dir,
 
 } // namespace
 
+namespace {
+
+/// The command line without the output path, with every argument naming an
+/// existing file reduced to its base name, so provenance does not depend on
+/// where the inputs live.
+std::string sanitizedOptions(int argc, char **argv) {
+  std::string options;
+  for (int i = 1; i < argc; ++i) {
+    StringRef arg = argv[i];
+    // Where outputs go is not part of how they were made.
+    if (arg == "-o" || arg == "--o" || arg == "-report" || arg == "--report") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-o=") || arg.starts_with("--o=") ||
+        arg.starts_with("-report=") || arg.starts_with("--report="))
+      continue;
+    std::string shown = arg.str();
+    auto [flag, value] = arg.split('=');
+    if (!value.empty() && sys::fs::exists(value))
+      shown = (flag + "=" + sys::path::filename(value)).str();
+    else if (sys::fs::exists(arg))
+      shown = sys::path::filename(arg).str();
+    options += (options.empty() ? "" : " ") + shown;
+  }
+  return options;
+}
+
+/// Hashes `path` (a file, or the .json/.safetensors/.mlir files of a
+/// directory) into `inputs`, naming each entry `prefix/<file name>`.
+Error hashInputs(StringRef path, StringRef prefix, json::Array &inputs) {
+  std::vector<std::string> files;
+  if (sys::fs::is_directory(path)) {
+    std::error_code ec;
+    for (sys::fs::directory_iterator it(path, ec), end; it != end && !ec;
+         it.increment(ec)) {
+      StringRef name = sys::path::filename(it->path());
+      if (sys::fs::is_regular_file(it->path()) &&
+          (name.ends_with(".json") || name.ends_with(".safetensors") ||
+           name.ends_with(".mlir")))
+        files.push_back(it->path());
+    }
+    if (ec)
+      return createStringError("%s: %s", path.str().c_str(),
+                               ec.message().c_str());
+    llvm::sort(files);
+  } else {
+    files.push_back(path.str());
+  }
+  for (const std::string &file : files) {
+    Expected<std::string> hash = lowbit::hashFile(file);
+    if (!hash)
+      return hash.takeError();
+    inputs.push_back(json::Object{
+        {"file", (prefix + "/" + sys::path::filename(file)).str()},
+        {"blake3", *hash}});
+  }
+  return Error::success();
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+/// Writes `value` to `path` through a temporary file.
+Error writeJsonAtomically(StringRef path, json::Value value) {
+  SmallString<256> tmp(path);
+  tmp += ".tmp-" + std::to_string(sys::Process::getProcessId());
+  {
+    std::error_code ec;
+    raw_fd_ostream os(tmp, ec);
+    if (ec)
+      return createStringError("%s: %s", tmp.c_str(), ec.message().c_str());
+    os << formatv("{0:2}", value) << "\n";
+    os.close();
+    if (os.has_error()) {
+      sys::fs::remove(tmp);
+      return createStringError("%s: write failed", tmp.c_str());
+    }
+  }
+  if (std::error_code ec = sys::fs::rename(tmp, path)) {
+    sys::fs::remove(tmp);
+    return createStringError("%s: %s", path.str().c_str(),
+                             ec.message().c_str());
+  }
+  return Error::success();
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
-                              "lowbit-compile: quantize a causal LM\n");
-  if (emit != "quantized")
-    fail("--emit " + emit + " is not supported yet (supported: quantized)");
-  if (method != "rtn" && method != "gptq")
-    fail("--method must be rtn or gptq, got '" + method + "'");
-  auto start = std::chrono::steady_clock::now();
+                              "lowbit-compile: quantize a causal LM and "
+                              "compile it into a deployable bundle\n");
+  if (emit != "quantized" && emit != "bundle")
+    fail("--emit must be bundle or quantized, got '" + emit + "'");
+  if (method != "none" && method != "rtn" && method != "gptq")
+    fail("--method must be none, rtn or gptq, got '" + method + "'");
+  if (method == "none" && emit == "quantized")
+    fail("--method none quantizes nothing; use --emit bundle");
+  if (actBits != 0 && actBits != 8)
+    fail("--act-bits must be 0 (float activations) or 8, got " +
+         Twine(actBits));
+  if (actBits != 0 && emit != "bundle")
+    fail("--act-bits only applies to --emit bundle");
 
+  lowbit::TargetRegistry targets;
+  lowbit::registerAllTargets(targets);
+  const lowbit::TargetBackend *target = nullptr;
+  if (emit == "bundle") {
+    auto t = targets.lookup(targetName);
+    if (!t)
+      fail("--target: " + toString(t.takeError()));
+    target = &*t;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  json::Object timings;
   errs() << "lowbit-compile: loading " << modelPath << "\n";
   auto model = lowbit::loadModel(modelPath);
   if (!model)
@@ -146,100 +281,207 @@ int main(int argc, char **argv) {
   mlir::MLIRContext *ctx = model->context.get();
   mlir::DialectRegistry registry;
   lowbit::registerAllDialects(registry);
+  if (target)
+    target->getDependentDialects(registry);
   ctx->appendDialectRegistry(registry);
   mlir::ModuleOp module = *model->module;
 
-  auto session = lowbit::QuantSession::open(module);
-  if (!session)
-    fail(toString(session.takeError()));
-
-  mlir::PassManager pm(ctx);
-  // Options both methods share.
-  auto setCommon = [&](auto &o) {
-    o.bits = bits;
-    o.groupSize = groupSize;
-    o.symmetric = sym;
-    o.mse = mse;
-    o.scaleType = scaleType;
-    o.overrides.assign(overrides.begin(), overrides.end());
-  };
-  if (method == "rtn") {
-    mlir::lowbit::LowbitRtnQuantizeOptions o;
-    setCommon(o);
-    pm.addPass(mlir::lowbit::createRtnQuantizePass(o, session->get()));
-  } else {
-    mlir::lowbit::LowbitGptqQuantizeOptions o;
-    setCommon(o);
-    o.calib = calib;
-    o.numSamples = nsamples;
-    o.seqLen = seqlen;
-    o.seed = seed;
-    o.damp = damp;
-    o.blockSize = blockSize;
-    o.actOrder = actOrder;
-    o.staticGroups = staticGroups;
-    o.trueSequential = !noTrueSequential;
-    pm.addPass(mlir::lowbit::createGptqQuantizePass(o, session->get()));
+  // Quantized model directories bring their own quantized tensors.
+  std::unique_ptr<lowbit::QuantSession> session;
+  {
+    auto s = lowbit::QuantSession::open(module);
+    if (!s)
+      fail(toString(s.takeError()));
+    session = std::move(*s);
   }
-  errs() << "lowbit-compile: quantizing with " << method << " (" << bits
-         << " bits, group " << groupSize << ")\n";
-  if (mlir::failed(pm.run(module)))
-    fail("quantization failed");
-  if (mlir::failed(mlir::verify(module)))
-    fail("internal error: the quantized IR does not verify");
+  timings["load_s"] = secondsSince(start);
 
-  // Provenance, in the IR and the parameter file (no timestamps: outputs are
-  // reproducible).
-  std::string options;
-  for (int i = 1; i < argc; ++i) {
-    StringRef arg = argv[i];
-    if (arg == "-o" || arg.starts_with("-o=") || arg.starts_with("--o=")) {
-      i += arg == "-o";
-      continue;
+  auto quantStart = std::chrono::steady_clock::now();
+  if (method != "none") {
+    mlir::PassManager pm(ctx);
+    // Options both methods share.
+    auto setCommon = [&](auto &o) {
+      o.bits = bits;
+      o.groupSize = groupSize;
+      o.symmetric = sym;
+      o.mse = mse;
+      o.scaleType = scaleType;
+      o.overrides.assign(overrides.begin(), overrides.end());
+    };
+    if (method == "rtn") {
+      mlir::lowbit::LowbitRtnQuantizeOptions o;
+      setCommon(o);
+      pm.addPass(mlir::lowbit::createRtnQuantizePass(o, session.get()));
+    } else {
+      mlir::lowbit::LowbitGptqQuantizeOptions o;
+      setCommon(o);
+      o.calib = calib;
+      o.numSamples = nsamples;
+      o.seqLen = seqlen;
+      o.seed = seed;
+      o.damp = damp;
+      o.blockSize = blockSize;
+      o.actOrder = actOrder;
+      o.staticGroups = staticGroups;
+      o.trueSequential = !noTrueSequential;
+      pm.addPass(mlir::lowbit::createGptqQuantizePass(o, session.get()));
     }
-    options += (options.empty() ? "" : " ") + arg.str();
+    errs() << "lowbit-compile: quantizing with " << method << " (" << bits
+           << " bits, group " << groupSize << ")\n";
+    if (mlir::failed(pm.run(module)))
+      fail("quantization failed");
+    if (mlir::failed(mlir::verify(module)))
+      fail("internal error: the quantized IR does not verify");
   }
-  std::map<std::string, std::string> metadata = {
-      {"format", "lowbit-quantized-v1"},
-      {"method", method},
-      {"options", options},
-  };
+  timings["quantize_s"] = secondsSince(quantStart);
+
+  // Provenance, in the IR and the outputs (no timestamps or host paths:
+  // outputs are reproducible).
+  std::string options = sanitizedOptions(argc, argv);
   mlir::Builder b(ctx);
   module->setAttr("lowbit.quantization",
                   b.getDictionaryAttr(
                       {b.getNamedAttr("method", b.getStringAttr(method)),
                        b.getNamedAttr("options", b.getStringAttr(options))}));
 
-  Error err = writeDirAtomically(output, [&](StringRef dir) -> Error {
-    SmallString<256> ir(dir), params(dir), report(dir);
-    sys::path::append(ir, lowbit::kModelIRFile);
-    sys::path::append(params, lowbit::kQuantizedParamsFile);
-    sys::path::append(report, "report.json");
-    if (Error e = (*session)->writeOutputs(params, report, metadata))
-      return e;
-    std::error_code ec;
-    raw_fd_ostream os(ir, ec);
-    if (ec)
-      return createStringError("%s: %s", ir.c_str(), ec.message().c_str());
-    module->print(os);
-    os << "\n";
-    os.close();
-    if (os.has_error())
-      return createStringError("%s: write failed", ir.c_str());
-    return Error::success();
-  });
-  if (err)
-    fail(toString(std::move(err)));
-  if (!reportPath.empty()) {
-    SmallString<256> report(output);
-    sys::path::append(report, "report.json");
-    if (std::error_code ec = sys::fs::copy_file(report, reportPath))
-      fail(reportPath + ": " + ec.message());
+  if (emit == "quantized") {
+    std::map<std::string, std::string> metadata = {
+        {"format", "lowbit-quantized-v1"},
+        {"method", method},
+        {"options", options},
+    };
+    Error err = writeDirAtomically(output, [&](StringRef dir) -> Error {
+      SmallString<256> ir(dir), params(dir), report(dir);
+      sys::path::append(ir, lowbit::kModelIRFile);
+      sys::path::append(params, lowbit::kQuantizedParamsFile);
+      sys::path::append(report, "report.json");
+      if (Error e = session->writeOutputs(params, report, metadata))
+        return e;
+      std::error_code ec;
+      raw_fd_ostream os(ir, ec);
+      if (ec)
+        return createStringError("%s: %s", ir.c_str(), ec.message().c_str());
+      module->print(os);
+      os << "\n";
+      os.close();
+      if (os.has_error())
+        return createStringError("%s: write failed", ir.c_str());
+      return Error::success();
+    });
+    if (err)
+      fail(toString(std::move(err)));
+    if (!reportPath.empty()) {
+      SmallString<256> report(output);
+      sys::path::append(report, "report.json");
+      if (std::error_code ec = sys::fs::copy_file(report, reportPath))
+        fail(reportPath + ": " + ec.message());
+    }
+    errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
+                      output, session->reportEntries().size(),
+                      secondsSince(start));
+    return 0;
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
-                    output, (*session)->reportEntries().size(), secs);
+
+  //===--- Bundle ---------------------------------------------------------===//
+  auto codegenStart = std::chrono::steady_clock::now();
+  errs() << "lowbit-compile: lowering for target " << target->getName()
+         << "\n";
+  {
+    mlir::PassManager pm(ctx);
+    pm.addPass(mlir::lowbit::createLowbitFuseDequantMatmul());
+    target->buildCodegenPipeline(pm);
+    if (mlir::failed(pm.run(module)))
+      fail("lowering for target " + target->getName() + " failed");
+  }
+  if (actBits != 0)
+    module.walk([&](mlir::lowbit::QMatmulOp op) {
+      op.setActBitsAttr(b.getI64IntegerAttr(actBits));
+    });
+  // Every op must be legal for the target before anything is generated.
+  {
+    bool legal = true;
+    module.walk([&](mlir::Operation *op) {
+      std::string reason;
+      if (!target->isLegal(op, reason)) {
+        op->emitOpError("cannot be compiled for target ")
+            << target->getName() << ": " << reason;
+        legal = false;
+      }
+    });
+    if (!legal)
+      fail("the model cannot be compiled for target " + target->getName());
+  }
+
+  lowbit::BundleEmitOptions emitOptions;
+  json::Array inputs;
+  {
+    SmallString<256> modelAbs;
+    if (std::error_code ec = sys::fs::real_path(modelPath, modelAbs))
+      fail(modelPath + ": " + ec.message());
+    if (Error e = hashInputs(modelAbs, "model", inputs))
+      fail(toString(std::move(e)));
+    if (auto weights =
+            module->getAttrOfType<mlir::StringAttr>(lowbit::attrs::kWeights)) {
+      SmallString<256> weightsAbs;
+      if (std::error_code ec =
+              sys::fs::real_path(weights.getValue(), weightsAbs))
+        fail(weights.getValue() + ": " + ec.message());
+      if (weightsAbs != modelAbs)
+        if (Error e = hashInputs(weightsAbs, "weights", inputs))
+          fail(toString(std::move(e)));
+    }
+    if (method == "gptq" && !calib.empty())
+      if (Error e = hashInputs(calib, "calib", inputs))
+        fail(toString(std::move(e)));
+  }
+  emitOptions.provenance = json::Object{
+      {"method", method}, {"options", options}, {"inputs", std::move(inputs)}};
+  lowbit::BundleStats stats;
+  // Tensors quantized now first, then those of a quantized model directory
+  // given as MODEL, then the checkpoint.
+  lowbit::OverlayStore store({&session->outputs(), &model->store()});
+  if (Error err = lowbit::emitBundle(module, store, *target,
+                                     emitOptions, output, &stats))
+    fail(output + ": " + toString(std::move(err)));
+  timings["codegen_and_write_s"] = secondsSince(codegenStart);
+  timings["total_s"] = secondsSince(start);
+
+  if (!reportPath.empty()) {
+    std::map<std::string, uint64_t> packedBytes(stats.layers.begin(),
+                                                stats.layers.end());
+    json::Array layers;
+    for (const json::Value &entry : session->reportEntries()) {
+      json::Object obj = *entry.getAsObject();
+      if (std::optional<StringRef> name = obj.getString("name")) {
+        auto it = packedBytes.find(name->str());
+        if (it != packedBytes.end())
+          obj["packed_bytes"] = static_cast<int64_t>(it->second);
+      }
+      layers.push_back(std::move(obj));
+    }
+    json::Object report{
+        {"format", "lowbit-compile-report-v1"},
+        {"method", method},
+        {"options", options},
+        {"target", target->getName()},
+        {"layers", std::move(layers)},
+        {"sizes",
+         json::Object{
+             {"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},
+             {"float_weight_bytes",
+              static_cast<int64_t>(stats.floatWeightBytes)},
+             {"quantized_weight_bytes",
+              static_cast<int64_t>(stats.quantizedWeightBytes)},
+             {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
+        {"program", json::Object{{"ops", stats.numOps},
+                                 {"buffers", stats.numBuffers}}},
+        {"timings", std::move(timings)}};
+    if (Error e = writeJsonAtomically(reportPath, std::move(report)))
+      fail(toString(std::move(e)));
+  }
+  errs() << formatv("lowbit-compile: wrote {0} ({1} quantized layers, {2} "
+                    "ops, {3:f1} MB, {4:f2} s)\n",
+                    output, stats.layers.size(), stats.numOps,
+                    stats.fileBytes / 1e6, secondsSince(start));
   return 0;
 }

@@ -17,7 +17,9 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/JSON.h"
 
 #include <cstdint>
 #include <string>
@@ -42,6 +44,28 @@ struct TargetCode {
   std::string format;
   /// The blob itself (an ELF shared object, PTX text, SPIR-V words, ...).
   std::vector<uint8_t> bytes;
+};
+
+/// A quantized weight handed to TargetBackend::packWeight(), unpacked:
+/// W[n, j] = scales[n, g(j)] * (codes[n, j] - zero[n, g(j)]) with
+/// g(j) = j / groupSize (one group per row when groupSize is -1) and
+/// zero = 2^(bits-1) when symmetric. Columns are in quantization order: for
+/// act-order weights the bundle emitter has already permuted them, and the
+/// program gathers the activations to match.
+struct QuantizedWeight {
+  unsigned bits = 4;
+  int64_t groupSize = 128;
+  bool symmetric = true;
+  /// Storage type of the scales requested by the scheme ("f32", "f16", ...).
+  std::string scaleType = "f32";
+  int64_t N = 0;
+  int64_t K = 0;
+  /// [N, K] codes in [0, 2^bits).
+  llvm::ArrayRef<uint8_t> codes;
+  /// [N, numGroups] scales (already rounded to scaleType).
+  llvm::ArrayRef<float> scales;
+  /// [N, numGroups] zero points, empty when symmetric.
+  llvm::ArrayRef<uint8_t> zeros;
 };
 
 /// A compiler target. Implementations must be stateless after construction
@@ -80,6 +104,22 @@ public:
   /// failure; `out` is then unspecified.
   virtual mlir::LogicalResult serialize(mlir::ModuleOp module,
                                         TargetCode &out) const = 0;
+
+  //===--- Bundle emission (docs/bundle-manifest.md) ----------------------===//
+
+  /// Converts the quantized weight of `matmul` (a lowbit.qmatmul) into the
+  /// layout the target's kernels read; the bundle stores the bytes as tensor
+  /// "<weight name>.<target>". Must be deterministic. The default reports
+  /// that the target cannot emit bundles.
+  virtual mlir::LogicalResult packWeight(mlir::Operation *matmul,
+                                         const QuantizedWeight &weight,
+                                         std::vector<uint8_t> &out) const;
+
+  /// Adds the target-specific fields of the program op that runs `matmul`
+  /// (e.g. x86's "kernels": the symbols of its generated variants). The
+  /// default adds nothing.
+  virtual mlir::LogicalResult
+  describeDispatch(mlir::Operation *matmul, llvm::json::Object &fields) const;
 };
 
 } // namespace lowbit

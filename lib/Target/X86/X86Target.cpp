@@ -70,10 +70,8 @@ bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
        << " is not supported (asymmetric schemes need an integer zero type)";
     return false;
   }
-  if (scheme.getActOrder()) {
-    os << "act-order weights are not supported (fold the permutation first)";
-    return false;
-  }
+  // Act-order weights are fine: the bundle stores their columns in
+  // quantization order and the program gathers the activations to match.
   if (scheme.getRotation()) {
     os << "rotated weights are not supported (fold the rotation first)";
     return false;
@@ -101,6 +99,27 @@ Spec getSpec(QMatmulOp op) {
           type.getK(),
           type.getN(),
           path};
+}
+
+/// The kernels generated for one specialisation, in a fixed order: every ISA
+/// level, each with the decode tile 1 and its prefill tile.
+llvm::Expected<std::vector<x86::KernelKey>> getKernelKeys(const Spec &spec) {
+  std::vector<x86::KernelKey> keys;
+  for (x86::Isa isa : kIsas) {
+    for (unsigned tile : {1u, getPrefillBatchTile(isa)}) {
+      x86::KernelKey key;
+      std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType, key.K,
+               key.N, key.path) = spec;
+      key.isa = isa;
+      key.batchTile = tile;
+      if (llvm::Error err = key.verify())
+        return llvm::createStringError(
+            "x86 kernel %s cannot be generated: %s", key.symbolName().c_str(),
+            llvm::toString(std::move(err)).c_str());
+      keys.push_back(key);
+    }
+  }
+  return keys;
 }
 
 class X86Target final : public ::lowbit::TargetBackend {
@@ -172,20 +191,11 @@ public:
 
     std::vector<x86::KernelKey> keys;
     for (const Spec &spec : specs) {
-      for (x86::Isa isa : kIsas) {
-        for (unsigned tile : {1u, getPrefillBatchTile(isa)}) {
-          x86::KernelKey key;
-          std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType, key.K,
-                   key.N, key.path) = spec;
-          key.isa = isa;
-          key.batchTile = tile;
-          if (llvm::Error err = key.verify())
-            return module.emitError("x86 kernel ")
-                   << key.symbolName() << " cannot be generated: "
-                   << llvm::toString(std::move(err));
-          keys.push_back(key);
-        }
-      }
+      llvm::Expected<std::vector<x86::KernelKey>> specKeys =
+          getKernelKeys(spec);
+      if (!specKeys)
+        return module.emitError(llvm::toString(specKeys.takeError()));
+      keys.insert(keys.end(), specKeys->begin(), specKeys->end());
     }
 
     llvm::Expected<std::vector<char>> library = x86::buildKernelLibrary(keys);
@@ -193,6 +203,51 @@ public:
       return module.emitError("x86 kernel library generation failed: ")
              << llvm::toString(library.takeError());
     out.bytes.assign(library->begin(), library->end());
+    return success();
+  }
+
+  LogicalResult packWeight(Operation *op,
+                           const ::lowbit::QuantizedWeight &weight,
+                           std::vector<uint8_t> &out) const override {
+    auto matmul = dyn_cast<QMatmulOp>(op);
+    if (!matmul)
+      return op->emitOpError("x86 packWeight expects a lowbit.qmatmul");
+    std::string reason;
+    if (!isLegal(op, reason))
+      return op->emitOpError("cannot be compiled for target x86: ") << reason;
+    x86::ScaleType scaleType = weight.scaleType == "f16" ? x86::ScaleType::F16
+                                                         : x86::ScaleType::F32;
+    llvm::Expected<x86::PackedLayout> layout =
+        x86::PackedLayout::get(weight.bits, weight.groupSize, weight.symmetric,
+                               scaleType, weight.K, weight.N);
+    if (!layout)
+      return op->emitOpError("x86 weight layout: ")
+             << llvm::toString(layout.takeError());
+    llvm::Expected<std::vector<uint8_t>> packed =
+        x86::repack(*layout, weight.codes, weight.scales, weight.zeros);
+    if (!packed)
+      return op->emitOpError("x86 weight repacking: ")
+             << llvm::toString(packed.takeError());
+    out = std::move(*packed);
+    return success();
+  }
+
+  LogicalResult describeDispatch(Operation *op,
+                                 llvm::json::Object &fields) const override {
+    auto matmul = dyn_cast<QMatmulOp>(op);
+    if (!matmul)
+      return op->emitOpError("x86 describeDispatch expects a lowbit.qmatmul");
+    llvm::Expected<std::vector<x86::KernelKey>> keys =
+        getKernelKeys(getSpec(matmul));
+    if (!keys)
+      return op->emitOpError(llvm::toString(keys.takeError()));
+    llvm::json::Array kernels;
+    for (const x86::KernelKey &key : *keys)
+      kernels.push_back(llvm::json::Object{
+          {"isa", x86::isaName(key.isa)},
+          {"batch_tile", static_cast<int64_t>(key.batchTile)},
+          {"symbol", key.symbolName()}});
+    fields["kernels"] = std::move(kernels);
     return success();
   }
 };

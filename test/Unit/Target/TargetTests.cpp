@@ -121,7 +121,10 @@ TEST_F(TargetTest, X86AcceptsSupportedQMatmul) {
         "#lowbit.scheme<bits = 2, group_size = -1, symmetric = false, "
         "scale_type = f32, zero_type = i8>",
         "#lowbit.scheme<bits = 8, group_size = 64, symmetric = true, "
-        "scale_type = f32>"}) {
+        "scale_type = f32>",
+        // Act-order: the bundle gathers activations into quantization order.
+        "#lowbit.scheme<bits = 4, group_size = 32, symmetric = true, "
+        "scale_type = f16, act_order = true>"}) {
     OwningOpRef<ModuleOp> module = qmatmulModule(scheme);
     ASSERT_TRUE(module) << scheme.str();
     std::string reason;
@@ -142,9 +145,6 @@ TEST_F(TargetTest, X86RejectsUnsupportedSchemesWithReason) {
     const char *attrs;
     const char *reason;
   } cases[] = {
-      {"#lowbit.scheme<bits = 4, group_size = 32, symmetric = true, "
-       "scale_type = f16, act_order = true>",
-       "", "act-order weights are not supported"},
       {"#lowbit.scheme<bits = 4, group_size = 32, symmetric = true, "
        "scale_type = f16, rotation = #lowbit.rotation<kind = hadamard>>",
        "", "rotated weights are not supported"},
@@ -201,9 +201,9 @@ TEST_F(TargetTest, X86SerializeProducesDeterministicElf) {
 }
 
 TEST_F(TargetTest, X86SerializeRejectsIllegalModule) {
-  OwningOpRef<ModuleOp> module =
-      qmatmulModule("#lowbit.scheme<bits = 4, group_size = 32, symmetric = "
-                    "true, scale_type = f16, act_order = true>");
+  OwningOpRef<ModuleOp> module = qmatmulModule(
+      "#lowbit.scheme<bits = 4, group_size = 32, symmetric = true, "
+      "scale_type = f16, rotation = #lowbit.rotation<kind = hadamard>>");
   ASSERT_TRUE(module);
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
@@ -212,7 +212,7 @@ TEST_F(TargetTest, X86SerializeRejectsIllegalModule) {
   });
   ::lowbit::TargetCode code;
   EXPECT_TRUE(failed(x86().serialize(*module, code)));
-  EXPECT_NE(diagnostics.find("cannot be compiled for target x86: act-order"),
+  EXPECT_NE(diagnostics.find("cannot be compiled for target x86: rotated"),
             std::string::npos)
       << diagnostics;
 }

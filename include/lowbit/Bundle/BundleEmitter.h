@@ -1,0 +1,76 @@
+//===- BundleEmitter.h - lowering a model to a .lowbit bundle ---*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// Writes a deployable `.lowbit` bundle for one target from a lowbit module
+/// whose quantized matmuls are fused (lowbit.qmatmul, no lowbit.dequantize):
+///
+///  - flattens @forward and the decoder blocks it calls into one dispatch
+///    program, assigns the values to reusable buffers by liveness, and
+///    records it in the manifest (docs/bundle-manifest.md);
+///  - stores float parameters as f32 tensors and every quantized weight in
+///    the target's layout (TargetBackend::packWeight), act-order columns in
+///    quantization order plus the permutation the program gathers with;
+///  - stores the target's code blob (TargetBackend::serialize);
+///  - embeds the model config, tokenizer.json and provenance.
+///
+/// The output is deterministic and written atomically.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef LOWBIT_BUNDLE_BUNDLEEMITTER_H
+#define LOWBIT_BUNDLE_BUNDLEEMITTER_H
+
+#include "lowbit/Support/ParamStore.h"
+#include "lowbit/Target/TargetBackend.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+/// The version written into manifests as compiler.version.
+inline constexpr llvm::StringLiteral kCompilerVersion = "0.1.0";
+
+struct BundleEmitOptions {
+  /// Merged into the manifest's "provenance" object (method, options,
+  /// inputs, ...). Must not contain host-specific values such as absolute
+  /// paths or times, or the bundle stops being reproducible.
+  llvm::json::Object provenance;
+};
+
+/// Sizes of what was written, for reports.
+struct BundleStats {
+  uint64_t fileBytes = 0;
+  uint64_t floatWeightBytes = 0;
+  uint64_t quantizedWeightBytes = 0;
+  uint64_t codeBytes = 0;
+  int64_t numOps = 0;
+  int64_t numBuffers = 0;
+  /// Per quantized weight: name and packed bytes.
+  std::vector<std::pair<std::string, uint64_t>> layers;
+};
+
+/// Emits the bundle of `module` for `target` at `path`. Float and quantized
+/// tensors the IR references by name are read from `store`. Errors name the
+/// op or tensor at fault; diagnostics emitted on ops are also returned in the
+/// error message.
+llvm::Error emitBundle(mlir::ModuleOp module, const ParamStore &store,
+                       const TargetBackend &target,
+                       const BundleEmitOptions &options, llvm::StringRef path,
+                       BundleStats *stats = nullptr);
+
+/// The BLAKE3 hash (hex) of a file's contents, for provenance.
+llvm::Expected<std::string> hashFile(llvm::StringRef path);
+
+} // namespace lowbit
+
+#endif // LOWBIT_BUNDLE_BUNDLEEMITTER_H
