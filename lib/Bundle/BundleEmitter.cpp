@@ -15,8 +15,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/BLAKE3.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -57,8 +57,8 @@ public:
             std::string loc;
             llvm::raw_string_ostream os(loc);
             os << diag.getLocation();
-            messages += (messages.empty() ? "" : "\n") + loc + ": " +
-                        diag.str();
+            messages +=
+                (messages.empty() ? "" : "\n") + loc + ": " + diag.str();
           }
           return success();
         }) {}
@@ -107,10 +107,10 @@ private:
 };
 
 /// Copies a float tensor (stored, or inline in the IR) into f32 values.
-FailureOr<std::vector<float>> loadFloats(Operation *op, StringRef name,
-                                         std::optional<ElementsAttr> inlineValue,
-                                         const ParamStore &store,
-                                         int64_t expected) {
+FailureOr<std::vector<float>>
+loadFloats(Operation *op, StringRef name,
+           std::optional<ElementsAttr> inlineValue, const ParamStore &store,
+           int64_t expected) {
   std::vector<float> out;
   if (inlineValue) {
     auto dense = dyn_cast<DenseElementsAttr>(*inlineValue);
@@ -134,17 +134,15 @@ FailureOr<std::vector<float>> loadFloats(Operation *op, StringRef name,
     out = std::move(*values);
   }
   if (static_cast<int64_t>(out.size()) != expected)
-    return op->emitOpError("tensor '")
-           << name << "' has " << out.size() << " elements, expected "
-           << expected;
+    return op->emitOpError("tensor '") << name << "' has " << out.size()
+                                       << " elements, expected " << expected;
   return out;
 }
 
 /// Copies an integer tensor (stored as U8/I32/I64, or inline) into int64s.
-FailureOr<std::vector<int64_t>> loadInts(Operation *op, StringRef name,
-                                         std::optional<ElementsAttr> inlineValue,
-                                         const ParamStore &store,
-                                         int64_t expected) {
+FailureOr<std::vector<int64_t>>
+loadInts(Operation *op, StringRef name, std::optional<ElementsAttr> inlineValue,
+         const ParamStore &store, int64_t expected) {
   std::vector<int64_t> out;
   if (inlineValue) {
     auto dense = dyn_cast<DenseElementsAttr>(*inlineValue);
@@ -185,9 +183,8 @@ FailureOr<std::vector<int64_t>> loadInts(Operation *op, StringRef name,
     }
   }
   if (static_cast<int64_t>(out.size()) != expected)
-    return op->emitOpError("tensor '")
-           << name << "' has " << out.size() << " elements, expected "
-           << expected;
+    return op->emitOpError("tensor '") << name << "' has " << out.size()
+                                       << " elements, expected " << expected;
   return out;
 }
 
@@ -231,8 +228,8 @@ FailureOr<std::string> Emitter::floatTensor(Operation *user, Value v) {
   if (tensors.contains(name))
     return name;
   RankedTensorType type = param.getType();
-  FailureOr<std::vector<float>> values = loadFloats(
-      param, name, param.getValue(), store, type.getNumElements());
+  FailureOr<std::vector<float>> values =
+      loadFloats(param, name, param.getValue(), store, type.getNumElements());
   if (failed(values))
     return failure();
   stats.floatWeightBytes += values->size() * sizeof(float);
@@ -347,17 +344,17 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
     writer.addTensor(name + ".perm", rt::DType::I32, {k}, std::move(bytes));
     stats.quantizedWeightBytes += 4 * k;
   }
-  layers.push_back(llvm::json::Object{
-      {"name", name},
-      {"tensor", packedName},
-      {"N", n},
-      {"K", k},
-      {"bits", static_cast<int64_t>(scheme.getBits())},
-      {"group_size", scheme.getGroupSize()},
-      {"symmetric", scheme.getSymmetric()},
-      {"scale_type", scaleType},
-      {"act_order", scheme.getActOrder()},
-      {"bytes", packedBytes}});
+  layers.push_back(
+      llvm::json::Object{{"name", name},
+                         {"tensor", packedName},
+                         {"N", n},
+                         {"K", k},
+                         {"bits", static_cast<int64_t>(scheme.getBits())},
+                         {"group_size", scheme.getGroupSize()},
+                         {"symmetric", scheme.getSymmetric()},
+                         {"scale_type", scaleType},
+                         {"act_order", scheme.getActOrder()},
+                         {"bytes", packedBytes}});
   return packedName;
 }
 
@@ -404,8 +401,7 @@ LogicalResult Emitter::emitOp(Operation *op,
             pop.fields["path"] = q.getActBits() ? "int8" : "fp32";
             if (q.getBias() && failed(setWeight("bias", q.getBias())))
               return failure();
-            FailureOr<std::string> name =
-                quantizedTensor(q, pop, *layerList);
+            FailureOr<std::string> name = quantizedTensor(q, pop, *layerList);
             if (failed(name))
               return failure();
             pop.fields["weight"] = *name;
@@ -556,7 +552,8 @@ LogicalResult Emitter::flatten(func::FuncOp fn, ArrayRef<int64_t> args,
 
 /// Assigns values to buffers by liveness: a value's buffer is free again
 /// after its last use, an op's output never shares a buffer with its inputs,
-/// and a buffer only holds values of one dtype and width. Rewrites the ops' value ids into buffer ids.
+/// and a buffer only holds values of one dtype and width. Rewrites the ops'
+/// value ids into buffer ids.
 void Emitter::assignBuffers(int64_t outputValue, llvm::json::Object &program) {
   int64_t numValues = values.size();
   constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
@@ -619,8 +616,8 @@ void Emitter::assignBuffers(int64_t outputValue, llvm::json::Object &program) {
   for (auto &[layer, cache] : kvCaches)
     caches.push_back(std::move(cache));
 
-  program["inputs"] = llvm::json::Object{{"tokens", bufferOf[0]},
-                                         {"positions", bufferOf[1]}};
+  program["inputs"] =
+      llvm::json::Object{{"tokens", bufferOf[0]}, {"positions", bufferOf[1]}};
   program["output"] = bufferOf[outputValue];
   program["buffers"] = std::move(bufferList);
   program["kv_cache"] = std::move(caches);

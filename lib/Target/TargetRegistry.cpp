@@ -25,8 +25,7 @@ mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
 }
 
 mlir::LogicalResult
-TargetBackend::describeDispatch(mlir::Operation *,
-                                llvm::json::Object &) const {
+TargetBackend::describeDispatch(mlir::Operation *, llvm::json::Object &) const {
   return mlir::success();
 }
 

@@ -206,9 +206,9 @@ Error hashInputs(StringRef path, StringRef prefix, json::Array &inputs) {
     Expected<std::string> hash = lowbit::hashFile(file);
     if (!hash)
       return hash.takeError();
-    inputs.push_back(json::Object{
-        {"file", (prefix + "/" + sys::path::filename(file)).str()},
-        {"blake3", *hash}});
+    inputs.push_back(
+        json::Object{{"file", (prefix + "/" + sys::path::filename(file)).str()},
+                     {"blake3", *hash}});
   }
   return Error::success();
 }
@@ -384,8 +384,7 @@ int main(int argc, char **argv) {
 
   //===--- Bundle ---------------------------------------------------------===//
   auto codegenStart = std::chrono::steady_clock::now();
-  errs() << "lowbit-compile: lowering for target " << target->getName()
-         << "\n";
+  errs() << "lowbit-compile: lowering for target " << target->getName() << "\n";
   {
     mlir::PassManager pm(ctx);
     pm.addPass(mlir::lowbit::createLowbitFuseDequantMatmul());
@@ -440,8 +439,8 @@ int main(int argc, char **argv) {
   // Tensors quantized now first, then those of a quantized model directory
   // given as MODEL, then the checkpoint.
   lowbit::OverlayStore store({&session->outputs(), &model->store()});
-  if (Error err = lowbit::emitBundle(module, store, *target,
-                                     emitOptions, output, &stats))
+  if (Error err = lowbit::emitBundle(module, store, *target, emitOptions,
+                                     output, &stats))
     fail(output + ": " + toString(std::move(err)));
   timings["codegen_and_write_s"] = secondsSince(codegenStart);
   timings["total_s"] = secondsSince(start);
@@ -466,15 +465,14 @@ int main(int argc, char **argv) {
         {"target", target->getName()},
         {"layers", std::move(layers)},
         {"sizes",
-         json::Object{
-             {"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},
-             {"float_weight_bytes",
-              static_cast<int64_t>(stats.floatWeightBytes)},
-             {"quantized_weight_bytes",
-              static_cast<int64_t>(stats.quantizedWeightBytes)},
-             {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
-        {"program", json::Object{{"ops", stats.numOps},
-                                 {"buffers", stats.numBuffers}}},
+         json::Object{{"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},
+                      {"float_weight_bytes",
+                       static_cast<int64_t>(stats.floatWeightBytes)},
+                      {"quantized_weight_bytes",
+                       static_cast<int64_t>(stats.quantizedWeightBytes)},
+                      {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
+        {"program",
+         json::Object{{"ops", stats.numOps}, {"buffers", stats.numBuffers}}},
         {"timings", std::move(timings)}};
     if (Error e = writeJsonAtomically(reportPath, std::move(report)))
       fail(toString(std::move(e)));

@@ -113,9 +113,9 @@ llvm::Expected<std::vector<x86::KernelKey>> getKernelKeys(const Spec &spec) {
       key.isa = isa;
       key.batchTile = tile;
       if (llvm::Error err = key.verify())
-        return llvm::createStringError(
-            "x86 kernel %s cannot be generated: %s", key.symbolName().c_str(),
-            llvm::toString(std::move(err)).c_str());
+        return llvm::createStringError("x86 kernel %s cannot be generated: %s",
+                                       key.symbolName().c_str(),
+                                       llvm::toString(std::move(err)).c_str());
       keys.push_back(key);
     }
   }
@@ -215,8 +215,8 @@ public:
     std::string reason;
     if (!isLegal(op, reason))
       return op->emitOpError("cannot be compiled for target x86: ") << reason;
-    x86::ScaleType scaleType = weight.scaleType == "f16" ? x86::ScaleType::F16
-                                                         : x86::ScaleType::F32;
+    x86::ScaleType scaleType =
+        weight.scaleType == "f16" ? x86::ScaleType::F16 : x86::ScaleType::F32;
     llvm::Expected<x86::PackedLayout> layout =
         x86::PackedLayout::get(weight.bits, weight.groupSize, weight.symmetric,
                                scaleType, weight.K, weight.N);
