@@ -13,8 +13,9 @@
 /// Conventions:
 ///  - all tensors are dense and row-major; activations are [T, features] for
 ///    T tokens;
-///  - kernels never allocate unless documented (attention and rotary use small
-///    per-call scratch buffers);
+///  - kernels never allocate unless documented (the allocating attention()
+///    overload and rotary() with a head dimension above 1024 use per-call
+///    scratch buffers);
 ///  - kernels that can fail on bad input (out-of-range ids or positions,
 ///    inconsistent shapes) return a Status and then leave their outputs
 ///    unwritten; the others assume valid shapes and pointers;
@@ -98,8 +99,11 @@ public:
   unsigned getNumThreads() const;
 
   /// Calls \p fn(begin, end) on disjoint chunks covering [0, n) and returns
-  /// when all are done. Chunks may run in any order on any thread, so \p fn
-  /// must only write state owned by its own indices.
+  /// when all are done. Workers are started with at least 8 MiB of stack.
+  /// A lambda capturing more than 16 bytes makes the std::function allocate;
+  /// hot loops capture one pointer to a struct instead. Chunks may run in any
+  /// order on any thread, so \p fn must only write state owned by its own
+  /// indices.
   void parallelFor(int64_t n,
                    const std::function<void(int64_t begin, int64_t end)> &fn);
 
@@ -210,10 +214,29 @@ struct KVCache {
 /// Fails, touching neither the cache nor \p out, if a position is outside
 /// [0, maxCtx), if H is not a multiple of Hkv, or if the cache was not built
 /// for Hkv heads of Dh channels.
+///
+/// This form allocates its scratch (attentionScratchSize() doubles) per
+/// call; the overload below takes it from the caller.
 Status attention(const float *q, const float *k, const float *v,
                  const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
                  int64_t Dh, KVCache &cache, float *out,
                  ThreadPool *pool = nullptr);
+
+/// The number of doubles of scratch attention() needs for query positions
+/// below \p maxCtx, head dimension \p Dh, run on \p pool (null: inline).
+/// A buffer of this size serves every call with the same pool, a cache of at
+/// most \p maxCtx rows and at most \p Dh channels per head.
+int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh,
+                             const ThreadPool *pool);
+
+/// attention() with caller-provided scratch of \p scratchSize doubles (at
+/// least attentionScratchSize(maxPos + 1, Dh, pool), maxPos the largest of
+/// \p pos). Never allocates; the results are bitwise identical to those of
+/// the allocating form. Fails, touching nothing, if the scratch is too small.
+Status attention(const float *q, const float *k, const float *v,
+                 const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
+                 int64_t Dh, KVCache &cache, float *out, ThreadPool *pool,
+                 double *scratch, int64_t scratchSize);
 
 //===----------------------------------------------------------------------===//
 // Dequantization

@@ -14,8 +14,6 @@
 
 #include "lowbitrt/Kernels.h"
 
-#include "Parallel.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -52,38 +50,45 @@ static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
   return Status::success();
 }
 
-Status lowbit::rt::kernels::attention(const float *q, const float *k,
-                                      const float *v, const int32_t *pos,
-                                      int64_t T, int64_t H, int64_t Hkv,
-                                      int64_t Dh, KVCache &cache, float *out,
-                                      ThreadPool *pool) {
-  if (T <= 0)
-    return Status::success();
-  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
-    return s;
+/// Tasks (token, head pairs) are spread over this many slots per thread; each
+/// slot owns a scratch row, so the split balances the uneven causal rows
+/// without any allocation.
+static constexpr int64_t kSlotsPerThread = 4;
 
-  const int64_t kvRow = Hkv * Dh;
-  const int64_t qRow = H * Dh;
-  for (int64_t t = 0; t < T; ++t) {
-    size_t dst = static_cast<size_t>(pos[t] * kvRow);
-    std::memcpy(cache.k.data() + dst, k + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-    std::memcpy(cache.v.data() + dst, v + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-  }
+/// The number of scratch slots for \p tasks tasks on \p pool.
+static int64_t numSlots(int64_t tasks, const ThreadPool *pool) {
+  if (!pool || pool->getNumThreads() == 1 || tasks < 4)
+    return 1;
+  return std::min<int64_t>(tasks, static_cast<int64_t>(pool->getNumThreads()) *
+                                      kSlotsPerThread);
+}
 
-  int32_t maxPos = *std::max_element(pos, pos + T);
-  const int64_t group = H / Hkv;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
-  const float *cacheK = cache.k.data();
-  const float *cacheV = cache.v.data();
+int64_t lowbit::rt::kernels::attentionScratchSize(int64_t maxCtx, int64_t Dh,
+                                                  const ThreadPool *pool) {
+  int64_t slots =
+      pool ? static_cast<int64_t>(pool->getNumThreads()) * kSlotsPerThread : 1;
+  return slots * (std::max<int64_t>(maxCtx, 1) + std::max<int64_t>(Dh, 0));
+}
 
-  // One task per (token, head). Tasks of short prefixes are cheap, so a
-  // handful of tokens is already worth spreading.
-  detail::parallelFor(pool, T * H, 4, [&](int64_t begin, int64_t end) {
-    std::vector<double> scratch(static_cast<size_t>(maxPos + 1 + Dh));
-    double *scores = scratch.data();
-    double *acc = scores + maxPos + 1;
+namespace {
+/// Everything the parallel loop of attention() reads, so its lambda captures
+/// one pointer (a std::function stores that without allocating).
+struct AttentionJob {
+  const float *q;
+  const int32_t *pos;
+  const float *cacheK;
+  const float *cacheV;
+  float *out;
+  double *scratch;
+  int64_t T, H, Dh, group, kvRow, qRow, slotStride, slots, tasks;
+  double scale;
+
+  /// Computes the tasks of slot \p slot with its own scratch row.
+  void runSlot(int64_t slot) const {
+    const int64_t begin = slot * tasks / slots;
+    const int64_t end = (slot + 1) * tasks / slots;
+    double *scores = scratch + slot * slotStride;
+    double *acc = scores + (slotStride - Dh);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / H;
       const int64_t h = task % H;
@@ -118,6 +123,84 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
       for (int64_t d = 0; d < Dh; ++d)
         oh[d] = static_cast<float>(acc[d] * inv);
     }
+  }
+};
+} // namespace
+
+Status lowbit::rt::kernels::attention(const float *q, const float *k,
+                                      const float *v, const int32_t *pos,
+                                      int64_t T, int64_t H, int64_t Hkv,
+                                      int64_t Dh, KVCache &cache, float *out,
+                                      ThreadPool *pool) {
+  if (T <= 0)
+    return Status::success();
+  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
+    return s;
+  int32_t maxPos = *std::max_element(pos, pos + T);
+  std::vector<double> scratch(
+      static_cast<size_t>(attentionScratchSize(maxPos + 1, Dh, pool)));
+  return attention(q, k, v, pos, T, H, Hkv, Dh, cache, out, pool,
+                   scratch.data(), static_cast<int64_t>(scratch.size()));
+}
+
+Status lowbit::rt::kernels::attention(const float *q, const float *k,
+                                      const float *v, const int32_t *pos,
+                                      int64_t T, int64_t H, int64_t Hkv,
+                                      int64_t Dh, KVCache &cache, float *out,
+                                      ThreadPool *pool, double *scratch,
+                                      int64_t scratchSize) {
+  if (T <= 0)
+    return Status::success();
+  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
+    return s;
+
+  const int32_t maxPos = *std::max_element(pos, pos + T);
+  const int64_t tasks = T * H;
+  const int64_t slots = numSlots(tasks, pool);
+  const int64_t slotStride = static_cast<int64_t>(maxPos) + 1 + Dh;
+  if (!scratch || scratchSize < slots * slotStride)
+    return Status::error("attention scratch of " + std::to_string(scratchSize) +
+                         " doubles is smaller than the " +
+                         std::to_string(slots * slotStride) + " needed");
+
+  const int64_t kvRow = Hkv * Dh;
+  const int64_t qRow = H * Dh;
+  for (int64_t t = 0; t < T; ++t) {
+    size_t dst = static_cast<size_t>(pos[t] * kvRow);
+    std::memcpy(cache.k.data() + dst, k + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+    std::memcpy(cache.v.data() + dst, v + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+  }
+
+  AttentionJob job;
+  job.q = q;
+  job.pos = pos;
+  job.cacheK = cache.k.data();
+  job.cacheV = cache.v.data();
+  job.out = out;
+  job.scratch = scratch;
+  job.T = T;
+  job.H = H;
+  job.Dh = Dh;
+  job.group = H / Hkv;
+  job.kvRow = kvRow;
+  job.qRow = qRow;
+  job.slotStride = slotStride;
+  job.slots = slots;
+  job.tasks = tasks;
+  job.scale = 1.0 / std::sqrt(static_cast<double>(Dh));
+
+  // Each slot is a contiguous range of (token, head) tasks with its own
+  // scratch row; a task's result does not depend on its slot.
+  if (slots == 1) {
+    job.runSlot(0);
+    return Status::success();
+  }
+  const AttentionJob *jobPtr = &job;
+  pool->parallelFor(slots, [jobPtr](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      jobPtr->runSlot(s);
   });
   return Status::success();
 }

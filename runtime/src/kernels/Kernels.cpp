@@ -178,8 +178,15 @@ void lowbit::rt::kernels::rotary(float *x, int64_t T, int64_t H, int64_t Dh,
   const int64_t rowSize = H * Dh;
   int64_t minRows = std::max<int64_t>(1, kMinParallelElements / rowSize);
   detail::parallelFor(pool, T, minRows, [&](int64_t begin, int64_t end) {
-    std::vector<double> cosSin(static_cast<size_t>(2 * half));
-    double *cosv = cosSin.data();
+    // Heads of up to 1024 channels use the stack, so decoding a token
+    // allocates nothing.
+    double small[1024];
+    std::vector<double> large;
+    double *cosv = small;
+    if (2 * half > 1024) {
+      large.resize(static_cast<size_t>(2 * half));
+      cosv = large.data();
+    }
     double *sinv = cosv + half;
     for (int64_t t = begin; t < end; ++t) {
       for (int64_t i = 0; i < half; ++i) {

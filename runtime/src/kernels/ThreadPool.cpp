@@ -11,6 +11,11 @@
 /// The caller returns once every worker has checked out of the generation, so
 /// the job (which lives on the caller's stack) is never used after return.
 ///
+/// Workers are POSIX threads with at least kMinWorkerStack bytes of stack:
+/// the generated x86 qmatmul kernels keep up to ~600 KB of activation scratch
+/// on the stack, and the default stack size of a thread depends on the
+/// process's RLIMIT_STACK.
+///
 //===----------------------------------------------------------------------===//
 
 #include "lowbitrt/Kernels.h"
@@ -19,9 +24,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 using namespace lowbit::rt::kernels;
+
+/// The least stack a worker thread gets.
+static constexpr size_t kMinWorkerStack = size_t(8) << 20;
 
 struct ThreadPool::Impl {
   /// Serializes parallelFor calls from different threads.
@@ -41,8 +50,7 @@ struct ThreadPool::Impl {
   int64_t chunkSize = 1;
   std::atomic<int64_t> nextChunk{0};
 
-  std::vector<std::thread> workers;
-  std::vector<std::thread::id> workerIds;
+  std::vector<pthread_t> workers;
   /// The thread whose parallelFor is running, if any.
   std::atomic<std::thread::id> activeCaller{};
 
@@ -81,9 +89,18 @@ struct ThreadPool::Impl {
   /// or the caller of the running parallelFor.
   bool insideLoop() const {
     std::thread::id self = std::this_thread::get_id();
-    return activeCaller.load(std::memory_order_relaxed) == self ||
-           std::find(workerIds.begin(), workerIds.end(), self) !=
-               workerIds.end();
+    if (activeCaller.load(std::memory_order_relaxed) == self)
+      return true;
+    pthread_t me = pthread_self();
+    for (pthread_t w : workers)
+      if (pthread_equal(w, me))
+        return true;
+    return false;
+  }
+
+  static void *workerMain(void *arg) {
+    static_cast<Impl *>(arg)->workerLoop();
+    return nullptr;
   }
 };
 
@@ -91,10 +108,24 @@ ThreadPool::ThreadPool(unsigned numThreads) : impl(std::make_unique<Impl>()) {
   if (numThreads == 0)
     numThreads = std::max(1u, std::thread::hardware_concurrency());
   impl->workers.reserve(numThreads - 1);
-  for (unsigned i = 1; i < numThreads; ++i)
-    impl->workers.emplace_back([this] { impl->workerLoop(); });
-  for (std::thread &t : impl->workers)
-    impl->workerIds.push_back(t.get_id());
+  pthread_attr_t attr;
+  bool haveAttr = pthread_attr_init(&attr) == 0;
+  if (haveAttr) {
+    size_t stack = 0;
+    if (pthread_attr_getstacksize(&attr, &stack) != 0 ||
+        stack < kMinWorkerStack)
+      pthread_attr_setstacksize(&attr, kMinWorkerStack);
+  }
+  // A worker that cannot be started only makes the pool smaller.
+  for (unsigned i = 1; i < numThreads; ++i) {
+    pthread_t thread;
+    if (pthread_create(&thread, haveAttr ? &attr : nullptr, &Impl::workerMain,
+                       impl.get()) != 0)
+      break;
+    impl->workers.push_back(thread);
+  }
+  if (haveAttr)
+    pthread_attr_destroy(&attr);
 }
 
 ThreadPool::~ThreadPool() {
@@ -103,8 +134,8 @@ ThreadPool::~ThreadPool() {
     impl->stopping = true;
   }
   impl->workAvailable.notify_all();
-  for (std::thread &t : impl->workers)
-    t.join();
+  for (pthread_t t : impl->workers)
+    pthread_join(t, nullptr);
 }
 
 unsigned ThreadPool::getNumThreads() const {

@@ -1,0 +1,204 @@
+/*===- lowbit_rt.h - C API of the lowbit runtime ------------------*- C -*-===*\
+|*                                                                            *|
+|* Part of the lowbit project.                                                *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+/*
+ * Runs a compiled `.lowbit` bundle: a model (the bundle, its validated
+ * dispatch program, tokenizer and kernel library) and sessions on it (KV
+ * caches, activation buffers, sampling state). The manifest and program are
+ * specified in docs/bundle-manifest.md. C99; no LLVM.
+ *
+ * Errors: every fallible function returns a lowbit_rt_status; on failure
+ * lowbit_rt_last_error() returns a message of the calling thread naming the
+ * file, tensor, op or argument at fault. Output arguments are left untouched
+ * on failure unless documented.
+ *
+ * Threads: a model is immutable after lowbit_rt_model_open() and may be
+ * shared by several sessions and threads; it must outlive its sessions. A
+ * session must be used by one thread at a time.
+ *
+ * Allocation: every buffer of a session (activations for max_batch rows, KV
+ * caches, logits, sampling and attention scratch) is allocated by
+ * lowbit_rt_session_create(); lowbit_rt_decode() and lowbit_rt_sample() do
+ * not allocate.
+ */
+
+#ifndef LOWBITRT_LOWBIT_RT_H
+#define LOWBITRT_LOWBIT_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lowbit_rt_status {
+  LOWBIT_RT_OK = 0,
+  /** A bad argument (null pointer, out-of-range token id, small buffer). */
+  LOWBIT_RT_INVALID_ARGUMENT = 1,
+  /** The file cannot be read. */
+  LOWBIT_RT_IO = 2,
+  /** A malformed bundle, manifest or program. */
+  LOWBIT_RT_FORMAT = 3,
+  /** Valid but not supported here (code format, CPU without the ISA). */
+  LOWBIT_RT_UNSUPPORTED = 4,
+  /** The tokens do not fit in the session's context. */
+  LOWBIT_RT_CONTEXT_FULL = 5,
+  /** Anything else (out of memory, a failing kernel). */
+  LOWBIT_RT_INTERNAL = 6
+} lowbit_rt_status;
+
+/** The message of the last failure on this thread ("" if none). */
+const char *lowbit_rt_last_error(void);
+
+/** The name of a status ("ok", "invalid argument", ...). */
+const char *lowbit_rt_status_name(lowbit_rt_status status);
+
+typedef struct lowbit_rt_model lowbit_rt_model;
+typedef struct lowbit_rt_session lowbit_rt_session;
+
+/*===----------------------------------------------------------------------===*
+ * Models
+ *===----------------------------------------------------------------------===*/
+
+/**
+ * Opens the bundle at `path`, parses and validates its manifest and dispatch
+ * program, loads the tokenizer (if the manifest has one) and the code blob of
+ * the manifest's target, resolves every kernel symbol and picks the best
+ * kernel ISA this CPU runs. LOWBIT_RT_IO when the file cannot be opened,
+ * LOWBIT_RT_FORMAT for a malformed bundle or manifest, LOWBIT_RT_UNSUPPORTED
+ * for an unknown code format or kernels this CPU cannot run.
+ */
+lowbit_rt_status lowbit_rt_model_open(const char *path, lowbit_rt_model **out);
+
+/** Frees a model (null is ignored). Its sessions must be freed first. */
+void lowbit_rt_model_free(lowbit_rt_model *model);
+
+typedef struct lowbit_rt_model_info {
+  int64_t vocab_size;
+  int64_t hidden_size;
+  int64_t num_layers;
+  int64_t max_position_embeddings;
+  /** From the config, else from the tokenizer; -1 if none. */
+  int32_t bos_token_id;
+  int32_t eos_token_id;
+  /** The kernel ISA chosen for this CPU ("avx2", "avx512vnni", ...; distinct
+   *  choices of different matmuls joined by '+'; "none" without quantized
+   *  matmuls). Owned by the model. */
+  const char *isa;
+  /** The manifest's target ("x86"). Owned by the model. */
+  const char *target;
+} lowbit_rt_model_info;
+
+lowbit_rt_status lowbit_rt_model_get_info(const lowbit_rt_model *model,
+                                          lowbit_rt_model_info *info);
+
+/*===----------------------------------------------------------------------===*
+ * Sessions
+ *===----------------------------------------------------------------------===*/
+
+typedef struct lowbit_rt_session_options {
+  /** Threads of the session's pool, the caller included; 0 = one per
+   *  hardware thread. */
+  int32_t threads;
+  /** KV cache positions; 0 = the model's max_position_embeddings. */
+  int64_t max_context;
+  /** Rows per prefill step (the size of every activation buffer);
+   *  0 = 64. */
+  int64_t max_batch;
+} lowbit_rt_session_options;
+
+/** Creates a session; `opts` may be null (all defaults). */
+lowbit_rt_status lowbit_rt_session_create(const lowbit_rt_model *model,
+                                          const lowbit_rt_session_options *opts,
+                                          lowbit_rt_session **out);
+
+/** Frees a session (null is ignored). */
+void lowbit_rt_session_free(lowbit_rt_session *session);
+
+/** Forgets the context: the position returns to 0 and the next sample
+ *  reseeds the random generator. */
+lowbit_rt_status lowbit_rt_reset(lowbit_rt_session *session);
+
+/** The number of tokens in the context (-1 for a null session). */
+int64_t lowbit_rt_session_position(const lowbit_rt_session *session);
+
+/**
+ * Appends `n` tokens to the context, in steps of at most max_batch rows.
+ * Afterwards lowbit_rt_logits() holds the logits of the last token; with
+ * `all_logits` non-null, the logits of every token are written to it
+ * (n * vocab_size floats). LOWBIT_RT_CONTEXT_FULL, changing nothing, if the
+ * position plus `n` exceeds max_context; LOWBIT_RT_INVALID_ARGUMENT for a
+ * token id outside the vocabulary (nothing is processed).
+ */
+lowbit_rt_status lowbit_rt_prefill(lowbit_rt_session *session,
+                                   const int32_t *tokens, int64_t n,
+                                   float *all_logits);
+
+/** Appends one token (a step of one row); updates the logits. */
+lowbit_rt_status lowbit_rt_decode(lowbit_rt_session *session, int32_t token);
+
+/** The logits of the last processed token (vocab_size floats), valid until
+ *  the next prefill, decode or reset; null before the first step. */
+const float *lowbit_rt_logits(const lowbit_rt_session *session);
+
+typedef struct lowbit_rt_sampling {
+  /** <= 0: greedy (argmax). */
+  float temperature;
+  /** Keep the k most likely tokens; <= 0 disables. */
+  int64_t top_k;
+  /** Nucleus threshold; >= 1 disables. */
+  float top_p;
+  /** Seeds the session's generator at the first sample after
+   *  lowbit_rt_session_create() or lowbit_rt_reset(); later calls continue
+   *  that stream and ignore it. */
+  uint64_t seed;
+} lowbit_rt_sampling;
+
+/** Draws a token from the current logits (temperature, then top-k, then
+ *  top-p); `params` null means greedy. Fails before the first step. */
+lowbit_rt_status lowbit_rt_sample(lowbit_rt_session *session,
+                                  const lowbit_rt_sampling *params,
+                                  int32_t *token);
+
+/*===----------------------------------------------------------------------===*
+ * Tokenizer (fails with LOWBIT_RT_UNSUPPORTED when the bundle has none)
+ *===----------------------------------------------------------------------===*/
+
+/**
+ * Encodes `len` bytes of `text`, with the model's BOS prefix if `add_bos`.
+ * Writes the ids to `ids` and their count to `*n_out`. If `capacity` is too
+ * small, returns LOWBIT_RT_INVALID_ARGUMENT with `*n_out` set to the count
+ * needed (`ids` may then be null).
+ */
+lowbit_rt_status lowbit_rt_tokenize(const lowbit_rt_model *model,
+                                    const char *text, size_t len, int add_bos,
+                                    int32_t *ids, int64_t capacity,
+                                    int64_t *n_out);
+
+/**
+ * Decodes `n` ids to UTF-8 text (special tokens skipped), written to `buf`
+ * with a terminating NUL when it fits; `*len_out` gets the length without
+ * the NUL. If `cap` is below length + 1, returns LOWBIT_RT_INVALID_ARGUMENT
+ * with `*len_out` set to the length.
+ */
+lowbit_rt_status lowbit_rt_detokenize(const lowbit_rt_model *model,
+                                      const int32_t *ids, int64_t n, char *buf,
+                                      size_t cap, size_t *len_out);
+
+/**
+ * Streaming decode: the bytes token `id` adds after token `prev` (< 0 at the
+ * start). The bytes may be an incomplete UTF-8 sequence. Same buffer
+ * convention as lowbit_rt_detokenize().
+ */
+lowbit_rt_status lowbit_rt_token_piece(const lowbit_rt_model *model,
+                                       int32_t prev, int32_t id, char *buf,
+                                       size_t cap, size_t *len_out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* LOWBITRT_LOWBIT_RT_H */

@@ -1,0 +1,635 @@
+//===- Model.cpp - manifest parsing and program validation ------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// Reads the manifest of docs/bundle-manifest.md. Every field is
+/// type-checked before it is read, so a manifest of any shape gives either a
+/// valid Program or an EngineError naming the op and field at fault, never a
+/// crash or an exception of the JSON library.
+///
+//===----------------------------------------------------------------------===//
+
+#include "Model.h"
+
+#include "CpuFeatures.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+using namespace lowbit::rt;
+using namespace lowbit::rt::engine;
+using json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string &msg,
+                       lowbit_rt_status status = LOWBIT_RT_FORMAT) {
+  throw EngineError(status, msg);
+}
+
+/// Typed access to the fields of one JSON object; `ctx` prefixes messages.
+class Fields {
+public:
+  Fields(const json &obj, std::string ctx) : obj(obj), ctx(std::move(ctx)) {
+    if (!obj.is_object())
+      fail(this->ctx + ": expected a JSON object");
+  }
+
+  const std::string &context() const { return ctx; }
+
+  bool has(const char *key) const {
+    auto it = obj.find(key);
+    return it != obj.end() && !it->is_null();
+  }
+
+  const json &get(const char *key) const {
+    auto it = obj.find(key);
+    if (it == obj.end())
+      fail(ctx + ": missing field '" + key + "'");
+    return *it;
+  }
+
+  int64_t integer(const char *key) const {
+    const json &v = get(key);
+    if (v.is_number_unsigned()) {
+      if (v.get<uint64_t>() >
+          static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        fail(ctx + ": field '" + key + "' is out of range");
+      return static_cast<int64_t>(v.get<uint64_t>());
+    }
+    if (!v.is_number_integer())
+      fail(ctx + ": field '" + key + "' must be an integer");
+    return v.get<int64_t>();
+  }
+
+  /// An integer in [lo, hi].
+  int64_t integer(const char *key, int64_t lo, int64_t hi) const {
+    int64_t v = integer(key);
+    if (v < lo || v > hi)
+      fail(ctx + ": field '" + key + "' = " + std::to_string(v) +
+           " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+           "]");
+    return v;
+  }
+
+  double number(const char *key) const {
+    const json &v = get(key);
+    if (!v.is_number())
+      fail(ctx + ": field '" + key + "' must be a number");
+    double d = v.get<double>();
+    if (!std::isfinite(d))
+      fail(ctx + ": field '" + key + "' must be finite");
+    return d;
+  }
+
+  bool boolean(const char *key) const {
+    const json &v = get(key);
+    if (!v.is_boolean())
+      fail(ctx + ": field '" + key + "' must be a boolean");
+    return v.get<bool>();
+  }
+
+  std::string string(const char *key) const {
+    const json &v = get(key);
+    if (!v.is_string())
+      fail(ctx + ": field '" + key + "' must be a string");
+    return v.get<std::string>();
+  }
+
+  const json &array(const char *key) const {
+    const json &v = get(key);
+    if (!v.is_array())
+      fail(ctx + ": field '" + key + "' must be an array");
+    return v;
+  }
+
+private:
+  const json &obj;
+  std::string ctx;
+};
+
+/// Dimensions are bounded so products of a few of them cannot overflow.
+constexpr int64_t kMaxDim = int64_t(1) << 31;
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// Validates one op at a time against the buffers and tensors.
+class ProgramParser {
+public:
+  ProgramParser(Model &model) : model(model), prog(model.program) {}
+
+  void parse(const json &programJson);
+
+private:
+  Model &model;
+  Program &prog;
+  /// Kernel variants by name, for the ISA choice.
+  lowbitrt::x86::CpuFeatures cpu = lowbitrt::x86::detectCpuFeatures();
+  std::vector<std::string> chosenIsas;
+
+  int bufferId(const json &v, const std::string &ctx, const char *what) const {
+    if (!v.is_number_integer())
+      fail(ctx + ": " + what + " buffer id must be an integer");
+    int64_t id = v.get<int64_t>();
+    if (id < 0 || id >= static_cast<int64_t>(prog.buffers.size()))
+      fail(ctx + ": " + what + " buffer id " + std::to_string(id) +
+           " is out of range [0, " + std::to_string(prog.buffers.size()) + ")");
+    return static_cast<int>(id);
+  }
+
+  /// Requires buffer `id` to be f32 (or i32) with `cols` columns (if >= 0).
+  void expectBuffer(int id, bool isInt, int64_t cols, const std::string &ctx,
+                    const std::string &what) const {
+    const BufferDesc &b = prog.buffers[static_cast<size_t>(id)];
+    if (b.isInt != isInt)
+      fail(ctx + ": " + what + " buffer " + std::to_string(id) + " must be " +
+           (isInt ? "i32" : "f32"));
+    if (cols >= 0 && b.cols != cols)
+      fail(ctx + ": " + what + " buffer " + std::to_string(id) + " has " +
+           std::to_string(b.cols) + " columns, expected " +
+           std::to_string(cols));
+  }
+
+  int64_t cols(int id) const { return prog.buffers[size_t(id)].cols; }
+
+  /// The tensor named by field `key`, checked for dtype and shape.
+  const BundleTensor &tensor(const Fields &f, const char *key, DType dtype,
+                             const std::vector<int64_t> &shape) const {
+    std::string name = f.string(key);
+    const BundleTensor *t = model.bundle->tensor(name);
+    if (!t)
+      fail(f.context() + ": field '" + key + "': tensor '" + name +
+           "' is not in the bundle");
+    if (t->dtype != dtype)
+      fail(f.context() + ": tensor '" + name + "' has dtype " +
+           std::string(dtypeName(t->dtype)) + ", expected " +
+           std::string(dtypeName(dtype)));
+    if (t->shape != shape)
+      fail(f.context() + ": tensor '" + name + "' has shape " +
+           shapeString(t->shape) + ", expected " + shapeString(shape));
+    return *t;
+  }
+
+  const float *f32Tensor(const Fields &f, const char *key,
+                         const std::vector<int64_t> &shape) const {
+    return reinterpret_cast<const float *>(
+        tensor(f, key, DType::F32, shape).data);
+  }
+
+  void parseQMatmul(const Fields &f, Op &op);
+  void chooseKernels(const Fields &f, Op &op, bool int8Path);
+};
+
+void ProgramParser::parse(const json &programJson) {
+  Fields p(programJson, "program");
+
+  const json &buffers = p.array("buffers");
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    Fields b(buffers[i], "program: buffer " + std::to_string(i));
+    std::string dtype = b.string("dtype");
+    if (dtype != "f32" && dtype != "i32")
+      fail(b.context() + ": dtype '" + dtype + "' is not f32 or i32");
+    BufferDesc d;
+    d.isInt = dtype == "i32";
+    d.cols = b.integer("cols", 1, kMaxDim);
+    prog.buffers.push_back(d);
+  }
+
+  Fields inputs(p.get("inputs"), "program: inputs");
+  prog.tokens = bufferId(inputs.get("tokens"), "program: inputs", "tokens");
+  prog.positions =
+      bufferId(inputs.get("positions"), "program: inputs", "positions");
+  expectBuffer(prog.tokens, true, 1, "program: inputs", "tokens");
+  expectBuffer(prog.positions, true, 1, "program: inputs", "positions");
+  if (prog.tokens == prog.positions)
+    fail("program: inputs: tokens and positions share buffer " +
+         std::to_string(prog.tokens));
+  prog.output = bufferId(p.get("output"), "program", "output");
+  expectBuffer(prog.output, false, model.vocabSize, "program", "output");
+
+  std::map<int64_t, int> cacheOfLayer;
+  if (p.has("kv_cache")) {
+    const json &caches = p.array("kv_cache");
+    for (size_t i = 0; i < caches.size(); ++i) {
+      Fields c(caches[i], "program: kv_cache " + std::to_string(i));
+      CacheDesc d;
+      d.layer = c.integer("layer", 0, kMaxDim);
+      d.numKVHeads = c.integer("num_kv_heads", 1, 1 << 16);
+      d.headDim = c.integer("head_dim", 1, 1 << 16);
+      if (!cacheOfLayer.emplace(d.layer, static_cast<int>(i)).second)
+        fail(c.context() + ": layer " + std::to_string(d.layer) +
+             " has two kv_cache entries");
+      prog.caches.push_back(d);
+    }
+  }
+
+  const json &ops = p.array("ops");
+  for (size_t i = 0; i < ops.size(); ++i) {
+    std::string ctx = "op " + std::to_string(i);
+    if (!ops[i].is_object())
+      fail(ctx + ": expected a JSON object");
+    auto kindIt = ops[i].find("op");
+    if (kindIt == ops[i].end() || !kindIt->is_string())
+      fail(ctx + ": missing string field 'op'");
+    std::string name = kindIt->get<std::string>();
+    ctx += " (" + name + ")";
+    Fields f(ops[i], ctx);
+
+    Op op;
+    int wantIn = 0;
+    if (name == "embedding") {
+      op.kind = OpKind::Embedding, wantIn = 1;
+    } else if (name == "rms_norm") {
+      op.kind = OpKind::RmsNorm, wantIn = 1;
+    } else if (name == "linear") {
+      op.kind = OpKind::Linear, wantIn = 1;
+    } else if (name == "qmatmul") {
+      op.kind = OpKind::QMatmul, wantIn = 1;
+    } else if (name == "rotary") {
+      op.kind = OpKind::Rotary, wantIn = 2;
+    } else if (name == "attention") {
+      op.kind = OpKind::Attention, wantIn = 4;
+    } else if (name == "gated_act") {
+      op.kind = OpKind::GatedAct, wantIn = 2;
+    } else if (name == "add") {
+      op.kind = OpKind::Add, wantIn = 2;
+    } else {
+      fail(ctx + ": unknown op '" + name + "'");
+    }
+
+    const json &in = f.array("in");
+    if (static_cast<int>(in.size()) != wantIn)
+      fail(ctx + ": expected " + std::to_string(wantIn) + " inputs, got " +
+           std::to_string(in.size()));
+    op.numIn = wantIn;
+    for (int j = 0; j < wantIn; ++j)
+      op.in[size_t(j)] = bufferId(in[size_t(j)], ctx, "input");
+    // `out` is one buffer id; a one-element array is accepted too.
+    const json &outJson = f.get("out");
+    if (outJson.is_array()) {
+      if (outJson.size() != 1)
+        fail(ctx + ": expected 1 output, got " +
+             std::to_string(outJson.size()));
+      op.out = bufferId(outJson[0], ctx, "output");
+    } else {
+      op.out = bufferId(outJson, ctx, "output");
+    }
+    for (int j = 0; j < wantIn; ++j)
+      if (op.in[size_t(j)] == op.out)
+        fail(ctx + ": output buffer " + std::to_string(op.out) +
+             " is also an input");
+    if (op.out == prog.tokens || op.out == prog.positions)
+      fail(ctx + ": output buffer " + std::to_string(op.out) +
+           " is a program input");
+
+    const int x = op.in[0];
+    switch (op.kind) {
+    case OpKind::Embedding: {
+      expectBuffer(x, true, 1, ctx, "tokens");
+      expectBuffer(op.out, false, -1, ctx, "output");
+      std::string name = f.string("table");
+      const BundleTensor *t = model.bundle->tensor(name);
+      if (!t)
+        fail(ctx + ": field 'table': tensor '" + name +
+             "' is not in the bundle");
+      if (t->shape.size() != 2)
+        fail(ctx + ": tensor '" + name + "' must have rank 2, has shape " +
+             shapeString(t->shape));
+      op.rows = t->shape[0];
+      op.cols = cols(op.out);
+      op.weight = f32Tensor(f, "table", {op.rows, op.cols});
+      break;
+    }
+    case OpKind::RmsNorm:
+      expectBuffer(x, false, -1, ctx, "input");
+      op.cols = cols(x);
+      expectBuffer(op.out, false, op.cols, ctx, "output");
+      op.weight = f32Tensor(f, "weight", {op.cols});
+      op.eps = static_cast<float>(f.number("eps"));
+      if (!(op.eps >= 0.0f))
+        fail(ctx + ": field 'eps' must not be negative");
+      break;
+    case OpKind::Linear:
+      expectBuffer(x, false, -1, ctx, "input");
+      expectBuffer(op.out, false, -1, ctx, "output");
+      op.cols = cols(x);
+      op.rows = cols(op.out);
+      op.weight = f32Tensor(f, "weight", {op.rows, op.cols});
+      if (f.has("bias"))
+        op.bias = f32Tensor(f, "bias", {op.rows});
+      break;
+    case OpKind::QMatmul:
+      parseQMatmul(f, op);
+      break;
+    case OpKind::Rotary: {
+      expectBuffer(x, false, -1, ctx, "input");
+      expectBuffer(op.in[1], true, 1, ctx, "positions");
+      expectBuffer(op.out, false, cols(x), ctx, "output");
+      std::string style = f.string("style");
+      if (style == "rotate_half")
+        op.style = kernels::RotaryStyle::HalfSplit;
+      else if (style == "interleaved")
+        op.style = kernels::RotaryStyle::Interleaved;
+      else
+        fail(ctx + ": unknown rotary style '" + style + "'");
+      double theta = f.number("theta");
+      if (!(theta > 0.0))
+        fail(ctx + ": field 'theta' must be positive");
+      op.headDim = f.integer("head_dim", 2, 1 << 16);
+      if (op.headDim % 2 != 0 || cols(x) % op.headDim != 0)
+        fail(ctx + ": head_dim " + std::to_string(op.headDim) +
+             " must be even and divide the input's " + std::to_string(cols(x)) +
+             " columns");
+      op.numHeads = cols(x) / op.headDim;
+      op.invFreq.resize(static_cast<size_t>(op.headDim / 2));
+      kernels::computeRotaryInvFreq(op.headDim, theta, op.invFreq.data());
+      break;
+    }
+    case OpKind::Attention: {
+      int64_t layer = f.integer("layer");
+      op.numHeads = f.integer("num_heads", 1, 1 << 16);
+      op.numKVHeads = f.integer("num_kv_heads", 1, 1 << 16);
+      op.headDim = f.integer("head_dim", 1, 1 << 16);
+      if (op.numHeads % op.numKVHeads != 0)
+        fail(ctx + ": num_heads " + std::to_string(op.numHeads) +
+             " is not a multiple of num_kv_heads " +
+             std::to_string(op.numKVHeads));
+      int64_t qCols = op.numHeads * op.headDim;
+      int64_t kvCols = op.numKVHeads * op.headDim;
+      expectBuffer(op.in[0], false, qCols, ctx, "q");
+      expectBuffer(op.in[1], false, kvCols, ctx, "k");
+      expectBuffer(op.in[2], false, kvCols, ctx, "v");
+      expectBuffer(op.in[3], true, 1, ctx, "positions");
+      expectBuffer(op.out, false, qCols, ctx, "output");
+      auto it = cacheOfLayer.find(layer);
+      if (it == cacheOfLayer.end())
+        fail(ctx + ": layer " + std::to_string(layer) +
+             " has no kv_cache entry");
+      const CacheDesc &c = prog.caches[size_t(it->second)];
+      if (c.numKVHeads != op.numKVHeads || c.headDim != op.headDim)
+        fail(ctx + ": kv_cache of layer " + std::to_string(layer) + " holds " +
+             std::to_string(c.numKVHeads) + " heads of " +
+             std::to_string(c.headDim) + ", the op needs " +
+             std::to_string(op.numKVHeads) + " of " +
+             std::to_string(op.headDim));
+      op.cache = it->second;
+      prog.maxHeadDim = std::max(prog.maxHeadDim, op.headDim);
+      break;
+    }
+    case OpKind::GatedAct: {
+      std::string kind = f.string("kind");
+      if (kind == "silu")
+        op.gelu = false;
+      else if (kind == "gelu_tanh")
+        op.gelu = true;
+      else
+        fail(ctx + ": unknown activation kind '" + kind + "'");
+      [[fallthrough]];
+    }
+    case OpKind::Add:
+      expectBuffer(op.in[0], false, -1, ctx, "first input");
+      op.cols = cols(op.in[0]);
+      expectBuffer(op.in[1], false, op.cols, ctx, "second input");
+      expectBuffer(op.out, false, op.cols, ctx, "output");
+      break;
+    }
+    prog.ops.push_back(std::move(op));
+  }
+
+  if (chosenIsas.empty()) {
+    model.isa = "none";
+  } else {
+    model.isa.clear();
+    for (const std::string &s : chosenIsas)
+      model.isa += (model.isa.empty() ? "" : "+") + s;
+  }
+}
+
+void ProgramParser::parseQMatmul(const Fields &f, Op &op) {
+  const std::string &ctx = f.context();
+  lowbitrt::x86::QMatmulCall &q = op.qmatmul;
+  q.N = f.integer("N", 1, kMaxDim);
+  q.K = f.integer("K", 1, kMaxDim);
+  expectBuffer(op.in[0], false, q.K, ctx, "input");
+  expectBuffer(op.out, false, q.N, ctx, "output");
+
+  lowbitrt::x86::PackedShape shape;
+  shape.bits = static_cast<int>(f.integer("bits", 1, 64));
+  shape.groupSize = f.integer("group_size");
+  shape.symmetric = f.boolean("symmetric");
+  std::string scaleType = f.string("scale_type");
+  if (scaleType != "f32" && scaleType != "f16")
+    fail(ctx + ": scale_type '" + scaleType + "' is not f32 or f16");
+  shape.f16Scales = scaleType == "f16";
+  shape.K = q.K;
+  shape.N = q.N;
+  std::string err;
+  int64_t bytes = lowbitrt::x86::packedWeightBytes(shape, err);
+  if (bytes < 0)
+    fail(ctx + ": " + err);
+
+  std::string weightName = f.string("weight");
+  const BundleTensor *w = model.bundle->tensor(weightName);
+  if (!w)
+    fail(ctx + ": field 'weight': tensor '" + weightName +
+         "' is not in the bundle");
+  if (w->dtype != DType::Bytes && w->dtype != DType::U8 &&
+      w->dtype != DType::I8)
+    fail(ctx + ": packed weight '" + weightName + "' has dtype " +
+         std::string(dtypeName(w->dtype)) + ", expected bytes");
+  if (w->size != static_cast<uint64_t>(bytes))
+    fail(ctx + ": packed weight '" + weightName + "' has " +
+         std::to_string(w->size) +
+         " bytes, the packed layout of N = " + std::to_string(q.N) +
+         ", K = " + std::to_string(q.K) + " needs " + std::to_string(bytes));
+  q.packed = w->data;
+
+  if (f.has("bias"))
+    q.bias = f32Tensor(f, "bias", {q.N});
+  if (f.has("perm")) {
+    const BundleTensor &t = tensor(f, "perm", DType::I32, {q.K});
+    const int32_t *perm = reinterpret_cast<const int32_t *>(t.data);
+    std::vector<bool> seen(static_cast<size_t>(q.K), false);
+    for (int64_t j = 0; j < q.K; ++j) {
+      int32_t v = perm[j];
+      if (v < 0 || v >= q.K || seen[size_t(v)])
+        fail(ctx + ": perm tensor '" + std::string(t.name) +
+             "' is not a permutation of [0, " + std::to_string(q.K) +
+             "): entry " + std::to_string(j) + " = " + std::to_string(v));
+      seen[size_t(v)] = true;
+    }
+    q.perm = perm;
+    prog.maxPermK = std::max(prog.maxPermK, q.K);
+  }
+
+  std::string path = f.string("path");
+  if (path != "fp32" && path != "int8")
+    fail(ctx + ": path '" + path + "' is not fp32 or int8");
+  chooseKernels(f, op, path == "int8");
+}
+
+void ProgramParser::chooseKernels(const Fields &f, Op &op, bool int8Path) {
+  const std::string &ctx = f.context();
+  if (!model.kernels)
+    fail(ctx + ": the bundle has no code blob for target '" + model.target +
+         "'");
+  struct Variant {
+    lowbitrt::x86::X86Variant isa;
+    int64_t tile;
+    lowbit_x86_qmatmul_fn fn;
+  };
+  std::vector<Variant> variants;
+  const json &list = f.array("kernels");
+  if (list.empty())
+    fail(ctx + ": field 'kernels' is empty");
+  for (size_t i = 0; i < list.size(); ++i) {
+    Fields k(list[i], ctx + ": kernels[" + std::to_string(i) + "]");
+    std::string isa = k.string("isa");
+    Variant v;
+    bool known = false;
+    for (auto c :
+         {lowbitrt::x86::X86Variant::AVX2, lowbitrt::x86::X86Variant::AVXVNNI,
+          lowbitrt::x86::X86Variant::AVX512,
+          lowbitrt::x86::X86Variant::AVX512VNNI})
+      if (isa == lowbitrt::x86::variantName(c))
+        v.isa = c, known = true;
+    if (!known)
+      fail(k.context() + ": unknown isa '" + isa + "'");
+    v.tile = k.integer("batch_tile", 1, 1 << 16);
+    std::string symbol = k.string("symbol");
+    v.fn = model.kernels->lookup(symbol);
+    if (!v.fn)
+      fail(k.context() + ": symbol '" + symbol +
+           "' is not in the kernel library");
+    variants.push_back(v);
+  }
+
+  for (lowbitrt::x86::X86Variant isa :
+       lowbitrt::x86::rankVariants(cpu, int8Path)) {
+    const Variant *gemv = nullptr, *gemm = nullptr;
+    for (const Variant &v : variants) {
+      if (v.isa != isa)
+        continue;
+      // T == 1 takes the batch_tile 1 kernel (else the smallest tile), T > 1
+      // the largest tile.
+      if (!gemv || v.tile < gemv->tile)
+        gemv = &v;
+      if (!gemm || v.tile > gemm->tile)
+        gemm = &v;
+    }
+    if (!gemv)
+      continue;
+    op.qmatmul.gemv = gemv->fn;
+    op.qmatmul.gemm = gemm->fn;
+    std::string name = lowbitrt::x86::variantName(isa);
+    if (std::find(chosenIsas.begin(), chosenIsas.end(), name) ==
+        chosenIsas.end())
+      chosenIsas.push_back(name);
+    return;
+  }
+  fail(ctx + ": no kernel variant runs on this CPU (" + cpu.describe() + ")",
+       LOWBIT_RT_UNSUPPORTED);
+}
+
+/// An optional integer token id: absent, null, an integer, or (for
+/// `eos_token_id`) a list of integers.
+std::vector<int32_t> tokenIds(const Fields &config, const char *key) {
+  std::vector<int32_t> ids;
+  if (!config.has(key))
+    return ids;
+  const json &v = config.get(key);
+  auto one = [&](const json &e) {
+    if (!e.is_number_integer() || e.get<int64_t>() < 0 ||
+        e.get<int64_t>() > std::numeric_limits<int32_t>::max())
+      fail(config.context() + ": field '" + key +
+           "' must be a non-negative integer, a list of them, or null");
+    ids.push_back(static_cast<int32_t>(e.get<int64_t>()));
+  };
+  if (v.is_array()) {
+    for (const json &e : v)
+      one(e);
+  } else {
+    one(v);
+  }
+  return ids;
+}
+
+} // namespace
+
+void lowbit::rt::engine::loadManifest(Model &model) {
+  std::string_view text = model.bundle->manifest();
+  json manifest = json::parse(text.begin(), text.end(), nullptr,
+                              /*allow_exceptions=*/false);
+  if (manifest.is_discarded())
+    fail("manifest: invalid JSON");
+  Fields top(manifest, "manifest");
+  std::string format = top.string("format");
+  if (format != "lowbit-manifest-v1")
+    fail("manifest: format '" + format +
+         "' is not supported (expected 'lowbit-manifest-v1')");
+
+  Fields config(top.get("config"), "manifest: config");
+  if (config.has("architecture"))
+    model.architecture = config.string("architecture");
+  model.vocabSize = config.integer("vocab_size", 1, kMaxDim);
+  model.hiddenSize = config.integer("hidden_size", 1, kMaxDim);
+  model.numLayers = config.integer("num_hidden_layers", 0, kMaxDim);
+  model.maxPositions = config.integer("max_position_embeddings", 1, kMaxDim);
+  for (const char *key : {"num_attention_heads", "num_key_value_heads",
+                          "head_dim", "intermediate_size"})
+    if (config.has(key))
+      config.integer(key);
+  std::vector<int32_t> bos = tokenIds(config, "bos_token_id");
+  model.bosId = bos.empty() ? -1 : bos[0];
+  model.eosIds = tokenIds(config, "eos_token_id");
+
+  if (top.has("layers"))
+    top.array("layers");
+
+  if (top.has("tokenizer")) {
+    const json &tok = top.get("tokenizer");
+    if (!tok.is_object())
+      fail("manifest: field 'tokenizer' must be a JSON object");
+    std::string err;
+    model.tokenizer = Tokenizer::fromJSON(tok.dump(), err);
+    if (!model.tokenizer)
+      fail("manifest: tokenizer: " + err);
+    if (model.bosId < 0)
+      model.bosId = model.tokenizer->bosId();
+    if (model.eosIds.empty() && model.tokenizer->eosId() >= 0)
+      model.eosIds.push_back(model.tokenizer->eosId());
+  }
+
+  model.target = top.string("target");
+  if (model.target != "x86")
+    fail("manifest: target '" + model.target +
+             "' is not supported by this runtime (x86 only)",
+         LOWBIT_RT_UNSUPPORTED);
+  // The kernel library is loaded only when the bundle carries one; a program
+  // with a qmatmul and no library is rejected at that op.
+  if (const BundleCode *code = model.bundle->code(model.target)) {
+    std::string err;
+    bool unsupported = false;
+    model.kernels = lowbitrt::x86::KernelLibrary::load(
+        code->data, static_cast<size_t>(code->size), code->format, err,
+        unsupported);
+    if (!model.kernels)
+      fail("code blob '" + model.target + "': " + err,
+           unsupported ? LOWBIT_RT_UNSUPPORTED : LOWBIT_RT_FORMAT);
+  }
+
+  ProgramParser(model).parse(top.get("program"));
+}

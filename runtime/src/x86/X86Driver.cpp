@@ -1,0 +1,175 @@
+//===- X86Driver.cpp - runs generated x86 qmatmul kernels -------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "X86Driver.h"
+
+#include "lowbitrt/Kernels.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
+#include <limits>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace lowbitrt::x86;
+using lowbit::rt::kernels::ThreadPool;
+
+//===----------------------------------------------------------------------===//
+// Packed layout size
+//===----------------------------------------------------------------------===//
+
+/// Rows per tile and columns per block of the packed layout (Repack.h).
+static constexpr int64_t kTileRows = LOWBIT_X86_TILE_ROWS;
+static constexpr int64_t kBlockCols = 32;
+
+static int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+
+int64_t lowbitrt::x86::packedWeightBytes(const PackedShape &s,
+                                         std::string &err) {
+  if (s.bits != 2 && s.bits != 3 && s.bits != 4 && s.bits != 8) {
+    err = "unsupported bit width " + std::to_string(s.bits) +
+          " (expected 2, 3, 4 or 8)";
+    return -1;
+  }
+  if (s.groupSize == 0 || s.groupSize < -1) {
+    err = "invalid group size " + std::to_string(s.groupSize);
+    return -1;
+  }
+  // Bounds that keep every product below in int64 range.
+  constexpr int64_t kMaxDim = int64_t(1) << 31;
+  if (s.K <= 0 || s.N <= 0 || s.K > kMaxDim || s.N > kMaxDim) {
+    err = "invalid shape K = " + std::to_string(s.K) +
+          ", N = " + std::to_string(s.N);
+    return -1;
+  }
+  const int64_t groupCols = s.groupSize < 0 ? s.K : s.groupSize;
+  const int64_t numGroups = (s.K + groupCols - 1) / groupCols;
+  const int64_t lastLen = s.K - (numGroups - 1) * groupCols;
+  const int64_t paddedK = (numGroups - 1) * alignUp(groupCols, kBlockCols) +
+                          alignUp(lastLen, kBlockCols);
+  const int64_t codesBytes = paddedK / kBlockCols * 64 * s.bits;
+  const int64_t scaleSize = s.f16Scales ? 2 : 4;
+  const int64_t headers =
+      (s.symmetric ? 1 : 2) * numGroups * kTileRows * scaleSize;
+  const int64_t tileBytes = alignUp(codesBytes + headers, 64);
+  const int64_t numTiles = (s.N + kTileRows - 1) / kTileRows;
+  if (tileBytes > std::numeric_limits<int64_t>::max() / numTiles) {
+    err = "packed size overflows";
+    return -1;
+  }
+  return numTiles * tileBytes;
+}
+
+//===----------------------------------------------------------------------===//
+// KernelLibrary
+//===----------------------------------------------------------------------===//
+
+KernelLibrary::~KernelLibrary() {
+  if (handle)
+    dlclose(handle);
+  if (fd >= 0)
+    close(fd);
+}
+
+std::unique_ptr<KernelLibrary>
+KernelLibrary::load(const uint8_t *data, size_t size, std::string_view format,
+                    std::string &err, bool &unsupported) {
+  unsupported = false;
+  if (format != kX86CodeFormat) {
+    unsupported = true;
+    err = "unsupported x86 code format '" + std::string(format) +
+          "' (this runtime loads '" + kX86CodeFormat + "')";
+    return nullptr;
+  }
+  std::unique_ptr<KernelLibrary> lib(new KernelLibrary());
+  lib->fd = memfd_create("lowbit-x86-kernels", MFD_CLOEXEC);
+  if (lib->fd < 0) {
+    err = std::string("memfd_create failed: ") + std::strerror(errno);
+    return nullptr;
+  }
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = write(lib->fd, data + done, size - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      err = std::string("writing the kernel library to a memfd failed: ") +
+            std::strerror(errno);
+      return nullptr;
+    }
+    done += static_cast<size_t>(n);
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(lib->fd);
+  lib->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib->handle) {
+    const char *msg = dlerror();
+    err = std::string("cannot load the x86 kernel library: ") +
+          (msg ? msg : "dlopen failed");
+    return nullptr;
+  }
+  return lib;
+}
+
+lowbit_x86_qmatmul_fn KernelLibrary::lookup(const std::string &symbol) const {
+  if (!handle)
+    return nullptr;
+  return reinterpret_cast<lowbit_x86_qmatmul_fn>(dlsym(handle, symbol.c_str()));
+}
+
+//===----------------------------------------------------------------------===//
+// Dispatch
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The arguments of one threaded kernel call; the parallel loop captures a
+/// pointer to it so the std::function it is wrapped in does not allocate.
+struct Dispatch {
+  lowbit_x86_qmatmul_fn fn;
+  const float *x;
+  int64_t T;
+  const uint8_t *packed;
+  const float *bias;
+  float *y;
+  int64_t N;
+
+  void runTiles(int64_t beginTile, int64_t endTile) const {
+    int64_t nBegin = beginTile * kTileRows;
+    int64_t nEnd = std::min(N, endTile * kTileRows);
+    if (nBegin < nEnd)
+      fn(x, T, packed, bias, y, nBegin, nEnd);
+  }
+};
+} // namespace
+
+void lowbitrt::x86::runQMatmul(const QMatmulCall &call, const float *x,
+                               int64_t T, float *y, float *permScratch,
+                               ThreadPool *pool) {
+  if (T <= 0)
+    return;
+  const float *in = x;
+  if (call.perm) {
+    const int64_t K = call.K;
+    for (int64_t t = 0; t < T; ++t) {
+      const float *src = x + t * K;
+      float *dst = permScratch + t * K;
+      for (int64_t j = 0; j < K; ++j)
+        dst[j] = src[call.perm[j]];
+    }
+    in = permScratch;
+  }
+  Dispatch d{
+      T == 1 ? call.gemv : call.gemm, in, T, call.packed, call.bias, y, call.N};
+  const int64_t tiles = (call.N + kTileRows - 1) / kTileRows;
+  if (!pool || pool->getNumThreads() == 1 || tiles == 1) {
+    d.runTiles(0, tiles);
+    return;
+  }
+  const Dispatch *dp = &d;
+  pool->parallelFor(
+      tiles, [dp](int64_t begin, int64_t end) { dp->runTiles(begin, end); });
+}

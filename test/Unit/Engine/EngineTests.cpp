@@ -1,0 +1,501 @@
+//===- EngineTests.cpp - tests of the runtime's C API -----------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Opens tiny bundles built in the test (TinyModel.h) through lowbit_rt.h and
+// checks the logits against a reference forward pass on the dequantized
+// weights, prefill/decode consistency, sampling, reset, context limits,
+// the tokenizer calls, and that malformed manifests are rejected with a
+// message naming the op and field.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TinyModel.h"
+
+#include "lowbitrt/lowbit_rt.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+using namespace tiny;
+using json = nlohmann::json;
+
+namespace {
+
+struct ModelHandle {
+  lowbit_rt_model *model = nullptr;
+  ~ModelHandle() { lowbit_rt_model_free(model); }
+};
+
+struct SessionHandle {
+  lowbit_rt_session *session = nullptr;
+  ~SessionHandle() { lowbit_rt_session_free(session); }
+};
+
+class EngineTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    const TinyModel &m = TinyModel::get();
+    path = new std::string(m.write(m.manifest));
+  }
+  static void TearDownTestSuite() {
+    std::remove(path->c_str());
+    delete path;
+    path = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_FALSE(TinyModel::get().kernelLib.empty());
+    ASSERT_EQ(lowbit_rt_model_open(path->c_str(), &model.model), LOWBIT_RT_OK)
+        << lowbit_rt_last_error();
+  }
+
+  lowbit_rt_session *newSession(int threads, int64_t maxBatch,
+                                int64_t maxContext = 0) {
+    lowbit_rt_session_options o{};
+    o.threads = threads;
+    o.max_batch = maxBatch;
+    o.max_context = maxContext;
+    lowbit_rt_session *s = nullptr;
+    EXPECT_EQ(lowbit_rt_session_create(model.model, &o, &s), LOWBIT_RT_OK)
+        << lowbit_rt_last_error();
+    return s;
+  }
+
+  static std::string *path;
+  ModelHandle model;
+};
+
+std::string *EngineTest::path = nullptr;
+
+std::vector<int32_t> someTokens(int n, unsigned seed = 3) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(0, int(kVocab) - 1);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (auto &x : t)
+    x = d(rng);
+  return t;
+}
+
+TEST_F(EngineTest, Info) {
+  lowbit_rt_model_info info;
+  ASSERT_EQ(lowbit_rt_model_get_info(model.model, &info), LOWBIT_RT_OK);
+  EXPECT_EQ(info.vocab_size, kVocab);
+  EXPECT_EQ(info.hidden_size, kHidden);
+  EXPECT_EQ(info.num_layers, kLayers);
+  EXPECT_EQ(info.max_position_embeddings, kMaxPos);
+  EXPECT_EQ(info.bos_token_id, 0);
+  EXPECT_EQ(info.eos_token_id, 1);
+  EXPECT_STREQ(info.isa, "avx2");
+  EXPECT_STREQ(info.target, "x86");
+}
+
+TEST_F(EngineTest, PrefillMatchesReference) {
+  std::vector<int32_t> tokens = someTokens(10);
+  std::vector<float> want = TinyModel::get().reference(tokens);
+  // Chunks of 4 rows (4 + 4 + 2), two threads.
+  SessionHandle s{newSession(2, 4)};
+  std::vector<float> all(tokens.size() * kVocab);
+  ASSERT_EQ(lowbit_rt_prefill(s.session, tokens.data(), 10, all.data()),
+            LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  EXPECT_EQ(lowbit_rt_session_position(s.session), 10);
+  double worst = 0;
+  for (size_t i = 0; i < all.size(); ++i)
+    worst = std::max(worst, std::fabs(double(all[i]) - want[i]) /
+                                (1.0 + std::fabs(double(want[i]))));
+  EXPECT_LT(worst, 1e-4);
+  const float *last = lowbit_rt_logits(s.session);
+  ASSERT_NE(last, nullptr);
+  for (int64_t v = 0; v < kVocab; ++v)
+    EXPECT_EQ(last[v], all[size_t(9 * kVocab + v)]);
+}
+
+TEST_F(EngineTest, DecodeMatchesPrefill) {
+  std::vector<int32_t> tokens = someTokens(12, 5);
+  std::vector<float> want = TinyModel::get().reference(tokens);
+  SessionHandle s{newSession(2, 8)};
+  ASSERT_EQ(lowbit_rt_prefill(s.session, tokens.data(), 3, nullptr),
+            LOWBIT_RT_OK);
+  for (size_t i = 3; i < tokens.size(); ++i) {
+    ASSERT_EQ(lowbit_rt_decode(s.session, tokens[i]), LOWBIT_RT_OK)
+        << lowbit_rt_last_error();
+    const float *l = lowbit_rt_logits(s.session);
+    for (int64_t v = 0; v < kVocab; ++v)
+      ASSERT_NEAR(l[v], want[i * kVocab + size_t(v)],
+                  1e-4 * (1 + std::fabs(want[i * kVocab + size_t(v)])))
+          << "token " << i << " logit " << v;
+  }
+  EXPECT_EQ(lowbit_rt_session_position(s.session), 12);
+}
+
+TEST_F(EngineTest, ThreadCountDoesNotChangeResults) {
+  std::vector<int32_t> tokens = someTokens(9, 11);
+  std::vector<float> a(tokens.size() * kVocab), b(a.size());
+  SessionHandle s1{newSession(1, 64)}, s2{newSession(2, 64)};
+  ASSERT_EQ(lowbit_rt_prefill(s1.session, tokens.data(), 9, a.data()),
+            LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_prefill(s2.session, tokens.data(), 9, b.data()),
+            LOWBIT_RT_OK);
+  EXPECT_EQ(a, b);
+}
+
+std::vector<int32_t> generate(lowbit_rt_session *s, uint64_t seed, int n) {
+  std::vector<int32_t> out;
+  std::vector<int32_t> prompt = {0, 5, 9};
+  EXPECT_EQ(lowbit_rt_prefill(s, prompt.data(), 3, nullptr), LOWBIT_RT_OK);
+  lowbit_rt_sampling p{};
+  p.temperature = 1.5f;
+  p.top_k = 20;
+  p.top_p = 0.95f;
+  p.seed = seed;
+  for (int i = 0; i < n; ++i) {
+    int32_t tok = -1;
+    EXPECT_EQ(lowbit_rt_sample(s, &p, &tok), LOWBIT_RT_OK);
+    EXPECT_GE(tok, 0);
+    EXPECT_LT(tok, kVocab);
+    out.push_back(tok);
+    EXPECT_EQ(lowbit_rt_decode(s, tok), LOWBIT_RT_OK);
+  }
+  return out;
+}
+
+TEST_F(EngineTest, SamplingIsDeterministicAndResetRestarts) {
+  SessionHandle s1{newSession(2, 16)}, s2{newSession(1, 4)};
+  std::vector<int32_t> a = generate(s1.session, 1234, 12);
+  std::vector<int32_t> b = generate(s2.session, 1234, 12);
+  EXPECT_EQ(a, b);
+  // Reset forgets the context and reseeds at the next sample.
+  ASSERT_EQ(lowbit_rt_reset(s1.session), LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_session_position(s1.session), 0);
+  EXPECT_EQ(lowbit_rt_logits(s1.session), nullptr);
+  int32_t tok;
+  EXPECT_EQ(lowbit_rt_sample(s1.session, nullptr, &tok),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(generate(s1.session, 1234, 12), a);
+  // Some other seed gives some other sequence.
+  ASSERT_EQ(lowbit_rt_reset(s1.session), LOWBIT_RT_OK);
+  bool differs = false;
+  for (uint64_t seed = 1; seed < 5 && !differs; ++seed) {
+    differs = generate(s1.session, seed, 12) != a;
+    ASSERT_EQ(lowbit_rt_reset(s1.session), LOWBIT_RT_OK);
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST_F(EngineTest, GreedyIsArgmax) {
+  SessionHandle s{newSession(1, 8)};
+  std::vector<int32_t> prompt = someTokens(5);
+  ASSERT_EQ(lowbit_rt_prefill(s.session, prompt.data(), 5, nullptr),
+            LOWBIT_RT_OK);
+  const float *l = lowbit_rt_logits(s.session);
+  int32_t best = 0;
+  for (int32_t v = 1; v < kVocab; ++v)
+    if (l[v] > l[best])
+      best = v;
+  int32_t tok = -1;
+  lowbit_rt_sampling p{};
+  p.temperature = 0.0f;
+  ASSERT_EQ(lowbit_rt_sample(s.session, &p, &tok), LOWBIT_RT_OK);
+  EXPECT_EQ(tok, best);
+}
+
+TEST_F(EngineTest, ContextFull) {
+  SessionHandle s{newSession(1, 4, 8)};
+  std::vector<int32_t> t = someTokens(6);
+  ASSERT_EQ(lowbit_rt_prefill(s.session, t.data(), 6, nullptr), LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_prefill(s.session, t.data(), 3, nullptr),
+            LOWBIT_RT_CONTEXT_FULL);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("max_context"),
+            std::string::npos);
+  EXPECT_EQ(lowbit_rt_session_position(s.session), 6);
+  EXPECT_EQ(lowbit_rt_decode(s.session, 3), LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_decode(s.session, 4), LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_decode(s.session, 5), LOWBIT_RT_CONTEXT_FULL);
+  EXPECT_EQ(lowbit_rt_session_position(s.session), 8);
+}
+
+TEST_F(EngineTest, BadArguments) {
+  SessionHandle s{newSession(1, 4)};
+  EXPECT_EQ(lowbit_rt_decode(s.session, int32_t(kVocab)),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("48"), std::string::npos);
+  EXPECT_EQ(lowbit_rt_decode(s.session, -1), LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(lowbit_rt_session_position(s.session), 0);
+  EXPECT_EQ(lowbit_rt_prefill(nullptr, nullptr, 0, nullptr),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  lowbit_rt_session_options o{};
+  o.threads = -1;
+  lowbit_rt_session *bad = nullptr;
+  EXPECT_EQ(lowbit_rt_session_create(model.model, &o, &bad),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  // No tokenizer in this bundle.
+  int64_t n = 0;
+  EXPECT_EQ(lowbit_rt_tokenize(model.model, "ab", 2, 1, nullptr, 0, &n),
+            LOWBIT_RT_UNSUPPORTED);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("tokenizer"),
+            std::string::npos);
+}
+
+TEST(EngineOpen, MissingFileIsIO) {
+  lowbit_rt_model *m = nullptr;
+  EXPECT_EQ(lowbit_rt_model_open("/nonexistent/x.lowbit", &m), LOWBIT_RT_IO);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("/nonexistent/x.lowbit"),
+            std::string::npos);
+  EXPECT_EQ(m, nullptr);
+}
+
+TEST(EngineOpen, NotABundleIsFormat) {
+  std::string p = ::testing::TempDir() + "engine-not-a-bundle.lowbit";
+  FILE *f = std::fopen(p.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fputs("hello", f);
+  std::fclose(f);
+  lowbit_rt_model *m = nullptr;
+  EXPECT_EQ(lowbit_rt_model_open(p.c_str(), &m), LOWBIT_RT_FORMAT);
+  std::remove(p.c_str());
+}
+
+/// Opens `manifest` (with tensor overrides / code format); returns the status
+/// and the error message.
+std::pair<lowbit_rt_status, std::string>
+tryOpen(const json &manifest,
+        const std::map<std::string, Tensor> &overrides = {},
+        const std::string &codeFormat = "x86-elf-so-v1") {
+  std::string p = TinyModel::get().write(manifest, overrides, codeFormat);
+  lowbit_rt_model *m = nullptr;
+  lowbit_rt_status st = lowbit_rt_model_open(p.c_str(), &m);
+  std::string msg = st == LOWBIT_RT_OK ? "" : lowbit_rt_last_error();
+  lowbit_rt_model_free(m);
+  std::remove(p.c_str());
+  return {st, msg};
+}
+
+/// Index of the first op named `name`.
+size_t opIndex(const json &manifest, const std::string &name) {
+  const json &ops = manifest["program"]["ops"];
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i]["op"] == name)
+      return i;
+  return 0;
+}
+
+void expectRejected(const std::pair<lowbit_rt_status, std::string> &r,
+                    lowbit_rt_status want,
+                    std::initializer_list<const char *> mentions) {
+  EXPECT_EQ(r.first, want) << r.second;
+  for (const char *m : mentions)
+    EXPECT_NE(r.second.find(m), std::string::npos)
+        << "'" << m << "' not in: " << r.second;
+}
+
+TEST(EngineManifest, Rejections) {
+  const TinyModel &tm = TinyModel::get();
+  ASSERT_FALSE(tm.kernelLib.empty());
+  const json base = tm.manifest;
+  const size_t qm = opIndex(base, "qmatmul");
+  const std::string qmCtx = "op " + std::to_string(qm) + " (qmatmul)";
+
+  // The unmodified manifest opens.
+  EXPECT_EQ(tryOpen(base).first, LOWBIT_RT_OK) << tryOpen(base).second;
+
+  json m = base;
+  m["program"]["ops"][3]["op"] = "frobnicate";
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT,
+                 {"op 3 (frobnicate)", "unknown op 'frobnicate'"});
+
+  m = base;
+  m["program"]["ops"][2]["in"][0] = 99;
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"op 2", "99", "out of range"});
+
+  m = base;
+  m["program"]["ops"][2]["out"] = m["program"]["ops"][2]["in"][0];
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"op 2", "also an input"});
+
+  m = base;
+  m["program"]["ops"][qm]["weight"] = "no.such.tensor";
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT,
+                 {qmCtx.c_str(), "no.such.tensor"});
+
+  m = base;
+  m["program"]["ops"][1]["weight"] = "l0.q";
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"op 1 (rms_norm)", "l0.q"});
+
+  // A packed weight one tile row short.
+  Tensor shortQ = tm.tensor("l0.q");
+  shortQ.bytes.resize(shortQ.bytes.size() - 64);
+  shortQ.shape = {int64_t(shortQ.bytes.size())};
+  expectRejected(tryOpen(base, {{"l0.q", shortQ}}), LOWBIT_RT_FORMAT,
+                 {qmCtx.c_str(), "'l0.q'", "bytes"});
+
+  // A perm with a repeated entry.
+  Tensor perm = tm.tensor("l0.gate.perm");
+  int32_t first;
+  std::memcpy(&first, perm.bytes.data(), 4);
+  std::memcpy(perm.bytes.data() + 4, &first, 4);
+  expectRejected(tryOpen(base, {{"l0.gate.perm", perm}}), LOWBIT_RT_FORMAT,
+                 {"(qmatmul)", "l0.gate.perm", "permutation"});
+
+  expectRejected(tryOpen(base, {}, "x86-elf-so-v9"), LOWBIT_RT_UNSUPPORTED,
+                 {"x86-elf-so-v9"});
+
+  m = base;
+  m["format"] = "lowbit-manifest-v2";
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"lowbit-manifest-v2"});
+
+  m = base;
+  m["program"]["kv_cache"].erase(1);
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"(attention)", "kv_cache"});
+
+  m = base;
+  m["program"]["ops"][qm]["kernels"][0]["symbol"] = "lowbit_x86_missing";
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT,
+                 {qmCtx.c_str(), "lowbit_x86_missing"});
+
+  m = base;
+  for (json &k : m["program"]["ops"][qm]["kernels"])
+    k["isa"] = "avx512vnni";
+  // Only where the CPU lacks AVX512-VNNI (the kernels are AVX2 code, so the
+  // symbols still resolve).
+  auto r = tryOpen(m);
+  if (r.first != LOWBIT_RT_OK)
+    expectRejected(r, LOWBIT_RT_UNSUPPORTED, {qmCtx.c_str(), "this CPU"});
+
+  m = base;
+  m["program"]["ops"][qm]["N"] = 48;
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {qmCtx.c_str(), "columns"});
+
+  m = base;
+  m["program"]["output"] = 2;
+  expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"output"});
+}
+
+TEST(EngineManifest, WrongTypesAreFormatErrors) {
+  const json base = TinyModel::get().manifest;
+  const size_t qm = opIndex(base, "qmatmul");
+  std::vector<std::pair<std::string, json>> cases = {
+      {"/program/ops/" + std::to_string(qm) + "/N", "32"},
+      {"/program/ops/" + std::to_string(qm) + "/symmetric", 1},
+      {"/program/ops/" + std::to_string(qm) + "/kernels", json::object()},
+      {"/program/ops/1/eps", "tiny"},
+      {"/program/ops/1/in", 3},
+      {"/program/ops/1/op", 7},
+      {"/program/ops/0", json::array()},
+      {"/program/ops", json::object()},
+      {"/program/buffers/0", json::array()},
+      {"/program/buffers/3/cols", 1.5},
+      {"/program/inputs", nullptr},
+      {"/config", 5},
+      {"/config/vocab_size", -3},
+      {"/config/eos_token_id", "eos"},
+      {"/format", nullptr},
+      {"/program/ops/1/weight", json::array({1})},
+  };
+  for (const auto &[ptr, value] : cases) {
+    json m = base;
+    m[json::json_pointer(ptr)] = value;
+    auto r = tryOpen(m);
+    EXPECT_EQ(r.first, LOWBIT_RT_FORMAT) << ptr << ": " << r.second;
+    EXPECT_FALSE(r.second.empty()) << ptr;
+  }
+}
+
+/// Replaces random nodes of the manifest with values of random types: the
+/// loader must answer with a status, never crash.
+TEST(EngineManifest, RandomMutationsNeverCrash) {
+  const json base = TinyModel::get().manifest;
+  std::mt19937 rng(99);
+  const json values[] = {nullptr,
+                         "x",
+                         -1,
+                         0,
+                         1,
+                         1e300,
+                         -2.5,
+                         true,
+                         1000000000000LL,
+                         json::array(),
+                         json::object(),
+                         json::array({0, 1})};
+  int ok = 0;
+  for (int iter = 0; iter < 150; ++iter) {
+    json m = base;
+    for (int j = 0; j < 1 + iter % 3; ++j) {
+      // The leaves of the current document (earlier mutations change them).
+      json flat = m.flatten();
+      std::vector<std::string> pointers;
+      for (auto it = flat.begin(); it != flat.end(); ++it)
+        pointers.push_back(it.key());
+      std::string ptr = pointers[rng() % pointers.size()];
+      // Sometimes replace the parent container instead of the leaf.
+      if (rng() % 4 == 0 && ptr.rfind('/') > 0)
+        ptr = ptr.substr(0, ptr.rfind('/'));
+      m[json::json_pointer(ptr)] = values[rng() % std::size(values)];
+    }
+    auto r = tryOpen(m);
+    if (r.first == LOWBIT_RT_OK)
+      ++ok;
+    else
+      EXPECT_FALSE(r.second.empty());
+  }
+  // Most mutations break something.
+  EXPECT_LT(ok, 150);
+}
+
+TEST(EngineTokenizer, TokenizeDetokenizeAndPieces) {
+  json m = TinyModel::get().manifest;
+  m["tokenizer"] = tinyTokenizer();
+  std::string p = TinyModel::get().write(m);
+  ModelHandle h;
+  ASSERT_EQ(lowbit_rt_model_open(p.c_str(), &h.model), LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  // LOWBIT_ENGINE_TEST_KEEP=path keeps this bundle (e.g. to try lowbit-run).
+  if (const char *keep = std::getenv("LOWBIT_ENGINE_TEST_KEEP"))
+    std::rename(p.c_str(), keep);
+  else
+    std::remove(p.c_str());
+
+  const char *text = "ab cab";
+  int64_t n = -1;
+  EXPECT_EQ(lowbit_rt_tokenize(h.model, text, 6, 1, nullptr, 0, &n),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  ASSERT_GT(n, 0);
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  ASSERT_EQ(lowbit_rt_tokenize(h.model, text, 6, 1, ids.data(), n, &n),
+            LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  EXPECT_EQ(ids.front(), 0); // BOS
+  EXPECT_EQ(ids, (std::vector<int32_t>{0, 29, 2, 5, 29}));
+
+  size_t len = 0;
+  char small[2];
+  EXPECT_EQ(
+      lowbit_rt_detokenize(h.model, ids.data(), n, small, sizeof(small), &len),
+      LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(len, 6u);
+  char buf[32];
+  ASSERT_EQ(
+      lowbit_rt_detokenize(h.model, ids.data(), n, buf, sizeof(buf), &len),
+      LOWBIT_RT_OK);
+  EXPECT_EQ(std::string(buf, len), text);
+  EXPECT_EQ(buf[len], '\0');
+
+  std::string streamed;
+  int32_t prev = -1;
+  for (int32_t id : ids) {
+    ASSERT_EQ(lowbit_rt_token_piece(h.model, prev, id, buf, sizeof(buf), &len),
+              LOWBIT_RT_OK);
+    streamed.append(buf, len);
+    prev = id;
+  }
+  EXPECT_EQ(streamed, text);
+}
+
+} // namespace
