@@ -3,6 +3,10 @@
 // lowbit-eval --model M --tokens FILE [--reference R] [--window 512] [--json]
 // lowbit-eval --model M (--prompt TEXT | --ids 1,2,3) --dump-logits OUT
 //
+// M and R may be Hugging Face directories, lowbit IR files, quantized model
+// directories (all run by the reference executor) or .lowbit bundles (run by
+// the runtime through its C API, with the generated kernels).
+//
 // Evaluates a model on a token file (int32 little-endian) with the protocol
 // of the shared models' README: non-overlapping windows, each run from
 // position 0, every position but the last of a window predicting the next
@@ -16,10 +20,12 @@
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
+#include "lowbitrt/lowbit_rt.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
@@ -60,34 +66,114 @@ std::vector<int32_t> readTokens(StringRef path) {
   return tokens;
 }
 
-struct Model {
+/// A model run either by the reference executor or, for bundles, by the
+/// runtime.
+class Model {
+public:
+  ~Model() {
+    lowbit_rt_session_free(session);
+    lowbit_rt_model_free(bundle);
+  }
+
+  static std::unique_ptr<Model> open(StringRef path, StringRef what,
+                                     int64_t window, int threads);
+
+  int64_t vocabSize() const { return vocab; }
+
+  /// Runs `tokens` from position 0; `logits` gets [T, V].
+  void run(ArrayRef<int32_t> tokens, std::vector<float> &logits) {
+    if (session) {
+      logits.resize(tokens.size() * vocab);
+      if (lowbit_rt_reset(session) != LOWBIT_RT_OK ||
+          lowbit_rt_prefill(session, tokens.data(), tokens.size(),
+                            logits.data()) != LOWBIT_RT_OK)
+        fail(name + ": " + lowbit_rt_last_error());
+      return;
+    }
+    exec->reset();
+    std::vector<int32_t> pos(tokens.size());
+    for (size_t i = 0; i < pos.size(); ++i)
+      pos[i] = static_cast<int32_t>(i);
+    check(exec->forward(tokens, pos, logits));
+  }
+
+  /// Tokenizes `text` with BOS.
+  std::vector<int32_t> tokenize(StringRef text) {
+    std::vector<int32_t> ids;
+    if (bundle) {
+      int64_t n = 0;
+      ids.resize(text.size() + 8);
+      lowbit_rt_status st = lowbit_rt_tokenize(bundle, text.data(), text.size(),
+                                               1, ids.data(), ids.size(), &n);
+      if (st != LOWBIT_RT_OK)
+        fail(name + ": cannot tokenize the prompt: " + lowbit_rt_last_error());
+      ids.resize(n);
+      return ids;
+    }
+    if (loaded.tokenizerPath.empty())
+      fail("--prompt needs a tokenizer.json next to the model");
+    std::string err;
+    auto tok = lowbit::rt::Tokenizer::fromFile(loaded.tokenizerPath, err);
+    if (!tok)
+      fail(loaded.tokenizerPath + ": " + err);
+    if (!tok->encode(text, /*addBos=*/true, ids, err))
+      fail("cannot tokenize the prompt: " + err);
+    return ids;
+  }
+
+private:
+  Model() = default;
+
+  std::string name;
+  int64_t vocab = 0;
   lowbit::LoadedModel loaded;
   std::unique_ptr<lowbit::Executor> exec;
+  lowbit_rt_model *bundle = nullptr;
+  lowbit_rt_session *session = nullptr;
 };
 
-Model open(StringRef path, StringRef what, int64_t window) {
-  Model m;
+/// Whether `path` is a file starting with the bundle magic.
+bool isBundle(StringRef path) {
+  if (!sys::fs::is_regular_file(path))
+    return false;
+  auto buffer = MemoryBuffer::getFileSlice(path, 8, 0);
+  return buffer && (*buffer)->getBuffer() == StringRef("\x89LOWBIT\n", 8);
+}
+
+std::unique_ptr<Model> Model::open(StringRef path, StringRef what,
+                                   int64_t window, int threads) {
+  std::unique_ptr<Model> m(new Model());
+  m->name = (what + " " + path).str();
+  if (isBundle(path)) {
+    if (lowbit_rt_model_open(path.str().c_str(), &m->bundle) != LOWBIT_RT_OK)
+      fail(m->name + ": " + lowbit_rt_last_error());
+    lowbit_rt_model_info info;
+    if (lowbit_rt_model_get_info(m->bundle, &info) != LOWBIT_RT_OK)
+      fail(m->name + ": " + lowbit_rt_last_error());
+    m->vocab = info.vocab_size;
+    lowbit_rt_session_options options = {};
+    options.threads = threads;
+    options.max_context = window > 0 ? window : 0;
+    options.max_batch = 64;
+    if (lowbit_rt_session_create(m->bundle, &options, &m->session) !=
+        LOWBIT_RT_OK)
+      fail(m->name + ": " + lowbit_rt_last_error());
+    return m;
+  }
   auto loaded = lowbit::loadModel(path);
   if (!loaded)
     fail(what + " " + path + ": " + toString(loaded.takeError()));
-  m.loaded = std::move(*loaded);
+  m->loaded = std::move(*loaded);
   lowbit::ExecutorOptions options;
   options.maxContext = window;
+  options.threads = threads;
   auto exec =
-      lowbit::Executor::create(*m.loaded.module, m.loaded.store(), options);
+      lowbit::Executor::create(*m->loaded.module, m->loaded.store(), options);
   if (!exec)
     fail(what + " " + path + ": " + toString(exec.takeError()));
-  m.exec = std::move(*exec);
+  m->exec = std::move(*exec);
+  m->vocab = m->exec->vocabSize();
   return m;
-}
-
-/// Runs one window from position 0.
-void runWindow(Model &m, ArrayRef<int32_t> tokens, std::vector<float> &logits) {
-  m.exec->reset();
-  std::vector<int32_t> pos(tokens.size());
-  for (size_t i = 0; i < pos.size(); ++i)
-    pos[i] = static_cast<int32_t>(i);
-  check(m.exec->forward(tokens, pos, logits));
 }
 
 } // namespace
@@ -123,6 +209,10 @@ int main(int argc, char **argv) {
       cl::desc("Write tokens (I32 [T]) and logits (F32 [T, V]) as "
                "safetensors"),
       cl::value_desc("file"), cl::cat(category));
+  cl::opt<int> threads("num-threads",
+                       cl::desc("Threads (default 0: one per hardware "
+                                "thread)"),
+                       cl::init(0), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "lowbit-eval: perplexity, KL divergence and "
@@ -135,7 +225,7 @@ int main(int argc, char **argv) {
   //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
     std::vector<int32_t> tokens;
-    Model model = open(modelPath, "model", 0);
+    std::unique_ptr<Model> model = Model::open(modelPath, "model", 0, threads);
     if (!ids.empty()) {
       SmallVector<StringRef> parts;
       StringRef(ids).split(parts, ',', -1, false);
@@ -146,26 +236,15 @@ int main(int argc, char **argv) {
         tokens.push_back(v);
       }
     } else if (!prompt.empty()) {
-      if (model.loaded.tokenizerPath.empty())
-        fail("--prompt needs a tokenizer.json next to the model");
-      std::string err;
-      auto tok =
-          lowbit::rt::Tokenizer::fromFile(model.loaded.tokenizerPath, err);
-      if (!tok)
-        fail(model.loaded.tokenizerPath + ": " + err);
-      if (!tok->encode(prompt, /*addBos=*/true, tokens, err))
-        fail("cannot tokenize the prompt: " + err);
+      tokens = model->tokenize(prompt);
     } else {
       fail("--dump-logits needs --prompt or --ids");
     }
     if (tokens.empty())
       fail("no tokens to run");
-    std::vector<int32_t> pos(tokens.size());
-    for (size_t i = 0; i < pos.size(); ++i)
-      pos[i] = static_cast<int32_t>(i);
     std::vector<float> logits;
-    check(model.exec->forward(tokens, pos, logits));
-    int64_t t = tokens.size(), v = model.exec->vocabSize();
+    model->run(tokens, logits);
+    int64_t t = tokens.size(), v = model->vocabSize();
     lowbit::OwnedTensor tokTensor, logitTensor;
     tokTensor.name = "tokens";
     tokTensor.dtype = lowbit::DType::I32;
@@ -182,26 +261,27 @@ int main(int argc, char **argv) {
   if (tokensPath.empty())
     fail("--tokens is required (or --dump-logits)");
   std::vector<int32_t> tokens = readTokens(tokensPath);
-  Model model = open(modelPath, "model", window);
-  std::optional<Model> reference;
+  std::unique_ptr<Model> model =
+      Model::open(modelPath, "model", window, threads);
+  std::unique_ptr<Model> reference;
   if (!referencePath.empty())
-    reference = open(referencePath, "reference", window);
+    reference = Model::open(referencePath, "reference", window, threads);
 
   double nll = 0, kl = 0;
   int64_t n = 0, agree = 0;
-  int64_t v = model.exec->vocabSize();
-  if (reference && reference->exec->vocabSize() != v)
+  int64_t v = model->vocabSize();
+  if (reference && reference->vocabSize() != v)
     fail("model and reference vocabularies differ (" + Twine(v) + " vs " +
-         Twine(reference->exec->vocabSize()) + ")");
+         Twine(reference->vocabSize()) + ")");
   std::vector<float> logits, refLogits;
   for (size_t start = 0; start + 1 < tokens.size(); start += window) {
     size_t len = std::min<size_t>(window, tokens.size() - start);
     if (len < 2)
       break;
     ArrayRef<int32_t> win(tokens.data() + start, len);
-    runWindow(model, win, logits);
+    model->run(win, logits);
     if (reference)
-      runWindow(*reference, win, refLogits);
+      reference->run(win, refLogits);
     for (size_t t = 0; t + 1 < len; ++t) {
       const float *row = logits.data() + t * v;
       nll += kernels::logSoftmaxNLL(row, v, win[t + 1]);

@@ -246,6 +246,7 @@ int main(int argc, char **argv) {
     std::printf("%s\n", out.c_str());
   } else {
     std::printf("\n");
+    std::fflush(stdout);
     std::fprintf(stderr, "TTFT %.2f ms, TPOT %.2f ms, %.2f tok/s\n", ttft, tpot,
                  tokS);
   }
