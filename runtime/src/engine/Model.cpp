@@ -313,15 +313,21 @@ void ProgramParser::parse(const json &programJson) {
       op.weight = f32Tensor(f, "table", {op.rows, op.cols});
       break;
     }
-    case OpKind::RmsNorm:
+    case OpKind::RmsNorm: {
       expectBuffer(x, false, -1, ctx, "input");
       op.cols = cols(x);
       expectBuffer(op.out, false, op.cols, ctx, "output");
       op.weight = f32Tensor(f, "weight", {op.cols});
-      op.eps = static_cast<float>(f.number("eps"));
-      if (!(op.eps >= 0.0f))
+      // Checked as a double: a finite value above FLT_MAX would become an
+      // infinite float eps (and the conversion is undefined behaviour).
+      double eps = f.number("eps");
+      if (!(eps >= 0.0))
         fail(ctx + ": field 'eps' must not be negative");
+      if (eps > std::numeric_limits<float>::max())
+        fail(ctx + ": field 'eps' is out of range for f32");
+      op.eps = static_cast<float>(eps);
       break;
+    }
     case OpKind::Linear:
       expectBuffer(x, false, -1, ctx, "input");
       expectBuffer(op.out, false, -1, ctx, "output");

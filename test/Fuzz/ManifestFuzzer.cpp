@@ -1,0 +1,282 @@
+//===- ManifestFuzzer.cpp - libFuzzer target for the manifest parser ------===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The input is the text of a bundle manifest (docs/bundle-manifest.md). It
+/// is written with BundleWriter into an in-memory bundle next to a fixed set
+/// of tensors (a one-layer Llama-style model, see make_manifest_corpus.py),
+/// the bundle is opened with Bundle::fromMemory and engine::loadManifest
+/// parses and validates the manifest and its dispatch program.
+///
+/// The only accepted failure is an EngineError with status FORMAT or
+/// UNSUPPORTED and a message (what lowbit_rt_model_open reports for a bad
+/// manifest); any other exception escapes and crashes the fuzzer. A manifest
+/// that loads must give a program the interpreter can run safely: every
+/// buffer id in range with the dtype and columns its op needs, every weight
+/// pointer inside the bundle with the size the op reads, finite
+/// hyper-parameters, and every attention op bound to a matching KV cache.
+///
+/// The bundle deliberately has no code blob: fuzzer-made bytes must never
+/// reach KernelLibrary::load (memfd + dlopen). loadManifest only loads a
+/// kernel library when Bundle::code(target) is non-null, so a program with a
+/// qmatmul op is validated up to its kernel list and then rejected for the
+/// missing code blob; the fuzzer checks that no library was loaded.
+///
+/// Build: the ManifestFuzzer target of test/Fuzz/CMakeLists.txt. Run:
+///   ManifestFuzzer -dict=test/Fuzz/manifest.dict -max_total_time=60 \
+///     corpus-dir test/Fuzz/corpus/manifest
+///
+//===----------------------------------------------------------------------===//
+
+#include "Model.h"
+#include "lowbitrt/Bundle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace lowbit::rt;
+using namespace lowbit::rt::engine;
+
+namespace {
+
+void check(bool ok, const char *what) {
+  if (!ok) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+  }
+}
+
+struct FixedTensor {
+  const char *name;
+  DType dtype;
+  std::vector<int64_t> shape;
+};
+
+constexpr int64_t V = 32, D = 16, H = 2, KVH = 1, DH = 8, I = 32;
+#define L0 "model.layers.0."
+
+/// The tensors of every fuzzed bundle; mirrors TENSORS of
+/// make_manifest_corpus.py.
+const std::vector<FixedTensor> &fixedTensors() {
+  static const std::vector<FixedTensor> tensors = {
+      {"model.embed_tokens.weight", DType::F32, {V, D}},
+      {L0 "input_layernorm.weight", DType::F32, {D}},
+      {L0 "self_attn.q_proj.weight", DType::F32, {H * DH, D}},
+      {L0 "self_attn.q_proj.bias", DType::F32, {H * DH}},
+      {L0 "self_attn.k_proj.weight", DType::F32, {KVH * DH, D}},
+      {L0 "self_attn.v_proj.weight", DType::F32, {KVH * DH, D}},
+      {L0 "self_attn.o_proj.weight", DType::F32, {D, H * DH}},
+      {L0 "post_attention_layernorm.weight", DType::F32, {D}},
+      {L0 "mlp.gate_proj.weight", DType::F32, {I, D}},
+      {L0 "mlp.up_proj.weight", DType::F32, {I, D}},
+      {L0 "mlp.down_proj.weight", DType::F32, {D, I}},
+      {L0 "mlp.down_proj.bias", DType::F32, {D}},
+      {L0 "mlp.down_proj.qweight", DType::Bytes, {320}},
+      {L0 "mlp.down_proj.perm", DType::I32, {I}},
+      {L0 "mlp.down_proj.perm_bad", DType::I32, {I}},
+      {"model.norm.weight", DType::F32, {D}},
+      {"lm_head.weight", DType::F32, {V, D}},
+  };
+  return tensors;
+}
+
+/// The bytes of tensor `t`: small floats, a byte pattern, and for the i32
+/// tensors a reversal permutation (`perm`) or one with a repeated entry.
+std::vector<uint8_t> tensorBytes(const FixedTensor &t) {
+  uint64_t n = 1;
+  for (int64_t d : t.shape)
+    n *= static_cast<uint64_t>(d);
+  std::vector<uint8_t> bytes(n * dtypeSize(t.dtype));
+  for (uint64_t i = 0; i < n; ++i) {
+    if (t.dtype == DType::F32) {
+      float v = static_cast<float>(int64_t(i % 17) - 8) / 64.0f;
+      std::memcpy(&bytes[i * 4], &v, 4);
+    } else if (t.dtype == DType::I32) {
+      bool bad = std::string(t.name).find("perm_bad") != std::string::npos;
+      int32_t v = static_cast<int32_t>(bad && i == 5 ? 4 : n - 1 - i);
+      std::memcpy(&bytes[i * 4], &v, 4);
+    } else {
+      bytes[i] = static_cast<uint8_t>(i * 37 + 11);
+    }
+  }
+  return bytes;
+}
+
+/// Checks a program that loaded: what the interpreter in Engine.cpp relies
+/// on without further checks.
+void checkModel(const Model &m, const Bundle &b) {
+  check(!m.kernels, "no kernel library without a code blob");
+  check(m.isa == "none", "no ISA without kernels");
+  check(m.target == "x86", "target");
+  check(m.vocabSize >= 1 && m.hiddenSize >= 1 && m.numLayers >= 0 &&
+            m.maxPositions >= 1,
+        "config ranges");
+  check(m.bosId >= -1, "bos id");
+  for (int32_t id : m.eosIds)
+    check(id >= 0, "eos id");
+
+  const Program &p = m.program;
+  const int64_t numBuffers = static_cast<int64_t>(p.buffers.size());
+  for (const BufferDesc &d : p.buffers)
+    check(d.cols >= 1, "buffer cols");
+  auto buf = [&](int id) -> const BufferDesc & {
+    check(id >= 0 && id < numBuffers, "buffer id in range");
+    return p.buffers[static_cast<size_t>(id)];
+  };
+  auto f32 = [&](int id, int64_t cols) {
+    const BufferDesc &d = buf(id);
+    check(!d.isInt && (cols < 0 || d.cols == cols), "f32 buffer");
+  };
+  auto i32 = [&](int id) {
+    const BufferDesc &d = buf(id);
+    check(d.isInt && d.cols == 1, "i32 buffer");
+  };
+  i32(p.tokens);
+  i32(p.positions);
+  check(p.tokens != p.positions, "distinct inputs");
+  f32(p.output, m.vocabSize);
+
+  // A weight of `n` floats lies inside the bundle.
+  const uint8_t *lo = b.data(), *hi = b.data() + b.size();
+  auto inside = [&](const float *w, int64_t n) {
+    auto *q = reinterpret_cast<const uint8_t *>(w);
+    check(w && q >= lo && q <= hi && n >= 0 &&
+              static_cast<uint64_t>(n) * 4 <= static_cast<uint64_t>(hi - q),
+          "weight inside the bundle");
+  };
+
+  int64_t maxHeadDim = 0;
+  for (const Op &op : p.ops) {
+    check(op.numIn >= 1 && op.numIn <= 4, "input count");
+    for (int j = 0; j < op.numIn; ++j) {
+      int in = op.in[static_cast<size_t>(j)];
+      buf(in);
+      check(in != op.out, "output is not an input");
+    }
+    buf(op.out);
+    check(op.out != p.tokens && op.out != p.positions,
+          "output is not a program input");
+    const int x = op.in[0];
+    switch (op.kind) {
+    case OpKind::Embedding:
+      i32(x);
+      f32(op.out, op.cols);
+      check(op.rows >= 0, "embedding rows");
+      inside(op.weight, op.rows * op.cols);
+      break;
+    case OpKind::RmsNorm:
+      f32(x, op.cols);
+      f32(op.out, op.cols);
+      inside(op.weight, op.cols);
+      check(std::isfinite(op.eps) && op.eps >= 0.0f, "rms_norm eps");
+      break;
+    case OpKind::Linear:
+      f32(x, op.cols);
+      f32(op.out, op.rows);
+      inside(op.weight, op.rows * op.cols);
+      if (op.bias)
+        inside(op.bias, op.rows);
+      break;
+    case OpKind::QMatmul:
+      check(false, "qmatmul loaded without a kernel library");
+      break;
+    case OpKind::Rotary:
+      f32(x, -1);
+      i32(op.in[1]);
+      f32(op.out, buf(x).cols);
+      check(op.headDim >= 2 && op.headDim % 2 == 0 &&
+                op.numHeads * op.headDim == buf(x).cols,
+            "rotary heads");
+      check(op.invFreq.size() == static_cast<size_t>(op.headDim / 2),
+            "rotary frequencies");
+      for (double f : op.invFreq)
+        check(std::isfinite(f), "rotary frequency finite");
+      break;
+    case OpKind::Attention: {
+      check(op.numHeads >= 1 && op.numKVHeads >= 1 && op.headDim >= 1 &&
+                op.numHeads % op.numKVHeads == 0,
+            "attention heads");
+      f32(op.in[0], op.numHeads * op.headDim);
+      f32(op.in[1], op.numKVHeads * op.headDim);
+      f32(op.in[2], op.numKVHeads * op.headDim);
+      i32(op.in[3]);
+      f32(op.out, op.numHeads * op.headDim);
+      check(op.cache >= 0 && static_cast<size_t>(op.cache) < p.caches.size(),
+            "attention cache index");
+      const CacheDesc &c = p.caches[static_cast<size_t>(op.cache)];
+      check(c.numKVHeads == op.numKVHeads && c.headDim == op.headDim,
+            "attention cache shape");
+      maxHeadDim = std::max(maxHeadDim, op.headDim);
+      break;
+    }
+    case OpKind::GatedAct:
+    case OpKind::Add:
+      f32(op.in[0], op.cols);
+      f32(op.in[1], op.cols);
+      f32(op.out, op.cols);
+      break;
+    }
+  }
+  check(p.maxHeadDim == maxHeadDim, "largest head dimension");
+  check(p.maxPermK == 0, "no permutation without qmatmul");
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  // MANIFEST_FUZZER_VERBOSE=1 prints each input's outcome (seed triage).
+  static const bool verbose = std::getenv("MANIFEST_FUZZER_VERBOSE");
+  static const std::vector<std::vector<uint8_t>> tensorData = [] {
+    std::vector<std::vector<uint8_t>> all;
+    for (const FixedTensor &t : fixedTensors())
+      all.push_back(tensorBytes(t));
+    return all;
+  }();
+
+  BundleWriter w;
+  w.setManifest(std::string(reinterpret_cast<const char *>(data), size));
+  for (size_t i = 0; i < fixedTensors().size(); ++i) {
+    const FixedTensor &t = fixedTensors()[i];
+    w.addTensor(t.name, t.dtype, t.shape, tensorData[i].data(),
+                tensorData[i].size());
+  }
+  // No addCode(): see the file comment.
+  std::vector<uint8_t> image;
+  std::string err;
+  if (!w.writeToBuffer(image, err))
+    return -1; // Not a JSON object: not a manifest any bundle can hold.
+
+  Model model;
+  model.bundle = Bundle::fromMemory(image.data(), image.size(), err);
+  if (!model.bundle) {
+    std::fprintf(stderr, "written bundle does not load: %s\n", err.c_str());
+    std::abort();
+  }
+  check(model.bundle->codes().empty(), "the bundle has no code blob");
+
+  try {
+    loadManifest(model);
+  } catch (const EngineError &e) {
+    if (verbose)
+      std::fprintf(stderr, "manifest rejected: %s\n", e.what());
+    check(e.status == LOWBIT_RT_FORMAT || e.status == LOWBIT_RT_UNSUPPORTED,
+          "error status");
+    check(!e.message.empty(), "error message");
+    check(!model.kernels, "no kernel library without a code blob");
+    return 0;
+  }
+  checkModel(model, *model.bundle);
+  if (verbose)
+    std::fprintf(stderr, "manifest loaded: %zu ops\n",
+                 model.program.ops.size());
+  return 0;
+}
