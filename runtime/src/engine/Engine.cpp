@@ -7,7 +7,7 @@
 /// \file
 /// Implements lowbitrt/lowbit_rt.h. A session allocates everything a step
 /// needs when it is created (each program buffer for max_batch rows, the KV
-/// caches, attention and permutation scratch, logits, sampling candidates),
+/// caches, attention and target driver scratch, logits, sampling candidates),
 /// so decoding and sampling allocate nothing. Every C++ exception stops at
 /// the API boundary and becomes a status plus a thread-local message.
 ///
@@ -82,7 +82,8 @@ struct lowbit_rt_session {
   std::vector<std::unique_ptr<int32_t[]>> i32;
   std::vector<kernels::KVCache> caches;
   std::vector<double> attentionScratch;
-  std::vector<float> permScratch;
+  /// The target driver's scratch (TargetDriver::scratchFloats).
+  std::vector<float> driverScratch;
   std::vector<float> logits;
   bool haveLogits = false;
   std::vector<kernels::SampleCandidate> sampleScratch;
@@ -97,6 +98,7 @@ struct lowbit_rt_session {
 void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
                              float *allLogits) {
   const Program &prog = model->program;
+  const TargetDriver &driver = *model->driver;
   kernels::ThreadPool *tp = pool.get();
   std::copy(tokens, tokens + T, i32[size_t(prog.tokens)].get());
   int32_t *pos = i32[size_t(prog.positions)].get();
@@ -130,8 +132,8 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
                       out);
       break;
     case OpKind::QMatmul:
-      lowbitrt::x86::runQMatmul(op.qmatmul, F(op.in[0]), T, out,
-                                permScratch.data(), tp);
+      driver.runQMatmul(op.qmatmul, F(op.in[0]), T, out, driverScratch.data(),
+                        tp);
       break;
     case OpKind::Rotary: {
       const int64_t n = T * op.numHeads * op.headDim;
@@ -287,7 +289,12 @@ lowbit_rt_status lowbit_rt_session_create(const lowbit_rt_model *model,
       s->attentionScratch.resize(
           static_cast<size_t>(kernels::attentionScratchSize(
               s->maxContext, prog.maxHeadDim, s->pool.get())));
-    s->permScratch.resize(static_cast<size_t>(s->maxBatch * prog.maxPermK));
+    int64_t driverScratch = 0;
+    for (const Op &op : prog.ops)
+      if (op.kind == OpKind::QMatmul)
+        driverScratch = std::max(
+            driverScratch, m.driver->scratchFloats(op.qmatmul, s->maxBatch));
+    s->driverScratch.resize(static_cast<size_t>(driverScratch));
     s->logits.resize(static_cast<size_t>(m.vocabSize));
     s->sampleScratch.reserve(static_cast<size_t>(m.vocabSize));
     *out = s.release();

@@ -6,15 +6,17 @@
 ///
 /// \file
 /// Reads the manifest of docs/bundle-manifest.md. Every field is
-/// type-checked before it is read, so a manifest of any shape gives either a
-/// valid Program or an EngineError naming the op and field at fault, never a
-/// crash or an exception of the JSON library.
+/// type-checked before it is read (Fields.h), so a manifest of any shape
+/// gives either a valid Program or an EngineError naming the op and field at
+/// fault, never a crash or an exception of the JSON library. The generic
+/// parts of a qmatmul op are checked here; its target-specific fields go to
+/// the driver of the manifest's `target` (Driver.h).
 ///
 //===----------------------------------------------------------------------===//
 
 #include "Model.h"
 
-#include "CpuFeatures.h"
+#include "Fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,87 +36,6 @@ namespace {
                        lowbit_rt_status status = LOWBIT_RT_FORMAT) {
   throw EngineError(status, msg);
 }
-
-/// Typed access to the fields of one JSON object; `ctx` prefixes messages.
-class Fields {
-public:
-  Fields(const json &obj, std::string ctx) : obj(obj), ctx(std::move(ctx)) {
-    if (!obj.is_object())
-      fail(this->ctx + ": expected a JSON object");
-  }
-
-  const std::string &context() const { return ctx; }
-
-  bool has(const char *key) const {
-    auto it = obj.find(key);
-    return it != obj.end() && !it->is_null();
-  }
-
-  const json &get(const char *key) const {
-    auto it = obj.find(key);
-    if (it == obj.end())
-      fail(ctx + ": missing field '" + key + "'");
-    return *it;
-  }
-
-  int64_t integer(const char *key) const {
-    const json &v = get(key);
-    if (v.is_number_unsigned()) {
-      if (v.get<uint64_t>() >
-          static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        fail(ctx + ": field '" + key + "' is out of range");
-      return static_cast<int64_t>(v.get<uint64_t>());
-    }
-    if (!v.is_number_integer())
-      fail(ctx + ": field '" + key + "' must be an integer");
-    return v.get<int64_t>();
-  }
-
-  /// An integer in [lo, hi].
-  int64_t integer(const char *key, int64_t lo, int64_t hi) const {
-    int64_t v = integer(key);
-    if (v < lo || v > hi)
-      fail(ctx + ": field '" + key + "' = " + std::to_string(v) +
-           " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
-           "]");
-    return v;
-  }
-
-  double number(const char *key) const {
-    const json &v = get(key);
-    if (!v.is_number())
-      fail(ctx + ": field '" + key + "' must be a number");
-    double d = v.get<double>();
-    if (!std::isfinite(d))
-      fail(ctx + ": field '" + key + "' must be finite");
-    return d;
-  }
-
-  bool boolean(const char *key) const {
-    const json &v = get(key);
-    if (!v.is_boolean())
-      fail(ctx + ": field '" + key + "' must be a boolean");
-    return v.get<bool>();
-  }
-
-  std::string string(const char *key) const {
-    const json &v = get(key);
-    if (!v.is_string())
-      fail(ctx + ": field '" + key + "' must be a string");
-    return v.get<std::string>();
-  }
-
-  const json &array(const char *key) const {
-    const json &v = get(key);
-    if (!v.is_array())
-      fail(ctx + ": field '" + key + "' must be an array");
-    return v;
-  }
-
-private:
-  const json &obj;
-  std::string ctx;
-};
 
 /// Dimensions are bounded so products of a few of them cannot overflow.
 constexpr int64_t kMaxDim = int64_t(1) << 31;
@@ -136,9 +57,6 @@ public:
 private:
   Model &model;
   Program &prog;
-  /// Kernel variants by name, for the ISA choice.
-  lowbitrt::x86::CpuFeatures cpu = lowbitrt::x86::detectCpuFeatures();
-  std::vector<std::string> chosenIsas;
 
   int bufferId(const json &v, const std::string &ctx, const char *what) const {
     if (!v.is_number_integer())
@@ -190,7 +108,6 @@ private:
   }
 
   void parseQMatmul(const Fields &f, Op &op);
-  void chooseKernels(const Fields &f, Op &op, bool int8Path);
 };
 
 void ProgramParser::parse(const json &programJson) {
@@ -415,53 +332,18 @@ void ProgramParser::parse(const json &programJson) {
     prog.ops.push_back(std::move(op));
   }
 
-  if (chosenIsas.empty()) {
-    model.isa = "none";
-  } else {
-    model.isa.clear();
-    for (const std::string &s : chosenIsas)
-      model.isa += (model.isa.empty() ? "" : "+") + s;
-  }
+  model.isa = model.driver->isaDescription();
 }
 
 void ProgramParser::parseQMatmul(const Fields &f, Op &op) {
   const std::string &ctx = f.context();
-  lowbitrt::x86::QMatmulCall &q = op.qmatmul;
+  QMatmulOperands q;
   q.N = f.integer("N", 1, kMaxDim);
   q.K = f.integer("K", 1, kMaxDim);
   expectBuffer(op.in[0], false, q.K, ctx, "input");
   expectBuffer(op.out, false, q.N, ctx, "output");
-
-  lowbitrt::x86::PackedShape shape;
-  shape.bits = static_cast<int>(f.integer("bits", 1, 64));
-  shape.groupSize = f.integer("group_size");
-  shape.symmetric = f.boolean("symmetric");
-  std::string scaleType = f.string("scale_type");
-  if (scaleType != "f32" && scaleType != "f16")
-    fail(ctx + ": scale_type '" + scaleType + "' is not f32 or f16");
-  shape.f16Scales = scaleType == "f16";
-  shape.K = q.K;
-  shape.N = q.N;
-  std::string err;
-  int64_t bytes = lowbitrt::x86::packedWeightBytes(shape, err);
-  if (bytes < 0)
-    fail(ctx + ": " + err);
-
-  std::string weightName = f.string("weight");
-  const BundleTensor *w = model.bundle->tensor(weightName);
-  if (!w)
-    fail(ctx + ": field 'weight': tensor '" + weightName +
-         "' is not in the bundle");
-  if (w->dtype != DType::Bytes && w->dtype != DType::U8 &&
-      w->dtype != DType::I8)
-    fail(ctx + ": packed weight '" + weightName + "' has dtype " +
-         std::string(dtypeName(w->dtype)) + ", expected bytes");
-  if (w->size != static_cast<uint64_t>(bytes))
-    fail(ctx + ": packed weight '" + weightName + "' has " +
-         std::to_string(w->size) +
-         " bytes, the packed layout of N = " + std::to_string(q.N) +
-         ", K = " + std::to_string(q.K) + " needs " + std::to_string(bytes));
-  q.packed = w->data;
+  op.rows = q.N;
+  op.cols = q.K;
 
   if (f.has("bias"))
     q.bias = f32Tensor(f, "bias", {q.N});
@@ -481,73 +363,8 @@ void ProgramParser::parseQMatmul(const Fields &f, Op &op) {
     prog.maxPermK = std::max(prog.maxPermK, q.K);
   }
 
-  std::string path = f.string("path");
-  if (path != "fp32" && path != "int8")
-    fail(ctx + ": path '" + path + "' is not fp32 or int8");
-  chooseKernels(f, op, path == "int8");
-}
-
-void ProgramParser::chooseKernels(const Fields &f, Op &op, bool int8Path) {
-  const std::string &ctx = f.context();
-  if (!model.kernels)
-    fail(ctx + ": the bundle has no code blob for target '" + model.target +
-         "'");
-  struct Variant {
-    lowbitrt::x86::X86Variant isa;
-    int64_t tile;
-    lowbit_x86_qmatmul_fn fn;
-  };
-  std::vector<Variant> variants;
-  const json &list = f.array("kernels");
-  if (list.empty())
-    fail(ctx + ": field 'kernels' is empty");
-  for (size_t i = 0; i < list.size(); ++i) {
-    Fields k(list[i], ctx + ": kernels[" + std::to_string(i) + "]");
-    std::string isa = k.string("isa");
-    Variant v;
-    bool known = false;
-    for (auto c :
-         {lowbitrt::x86::X86Variant::AVX2, lowbitrt::x86::X86Variant::AVXVNNI,
-          lowbitrt::x86::X86Variant::AVX512,
-          lowbitrt::x86::X86Variant::AVX512VNNI})
-      if (isa == lowbitrt::x86::variantName(c))
-        v.isa = c, known = true;
-    if (!known)
-      fail(k.context() + ": unknown isa '" + isa + "'");
-    v.tile = k.integer("batch_tile", 1, 1 << 16);
-    std::string symbol = k.string("symbol");
-    v.fn = model.kernels->lookup(symbol);
-    if (!v.fn)
-      fail(k.context() + ": symbol '" + symbol +
-           "' is not in the kernel library");
-    variants.push_back(v);
-  }
-
-  for (lowbitrt::x86::X86Variant isa :
-       lowbitrt::x86::rankVariants(cpu, int8Path)) {
-    const Variant *gemv = nullptr, *gemm = nullptr;
-    for (const Variant &v : variants) {
-      if (v.isa != isa)
-        continue;
-      // T == 1 takes the batch_tile 1 kernel (else the smallest tile), T > 1
-      // the largest tile.
-      if (!gemv || v.tile < gemv->tile)
-        gemv = &v;
-      if (!gemm || v.tile > gemm->tile)
-        gemm = &v;
-    }
-    if (!gemv)
-      continue;
-    op.qmatmul.gemv = gemv->fn;
-    op.qmatmul.gemm = gemm->fn;
-    std::string name = lowbitrt::x86::variantName(isa);
-    if (std::find(chosenIsas.begin(), chosenIsas.end(), name) ==
-        chosenIsas.end())
-      chosenIsas.push_back(name);
-    return;
-  }
-  fail(ctx + ": no kernel variant runs on this CPU (" + cpu.describe() + ")",
-       LOWBIT_RT_UNSUPPORTED);
+  // The packed weight, kernels and the rest are the target's.
+  op.qmatmul = model.driver->bindQMatmul(f, *model.bundle, q);
 }
 
 /// An optional integer token id: absent, null, an integer, or (for
@@ -620,22 +437,18 @@ void lowbit::rt::engine::loadManifest(Model &model) {
   }
 
   model.target = top.string("target");
-  if (model.target != "x86")
+  model.driver = createDriver(model.target);
+  if (!model.driver)
     fail("manifest: target '" + model.target +
-             "' is not supported by this runtime (x86 only)",
+             "' is not supported by this runtime (available: " +
+             availableDrivers() + ")",
          LOWBIT_RT_UNSUPPORTED);
-  // The kernel library is loaded only when the bundle carries one; a program
-  // with a qmatmul and no library is rejected at that op.
-  if (const BundleCode *code = model.bundle->code(model.target)) {
-    std::string err;
-    bool unsupported = false;
-    model.kernels = lowbitrt::x86::KernelLibrary::load(
-        code->data, static_cast<size_t>(code->size), code->format, err,
-        unsupported);
-    if (!model.kernels)
-      fail("code blob '" + model.target + "': " + err,
-           unsupported ? LOWBIT_RT_UNSUPPORTED : LOWBIT_RT_FORMAT);
-  }
+  // The driver gets the bundle's code blob for the target, or null when
+  // there is none (a program with a qmatmul is then rejected at that op by
+  // a driver that needs code).
+  const BundleCode *code = model.bundle->code(model.target);
+  model.driver->load(code, *model.bundle);
+  model.kernels = code;
 
   ProgramParser(model).parse(top.get("program"));
 }

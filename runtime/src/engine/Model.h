@@ -6,15 +6,16 @@
 ///
 /// \file
 /// The in-memory form of a bundle's manifest (docs/bundle-manifest.md): the
-/// model config and the validated dispatch program, with every tensor and
-/// kernel resolved to a pointer, ready for the interpreter in Engine.cpp.
+/// model config and the validated dispatch program, with every tensor
+/// resolved to a pointer and every qmatmul bound to the target's driver
+/// (Driver.h), ready for the interpreter in Engine.cpp.
 ///
 //===----------------------------------------------------------------------===//
 
 #ifndef LOWBITRT_ENGINE_MODEL_H
 #define LOWBITRT_ENGINE_MODEL_H
 
-#include "X86Driver.h"
+#include "Driver.h"
 #include "lowbitrt/Bundle.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
@@ -22,23 +23,11 @@
 
 #include <array>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace lowbit::rt::engine {
-
-/// A failure with the status the C API reports.
-class EngineError : public std::exception {
-public:
-  EngineError(lowbit_rt_status status, std::string message)
-      : status(status), message(std::move(message)) {}
-  const char *what() const noexcept override { return message.c_str(); }
-
-  lowbit_rt_status status;
-  std::string message;
-};
 
 enum class OpKind {
   Embedding,
@@ -72,15 +61,16 @@ struct Op {
   int out = 0;
 
   /// embedding: the table [rows, cols]; rms_norm: weight [cols];
-  /// linear: weight [rows = N, cols = K] and bias.
+  /// linear: weight [rows = N, cols = K] and bias; qmatmul: rows = N and
+  /// cols = K (the weight is the driver's).
   const float *weight = nullptr;
   const float *bias = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
   float eps = 0.0f;
 
-  /// qmatmul.
-  lowbitrt::x86::QMatmulCall qmatmul;
+  /// qmatmul: the handle of the op bound by Model::driver.
+  int qmatmul = -1;
 
   /// rotary and attention.
   kernels::RotaryStyle style = kernels::RotaryStyle::HalfSplit;
@@ -103,17 +93,23 @@ struct Program {
   int output = 0;
   std::vector<CacheDesc> caches;
   std::vector<Op> ops;
-  /// The largest K of a qmatmul with a permutation (0: none).
+  /// The largest K of a qmatmul with a permutation (0: none). Informative:
+  /// sessions size the driver's scratch with TargetDriver::scratchFloats.
   int64_t maxPermK = 0;
   /// The largest attention head dimension (0: no attention).
   int64_t maxHeadDim = 0;
 };
 
 /// A loaded model: the bundle (tensor pointers point into it), its config,
-/// program, tokenizer and kernel library.
+/// program, tokenizer and target driver.
 struct Model {
   std::unique_ptr<Bundle> bundle;
-  std::unique_ptr<lowbitrt::x86::KernelLibrary> kernels;
+  /// The driver of `target`, which owns the loaded code and the bound
+  /// qmatmul ops. Declared after `bundle` so it is destroyed first.
+  std::unique_ptr<TargetDriver> driver;
+  /// The bundle's code blob for `target`, handed to the driver's load()
+  /// (null: the bundle has none).
+  const BundleCode *kernels = nullptr;
   std::unique_ptr<Tokenizer> tokenizer;
   Program program;
 
@@ -128,6 +124,7 @@ struct Model {
   std::vector<int32_t> eosIds;
 
   std::string target;
+  /// TargetDriver::isaDescription() once the program is bound.
   std::string isa;
 };
 

@@ -350,6 +350,12 @@ TEST(EngineManifest, Rejections) {
   m["format"] = "lowbit-manifest-v2";
   expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"lowbit-manifest-v2"});
 
+  // A target this runtime has no driver for (LOWBITRT_DRIVERS).
+  m = base;
+  m["target"] = "cuda";
+  expectRejected(tryOpen(m), LOWBIT_RT_UNSUPPORTED,
+                 {"target 'cuda' is not supported", "available: x86"});
+
   m = base;
   m["program"]["kv_cache"].erase(1);
   expectRejected(tryOpen(m), LOWBIT_RT_FORMAT, {"(attention)", "kv_cache"});
