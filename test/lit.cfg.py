@@ -18,6 +18,7 @@ config.test_exec_root = os.path.join(config.lowbit_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%src_root", config.lowbit_src_root))
 config.substitutions.append(("%models", config.lowbit_shared_models))
+config.substitutions.append(("%obj_root", config.lowbit_obj_root))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
@@ -31,6 +32,6 @@ else:
                     "skipped" % config.lowbit_shared_models)
 
 tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
-tools = ["lowbit-opt", "lowbit-import", "lowbit-eval", "lowbit-compile", "lowbit-run"]
+tools = ["lowbit-opt", "lowbit-import", "lowbit-eval", "lowbit-compile", "lowbit-run", "lowbit-c-example"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)
