@@ -14,6 +14,8 @@
 
 #include "lowbitrt/Kernels.h"
 
+#include "Parallel.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -193,8 +195,12 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
 
   // Each slot is a contiguous range of (token, head) tasks with its own
   // scratch row; a task's result does not depend on its slot.
-  if (slots == 1) {
-    job.runSlot(0);
+  // Small problems (decode steps of small models) run on the caller: waking
+  // the pool costs more than they do. Same slots, same results.
+  const int64_t work = tasks * (static_cast<int64_t>(maxPos) + 1) * Dh;
+  if (slots == 1 || work < detail::kMinParallelElements * 4) {
+    for (int64_t s = 0; s < slots; ++s)
+      job.runSlot(s);
     return Status::success();
   }
   const AttentionJob *jobPtr = &job;

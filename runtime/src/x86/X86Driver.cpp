@@ -165,7 +165,11 @@ void lowbitrt::x86::runQMatmul(const QMatmulCall &call, const float *x,
   Dispatch d{
       T == 1 ? call.gemv : call.gemm, in, T, call.packed, call.bias, y, call.N};
   const int64_t tiles = (call.N + kTileRows - 1) / kTileRows;
-  if (!pool || pool->getNumThreads() == 1 || tiles == 1) {
+  // Waking the pool costs microseconds: products below about a million
+  // multiply-adds (tens of microseconds on one core) run on the caller.
+  constexpr int64_t kMinParallelMacs = int64_t(1) << 20;
+  if (!pool || pool->getNumThreads() == 1 || tiles == 1 ||
+      T * call.N * call.K < kMinParallelMacs) {
     d.runTiles(0, tiles);
     return;
   }
