@@ -28,9 +28,12 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
+#include "lowbit/Numerics/Quantize.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Target/TargetRegistry.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -63,6 +66,12 @@ cl::opt<std::string> method("method", cl::Required,
 cl::opt<std::string> targetName("target",
                                 cl::desc("Target of the bundle (default x86)"),
                                 cl::init("x86"), cl::cat(category));
+cl::opt<unsigned> lmHeadBits(
+    "lm-head-bits",
+    cl::desc("Also quantize the output projection (lm_head, or the tied "
+             "embedding's use as one) by RTN to this many bits, in groups of "
+             "--group-size (default 0: keep it in float)"),
+    cl::init(0), cl::cat(category));
 cl::opt<unsigned> actBits("act-bits",
                           cl::desc("Quantize activations of quantized "
                                    "matmuls dynamically to this many bits "
@@ -242,6 +251,61 @@ Error writeJsonAtomically(StringRef path, json::Value value) {
   return Error::success();
 }
 
+/// Quantizes the float output projection of @forward by RTN (`bits`, the
+/// command line's group size, symmetry, range search and scale type). A tied
+/// embedding keeps its float table for the lookup; the projection becomes
+/// the quantized parameter "lm_head".
+Error quantizeLmHead(lowbit::QuantSession &session, mlir::ModuleOp module,
+                     unsigned bits) {
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(lowbit::attrs::kEntry);
+  if (!entry)
+    return createStringError("--lm-head-bits: the module has no @forward");
+  mlir::lowbit::LinearOp head;
+  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
+    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
+      head = linear;
+  if (!head)
+    return createStringError("--lm-head-bits: @forward has no float output "
+                             "projection (already quantized?)");
+  auto params = lowbit::makeQuantParams(bits, groupSize, sym, mse, scaleType);
+  if (!params)
+    return createStringError("--lm-head-bits: " + toString(params.takeError()));
+  lowbit::LayerChoice layer;
+  layer.op = head;
+  layer.weight = head.getWeight().getDefiningOp<mlir::lowbit::ParamOp>();
+  layer.weightName = layer.weight.getName().str();
+  bool tied = !layer.weight->hasOneUse();
+  StringRef name = layer.weightName;
+  name.consume_back(".weight");
+  layer.name = tied ? "lm_head" : name.str();
+  layer.block = entry;
+  layer.params = *params;
+  auto w = session.loadWeight(layer);
+  if (!w)
+    return w.takeError();
+  int64_t n = layer.weight.getType().getDimSize(0);
+  int64_t k = layer.weight.getType().getDimSize(1);
+  lowbit::numerics::QuantResult result;
+  if (Error err =
+          lowbit::numerics::rtnQuantize(w->data(), n, k, *params, result))
+    return err;
+  std::vector<float> q = lowbit::numerics::dequantize(result, *params, n, k);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    double d = double((*w)[i]) - q[i];
+    num += d * d;
+    den += double((*w)[i]) * (*w)[i];
+  }
+  session.addReport(
+      json::Object{{"name", layer.name},
+                   {"method", "rtn"},
+                   {"bits", bits},
+                   {"group_size", layer.params.groupSize},
+                   {"shape", json::Array{n, k}},
+                   {"weight_rel_error", den > 0 ? num / den : 0.0}});
+  return session.applyQuantized(layer, result);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -254,7 +318,7 @@ int main(int argc, char **argv) {
     fail("--emit must be bundle or quantized, got '" + emit + "'");
   if (method != "none" && method != "rtn" && method != "gptq")
     fail("--method must be none, rtn or gptq, got '" + method + "'");
-  if (method == "none" && emit == "quantized")
+  if (method == "none" && emit == "quantized" && lmHeadBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
   if (actBits != 0 && actBits != 8)
     fail("--act-bits must be 0 (float activations) or 8, got " +
@@ -330,6 +394,14 @@ int main(int argc, char **argv) {
            << " bits, group " << groupSize << ")\n";
     if (mlir::failed(pm.run(module)))
       fail("quantization failed");
+    if (mlir::failed(mlir::verify(module)))
+      fail("internal error: the quantized IR does not verify");
+  }
+  if (lmHeadBits != 0) {
+    errs() << "lowbit-compile: quantizing the output projection with rtn ("
+           << lmHeadBits << " bits, group " << groupSize << ")\n";
+    if (Error err = quantizeLmHead(*session, module, lmHeadBits))
+      fail(toString(std::move(err)));
     if (mlir::failed(mlir::verify(module)))
       fail("internal error: the quantized IR does not verify");
   }
