@@ -53,7 +53,8 @@ def bundle_tensors(path):
 
 def bytes_per_token(path):
     """Weight bytes one decode step reads: every tensor but the embedding
-    table (of which it reads one row) and act-order permutations."""
+    table (of which it reads one row), unless that table is also the
+    (float, tied) lm_head."""
     total = 0
     for name, _, nbytes in bundle_tensors(path):
         if "embed_tokens" in name and "lm_head" not in name:
@@ -121,6 +122,7 @@ def main():
     for name, path, qargs, prompt in models:
         bundles = {}
         for kind, cargs in (("w4", qargs), ("w4a8", qargs + ["--act-bits", "8"]),
+                            ("w4a8h8", qargs + ["--act-bits", "8", "--lm-head-bits", "8"]),
                             ("fp32", ["--method", "none"])):
             out = os.path.join(args.work, f"{name}-{kind}.lowbit")
             if not os.path.exists(out):
@@ -133,7 +135,7 @@ def main():
                            min(args.tokens, 16) if k == "fp32" else args.tokens,
                            threads, args.repeats)
                  for k, b in bundles.items()}
-            for kind in ("w4", "w4a8", "fp32"):
+            for kind in ("w4", "w4a8", "w4a8h8", "fp32"):
                 bpt = bytes_per_token(bundles[kind])
                 rows.append({
                     "model": name, "bundle": kind, "threads": threads,
