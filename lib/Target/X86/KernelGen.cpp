@@ -28,7 +28,8 @@
 // a 16-row tile's codes are re-read from cache for every batch tile. Batch-1
 // kernels read each tile once, front to back, with software prefetch (on a
 // 2-core AVX2 EPYC, 15-25% faster GEMV than the same pass without prefetch;
-// bench/RESULTS.md).
+// bench/RESULTS.md): the codes 2 KiB ahead and, for short tiles, on into the
+// next tile, with each group's scales a tile ahead.
 //
 //===----------------------------------------------------------------------===//
 
@@ -144,6 +145,15 @@ constexpr int64_t kChunkRows = 32;
 /// one pass: 2 KiB ahead measured best for batch-1 GEMV on a 2-core EPYC
 /// (AVX2), 1 KiB and 4 KiB a few percent behind, none ~15% behind.
 constexpr int64_t kPrefetchDist = 2048;
+/// Tiles of at most this size also keep the code prefetch going into the next
+/// tile's codes (skipping the scales at the tile's end) and prefetch each
+/// group's scales a tile ahead (into L2). Before, the first ~2 KiB of codes
+/// and the scales of the early groups of every tile were not prefetched. On
+/// the 2-core EPYC this made K = 4096 GEMV (33-36 KB tiles) 3-7% faster;
+/// with K = 11008 (96-99 KB tiles, where that gap matters less) it was
+/// neutral for g128 and 5-9% slower for g32, whose one-block groups pay the
+/// extra instructions in every block.
+constexpr int64_t kTilePrefetchMaxBytes = 64 * 1024;
 
 class KernelEmitter {
 public:
@@ -161,6 +171,7 @@ public:
     chunkRows = alignTo(kChunkRows, bt);
     fusedSubs = bt <= 2 ? kTileRows / lanes : 1;
     prefetchDist = fusedSubs == kTileRows / lanes ? kPrefetchDist : 0;
+    tilePrefetch = prefetchDist > 0 && l.tileBytes() <= kTilePrefetchMaxBytes;
     i8 = b.getInt8Ty();
     i16 = b.getInt16Ty();
     i32 = b.getInt32Ty();
@@ -237,6 +248,9 @@ private:
   /// Software prefetch distance in bytes ahead of the block being read (0:
   /// none).
   int64_t prefetchDist;
+  /// Whether the code prefetch continues into the next tile and the scales
+  /// are prefetched a tile ahead (short tiles only).
+  bool tilePrefetch;
   int64_t chunkRows;
   bool int8Path;
   int qmax;
@@ -560,12 +574,36 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
                    Value *codeOff) {
     for (unsigned k = 0; k < ns * bt * per; ++k)
       b.CreateStore(Constant::getNullValue(vf32), accG[k]);
+    if (tilePrefetch) {
+      // The scales (and offsets) of this group in the next tile, a whole
+      // tile ahead, into L2: the code stream below skips them, and without
+      // this the first groups of every tile waited on their scales.
+      Value *sOff =
+          b.CreateAdd(cI64(l.tileBytes() + l.scalesOffset()),
+                      b.CreateMul(g, cI64(kTileRows * l.scaleSize())));
+      for (int64_t o : {int64_t(0), l.offsetsOffset() - l.scalesOffset()}) {
+        b.CreateIntrinsic(Intrinsic::prefetch, {ptr},
+                          {gep(tileBase, b.CreateAdd(sOff, cI64(o))),
+                           b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+        if (l.symmetric)
+          break;
+      }
+    }
     forEachBlock(len, [&](Value *blk, int64_t validCols) {
       Value *blockOff =
           b.CreateAdd(codeOff, b.CreateMul(blk, cI64(l.blockBytes())));
       if (prefetchDist > 0) {
-        // The whole 16-row tile is read in this pass: keep the stream ahead.
-        Value *pf = gep(tileBase, b.CreateAdd(blockOff, cI64(prefetchDist)));
+        // The whole 16-row tile is read in this pass: keep the code stream
+        // prefetchDist bytes ahead (with tilePrefetch, continuing into the
+        // next tile's codes past this tile's end, skipping its scales).
+        Value *pfOff = b.CreateAdd(blockOff, cI64(prefetchDist));
+        if (tilePrefetch) {
+          Value *past = b.CreateICmpUGE(pfOff, cI64(l.codesBytes()));
+          pfOff = b.CreateAdd(
+              pfOff, b.CreateSelect(past, cI64(l.tileBytes() - l.codesBytes()),
+                                    cI64(0)));
+        }
+        Value *pf = gep(tileBase, pfOff);
         for (int64_t o = 0; o < l.blockBytes(); o += 64)
           b.CreateIntrinsic(Intrinsic::prefetch, {ptr},
                             {gep(pf, o), b.getInt32(0), b.getInt32(3),
