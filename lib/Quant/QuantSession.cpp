@@ -219,6 +219,34 @@ static OwnedTensor scalesTensor(const std::string &name,
   return t;
 }
 
+llvm::Error QuantSession::quantizeRtn(LayerChoice &layer) {
+  auto w = loadWeight(layer);
+  if (!w)
+    return w.takeError();
+  int64_t n = layer.weight.getType().getDimSize(0);
+  int64_t k = layer.weight.getType().getDimSize(1);
+  numerics::QuantResult result;
+  if (llvm::Error err =
+          numerics::rtnQuantize(w->data(), n, k, layer.params, result))
+    return err;
+  // Relative weight-space error ||W - Q||^2 / ||W||^2.
+  std::vector<float> q = numerics::dequantize(result, layer.params, n, k);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    double d = double((*w)[i]) - q[i];
+    num += d * d;
+    den += double((*w)[i]) * (*w)[i];
+  }
+  addReport(
+      llvm::json::Object{{"name", layer.name},
+                         {"method", "rtn"},
+                         {"bits", layer.params.bits},
+                         {"group_size", layer.params.groupSize},
+                         {"shape", llvm::json::Array{n, k}},
+                         {"weight_rel_error", den > 0 ? num / den : 0.0}});
+  return applyQuantized(layer, result);
+}
+
 llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
                                          const numerics::QuantResult &result) {
   MLIRContext *ctx = module.getContext();

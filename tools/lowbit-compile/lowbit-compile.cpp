@@ -28,7 +28,6 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
-#include "lowbit/Numerics/Quantize.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Target/TargetRegistry.h"
@@ -280,30 +279,7 @@ Error quantizeLmHead(lowbit::QuantSession &session, mlir::ModuleOp module,
   layer.name = tied ? "lm_head" : name.str();
   layer.block = entry;
   layer.params = *params;
-  auto w = session.loadWeight(layer);
-  if (!w)
-    return w.takeError();
-  int64_t n = layer.weight.getType().getDimSize(0);
-  int64_t k = layer.weight.getType().getDimSize(1);
-  lowbit::numerics::QuantResult result;
-  if (Error err =
-          lowbit::numerics::rtnQuantize(w->data(), n, k, *params, result))
-    return err;
-  std::vector<float> q = lowbit::numerics::dequantize(result, *params, n, k);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < q.size(); ++i) {
-    double d = double((*w)[i]) - q[i];
-    num += d * d;
-    den += double((*w)[i]) * (*w)[i];
-  }
-  session.addReport(
-      json::Object{{"name", layer.name},
-                   {"method", "rtn"},
-                   {"bits", bits},
-                   {"group_size", layer.params.groupSize},
-                   {"shape", json::Array{n, k}},
-                   {"weight_rel_error", den > 0 ? num / den : 0.0}});
-  return session.applyQuantized(layer, result);
+  return session.quantizeRtn(layer);
 }
 
 } // namespace

@@ -91,6 +91,10 @@ public:
   /// Replaces the layer's float weight with a quantized parameter holding
   /// `result` (inline attributes when the weight was inline, output-store
   /// tensors otherwise) followed by lowbit.dequantize.
+  /// Quantizes the layer by round-to-nearest with its params, reports it
+  /// (method "rtn", shape, relative weight-space error) and applies it.
+  llvm::Error quantizeRtn(LayerChoice &layer);
+
   llvm::Error applyQuantized(LayerChoice &layer,
                              const numerics::QuantResult &result);
 
