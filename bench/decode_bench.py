@@ -55,15 +55,12 @@ def bytes_per_token(path):
     """Weight bytes one decode step reads: every tensor but the embedding
     table (of which it reads one row), unless that table is also the
     (float, tied) lm_head."""
-    total = 0
-    for name, _, nbytes in bundle_tensors(path):
-        if "embed_tokens" in name and "lm_head" not in name:
-            continue
-        total += nbytes
+    tensors = bundle_tensors(path)
+    total = sum(b for n, _, b in tensors
+                if not ("embed_tokens" in n and "lm_head" not in n))
     # A tied lm_head reads the embedding table.
-    names = {n for n, _, _ in bundle_tensors(path)}
-    if not any("lm_head" in n for n in names):
-        total += sum(b for n, _, b in bundle_tensors(path) if "embed_tokens" in n)
+    if not any("lm_head" in n for n, _, _ in tensors):
+        total += sum(b for n, _, b in tensors if "embed_tokens" in n)
     return total
 
 
