@@ -6,6 +6,8 @@
 
 #include "lowbit/Target/TargetRegistry.h"
 
+#include "lowbitrt/Codec.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLExtras.h"
@@ -18,10 +20,38 @@ using namespace lowbit;
 TargetBackend::~TargetBackend() = default;
 
 mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
-                                              const QuantizedWeight &,
-                                              std::vector<uint8_t> &) const {
-  return matmul->emitOpError("target ")
-         << getName() << " cannot pack weights for a bundle";
+                                              const QuantizedWeight &weight,
+                                              std::vector<uint8_t> &out) const {
+  std::string codecName = getWeightCodec(matmul);
+  if (codecName.empty())
+    return matmul->emitOpError("target ")
+           << getName() << " cannot pack weights for a bundle";
+  std::string reason;
+  if (!isLegal(matmul, reason))
+    return matmul->emitOpError("cannot be compiled for target ")
+           << getName() << ": " << reason;
+  const codec::Codec *codec = codec::findCodec(codecName);
+  if (!codec)
+    return matmul->emitOpError("target ")
+           << getName() << " names the unknown weight codec '" << codecName
+           << "'";
+  codec::WeightDesc desc;
+  desc.bits = weight.bits;
+  desc.groupSize = weight.groupSize;
+  desc.symmetric = weight.symmetric;
+  desc.N = weight.N;
+  desc.K = weight.K;
+  if (!codec::parseScaleType(weight.scaleType, desc.scaleType))
+    return matmul->emitOpError("scale type '")
+           << weight.scaleType << "' has no weight codec storage";
+  codec::UnpackedWeight in;
+  in.codes.assign(weight.codes.begin(), weight.codes.end());
+  in.scales.assign(weight.scales.begin(), weight.scales.end());
+  in.zeros.assign(weight.zeros.begin(), weight.zeros.end());
+  std::string error;
+  if (!codec->encode(desc, in, out, &error))
+    return matmul->emitOpError("weight codec ") << codecName << ": " << error;
+  return mlir::success();
 }
 
 mlir::LogicalResult

@@ -107,10 +107,20 @@ public:
 
   //===--- Bundle emission (docs/bundle-manifest.md) ----------------------===//
 
+  /// The name of the weight codec (runtime/include/lowbitrt/Codec.h, e.g.
+  /// "x86-tile16-v1") whose layout the target's kernels read for `matmul`
+  /// (a lowbit.qmatmul). The bundle records it as the op's "layout" and the
+  /// runtime driver rejects layouts it does not read. The default, empty,
+  /// means the target cannot emit bundles.
+  virtual std::string getWeightCodec(mlir::Operation *matmul) const {
+    return {};
+  }
+
   /// Converts the quantized weight of `matmul` (a lowbit.qmatmul) into the
   /// layout the target's kernels read; the bundle stores the bytes as tensor
-  /// "<weight name>.<target>". Must be deterministic. The default reports
-  /// that the target cannot emit bundles.
+  /// "<weight name>.<target>". Must be deterministic. The default checks
+  /// isLegal(matmul) and encodes with the codec getWeightCodec(matmul)
+  /// names (an error when it names none).
   virtual mlir::LogicalResult packWeight(mlir::Operation *matmul,
                                          const QuantizedWeight &weight,
                                          std::vector<uint8_t> &out) const;

@@ -12,7 +12,8 @@
 /// and arithmetic path), compiles it in-process with the X86 TargetMachine to
 /// an ELF object and links that into a shared object the runtime can dlopen.
 /// The C ABI of the generated symbols is documented in
-/// runtime/include/lowbitrt/X86KernelABI.h; the weight layout in Repack.h.
+/// runtime/include/lowbitrt/X86KernelABI.h; the weight layout in
+/// runtime/include/lowbitrt/CodecX86Tile16.h (codec x86-tile16-v1).
 ///
 /// Arithmetic paths:
 ///  - FP32: codes are widened to f32 in registers and multiplied with the f32

@@ -206,30 +206,9 @@ public:
     return success();
   }
 
-  LogicalResult packWeight(Operation *op,
-                           const ::lowbit::QuantizedWeight &weight,
-                           std::vector<uint8_t> &out) const override {
-    auto matmul = dyn_cast<QMatmulOp>(op);
-    if (!matmul)
-      return op->emitOpError("x86 packWeight expects a lowbit.qmatmul");
-    std::string reason;
-    if (!isLegal(op, reason))
-      return op->emitOpError("cannot be compiled for target x86: ") << reason;
-    x86::ScaleType scaleType =
-        weight.scaleType == "f16" ? x86::ScaleType::F16 : x86::ScaleType::F32;
-    llvm::Expected<x86::PackedLayout> layout =
-        x86::PackedLayout::get(weight.bits, weight.groupSize, weight.symmetric,
-                               scaleType, weight.K, weight.N);
-    if (!layout)
-      return op->emitOpError("x86 weight layout: ")
-             << llvm::toString(layout.takeError());
-    llvm::Expected<std::vector<uint8_t>> packed =
-        x86::repack(*layout, weight.codes, weight.scales, weight.zeros);
-    if (!packed)
-      return op->emitOpError("x86 weight repacking: ")
-             << llvm::toString(packed.takeError());
-    out = std::move(*packed);
-    return success();
+  std::string getWeightCodec(Operation *) const override {
+    // Every x86 kernel reads one layout (Repack.h).
+    return ::lowbit::codec::kX86Tile16Codec;
   }
 
   LogicalResult describeDispatch(Operation *op,

@@ -17,9 +17,9 @@
  *
  *   y[b * N + n] = sum_k x[b * K + k] * W[n, k] (+ bias[n] if bias != NULL)
  *
- * where W is the quantized weight in the packed layout documented in
- * lib/Target/X86/Repack.h (rows tiled by 16; packed should be 64-byte aligned
- * for speed). Outputs outside [nBegin, nEnd) are not written, so threads may
+ * where W is the quantized weight in the packed layout x86-tile16-v1
+ * documented in lowbitrt/CodecX86Tile16.h (rows tiled by 16; packed should be
+ * 64-byte aligned for speed). Outputs outside [nBegin, nEnd) are not written, so threads may
  * split N into disjoint ranges; ranges aligned to 16 rows avoid recomputing a
  * shared tile. Requires 0 <= nBegin <= nEnd <= N; y must not overlap x,
  * packed or bias. B may be any positive value (B <= 0 writes nothing). The
