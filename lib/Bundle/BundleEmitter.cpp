@@ -259,6 +259,9 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
   pop.fields["group_size"] = scheme.getGroupSize();
   pop.fields["symmetric"] = scheme.getSymmetric();
   pop.fields["scale_type"] = scaleType;
+  // The weight codec of the packed tensor (runtime/include/lowbitrt/Codec.h).
+  std::string layout = target.getWeightCodec(op);
+  pop.fields["layout"] = layout;
   if (type.getPermType())
     pop.fields["perm"] = name + ".perm";
   if (tensors.contains(packedName))
@@ -353,6 +356,7 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
                          {"group_size", scheme.getGroupSize()},
                          {"symmetric", scheme.getSymmetric()},
                          {"scale_type", scaleType},
+                         {"layout", layout},
                          {"act_order", scheme.getActOrder()},
                          {"bytes", packedBytes}});
   return packedName;

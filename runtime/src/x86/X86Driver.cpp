@@ -6,13 +6,13 @@
 
 #include "X86Driver.h"
 
+#include "lowbitrt/CodecX86Tile16.h"
 #include "lowbitrt/Kernels.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
-#include <limits>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,46 +23,30 @@ using lowbit::rt::kernels::ThreadPool;
 // Packed layout size
 //===----------------------------------------------------------------------===//
 
-/// Rows per tile and columns per block of the packed layout (Repack.h).
+/// Rows per tile of the packed layout and of every kernel call range.
 static constexpr int64_t kTileRows = LOWBIT_X86_TILE_ROWS;
-static constexpr int64_t kBlockCols = 32;
-
-static int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+static_assert(kTileRows == lowbit::codec::X86Tile16Layout::kTileRows,
+              "the kernel ABI and the x86-tile16-v1 codec disagree on the "
+              "row tile");
 
 int64_t lowbitrt::x86::packedWeightBytes(const PackedShape &s,
                                          std::string &err) {
-  if (s.bits != 2 && s.bits != 3 && s.bits != 4 && s.bits != 8) {
-    err = "unsupported bit width " + std::to_string(s.bits) +
-          " (expected 2, 3, 4 or 8)";
+  lowbit::codec::WeightDesc desc;
+  desc.bits = s.bits < 0 ? 0u : static_cast<unsigned>(s.bits);
+  desc.groupSize = s.groupSize;
+  desc.symmetric = s.symmetric;
+  desc.scaleType = s.f16Scales ? lowbit::codec::ScaleType::F16
+                               : lowbit::codec::ScaleType::F32;
+  desc.K = s.K;
+  desc.N = s.N;
+  const lowbit::codec::Codec &codec =
+      *lowbit::codec::findCodec(kX86WeightLayout);
+  if (!codec.supports(desc, &err))
     return -1;
-  }
-  if (s.groupSize == 0 || s.groupSize < -1) {
-    err = "invalid group size " + std::to_string(s.groupSize);
-    return -1;
-  }
-  // Bounds that keep every product below in int64 range.
-  constexpr int64_t kMaxDim = int64_t(1) << 31;
-  if (s.K <= 0 || s.N <= 0 || s.K > kMaxDim || s.N > kMaxDim) {
-    err = "invalid shape K = " + std::to_string(s.K) +
-          ", N = " + std::to_string(s.N);
-    return -1;
-  }
-  const int64_t groupCols = s.groupSize < 0 ? s.K : s.groupSize;
-  const int64_t numGroups = (s.K + groupCols - 1) / groupCols;
-  const int64_t lastLen = s.K - (numGroups - 1) * groupCols;
-  const int64_t paddedK = (numGroups - 1) * alignUp(groupCols, kBlockCols) +
-                          alignUp(lastLen, kBlockCols);
-  const int64_t codesBytes = paddedK / kBlockCols * 64 * s.bits;
-  const int64_t scaleSize = s.f16Scales ? 2 : 4;
-  const int64_t headers =
-      (s.symmetric ? 1 : 2) * numGroups * kTileRows * scaleSize;
-  const int64_t tileBytes = alignUp(codesBytes + headers, 64);
-  const int64_t numTiles = (s.N + kTileRows - 1) / kTileRows;
-  if (tileBytes > std::numeric_limits<int64_t>::max() / numTiles) {
+  int64_t bytes = codec.byteSize(desc);
+  if (bytes < 0)
     err = "packed size overflows";
-    return -1;
-  }
-  return numTiles * tileBytes;
+  return bytes;
 }
 
 //===----------------------------------------------------------------------===//

@@ -8,9 +8,9 @@
 /// The runtime side of the x86 target: loading the kernel library of a
 /// bundle (an ELF shared object, format `x86-elf-so-v1`) from memory through
 /// memfd_create + dlopen, resolving kernel symbols, the byte size of the
-/// packed weight layout (the formulas of lib/Target/X86/Repack.h, repeated
-/// here so the runtime can check a weight tensor without LLVM), and the
-/// threaded dispatch of one quantized matmul. The runtime contains no
+/// packed weight layout (asked of the codec x86-tile16-v1, lowbitrt/Codec.h,
+/// which also packs the weights in the compiler), and the threaded dispatch
+/// of one quantized matmul. The runtime contains no
 /// hand-written quantized matmul: every product runs in a generated kernel.
 ///
 //===----------------------------------------------------------------------===//
@@ -18,6 +18,7 @@
 #ifndef LOWBITRT_X86_X86DRIVER_H
 #define LOWBITRT_X86_X86DRIVER_H
 
+#include "lowbitrt/Codec.h"
 #include "lowbitrt/X86KernelABI.h"
 
 #include <cstddef>
@@ -35,7 +36,10 @@ namespace lowbitrt::x86 {
 /// The code blob format this driver loads.
 constexpr const char *kX86CodeFormat = "x86-elf-so-v1";
 
-/// The parameters of a packed weight (see lib/Target/X86/Repack.h).
+/// The weight layout the generated kernels read (a lowbitrt/Codec.h name).
+constexpr const char *kX86WeightLayout = lowbit::codec::kX86Tile16Codec;
+
+/// The parameters of a packed weight (layout kX86WeightLayout).
 struct PackedShape {
   int bits = 4;
   /// -1: one group per row.
@@ -46,9 +50,10 @@ struct PackedShape {
   int64_t N = 0;
 };
 
-/// The exact byte size of the packed layout of \p shape, or -1 with \p err
-/// set when the parameters are invalid (bits not in {2, 3, 4, 8}, group size
-/// 0 or below -1, K or N not positive, or a size that overflows).
+/// The exact byte size of the packed layout of \p shape
+/// (findCodec(kX86WeightLayout)->byteSize), or -1 with \p err set when the
+/// codec does not support the parameters (bits not in {2, 3, 4, 8}, group
+/// size 0 or below -1, K or N not in [1, 2^31], or a size that overflows).
 int64_t packedWeightBytes(const PackedShape &shape, std::string &err);
 
 /// A kernel library loaded from memory. Unloaded on destruction.

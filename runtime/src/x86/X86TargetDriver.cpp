@@ -101,6 +101,16 @@ int X86TargetDriver::bindQMatmul(const Fields &f, const Bundle &bundle,
   call.bias = operands.bias;
   call.perm = operands.perm;
 
+  // The packed layout (a lowbitrt/Codec.h name). Bundles written before the
+  // manifest recorded it hold the only layout x86 bundles had.
+  std::string layout =
+      f.has("layout") ? f.string("layout") : std::string(kX86WeightLayout);
+  if (layout != kX86WeightLayout)
+    fail(ctx + ": weight layout '" + layout +
+             "' is not read by the x86 driver (it reads '" + kX86WeightLayout +
+             "')",
+         LOWBIT_RT_UNSUPPORTED);
+
   PackedShape shape;
   shape.bits = static_cast<int>(f.integer("bits", 1, 64));
   shape.groupSize = f.integer("group_size");

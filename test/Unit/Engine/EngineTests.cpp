@@ -335,6 +335,18 @@ TEST(EngineManifest, Rejections) {
   expectRejected(tryOpen(base, {{"l0.q", shortQ}}), LOWBIT_RT_FORMAT,
                  {qmCtx.c_str(), "'l0.q'", "bytes"});
 
+  // A layout the x86 driver does not read (a real codec, but not x86's).
+  m = base;
+  m["program"]["ops"][qm]["layout"] = "gptq-int32-v1";
+  expectRejected(
+      tryOpen(m), LOWBIT_RT_UNSUPPORTED,
+      {qmCtx.c_str(), "weight layout 'gptq-int32-v1'", "x86-tile16-v1"});
+  // Manifests written before `layout` existed hold the x86 layout.
+  m = base;
+  for (json &op : m["program"]["ops"])
+    op.erase("layout");
+  EXPECT_EQ(tryOpen(m).first, LOWBIT_RT_OK) << tryOpen(m).second;
+
   // A perm with a repeated entry.
   Tensor perm = tm.tensor("l0.gate.perm");
   int32_t first;

@@ -176,6 +176,7 @@ TinyModel build() {
         {"group_size", s.group},
         {"symmetric", s.symmetric},
         {"scale_type", s.scaleType == x86::ScaleType::F16 ? "f16" : "f32"},
+        {"layout", "x86-tile16-v1"},
         {"path", "fp32"}};
     if (s.bias) {
       add(base + ".bias", randomF32({s.N}, 0.1f, 0.0f));
