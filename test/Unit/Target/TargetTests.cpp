@@ -6,6 +6,7 @@
 
 #include "lowbit/InitAll.h"
 #include "lowbit/Target/TargetRegistry.h"
+#include "lowbitrt/Codec.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -89,15 +90,18 @@ TEST_F(TargetTest, UnknownTargetListsAvailableOnes) {
 /// A minimal backend for registry checks.
 class FakeTarget : public ::lowbit::TargetBackend {
 public:
-  explicit FakeTarget(std::string name) : name(std::move(name)) {}
+  explicit FakeTarget(std::string name, std::string codec = "")
+      : name(std::move(name)), codec(std::move(codec)) {}
   llvm::StringRef getName() const override { return name; }
   bool isLegal(Operation *, std::string &) const override { return true; }
   LogicalResult serialize(ModuleOp, ::lowbit::TargetCode &) const override {
     return success();
   }
+  std::string getWeightCodec(Operation *) const override { return codec; }
 
 private:
   std::string name;
+  std::string codec;
 };
 
 TEST_F(TargetTest, RegistryRejectsDuplicateAndBadNames) {
@@ -212,6 +216,131 @@ TEST_F(TargetTest, X86SerializeRejectsIllegalModule) {
   });
   ::lowbit::TargetCode code;
   EXPECT_TRUE(failed(x86().serialize(*module, code)));
+  EXPECT_NE(diagnostics.find("cannot be compiled for target x86: rotated"),
+            std::string::npos)
+      << diagnostics;
+}
+
+/// The module's lowbit.qmatmul.
+Operation *findQMatmul(ModuleOp module) {
+  Operation *matmul = nullptr;
+  module.walk([&](Operation *op) {
+    if (op->getName().getStringRef() == "lowbit.qmatmul")
+      matmul = op;
+  });
+  return matmul;
+}
+
+TEST_F(TargetTest, PackWeightEncodesWithTheTargetsCodec) {
+  OwningOpRef<ModuleOp> module =
+      qmatmulModule("#lowbit.scheme<bits = 4, group_size = 32, symmetric = "
+                    "false, scale_type = f16, zero_type = i8>");
+  ASSERT_TRUE(module);
+  Operation *matmul = findQMatmul(*module);
+  ASSERT_NE(matmul, nullptr);
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    diagnostics += diag.str() + "\n";
+    return success();
+  });
+
+  // A 96x64 asymmetric 4-bit weight with f16-exact scales.
+  std::vector<uint8_t> codes(96 * 64), zeros(96 * 2);
+  std::vector<float> scales(96 * 2);
+  for (size_t i = 0; i < codes.size(); ++i)
+    codes[i] = uint8_t((i * 7 + 3) % 16);
+  for (size_t i = 0; i < scales.size(); ++i) {
+    scales[i] = 0.0625f * float(i % 5 + 1);
+    zeros[i] = uint8_t(i % 16);
+  }
+  ::lowbit::QuantizedWeight w;
+  w.bits = 4;
+  w.groupSize = 32;
+  w.symmetric = false;
+  w.scaleType = "f16";
+  w.N = 96;
+  w.K = 64;
+  w.codes = codes;
+  w.scales = scales;
+  w.zeros = zeros;
+  ::lowbit::codec::WeightDesc desc;
+  desc.bits = 4;
+  desc.groupSize = 32;
+  desc.symmetric = false;
+  desc.scaleType = ::lowbit::codec::ScaleType::F16;
+  desc.N = 96;
+  desc.K = 64;
+  ::lowbit::codec::UnpackedWeight unpacked{codes, scales, zeros};
+
+  // x86 packs with x86-tile16-v1: the codec's bytes, which decode back.
+  EXPECT_EQ(x86().getWeightCodec(matmul), "x86-tile16-v1");
+  for (const char *codecName : {"x86-tile16-v1", "plain-v1", "gptq-int32-v1"}) {
+    FakeTarget fake("fake", codecName);
+    const ::lowbit::TargetBackend &target =
+        std::string(codecName) == "x86-tile16-v1"
+            ? x86()
+            : static_cast<const ::lowbit::TargetBackend &>(fake);
+    std::vector<uint8_t> packed, want;
+    ASSERT_TRUE(succeeded(target.packWeight(matmul, w, packed)))
+        << codecName << ": " << diagnostics;
+    const ::lowbit::codec::Codec *codec = ::lowbit::codec::findCodec(codecName);
+    ASSERT_NE(codec, nullptr);
+    ASSERT_TRUE(codec->encode(desc, unpacked, want, nullptr));
+    EXPECT_EQ(packed, want) << codecName;
+    EXPECT_EQ(int64_t(packed.size()), codec->byteSize(desc)) << codecName;
+    ::lowbit::codec::UnpackedWeight back;
+    ASSERT_TRUE(
+        codec->decode(desc, packed.data(), packed.size(), back, nullptr));
+    EXPECT_EQ(back.codes, codes) << codecName;
+    EXPECT_EQ(back.zeros, zeros) << codecName;
+    EXPECT_EQ(back.scales, scales) << codecName;
+  }
+
+  // No codec, an unknown codec, a code out of range, an unsupported scale
+  // type: errors on the op.
+  std::vector<uint8_t> out;
+  EXPECT_TRUE(failed(FakeTarget("fake").packWeight(matmul, w, out)));
+  EXPECT_NE(diagnostics.find("target fake cannot pack weights for a bundle"),
+            std::string::npos)
+      << diagnostics;
+  EXPECT_TRUE(failed(FakeTarget("fake", "nope-v1").packWeight(matmul, w, out)));
+  EXPECT_NE(diagnostics.find("names the unknown weight codec 'nope-v1'"),
+            std::string::npos)
+      << diagnostics;
+  codes[64 + 5] = 16;
+  EXPECT_TRUE(failed(x86().packWeight(matmul, w, out)));
+  EXPECT_NE(diagnostics.find("weight codec x86-tile16-v1: code 16 at [1, 5] "
+                             "exceeds 4 bits"),
+            std::string::npos)
+      << diagnostics;
+  codes[64 + 5] = 0;
+  w.scaleType = "f8";
+  EXPECT_TRUE(failed(x86().packWeight(matmul, w, out)));
+  EXPECT_NE(diagnostics.find("scale type 'f8' has no weight codec storage"),
+            std::string::npos)
+      << diagnostics;
+}
+
+TEST_F(TargetTest, PackWeightChecksLegality) {
+  OwningOpRef<ModuleOp> module = qmatmulModule(
+      "#lowbit.scheme<bits = 4, group_size = 32, symmetric = true, "
+      "scale_type = f16, rotation = #lowbit.rotation<kind = hadamard>>");
+  ASSERT_TRUE(module);
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    diagnostics += diag.str() + "\n";
+    return success();
+  });
+  std::vector<uint8_t> codes(96 * 64, 1), out;
+  std::vector<float> scales(96 * 2, 1.0f);
+  ::lowbit::QuantizedWeight w;
+  w.scaleType = "f16";
+  w.groupSize = 32;
+  w.N = 96;
+  w.K = 64;
+  w.codes = codes;
+  w.scales = scales;
+  EXPECT_TRUE(failed(x86().packWeight(findQMatmul(*module), w, out)));
   EXPECT_NE(diagnostics.find("cannot be compiled for target x86: rotated"),
             std::string::npos)
       << diagnostics;
