@@ -24,6 +24,19 @@ mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
          << getName() << " cannot pack weights for a bundle";
 }
 
+mlir::FailureOr<std::string>
+TargetBackend::selectLayout(mlir::Operation *matmul) const {
+  return matmul->emitOpError("target ")
+         << getName() << " has no packed weight layout";
+}
+
+mlir::LogicalResult
+TargetBackend::serializeExecutable(mlir::Operation *executable,
+                                   TargetCode &) const {
+  return executable->emitOpError("target ")
+         << getName() << " cannot translate executables";
+}
+
 mlir::LogicalResult
 TargetBackend::describeDispatch(mlir::Operation *, llvm::json::Object &) const {
   return mlir::success();

@@ -40,7 +40,8 @@ bool mlir::lowbit::isVersionedTag(StringRef name) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 StringRef name, ArrayRef<StringAttr> features) {
+                                 StringRef name,
+                                 ArrayRef<StringAttr> features) {
   if (name.empty() || !llvm::isLower(name.front()) ||
       !llvm::all_of(name, [](char c) {
         return llvm::isLower(c) || llvm::isDigit(c) || c == '_';
@@ -50,8 +51,8 @@ LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   for (auto [i, feature] : llvm::enumerate(features)) {
     StringRef f = feature.getValue();
     if (f.empty() || !llvm::all_of(f, [](char c) {
-          return llvm::isLower(c) || llvm::isDigit(c) || c == '_' ||
-                 c == '.' || c == '+' || c == '-';
+          return llvm::isLower(c) || llvm::isDigit(c) || c == '_' || c == '.' ||
+                 c == '+' || c == '-';
         }))
       return emitError() << "target feature '" << f
                          << "' must be lowercase [a-z0-9_.+-] and non-empty";
@@ -64,9 +65,8 @@ LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 bool TargetAttr::hasFeature(StringRef feature) const {
-  return llvm::any_of(getFeatures(), [&](StringAttr f) {
-    return f.getValue() == feature;
-  });
+  return llvm::any_of(getFeatures(),
+                      [&](StringAttr f) { return f.getValue() == feature; });
 }
 
 //===----------------------------------------------------------------------===//
@@ -234,8 +234,7 @@ LogicalResult DispatchOp::verify() {
   return success();
 }
 
-LogicalResult
-DispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   SymbolRefAttr ref = getKernel();
   if (ref.getNestedReferences().size() != 1)
     return emitOpError("kernel reference ")
@@ -243,11 +242,10 @@ DispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto executable = symbolTable.lookupNearestSymbolFrom<ExecutableOp>(
       *this, FlatSymbolRefAttr::get(ref.getRootReference()));
   if (!executable)
-    return emitOpError("'@")
-           << ref.getRootReference().getValue()
-           << "' does not name a lowbit.executable";
-  auto kernel = symbolTable.lookupSymbolIn<KernelOp>(
-      executable, ref.getLeafReference());
+    return emitOpError("'@") << ref.getRootReference().getValue()
+                             << "' does not name a lowbit.executable";
+  auto kernel =
+      symbolTable.lookupSymbolIn<KernelOp>(executable, ref.getLeafReference());
   if (!kernel)
     return emitOpError("kernel ")
            << ref << " is not a lowbit.kernel of executable @"
@@ -278,9 +276,9 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
   }
   if (attr.getName() == kLayoutAttrName) {
     if (!isa<QMatmulOp>(op))
-      return op->emitError("'") << kLayoutAttrName << "' is only valid on "
-                                << "lowbit.qmatmul, not on '" << op->getName()
-                                << "'";
+      return op->emitError("'")
+             << kLayoutAttrName << "' is only valid on "
+             << "lowbit.qmatmul, not on '" << op->getName() << "'";
     auto layout = dyn_cast<StringAttr>(attr.getValue());
     if (!layout || !isVersionedTag(layout.getValue()))
       return op->emitError("'")
