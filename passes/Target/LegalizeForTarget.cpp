@@ -37,7 +37,14 @@ struct LowbitLegalizeForTargetPass
   buildTargetAttr(ModuleOp module, const ::lowbit::TargetBackend &backend) {
     llvm::ArrayRef<StringRef> supported = backend.getSupportedFeatures();
     std::vector<std::string> requested(features.begin(), features.end());
-    if (requested.empty())
+    // Without `features`, a module already legalized for this target keeps
+    // its features and any other gets all the target supports.
+    auto existing = module->getAttrOfType<TargetAttr>(kTargetAttrName);
+    if (requested.empty() && existing &&
+        existing.getName() == backend.getName())
+      for (StringAttr f : existing.getFeatures())
+        requested.push_back(f.str());
+    else if (requested.empty())
       requested.assign(supported.begin(), supported.end());
     llvm::sort(requested);
     requested.erase(llvm::unique(requested), requested.end());

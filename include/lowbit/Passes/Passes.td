@@ -175,7 +175,8 @@ def LowbitLegalizeForTarget
     the target cannot run gets an error naming the target and its reason;
     when all are legal the module gets the `lowbit.target` attribute
     `#lowbit.target<"<target>", features = [...]>` that the later kernel
-    passes read. `features` defaults to every feature the target supports;
+    passes read. `features` defaults to the features the module already
+    records for this target, else to every feature the target supports;
     listing some restricts the generated code to them (x86: the ISA levels
     whose features are all listed). A module that already records a
     different target is an error.
