@@ -10,7 +10,9 @@
 /// kernel library. serialize() returns one ELF shared object (format
 /// "x86-elf-so-v1") exporting, for every distinct lowbit.qmatmul
 /// specialisation, one symbol per ISA level and batch tile, named and called
-/// as runtime/include/lowbitrt/X86KernelABI.h describes.
+/// as runtime/include/lowbitrt/X86KernelABI.h describes. At the kernel level
+/// serializeExecutable() builds the same library from the lowbit.kernel ops
+/// of a lowbit.executable, for the ISA levels its target features allow.
 ///
 //===----------------------------------------------------------------------===//
 
