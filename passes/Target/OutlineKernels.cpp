@@ -10,6 +10,7 @@
 #include "lowbit/Passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -54,6 +55,7 @@ struct LowbitOutlineKernelsPass
       return signalPassFailure();
 
     // Find every pack first so nothing is created on failure.
+    DominanceInfo dominance(module);
     SmallVector<PackOp> packs;
     for (QMatmulOp op : matmuls) {
       auto layout = op->getAttrOfType<StringAttr>(kLayoutAttrName);
@@ -68,7 +70,8 @@ struct LowbitOutlineKernelsPass
                                         type.getScheme(), layout.getValue());
       PackOp pack;
       for (Operation *user : op.getWeight().getUsers())
-        if (auto p = dyn_cast<PackOp>(user); p && p.getType() == packedType) {
+        if (auto p = dyn_cast<PackOp>(user);
+            p && p.getType() == packedType && dominance.dominates(p, op)) {
           pack = p;
           break;
         }
