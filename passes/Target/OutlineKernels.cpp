@@ -71,7 +71,8 @@ struct LowbitOutlineKernelsPass
       PackOp pack;
       for (Operation *user : op.getWeight().getUsers())
         if (auto p = dyn_cast<PackOp>(user);
-            p && p.getType() == packedType && dominance.dominates(p, op)) {
+            p && p.getType() == packedType &&
+            dominance.dominates(p.getOperation(), op.getOperation())) {
           pack = p;
           break;
         }
