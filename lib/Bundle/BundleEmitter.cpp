@@ -260,8 +260,10 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
   pop.fields["symmetric"] = scheme.getSymmetric();
   pop.fields["scale_type"] = scaleType;
   // The weight codec of the packed tensor (runtime/include/lowbitrt/Codec.h).
-  std::string layout = target.getWeightCodec(op);
-  pop.fields["layout"] = layout;
+  FailureOr<std::string> layout = target.selectLayout(op);
+  if (failed(layout))
+    return failure();
+  pop.fields["layout"] = *layout;
   if (type.getPermType())
     pop.fields["perm"] = name + ".perm";
   if (tensors.contains(packedName))

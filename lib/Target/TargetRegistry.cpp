@@ -22,14 +22,14 @@ TargetBackend::~TargetBackend() = default;
 mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
                                               const QuantizedWeight &weight,
                                               std::vector<uint8_t> &out) const {
-  std::string codecName = getWeightCodec(matmul);
-  if (codecName.empty())
-    return matmul->emitOpError("target ")
-           << getName() << " cannot pack weights for a bundle";
   std::string reason;
   if (!isLegal(matmul, reason))
     return matmul->emitOpError("cannot be compiled for target ")
            << getName() << ": " << reason;
+  mlir::FailureOr<std::string> layout = selectLayout(matmul);
+  if (failed(layout))
+    return mlir::failure();
+  const std::string &codecName = *layout;
   const codec::Codec *codec = codec::findCodec(codecName);
   if (!codec)
     return matmul->emitOpError("target ")
@@ -52,6 +52,19 @@ mlir::LogicalResult TargetBackend::packWeight(mlir::Operation *matmul,
   if (!codec->encode(desc, in, out, &error))
     return matmul->emitOpError("weight codec ") << codecName << ": " << error;
   return mlir::success();
+}
+
+mlir::FailureOr<std::string>
+TargetBackend::selectLayout(mlir::Operation *matmul) const {
+  return matmul->emitOpError("target ")
+         << getName() << " has no packed weight layout";
+}
+
+mlir::LogicalResult
+TargetBackend::serializeExecutable(mlir::Operation *executable,
+                                   TargetCode &) const {
+  return executable->emitOpError("target ")
+         << getName() << " cannot translate executables";
 }
 
 mlir::LogicalResult

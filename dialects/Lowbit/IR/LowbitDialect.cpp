@@ -43,6 +43,10 @@ struct LowbitOpAsmInterface : public OpAsmDialectInterface {
       os << "scheme";
       return AliasResult::OverridableAlias;
     }
+    if (isa<TargetAttr>(attr)) {
+      os << "target";
+      return AliasResult::OverridableAlias;
+    }
     return AliasResult::NoAlias;
   }
 };

@@ -163,4 +163,170 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Target (the kernel level; passes/Target)
+//===----------------------------------------------------------------------===//
+
+def LowbitLegalizeForTarget
+    : Pass<"lowbit-legalize-for-target", "::mlir::ModuleOp"> {
+  let summary = "check every op against a target and record the target";
+  let description = [{
+    Asks the target's `isLegal` hook about every op of the module. Each op
+    the target cannot run gets an error naming the target and its reason;
+    when all are legal the module gets the `lowbit.target` attribute
+    `#lowbit.target<"<target>", features = [...]>` that the later kernel
+    passes read. `features` defaults to the features the module already
+    records for this target, else to every feature the target supports;
+    listing some restricts the generated code to them (x86: the ISA levels
+    whose features are all listed). A module that already records a
+    different target is an error.
+
+    Before:
+
+    ```mlir
+    module {
+      func.func @f(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
+        %q = lowbit.qparam "k_proj" : !lowbit.qweight<32x64, #scheme>
+        %y = lowbit.qmatmul %x, %q : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+        return %y : tensor<?x32xf32>
+      }
+    }
+    ```
+
+    After (`target=x86 features=avx2,f16c,fma`):
+
+    ```mlir
+    module attributes {lowbit.target = #lowbit.target<"x86", features = ["avx2", "f16c", "fma"]>} {
+      ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"x86\"",
+           "name of the registered target">,
+    ListOption<"features", "features", "std::string",
+               "target features the generated code may use (default: all "
+               "the target supports)">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitMaterializePacks
+    : Pass<"lowbit-materialize-packs", "::mlir::ModuleOp"> {
+  let summary = "insert a lowbit.pack for each quantized weight and layout";
+  let description = [{
+    For every `lowbit.qmatmul` with a selected `lowbit.layout`, inserts
+    `lowbit.pack` of its weight into that layout right after the weight is
+    defined: one pack per quantized parameter and layout, however many
+    matmuls share it (an existing pack of the same type is reused).
+    `-lowbit-outline-kernels` makes the dispatches it creates read the pack;
+    until then the pack has no users, so run the two passes back to back
+    (no dead-code elimination in between).
+
+    Before:
+
+    ```mlir
+    %q = lowbit.qparam "k_proj" : !lowbit.qweight<32x64, #scheme>
+    %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %q = lowbit.qparam "k_proj" : !lowbit.qweight<32x64, #scheme>
+    %p = lowbit.pack %q : !lowbit.qweight<32x64, #scheme> -> !lowbit.packed<32x64, #scheme, "x86-tile16-v1">
+    %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitOutlineKernels
+    : Pass<"lowbit-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "outline qmatmuls into kernels of an executable and dispatch them";
+  let description = [{
+    Creates one `lowbit.executable` for the module's `lowbit.target`
+    (named after the target) holding one `lowbit.kernel` per distinct
+    specialisation (kind, N, K, scheme, layout, act_bits) of the module's
+    `lowbit.qmatmul`s, in order of first use; identical specialisations share
+    one kernel. Each qmatmul becomes a `lowbit.dispatch` of its kernel on the
+    `lowbit.pack` of its weight (from `-lowbit-materialize-packs`).
+
+    Before:
+
+    ```mlir
+    %p = lowbit.pack %q : !lowbit.qweight<32x64, #scheme> -> !lowbit.packed<32x64, #scheme, "x86-tile16-v1">
+    %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+    ```
+
+    After:
+
+    ```mlir
+    lowbit.executable @x86 target(#target) {
+      lowbit.kernel @qmatmul_n32_k64_b4_g32 qmatmul n = 32, k = 64, layout = "x86-tile16-v1", scheme = #scheme
+    }
+    ...
+    %p = lowbit.pack %q : !lowbit.qweight<32x64, #scheme> -> !lowbit.packed<32x64, #scheme, "x86-tile16-v1">
+    %y = lowbit.dispatch @x86::@qmatmul_n32_k64_b4_g32(%x, %p) : (tensor<?x64xf32>, !lowbit.packed<32x64, #scheme, "x86-tile16-v1">) -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitSelectLayouts : Pass<"lowbit-select-layouts", "::mlir::ModuleOp"> {
+  let summary = "choose the packed weight layout of every qmatmul";
+  let description = [{
+    Asks the module's target (its `lowbit.target` attribute, set by
+    `-lowbit-legalize-for-target`) which layout codec each
+    `lowbit.qmatmul`'s weight is packed in, and records the answer on the
+    op as `lowbit.layout`.
+
+    Before:
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %q : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+    ```
+
+    After (target x86):
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #scheme>) -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitTranslateExecutables
+    : Pass<"lowbit-translate-executables", "::mlir::ModuleOp"> {
+  let summary = "generate the code of every executable with its target";
+  let description = [{
+    Hands each `lowbit.executable` to its target's `serializeExecutable`
+    hook, which generates code for the executable's `lowbit.kernel`s (x86:
+    the LLVM-based kernel generator, one ELF shared object holding every
+    kernel at every ISA level the target features allow), and stores the
+    blob in the executable as a `lowbit.binary` tagged with the target's
+    format. The bytes are a `dense_resource` blob; print with
+    `--mlir-elide-resource-strings-if-larger=N` to keep the IR small. A
+    binary of the same format is replaced.
+
+    Before:
+
+    ```mlir
+    lowbit.executable @x86 target(#target) {
+      lowbit.kernel @qmatmul_n32_k64_b4_g32 qmatmul n = 32, k = 64, layout = "x86-tile16-v1", scheme = #scheme
+    }
+    ```
+
+    After:
+
+    ```mlir
+    lowbit.executable @x86 target(#target) {
+      lowbit.kernel @qmatmul_n32_k64_b4_g32 qmatmul n = 32, k = 64, layout = "x86-tile16-v1", scheme = #scheme
+      lowbit.binary "x86-elf-so-v1" dense_resource<x86_x86_elf_so_v1> : tensor<21472xui8>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 #endif // LOWBIT_PASSES_PASSES_TD

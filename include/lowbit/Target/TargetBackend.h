@@ -105,22 +105,43 @@ public:
   virtual mlir::LogicalResult serialize(mlir::ModuleOp module,
                                         TargetCode &out) const = 0;
 
-  //===--- Bundle emission (docs/bundle-manifest.md) ----------------------===//
+  //===--- Kernel level (passes/Target) -----------------------------------===//
+  //
+  // -lowbit-legalize-for-target records #lowbit.target<name, features> on the
+  // module, -lowbit-select-layouts asks selectLayout() for each qmatmul,
+  // -lowbit-materialize-packs and -lowbit-outline-kernels are generic, and
+  // -lowbit-translate-executables calls serializeExecutable() per executable.
 
-  /// The name of the weight codec (runtime/include/lowbitrt/Codec.h, e.g.
-  /// "x86-tile16-v1") whose layout the target's kernels read for `matmul`
-  /// (a lowbit.qmatmul). The bundle records it as the op's "layout" and the
-  /// runtime driver rejects layouts it does not read. The default, empty,
-  /// means the target cannot emit bundles.
-  virtual std::string getWeightCodec(mlir::Operation *matmul) const {
+  /// Every feature #lowbit.target<"name", features = [...]> may list for this
+  /// target, sorted and unique. The default target attribute enables all of
+  /// them. Default: none.
+  virtual llvm::ArrayRef<llvm::StringRef> getSupportedFeatures() const {
     return {};
   }
+
+  /// The versioned layout codec (runtime/include/lowbitrt/Codec.h) that the
+  /// weight of `matmul` (a legal lowbit.qmatmul) is packed in for this
+  /// target's kernels, e.g. "x86-tile16-v1". On failure emits a diagnostic on
+  /// `matmul`. The default reports that the target has no packed layouts.
+  virtual mlir::FailureOr<std::string>
+  selectLayout(mlir::Operation *matmul) const;
+
+  /// Produces the code of `executable`, a lowbit.executable whose
+  /// #lowbit.target names this target, from its lowbit.kernel ops alone
+  /// (honouring the target attribute's features). Must be deterministic. On
+  /// failure emits a diagnostic on the offending op. The default reports that
+  /// the target cannot translate executables.
+  virtual mlir::LogicalResult serializeExecutable(mlir::Operation *executable,
+                                                  TargetCode &out) const;
+
+  //===--- Bundle emission (docs/bundle-manifest.md) ----------------------===//
 
   /// Converts the quantized weight of `matmul` (a lowbit.qmatmul) into the
   /// layout the target's kernels read; the bundle stores the bytes as tensor
   /// "<weight name>.<target>". Must be deterministic. The default checks
-  /// isLegal(matmul) and encodes with the codec getWeightCodec(matmul)
-  /// names (an error when it names none).
+  /// isLegal(matmul) and encodes with the codec selectLayout(matmul) names;
+  /// the bundle records that name as the op's "layout" and the runtime
+  /// driver rejects layouts it does not read.
   virtual mlir::LogicalResult packWeight(mlir::Operation *matmul,
                                          const QuantizedWeight &weight,
                                          std::vector<uint8_t> &out) const;

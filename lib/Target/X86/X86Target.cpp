@@ -10,7 +10,9 @@
 /// kernel library. serialize() returns one ELF shared object (format
 /// "x86-elf-so-v1") exporting, for every distinct lowbit.qmatmul
 /// specialisation, one symbol per ISA level and batch tile, named and called
-/// as runtime/include/lowbitrt/X86KernelABI.h describes.
+/// as runtime/include/lowbitrt/X86KernelABI.h describes. At the kernel level
+/// serializeExecutable() builds the same library from the lowbit.kernel ops
+/// of a lowbit.executable, for the ISA levels its target features allow.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -40,6 +42,16 @@ namespace {
 /// (LOWBIT_X86_KERNEL_ABI_VERSION in X86KernelABI.h).
 constexpr const char *kX86Format = "x86-elf-so-v1";
 
+/// The packed weight layout the generated kernels read (Repack.h), by its
+/// codec name (runtime/include/lowbitrt/Codec.h).
+constexpr const char *kX86Layout = "x86-tile16-v1";
+
+/// Features a #lowbit.target<"x86"> may list, sorted; each ISA level is
+/// generated when all of its features are listed (see isaFeatures).
+constexpr llvm::StringRef kFeatures[] = {"avx2",    "avx512bw", "avx512dq",
+                                         "avx512f", "avx512vl", "avx512vnni",
+                                         "avxvnni", "f16c",     "fma"};
+
 /// ISA levels every specialisation is generated for; the runtime picks the
 /// best one the CPU supports.
 constexpr x86::Isa kIsas[] = {x86::Isa::AVX2, x86::Isa::AVXVNNI,
@@ -49,6 +61,30 @@ constexpr x86::Isa kIsas[] = {x86::Isa::AVX2, x86::Isa::AVXVNNI,
 /// have registers for 4 rows, 512-bit ones for 8. Decode uses tile 1.
 unsigned getPrefillBatchTile(x86::Isa isa) {
   return (isa == x86::Isa::AVX512 || isa == x86::Isa::AVX512VNNI) ? 8 : 4;
+}
+
+/// The target features an ISA level's kernels use (KernelGen's
+/// target-features).
+std::vector<llvm::StringRef> isaFeatures(x86::Isa isa) {
+  std::vector<llvm::StringRef> features = {"avx2", "f16c", "fma"};
+  if (isa == x86::Isa::AVXVNNI)
+    features.push_back("avxvnni");
+  if (isa == x86::Isa::AVX512 || isa == x86::Isa::AVX512VNNI)
+    features.insert(features.end(),
+                    {"avx512bw", "avx512dq", "avx512f", "avx512vl"});
+  if (isa == x86::Isa::AVX512VNNI)
+    features.push_back("avx512vnni");
+  return features;
+}
+
+/// The ISA levels whose features `target` lists, in kIsas order.
+std::vector<x86::Isa> getEnabledIsas(TargetAttr target) {
+  std::vector<x86::Isa> isas;
+  for (x86::Isa isa : kIsas)
+    if (llvm::all_of(isaFeatures(isa),
+                     [&](llvm::StringRef f) { return target.hasFeature(f); }))
+      isas.push_back(isa);
+  return isas;
 }
 
 /// Whether the kernel generator can handle weights quantized under `scheme`.
@@ -85,27 +121,39 @@ using Spec =
     std::tuple<unsigned /*bits*/, int64_t /*group*/, bool /*sym*/,
                x86::ScaleType, int64_t /*K*/, int64_t /*N*/, x86::ArithPath>;
 
-Spec getSpec(QMatmulOp op) {
-  auto type = cast<QWeightType>(op.getWeight().getType());
-  SchemeAttr scheme = type.getScheme();
+Spec getSpec(SchemeAttr scheme, int64_t k, int64_t n, bool int8Activations) {
   x86::ScaleType scaleType =
       scheme.getScaleType().isF16() ? x86::ScaleType::F16 : x86::ScaleType::F32;
   x86::ArithPath path =
-      op.getActBits() ? x86::ArithPath::Int8 : x86::ArithPath::FP32;
+      int8Activations ? x86::ArithPath::Int8 : x86::ArithPath::FP32;
   return {scheme.getBits(),
           scheme.getGroupSize(),
           scheme.getSymmetric(),
           scaleType,
-          type.getK(),
-          type.getN(),
+          k,
+          n,
           path};
 }
 
-/// The kernels generated for one specialisation, in a fixed order: every ISA
-/// level, each with the decode tile 1 and its prefill tile.
-llvm::Expected<std::vector<x86::KernelKey>> getKernelKeys(const Spec &spec) {
+Spec getSpec(QMatmulOp op) {
+  auto type = cast<QWeightType>(op.getWeight().getType());
+  return getSpec(type.getScheme(), type.getK(), type.getN(),
+                 op.getActBits().has_value());
+}
+
+/// A kernel declaration describes the same specialisation as the qmatmul it
+/// was outlined from.
+Spec getSpec(KernelOp kernel) {
+  return getSpec(kernel.getScheme(), kernel.getK(), kernel.getN(),
+                 kernel.getActBits().has_value());
+}
+
+/// The kernels generated for one specialisation, in a fixed order: every
+/// enabled ISA level, each with the decode tile 1 and its prefill tile.
+llvm::Expected<std::vector<x86::KernelKey>>
+getKernelKeys(const Spec &spec, llvm::ArrayRef<x86::Isa> isas = kIsas) {
   std::vector<x86::KernelKey> keys;
-  for (x86::Isa isa : kIsas) {
+  for (x86::Isa isa : isas) {
     for (unsigned tile : {1u, getPrefillBatchTile(isa)}) {
       x86::KernelKey key;
       std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType, key.K,
@@ -122,6 +170,32 @@ llvm::Expected<std::vector<x86::KernelKey>> getKernelKeys(const Spec &spec) {
   return keys;
 }
 
+/// Generates the shared object exporting every kernel of `specs` for every ISA
+/// level of `isas`: the one code path behind serialize() and
+/// serializeExecutable(), so both give the same bytes for the same kernels.
+LogicalResult buildLibrary(Operation *anchor, const std::set<Spec> &specs,
+                           llvm::ArrayRef<x86::Isa> isas,
+                           std::vector<uint8_t> &out) {
+  out.clear();
+  // A module without quantized matmuls needs no generated code.
+  if (specs.empty())
+    return success();
+  std::vector<x86::KernelKey> keys;
+  for (const Spec &spec : specs) {
+    llvm::Expected<std::vector<x86::KernelKey>> specKeys =
+        getKernelKeys(spec, isas);
+    if (!specKeys)
+      return anchor->emitError(llvm::toString(specKeys.takeError()));
+    keys.insert(keys.end(), specKeys->begin(), specKeys->end());
+  }
+  llvm::Expected<std::vector<char>> library = x86::buildKernelLibrary(keys);
+  if (!library)
+    return anchor->emitError("x86 kernel library generation failed: ")
+           << llvm::toString(library.takeError());
+  out.assign(library->begin(), library->end());
+  return success();
+}
+
 class X86Target final : public ::lowbit::TargetBackend {
 public:
   llvm::StringRef getName() const override { return "x86"; }
@@ -133,18 +207,62 @@ public:
   }
 
   bool isLegal(Operation *op, std::string &reason) const override {
+    auto isSupportedActBits = [&](std::optional<int64_t> actBits) {
+      if (actBits && *actBits != 8) {
+        reason = "activation quantization to " + std::to_string(*actBits) +
+                 " bits is not supported (supported: 8)";
+        return false;
+      }
+      return true;
+    };
+    auto isSupportedLayout = [&](llvm::StringRef layout) {
+      if (layout != kX86Layout) {
+        reason = "layout '" + layout.str() +
+                 "' is not supported (supported: " + kX86Layout + ")";
+        return false;
+      }
+      return true;
+    };
     return llvm::TypeSwitch<Operation *, bool>(op)
         .Case([&](QMatmulOp matmul) {
           auto type = cast<QWeightType>(matmul.getWeight().getType());
           if (!isSupportedScheme(type.getScheme(), reason))
             return false;
-          if (auto actBits = matmul.getActBits(); actBits && *actBits != 8) {
-            reason = "activation quantization to " + std::to_string(*actBits) +
-                     " bits is not supported (supported: 8)";
+          if (auto layout = matmul->getAttrOfType<StringAttr>(kLayoutAttrName))
+            if (!isSupportedLayout(layout.getValue()))
+              return false;
+          return isSupportedActBits(matmul.getActBits());
+        })
+        // The kernel level: packed weights and the kernels reading them.
+        .Case([&](PackOp pack) {
+          PackedType type = pack.getType();
+          return isSupportedScheme(type.getScheme(), reason) &&
+                 isSupportedLayout(type.getLayout());
+        })
+        .Case([&](KernelOp kernel) {
+          return isSupportedScheme(kernel.getScheme(), reason) &&
+                 isSupportedLayout(kernel.getLayout()) &&
+                 isSupportedActBits(kernel.getActBits());
+        })
+        .Case([&](ExecutableOp executable) {
+          if (executable.getTarget().getName() != getName()) {
+            reason = "executable @" + executable.getSymName().str() +
+                     " is for target '" +
+                     executable.getTarget().getName().str() + "'";
             return false;
           }
           return true;
         })
+        .Case([&](BinaryOp binary) {
+          if (binary.getFormat() != kX86Format) {
+            reason = "binary format '" + binary.getFormat().str() +
+                     "' is not supported (supported: " + kX86Format + ")";
+            return false;
+          }
+          return true;
+        })
+        // Checked through the kernel it calls.
+        .Case<DispatchOp>([](Operation *) { return true; })
         .Case([&](QParamOp param) {
           return isSupportedScheme(
               cast<QWeightType>(param.getType()).getScheme(), reason);
@@ -184,31 +302,50 @@ public:
 
     out.target = getName().str();
     out.format = kX86Format;
-    out.bytes.clear();
-    // A module without quantized matmuls needs no generated code.
-    if (specs.empty())
-      return success();
-
-    std::vector<x86::KernelKey> keys;
-    for (const Spec &spec : specs) {
-      llvm::Expected<std::vector<x86::KernelKey>> specKeys =
-          getKernelKeys(spec);
-      if (!specKeys)
-        return module.emitError(llvm::toString(specKeys.takeError()));
-      keys.insert(keys.end(), specKeys->begin(), specKeys->end());
-    }
-
-    llvm::Expected<std::vector<char>> library = x86::buildKernelLibrary(keys);
-    if (!library)
-      return module.emitError("x86 kernel library generation failed: ")
-             << llvm::toString(library.takeError());
-    out.bytes.assign(library->begin(), library->end());
-    return success();
+    return buildLibrary(module, specs, kIsas, out.bytes);
   }
 
-  std::string getWeightCodec(Operation *) const override {
-    // Every x86 kernel reads one layout (Repack.h).
-    return ::lowbit::codec::kX86Tile16Codec;
+  llvm::ArrayRef<llvm::StringRef> getSupportedFeatures() const override {
+    return kFeatures;
+  }
+
+  FailureOr<std::string> selectLayout(Operation *op) const override {
+    auto matmul = dyn_cast<QMatmulOp>(op);
+    if (!matmul)
+      return op->emitOpError("x86 selectLayout expects a lowbit.qmatmul");
+    std::string reason;
+    if (!isLegal(op, reason))
+      return op->emitOpError("cannot be compiled for target x86: ") << reason;
+    // One layout for every ISA level and arithmetic path (Repack.h).
+    return std::string(kX86Layout);
+  }
+
+  LogicalResult serializeExecutable(Operation *op,
+                                    ::lowbit::TargetCode &out) const override {
+    auto executable = dyn_cast<ExecutableOp>(op);
+    if (!executable)
+      return op->emitOpError("x86 serializeExecutable expects a "
+                             "lowbit.executable");
+    std::string reason;
+    if (!isLegal(executable, reason))
+      return executable.emitOpError("cannot be compiled for target x86: ")
+             << reason;
+    std::vector<x86::Isa> isas = getEnabledIsas(executable.getTarget());
+    if (isas.empty())
+      return executable.emitOpError("target features of @")
+             << executable.getSymName()
+             << " enable no x86 ISA level (the least, avx2, needs avx2, "
+                "f16c and fma)";
+    std::set<Spec> specs;
+    for (KernelOp kernel : executable.getBodyBlock().getOps<KernelOp>()) {
+      if (!isLegal(kernel, reason))
+        return kernel.emitOpError("cannot be compiled for target x86: ")
+               << reason;
+      specs.insert(getSpec(kernel));
+    }
+    out.target = getName().str();
+    out.format = kX86Format;
+    return buildLibrary(executable, specs, isas, out.bytes);
   }
 
   LogicalResult describeDispatch(Operation *op,

@@ -97,7 +97,11 @@ public:
   LogicalResult serialize(ModuleOp, ::lowbit::TargetCode &) const override {
     return success();
   }
-  std::string getWeightCodec(Operation *) const override { return codec; }
+  FailureOr<std::string> selectLayout(Operation *op) const override {
+    if (codec.empty())
+      return ::lowbit::TargetBackend::selectLayout(op);
+    return codec;
+  }
 
 private:
   std::string name;
@@ -273,7 +277,9 @@ TEST_F(TargetTest, PackWeightEncodesWithTheTargetsCodec) {
   ::lowbit::codec::UnpackedWeight unpacked{codes, scales, zeros};
 
   // x86 packs with x86-tile16-v1: the codec's bytes, which decode back.
-  EXPECT_EQ(x86().getWeightCodec(matmul), "x86-tile16-v1");
+  FailureOr<std::string> x86Layout = x86().selectLayout(matmul);
+  ASSERT_TRUE(succeeded(x86Layout));
+  EXPECT_EQ(*x86Layout, "x86-tile16-v1");
   for (const char *codecName : {"x86-tile16-v1", "plain-v1", "gptq-int32-v1"}) {
     FakeTarget fake("fake", codecName);
     const ::lowbit::TargetBackend &target =
@@ -300,7 +306,7 @@ TEST_F(TargetTest, PackWeightEncodesWithTheTargetsCodec) {
   // type: errors on the op.
   std::vector<uint8_t> out;
   EXPECT_TRUE(failed(FakeTarget("fake").packWeight(matmul, w, out)));
-  EXPECT_NE(diagnostics.find("target fake cannot pack weights for a bundle"),
+  EXPECT_NE(diagnostics.find("target fake has no packed weight layout"),
             std::string::npos)
       << diagnostics;
   EXPECT_TRUE(failed(FakeTarget("fake", "nope-v1").packWeight(matmul, w, out)));

@@ -14,6 +14,8 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::lowbit {
@@ -21,6 +23,16 @@ namespace mlir::lowbit {
 struct KVCacheResource : public SideEffects::Resource::Base<KVCacheResource> {
   llvm::StringRef getName() final { return "lowbit::KVCache"; }
 };
+
+/// Whether `name` is a versioned tag such as a layout codec ("x86-tile16-v1")
+/// or a binary format ("x86-elf-so-v1"): lowercase [a-z0-9] words joined by
+/// '-', ending in "-v<N>" with N a positive integer.
+bool isVersionedTag(llvm::StringRef name);
+
+/// Discardable attributes of the kernel level: the module's target and the
+/// layout chosen for a qmatmul's weight (checked by the dialect).
+inline constexpr llvm::StringLiteral kTargetAttrName = "lowbit.target";
+inline constexpr llvm::StringLiteral kLayoutAttrName = "lowbit.layout";
 } // namespace mlir::lowbit
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitDialect.h.inc"

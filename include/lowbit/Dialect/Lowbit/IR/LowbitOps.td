@@ -277,4 +277,6 @@ def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "lowbit/Dialect/Lowbit/IR/LowbitKernelOps.td"
+
 #endif // LOWBIT_DIALECT_LOWBIT_IR_LOWBITOPS_TD
