@@ -511,6 +511,8 @@ TEST(Bundle, WriterFailureLeavesNoFile) {
 //===----------------------------------------------------------------------===//
 
 TEST(Bundle, EveryTruncationIsRejected) {
+  // Every prefix, so every boundary between the header, the tables, the
+  // manifest, each tensor, each code blob and the padding too.
   std::vector<uint8_t> bytes = Sample().bytes();
   ASSERT_EQ(loadError(bytes), "");
   for (size_t n = 0; n < bytes.size(); ++n) {
