@@ -20,15 +20,16 @@
 /// The byte layout is specified in docs/bundle-format.md.
 ///
 /// Loading memory-maps the file and validates it completely before returning:
-/// every count, offset, size and string is checked, and every byte is
-/// checked against a CRC-32C (the header, the tables, the manifest, each
-/// tensor and each code blob have their own; the padding between them must
-/// be zero). A truncated, corrupted or damaged file is rejected with an
+/// every count, offset, size and string is checked, and so is every byte:
+/// against a CRC-32C (the header, the tables, the manifest, each tensor and
+/// each code blob have their own) or, for the padding between them, against
+/// zero. A truncated, corrupted or damaged file is rejected with an
 /// error that names the offending part (`tensor 'w': checksum mismatch ...`)
 /// instead of being read out of bounds or run with wrong weights. Checking
-/// reads the whole file once, at about 20 GB/s on x86-64 with SSE4.2, so
-/// opening a 1 GB bundle costs a few tens of milliseconds beyond paging the
-/// file in (which the first inference step would do anyway).
+/// reads the whole file once, at about memory speed on x86-64 with SSE4.2
+/// (80-145 ms of CPU time for a 1 GB bundle in the page cache; see
+/// bench/RESULTS.md), which is about what the first inference step would
+/// spend paging the weights in anyway.
 ///
 /// Writing is deterministic (the same inputs give the same bytes) and atomic
 /// (the file is written under a temporary name in the destination directory
