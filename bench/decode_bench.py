@@ -30,15 +30,16 @@ def run(cmd, **kw):
 
 
 def bundle_tensors(path):
-    """(name, dtype code, nbytes) of every tensor of a bundle (format v1)."""
+    """(name, dtype code, nbytes) of every tensor of a bundle (format v2)."""
     with open(path, "rb") as f:
         head = f.read(64)
         assert head[:8] == b"\x89LOWBIT\n", path
+        assert struct.unpack_from("<I", head, 8)[0] == 2, path
         tables_size, = struct.unpack_from("<Q", head, 24)
         S, T, C, D, SB = struct.unpack_from("<IIIII", head, 32)
         tables = f.read(tables_size)
-    strings = tables[32 * S + 40 * T + 32 * C + 8 * D:]
-    dims = tables[32 * S + 40 * T + 32 * C:32 * S + 40 * T + 32 * C + 8 * D]
+    strings = tables[32 * S + 40 * T + 40 * C + 8 * D:]
+    dims = tables[32 * S + 40 * T + 40 * C:32 * S + 40 * T + 40 * C + 8 * D]
     out = []
     for i in range(T):
         no, nl, dt, rank, first, _, off = struct.unpack_from(

@@ -6,11 +6,14 @@
 ///
 /// \file
 /// Memory-maps a bundle and validates it completely before handing out any
-/// pointer into it. Validation runs in the order of the file: header fields,
-/// table checksum, strings, sections, tensors, code blobs, and finally the
-/// manifest's JSON syntax. Every offset and size is checked with arithmetic
-/// that cannot overflow, every count is bounded before anything is allocated
-/// for it, and every range is compared with the file size it must fit in.
+/// pointer into it. Validation runs in this order: magic and version, the
+/// header checksum, the header fields, the tables checksum; then, from the
+/// verified tables, strings, sections, tensors and code blobs; then the
+/// contents in file order (the CRC-32C of the manifest, every tensor and
+/// code blob, zero padding); and finally the manifest's JSON syntax. Every
+/// offset and size is checked with arithmetic that cannot overflow, every
+/// count is bounded before anything is allocated for it, and every range is
+/// compared with the file size it must fit in.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -143,6 +146,7 @@ private:
     err = b.displayName + ": " + msg;
     return false;
   }
+  bool mismatch(const std::string &what, uint32_t stored, uint32_t computed);
 
   bool parseHeader();
   bool readString(uint64_t entry, uint32_t maxLength, const std::string &what,
@@ -177,8 +181,16 @@ private:
 bool BundleReader::parse() {
   base = b.base;
   size = b.fileSize;
+  // The structure is read from the checksummed header and tables; the
+  // contents are verified before the manifest is parsed.
   return parseHeader() && parseSections() && parseTensors() && parseCodes() &&
-         parseManifest();
+         b.verify(err) && parseManifest();
+}
+
+bool BundleReader::mismatch(const std::string &what, uint32_t stored,
+                            uint32_t computed) {
+  return fail(what + ": checksum mismatch (stored " + hex32(stored) +
+              ", computed " + hex32(computed) + "; file damaged?)");
 }
 
 bool BundleReader::parseHeader() {
@@ -188,15 +200,28 @@ bool BundleReader::parseHeader() {
   if (size < kHeaderSize)
     return fail("file is too small for a bundle header (" +
                 std::to_string(size) + " bytes, need " +
-                std::to_string(kHeaderSize) + ")");
+                std::to_string(kHeaderSize) + "; truncated?)");
 
+  // The version comes first: it decides how the rest is laid out and
+  // checksummed.
   b.version = readU32(base + kHdrVersion);
-  if (b.version > kBundleFormatVersion)
-    return fail("format version " + std::to_string(b.version) +
-                " is newer than the supported version " +
-                std::to_string(kBundleFormatVersion));
-  if (b.version != kBundleFormatVersion)
-    return fail("unsupported format version " + std::to_string(b.version));
+  if (b.version != kBundleFormatVersion) {
+    std::string msg = "bundle format version " + std::to_string(b.version) +
+                      " is not supported (this runtime reads version " +
+                      std::to_string(kBundleFormatVersion) + ")";
+    if (b.version < kBundleFormatVersion)
+      msg += "; recompile the model with this version of lowbit-compile";
+    else if (b.version <= 255)
+      msg += "; it was written by a newer lowbit-compile";
+    else
+      msg += "; the header is damaged";
+    return fail(msg);
+  }
+  uint32_t stored = readU32(base + kHdrHeaderCrc);
+  uint32_t computed = headerCrc(base);
+  if (stored != computed)
+    return mismatch("header", stored, computed);
+
   uint32_t headerSize = readU32(base + kHdrHeaderSize);
   if (headerSize != kHeaderSize)
     return fail("header size " + std::to_string(headerSize) + " is not " +
@@ -248,16 +273,14 @@ bool BundleReader::parseHeader() {
     return fail("tables end at " + std::to_string(tablesEnd) +
                 " past the end of the file (" + std::to_string(size) +
                 " bytes)");
-
-  uint32_t stored = readU32(base + kHdrTableCrc);
-  uint32_t computed = tableCrc(base, tablesSize);
-  if (stored != computed)
-    return fail("header checksum mismatch (stored " + hex32(stored) +
-                ", computed " + hex32(computed) + ")");
   if (uint32_t flags = readU32(base + kHdrFlags))
     return fail("unknown header flags " + hex32(flags));
-  if (readU32(base + kHdrReserved))
-    return fail("reserved header field is not zero");
+  b.tablesEnd = tablesEnd;
+
+  stored = readU32(base + kHdrTablesCrc);
+  computed = tablesCrc(base, tablesSize);
+  if (stored != computed)
+    return mismatch("tables", stored, computed);
   return true;
 }
 
@@ -316,6 +339,10 @@ bool BundleReader::parseSections() {
     if (sec.name != kManifestSection && sec.name != kWeightsSection &&
         sec.name != kCodeSection)
       return fail("unknown " + what);
+    // The tensors and code blobs carry their own checksums.
+    if (sec.name != kManifestSection && sec.crc)
+      return fail(what + ": checksum field is " + hex32(sec.crc) +
+                  ", expected 0 (its items carry their own)");
     for (const Bundle::Section &other : b.sections)
       if (other.name == sec.name)
         return fail("duplicate " + what);
@@ -390,14 +417,13 @@ bool BundleReader::parseTensors() {
     uint32_t dtypeCode = readU32(base + entry + 8);
     uint32_t rank = readU32(base + entry + 12);
     uint32_t firstDim = readU32(base + entry + 16);
+    t.checksum = readU32(base + entry + 20);
     t.offset = readU64(base + entry + 24);
     t.size = readU64(base + entry + 32);
     const DTypeInfo *info = lookupDType(dtypeCode);
     if (!info)
       return fail(what + ": unknown dtype code " + std::to_string(dtypeCode));
     t.dtype = info->dtype;
-    if (readU32(base + entry + 20))
-      return fail(what + ": reserved field is not zero");
     if (rank > kMaxRank)
       return fail(what + ": rank " + std::to_string(rank) +
                   " exceeds the limit " + std::to_string(kMaxRank));
@@ -468,6 +494,9 @@ bool BundleReader::parseCodes() {
     std::string what = "code blob " + quoted(c.target);
     c.offset = readU64(base + entry + 16);
     c.size = readU64(base + entry + 24);
+    c.checksum = readU32(base + entry + 32);
+    if (readU32(base + entry + 36))
+      return fail(what + ": reserved field is not zero");
     if (!checkInSection(what, c.offset, c.size, *codeSec))
       return false;
     c.data = base + c.offset;
@@ -504,7 +533,6 @@ Bundle::~Bundle() {
 
 std::unique_ptr<Bundle> Bundle::fromMemory(const uint8_t *data, size_t size,
                                            std::string &err,
-                                           bool verifyChecksums,
                                            std::string_view name) {
   try {
     std::unique_ptr<Bundle> b(new Bundle());
@@ -512,8 +540,6 @@ std::unique_ptr<Bundle> Bundle::fromMemory(const uint8_t *data, size_t size,
     b->base = data;
     b->fileSize = data ? size : 0;
     if (!BundleReader(*b, err).parse())
-      return nullptr;
-    if (verifyChecksums && !b->verify(err))
       return nullptr;
     return b;
   } catch (const std::bad_alloc &) {
@@ -524,8 +550,8 @@ std::unique_ptr<Bundle> Bundle::fromMemory(const uint8_t *data, size_t size,
   return nullptr;
 }
 
-std::unique_ptr<Bundle> Bundle::open(const std::string &path, std::string &err,
-                                     bool verifyChecksums) {
+std::unique_ptr<Bundle> Bundle::open(const std::string &path,
+                                     std::string &err) {
   auto sysError = [&](const char *what) {
     err = path + ": " + what + ": " +
           std::error_code(errno, std::generic_category()).message();
@@ -554,7 +580,7 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path, std::string &err,
         err = path + ": file is too large to map";
       else
         err = path + ": file is too small for a bundle header (0 bytes, need " +
-              std::to_string(kHeaderSize) + ")";
+              std::to_string(kHeaderSize) + "; truncated?)";
       return nullptr;
     }
     void *map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -571,8 +597,6 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path, std::string &err,
     b->displayName = path;
     if (!BundleReader(*b, err).parse())
       return nullptr;
-    if (verifyChecksums && !b->verify(err))
-      return nullptr;
     return b;
   } catch (const std::bad_alloc &) {
     err = path + ": out of memory";
@@ -582,21 +606,97 @@ std::unique_ptr<Bundle> Bundle::open(const std::string &path, std::string &err,
   return nullptr;
 }
 
-bool Bundle::verify(std::string &err) const {
-  for (const Section &sec : sections) {
-    uint32_t computed = crc32(0, base + sec.offset, sec.size);
-    if (computed != sec.crc) {
-      try {
-        err = displayName + ": section " + quoted(sec.name) +
-              " checksum mismatch (stored " + hex32(sec.crc) + ", computed " +
-              hex32(computed) + ")";
-      } catch (...) {
-        err.clear();
-      }
-      return false;
-    }
+namespace {
+
+/// The first non-zero byte of [p, p + n), or n.
+uint64_t firstNonZero(const uint8_t *p, uint64_t n) {
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    if (word)
+      break;
   }
-  return true;
+  for (; i < n; ++i)
+    if (p[i])
+      return i;
+  return n;
+}
+
+} // namespace
+
+bool Bundle::verify(std::string &err) const {
+  try {
+    // Every byte after the tables is in the manifest, a tensor or a code
+    // blob, each checked against its CRC-32C, or is padding, which must be
+    // zero. One pass in file order, which is also the order in which the
+    // kernel reads the file ahead.
+    struct Part {
+      uint64_t begin, end;
+      uint32_t stored;
+      /// 0: the manifest, 1: tensor `index`, 2: code blob `index`.
+      int kind;
+      size_t index;
+    };
+    std::vector<Part> parts;
+    parts.reserve(1 + tensorList.size() + codeList.size());
+    for (const Section &sec : sections)
+      if (sec.name == bundle::kManifestSection)
+        parts.push_back({sec.offset, sec.offset + sec.size, sec.crc, 0, 0});
+    for (size_t i = 0; i < tensorList.size(); ++i) {
+      const BundleTensor &t = tensorList[i];
+      parts.push_back({t.offset, t.offset + t.size, t.checksum, 1, i});
+    }
+    for (size_t i = 0; i < codeList.size(); ++i) {
+      const BundleCode &c = codeList[i];
+      parts.push_back({c.offset, c.offset + c.size, c.checksum, 2, i});
+    }
+    std::stable_sort(
+        parts.begin(), parts.end(), [](const Part &x, const Part &y) {
+          return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
+        });
+    auto name = [&](const Part *p) -> std::string {
+      if (!p)
+        return "the tables";
+      if (p->kind == 0)
+        return "manifest";
+      if (p->kind == 1)
+        return "tensor " + quoted(tensorList[p->index].name);
+      return "code blob " + quoted(codeList[p->index].target);
+    };
+    auto padding = [&](uint64_t begin, uint64_t end, const Part *after) {
+      uint64_t at = begin + firstNonZero(base + begin, end - begin);
+      if (at == end)
+        return true;
+      err = displayName + ": padding " + range(begin, end) + " after " +
+            name(after) + " is not zero (byte " + std::to_string(at) +
+            "; file damaged?)";
+      return false;
+    };
+    uint64_t pos = tablesEnd;
+    const Part *prev = nullptr;
+    for (const Part &p : parts) {
+      if (p.begin > pos && !padding(pos, p.begin, prev))
+        return false;
+      uint32_t computed = bundle::crc32c(0, base + p.begin, p.end - p.begin);
+      if (computed != p.stored) {
+        err = displayName + ": " + name(&p) + ": checksum mismatch (stored " +
+              hex32(p.stored) + ", computed " + hex32(computed) +
+              "; file damaged?)";
+        return false;
+      }
+      if (p.end >= pos) {
+        pos = p.end;
+        prev = &p;
+      }
+    }
+    return padding(pos, fileSize, prev);
+  } catch (const std::bad_alloc &) {
+    err = displayName + ": out of memory";
+  } catch (const std::exception &e) {
+    err = displayName + ": " + e.what();
+  }
+  return false;
 }
 
 const BundleTensor *Bundle::tensor(std::string_view name) const {

@@ -6,7 +6,7 @@
 ///
 /// \file
 /// Constants that describe the on-disk layout of a bundle (see
-/// docs/bundle-format.md), little-endian field accessors and the CRC-32 used
+/// docs/bundle-format.md), little-endian field accessors and the CRC-32C used
 /// for checksums. Private to the bundle library and its tests and fuzzer.
 ///
 //===----------------------------------------------------------------------===//
@@ -41,8 +41,8 @@ enum HeaderField : uint64_t {
   kHdrDimCount = 44,     // u32
   kHdrStringBytes = 48,  // u32
   kHdrFlags = 52,        // u32
-  kHdrReserved = 56,     // u32
-  kHdrTableCrc = 60,     // u32
+  kHdrTablesCrc = 56,    // u32: CRC-32C of the tables
+  kHdrHeaderCrc = 60,    // u32: CRC-32C of header bytes [0, 60)
 };
 
 //===----------------------------------------------------------------------===//
@@ -50,14 +50,16 @@ enum HeaderField : uint64_t {
 //===----------------------------------------------------------------------===//
 
 /// Section entry: u32 name offset, u32 name length, u64 offset, u64 size,
-/// u32 crc32, u32 reserved.
+/// u32 crc32c (of the section for `manifest`, 0 for `weights` and `code`),
+/// u32 reserved.
 constexpr uint64_t kSectionEntrySize = 32;
 /// Tensor entry: u32 name offset, u32 name length, u32 dtype, u32 rank,
-/// u32 first dim, u32 reserved, u64 offset, u64 size.
+/// u32 first dim, u32 crc32c of the data, u64 offset, u64 size.
 constexpr uint64_t kTensorEntrySize = 40;
 /// Code entry: u32 target offset, u32 target length, u32 format offset,
-/// u32 format length, u64 offset, u64 size.
-constexpr uint64_t kCodeEntrySize = 32;
+/// u32 format length, u64 offset, u64 size, u32 crc32c of the blob,
+/// u32 reserved.
+constexpr uint64_t kCodeEntrySize = 40;
 /// Dimension entry: i64.
 constexpr uint64_t kDimEntrySize = 8;
 
@@ -105,14 +107,25 @@ inline void writeU64(uint8_t *p, uint64_t v) {
 /// Rounds `v` up to a multiple of 64. `v` must be at most UINT64_MAX - 63.
 constexpr uint64_t alignUp(uint64_t v) { return (v + 63) & ~uint64_t(63); }
 
-/// Continues the CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, the
-/// CRC of zlib, gzip and PNG) `crc` over `size` bytes. Start with 0; the
-/// result of one call can be passed to the next to checksum data in pieces.
-uint32_t crc32(uint32_t crc, const void *data, size_t size);
+/// Continues the CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, as in
+/// iSCSI, ext4 and SSE4.2's crc32 instruction) `crc` over `size` bytes.
+/// Start with 0; the result of one call can be passed to the next to
+/// checksum data in pieces. Uses the crc32 instruction when the CPU has it.
+uint32_t crc32c(uint32_t crc, const void *data, size_t size);
+/// The same function without the instruction (for tests and benchmarks).
+uint32_t crc32cPortable(uint32_t crc, const void *data, size_t size);
 
-/// The checksum stored at kHdrTableCrc: the CRC-32 of header bytes [0, 60)
-/// followed by the `tablesSize` bytes after the header.
-uint32_t tableCrc(const uint8_t *file, uint64_t tablesSize);
+/// The checksum stored at kHdrHeaderCrc: the CRC-32C of header bytes
+/// [0, 60).
+inline uint32_t headerCrc(const uint8_t *file) {
+  return crc32c(0, file, kHdrHeaderCrc);
+}
+
+/// The checksum stored at kHdrTablesCrc: the CRC-32C of the `tablesSize`
+/// bytes after the header.
+inline uint32_t tablesCrc(const uint8_t *file, uint64_t tablesSize) {
+  return crc32c(0, file + kHeaderSize, tablesSize);
+}
 
 } // namespace lowbit::rt::bundle
 

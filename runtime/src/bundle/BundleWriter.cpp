@@ -8,8 +8,9 @@
 /// Lays out and writes a bundle. The layout is a pure function of the inputs
 /// (no timestamps, no host-dependent values, zero padding), so identical
 /// inputs give identical bytes. Sections are streamed after a placeholder for
-/// the header and tables; their checksums are computed while streaming and
-/// the final header and tables are written over the placeholder at the end.
+/// the header and tables; the CRC-32C of the manifest and of each tensor and
+/// code blob is computed as it is written, and the final header and tables,
+/// with their own checksums, are written over the placeholder at the end.
 /// Files are written under a temporary name next to the destination and
 /// renamed into place only once complete and flushed.
 ///
@@ -348,40 +349,42 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
     writeU64(entry + 24, codes[i].size);
   }
 
-  // Stream everything, checksumming each section as it goes by.
+  // Stream everything, checksumming the manifest and each tensor and code
+  // blob as it goes by; padding is zero.
   static constexpr uint8_t kZeros[kBundleAlignment] = {};
   uint64_t pos = 0;
-  uint32_t crc = 0;
   auto put = [&](const uint8_t *data, uint64_t n) {
-    crc = crc32(crc, data, n);
     pos += n;
     return sink.append(data, n, err);
   };
   auto padTo = [&](uint64_t offset) { return put(kZeros, offset - pos); };
   if (!put(head.data(), head.size()))
     return false;
-  uint32_t secCrc[kSections];
-  if (!padTo(secOffset[0]))
+  auto manifestBytes = reinterpret_cast<const uint8_t *>(manifest.data());
+  if (!padTo(secOffset[0]) || !put(manifestBytes, manifest.size()))
     return false;
-  crc = 0;
-  if (!put(reinterpret_cast<const uint8_t *>(manifest.data()), manifest.size()))
-    return false;
-  secCrc[0] = crc;
+  // Only the manifest section has a checksum of its own.
+  writeU32(h + sectionTable + 24, crc32c(0, manifestBytes, manifest.size()));
   for (uint32_t s = 1; s < kSections; ++s) {
     if (!padTo(secOffset[s]))
       return false;
-    crc = 0;
-    const std::vector<Blob> &items = s == 1 ? tensors : codes;
-    const std::vector<uint64_t> &offsets = s == 1 ? tensorOffset : codeOffset;
-    for (size_t i = 0; i < items.size(); ++i)
+    bool isWeights = s == 1;
+    const std::vector<Blob> &items = isWeights ? tensors : codes;
+    const std::vector<uint64_t> &offsets =
+        isWeights ? tensorOffset : codeOffset;
+    for (size_t i = 0; i < items.size(); ++i) {
       if (!padTo(offsets[i]) || !put(items[i].bytes, items[i].size))
         return false;
-    secCrc[s] = crc;
+      uint32_t crc = crc32c(0, items[i].bytes, items[i].size);
+      if (isWeights)
+        writeU32(h + tensorTable + i * kTensorEntrySize + 20, crc);
+      else
+        writeU32(h + codeTable + i * kCodeEntrySize + 32, crc);
+    }
   }
 
-  for (uint32_t s = 0; s < kSections; ++s)
-    writeU32(h + sectionTable + s * kSectionEntrySize + 24, secCrc[s]);
-  writeU32(h + kHdrTableCrc, tableCrc(h, tablesEnd - kHeaderSize));
+  writeU32(h + kHdrTablesCrc, tablesCrc(h, tablesEnd - kHeaderSize));
+  writeU32(h + kHdrHeaderCrc, headerCrc(h));
   return sink.patch(0, head.data(), head.size(), err);
 }
 
