@@ -372,11 +372,14 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
   if (allLogits)
     throwIfFailed(od.v->copy_buffer_to_host(od.device, od.queue, out, 0,
                                             allLogits, uint64_t(T * V) * 4));
-  throwIfFailed(od.v->copy_buffer_to_host(od.device, od.queue, out,
-                                          uint64_t((T - 1) * V) * 4,
-                                          logits.data(), uint64_t(V) * 4));
+  else
+    throwIfFailed(od.v->copy_buffer_to_host(od.device, od.queue, out,
+                                            uint64_t((T - 1) * V) * 4,
+                                            logits.data(), uint64_t(V) * 4));
   od.dirty = true;
   syncOthers(-1);
+  if (allLogits)
+    std::copy(allLogits + (T - 1) * V, allLogits + T * V, logits.data());
   haveLogits = true;
   position += T;
 }
