@@ -525,10 +525,8 @@ lowbit_rt_status lowbit::rt::engine::toRtStatus(lowbit_hal_status_code code) {
   return LOWBIT_RT_INTERNAL;
 }
 
-void lowbit::rt::engine::throwIfFailed(lowbit_hal_status status,
-                                       const std::string &context) {
-  if (!status)
-    return;
+void lowbit::rt::engine::throwStatus(lowbit_hal_status status,
+                                     const std::string &context) {
   lowbit_rt_status code = toRtStatus(lowbit_hal_status_code_of(status));
   std::string msg = lowbit_hal_status_message(status);
   lowbit_hal_status_free(status);

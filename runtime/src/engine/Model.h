@@ -126,7 +126,7 @@ struct Program {
   std::vector<CacheDesc> caches;
   std::vector<Op> ops;
   /// The largest K of a qmatmul with a permutation (0: none). Informative:
-  /// sessions size the driver's scratch with TargetDriver::scratchFloats.
+  /// sessions size the qmatmul scratch with queue_reserve.
   int64_t maxPermK = 0;
   /// The largest attention head dimension (0: no attention).
   int64_t maxHeadDim = 0;
@@ -215,7 +215,17 @@ lowbit_rt_status toRtStatus(lowbit_hal_status_code code);
 
 /// Throws an EngineError for a failed HAL status (freeing it), prefixing its
 /// message with \p context (if not empty).
-void throwIfFailed(lowbit_hal_status status, const std::string &context = "");
+[[noreturn]] void throwStatus(lowbit_hal_status status,
+                              const std::string &context);
+inline void throwIfFailed(lowbit_hal_status status) {
+  if (status)
+    throwStatus(status, std::string());
+}
+inline void throwIfFailed(lowbit_hal_status status,
+                          const std::string &context) {
+  if (status)
+    throwStatus(status, context);
+}
 
 } // namespace lowbit::rt::engine
 

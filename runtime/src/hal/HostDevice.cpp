@@ -327,28 +327,39 @@ struct Operands {
   int32_t count;
   lowbit_hal_status error = nullptr;
 
+  /// The checks are a few compares per binding (inlined: dispatch is on the
+  /// decode path); the messages are built only on failure.
   template <typename T>
-  T *get(int i, int64_t elems, const char *what, bool optional = false) {
-    if (error)
-      return nullptr;
+  [[gnu::always_inline]] inline T *get(int i, int64_t elems, const char *what,
+                                       bool optional = false) {
     const lowbit_hal_binding &x = b[i];
-    if (!x.buffer) {
-      if (!optional)
-        error = invalid(std::string("dispatch: binding ") + std::to_string(i) +
-                        " (" + what + ") is missing");
-      return nullptr;
-    }
-    uint64_t bytes = static_cast<uint64_t>(elems) * sizeof(T);
     const HostBuffer *h = buf(x.buffer);
-    if (x.length < bytes || x.offset > h->size || x.length > h->size - x.offset)
+    const uint64_t bytes = static_cast<uint64_t>(elems) * sizeof(T);
+    if (!h && optional)
+      return nullptr;
+    if (__builtin_expect(!h || x.length < bytes || x.offset > h->size ||
+                             x.length > h->size - x.offset,
+                         0))
+      return fail<T>(i, bytes, what, optional);
+    return reinterpret_cast<T *>(h->data + x.offset);
+  }
+
+  template <typename T>
+  [[gnu::noinline]] T *fail(int i, uint64_t bytes, const char *what,
+                            bool optional) {
+    const lowbit_hal_binding &x = b[i];
+    if (error || (!x.buffer && optional))
+      return nullptr;
+    if (!x.buffer)
+      error = invalid(std::string("dispatch: binding ") + std::to_string(i) +
+                      " (" + what + ") is missing");
+    else
       error = invalid(std::string("dispatch: binding ") + std::to_string(i) +
                       " (" + what + ") of " + std::to_string(x.length) +
                       " bytes at offset " + std::to_string(x.offset) +
                       " does not hold the " + std::to_string(bytes) +
                       " bytes needed");
-    if (error)
-      return nullptr;
-    return reinterpret_cast<T *>(h->data + x.offset);
+    return nullptr;
   }
 };
 

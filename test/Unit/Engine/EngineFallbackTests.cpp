@@ -1,4 +1,5 @@
-//===- EngineFallbackTests.cpp - ops a device declines run on cpu -*- C++ -*-===//
+//===- EngineFallbackTests.cpp - ops a device declines run on cpu -*- C++
+//-*-===//
 //
 // Part of the lowbit project.
 //
@@ -18,11 +19,13 @@
 
 #include "Model.h"
 #include "TinyModel.h"
+#include "lowbitrt/Codec.h"
 #include "lowbitrt/hal.h"
 #include "lowbitrt/lowbit_rt.h"
 
 #include "gtest/gtest.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -62,7 +65,9 @@ const lowbit_hal_device_vtable kWrapperVtable = {
       lowbit_hal_device_destroy(w->inner);
       delete w;
     },
-    [](const lowbit_hal_device *d) { return Wrapper::in(d).name(Wrapper::dev(d)); },
+    [](const lowbit_hal_device *d) {
+      return Wrapper::in(d).name(Wrapper::dev(d));
+    },
     [](const lowbit_hal_device *d) {
       return Wrapper::in(d).description(Wrapper::dev(d));
     },
@@ -86,8 +91,8 @@ const lowbit_hal_device_vtable kWrapperVtable = {
     [](lowbit_hal_device *, lowbit_hal_buffer *) -> void * { return nullptr; },
     [](lowbit_hal_device *d, const char *format, const void *data,
        uint64_t size, lowbit_hal_executable **out) {
-      return Wrapper::in(d).executable_load(Wrapper::dev(d), format, data,
-                                            size, out);
+      return Wrapper::in(d).executable_load(Wrapper::dev(d), format, data, size,
+                                            out);
     },
     [](lowbit_hal_device *d, lowbit_hal_executable *e) {
       Wrapper::in(d).executable_free(Wrapper::dev(d), e);
@@ -159,8 +164,8 @@ lowbit_hal_device *makeWrapper(std::set<lowbit_hal_op_kind> declined) {
 }
 
 struct Result {
-  std::vector<float> prefill;      // [6, V]
-  std::vector<float> decode;       // [3, V]
+  std::vector<float> prefill; // [6, V]
+  std::vector<float> decode;  // [3, V]
   lowbit_rt_device_info info{};
   Counters perDecodeStep;
   Counters prefillStep;
@@ -260,13 +265,13 @@ TEST_F(EngineFallback, AttentionOnCpu) {
 }
 
 TEST_F(EngineFallback, EverythingButQMatmulOnCpu) {
-  Result r = runModel(
-      path,
-      makeWrapper({LOWBIT_HAL_OP_EMBEDDING, LOWBIT_HAL_OP_RMS_NORM,
-                   LOWBIT_HAL_OP_LINEAR, LOWBIT_HAL_OP_ROTARY,
-                   LOWBIT_HAL_OP_ATTENTION, LOWBIT_HAL_OP_GATED_ACT,
-                   LOWBIT_HAL_OP_ADD}),
-      counters);
+  Result r =
+      runModel(path,
+               makeWrapper({LOWBIT_HAL_OP_EMBEDDING, LOWBIT_HAL_OP_RMS_NORM,
+                            LOWBIT_HAL_OP_LINEAR, LOWBIT_HAL_OP_ROTARY,
+                            LOWBIT_HAL_OP_ATTENTION, LOWBIT_HAL_OP_GATED_ACT,
+                            LOWBIT_HAL_OP_ADD}),
+               counters);
   ASSERT_FALSE(r.decode.empty());
   EXPECT_EQ(r.prefill, x86.prefill);
   EXPECT_EQ(r.decode, x86.decode);
@@ -323,6 +328,84 @@ TEST(EngineDevice, CpuDeviceRunsTheBundleAndUnknownDevicesAreListed) {
             std::string::npos)
       << lowbit_rt_last_error();
   std::remove(path.c_str());
+}
+
+} // namespace
+
+namespace {
+
+/// A qmatmul whose weight is stored in a layout x86 has no kernels for
+/// (`layout: plain-v1`) falls back to cpu in production (no wrapper): the
+/// engine plans it there, dequantizing with the plain codec, and the logits
+/// stay those of x86 within fp32 summation-order error. A layout no device
+/// knows is rejected naming the op.
+TEST(EngineLayout, PlainLayoutFallsBackToCpu) {
+  const tiny::TinyModel &tm = tiny::TinyModel::get();
+  const lowbit::codec::Codec *x86 =
+      lowbit::codec::findCodec(lowbit::codec::kX86Tile16Codec);
+  const lowbit::codec::Codec *plain =
+      lowbit::codec::findCodec(lowbit::codec::kPlainCodec);
+  ASSERT_TRUE(x86 && plain);
+  nlohmann::json m = tm.manifest;
+  size_t qm = 0;
+  for (size_t i = 0; i < m["program"]["ops"].size(); ++i)
+    if (m["program"]["ops"][i]["op"] == "qmatmul") {
+      qm = i;
+      break;
+    }
+  nlohmann::json &op = m["program"]["ops"][qm];
+  const std::string name = op["weight"];
+  lowbit::codec::WeightDesc d;
+  d.bits = op["bits"];
+  d.groupSize = op["group_size"];
+  d.symmetric = op["symmetric"];
+  d.scaleType = op["scale_type"] == "f16" ? lowbit::codec::ScaleType::F16
+                                          : lowbit::codec::ScaleType::F32;
+  d.N = op["N"];
+  d.K = op["K"];
+  const tiny::Tensor &packed = tm.tensor(name);
+  lowbit::codec::UnpackedWeight w;
+  std::string err;
+  ASSERT_TRUE(x86->decode(d, packed.bytes.data(), packed.bytes.size(), w, &err))
+      << err;
+  tiny::Tensor re = packed;
+  ASSERT_TRUE(plain->encode(d, w, re.bytes, &err)) << err;
+  re.shape = {int64_t(re.bytes.size())};
+  op["layout"] = "plain-v1";
+  std::string path = tm.write(m, {{name, re}});
+  std::string basePath = tm.write(tm.manifest);
+
+  Counters none;
+  gCounters = &none;
+  Result base = runModel(basePath, nullptr, none);
+  Result r = runModel(path, nullptr, none);
+  gCounters = nullptr;
+  ASSERT_EQ(r.decode.size(), base.decode.size());
+  ASSERT_FALSE(r.decode.empty());
+  EXPECT_EQ(std::string(r.info.device), "x86");
+  EXPECT_EQ(std::string(r.info.fallback_device), "cpu");
+  EXPECT_EQ(r.info.fallback_ops, 1);
+  // The normed input goes to cpu and the product comes back.
+  EXPECT_EQ(r.info.copies_per_step, 2);
+  double maxAbs = 0, maxDiff = 0;
+  for (size_t i = 0; i < base.decode.size(); ++i) {
+    maxAbs = std::max(maxAbs, double(std::fabs(base.decode[i])));
+    maxDiff =
+        std::max(maxDiff, double(std::fabs(base.decode[i] - r.decode[i])));
+  }
+  EXPECT_LE(maxDiff, 1e-4 * maxAbs);
+
+  op["layout"] = "no-such-layout-v1";
+  std::string bad = tm.write(m, {{name, re}});
+  lowbit_rt_model *model = nullptr;
+  EXPECT_EQ(lowbit_rt_model_open(bad.c_str(), &model), LOWBIT_RT_UNSUPPORTED);
+  EXPECT_NE(std::string(lowbit_rt_last_error())
+                .find("op " + std::to_string(qm) +
+                      " (qmatmul): not supported by device 'cpu'"),
+            std::string::npos)
+      << lowbit_rt_last_error();
+  for (const std::string &p : {path, basePath, bad})
+    std::remove(p.c_str());
 }
 
 } // namespace
