@@ -32,6 +32,6 @@ else:
                     "skipped" % config.lowbit_shared_models)
 
 tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
-tools = ["lowbit-opt", "lowbit-import", "lowbit-eval", "lowbit-compile", "lowbit-run", "lowbit-c-example"]
+tools = ["lowbit-opt", "lowbit-import", "lowbit-eval", "lowbit-compile", "lowbit-run", "lowbit-c-example", "lowbit-cts"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)

@@ -7,11 +7,13 @@
 /// \file
 /// lowbit-run model.lowbit --prompt TEXT -n N [--json] [--threads T]
 ///   [--temperature F] [--top-k K] [--top-p P] [--seed S] [--max-context C]
+///   [--device D]
 ///
 /// Tokenizes the prompt (with BOS), prefills it, then samples and decodes up
 /// to N tokens, stopping early at EOS. Without --json the generated text is
 /// streamed to stdout and the timings go to stderr; with --json one JSON
-/// object is printed on stdout. Uses only the runtime's C API.
+/// object is printed on stdout. --device picks the runtime device ("x86",
+/// "cpu", ...; default: the bundle's target). Uses only the runtime's C API.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -43,13 +45,17 @@ struct Options {
   float topP = 1.0f;
   unsigned long long seed = 0;
   long long maxContext = 0;
+  std::string device;
 };
 
 void usage(FILE *out) {
   std::fprintf(out,
                "usage: lowbit-run MODEL.lowbit --prompt TEXT -n N [--json]\n"
                "         [--threads T] [--temperature F] [--top-k K]\n"
-               "         [--top-p P] [--seed S] [--max-context C]\n");
+               "         [--top-p P] [--seed S] [--max-context C]\n"
+               "         [--device D]   (D: %s; default: the bundle's "
+               "target)\n",
+               lowbit_rt_available_devices());
 }
 
 [[noreturn]] void die(const std::string &msg) {
@@ -108,6 +114,11 @@ Options parseArgs(int argc, char **argv) {
     } else if (a == "--seed") {
       o.seed = static_cast<unsigned long long>(
           parseInt("--seed", value(), 0, (1LL << 62)));
+    } else if (a == "--device") {
+      o.device = value();
+      if (o.device.empty())
+        die("empty value for --device (available: " +
+            std::string(lowbit_rt_available_devices()) + ")");
     } else if (a == "--max-context") {
       o.maxContext = parseInt("--max-context", value(), 0, 1LL << 31);
     } else if (!a.empty() && a[0] == '-') {
@@ -149,9 +160,14 @@ int main(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
 
   lowbit_rt_model *model = nullptr;
-  check(lowbit_rt_model_open(o.model.c_str(), &model), "cannot open model");
+  lowbit_rt_model_options mo{};
+  mo.device = o.device.empty() ? nullptr : o.device.c_str();
+  check(lowbit_rt_model_open_ex(o.model.c_str(), &mo, &model),
+        "cannot open model");
   lowbit_rt_model_info info;
   check(lowbit_rt_model_get_info(model, &info), "model info");
+  lowbit_rt_device_info dev;
+  check(lowbit_rt_model_get_device(model, &dev), "device info");
 
   lowbit_rt_session_options so{};
   so.threads = o.threads;
@@ -238,6 +254,7 @@ int main(int argc, char **argv) {
     j["prompt_tokens"] = n;
     j["generated_tokens"] = generated;
     j["isa"] = info.isa;
+    j["device"] = dev.device;
     j["threads"] = o.threads
                        ? o.threads
                        : int(std::max(1u, std::thread::hardware_concurrency()));

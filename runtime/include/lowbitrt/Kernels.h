@@ -201,6 +201,16 @@ struct KVCache {
   int64_t rowSize() const { return numKVHeads * headDim; }
 };
 
+/// A KV cache in memory owned elsewhere (a device buffer of the engine):
+/// \p k and \p v hold [maxCtx, numKVHeads * headDim] floats each.
+struct KVCacheView {
+  float *k = nullptr;
+  float *v = nullptr;
+  int64_t maxCtx = 0;
+  int64_t numKVHeads = 0;
+  int64_t headDim = 0;
+};
+
 /// Causal grouped-query attention with a KV cache.
 ///
 /// First stores k[t] and v[t] [T, Hkv * Dh] at cache row pos[t] for every t.
@@ -228,6 +238,12 @@ Status attention(const float *q, const float *k, const float *v,
 /// most \p maxCtx rows and at most \p Dh channels per head.
 int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh,
                              const ThreadPool *pool);
+
+/// attention() on a cache view, with caller-provided scratch (see below).
+Status attention(const float *q, const float *k, const float *v,
+                 const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
+                 int64_t Dh, const KVCacheView &cache, float *out,
+                 ThreadPool *pool, double *scratch, int64_t scratchSize);
 
 /// attention() with caller-provided scratch of \p scratchSize doubles (at
 /// least attentionScratchSize(maxPos + 1, Dh, pool), maxPos the largest of

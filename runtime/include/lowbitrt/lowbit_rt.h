@@ -73,6 +73,27 @@ typedef struct lowbit_rt_session lowbit_rt_session;
  */
 lowbit_rt_status lowbit_rt_model_open(const char *path, lowbit_rt_model **out);
 
+typedef struct lowbit_rt_model_options {
+  /** The device that runs the program: a driver name of
+   *  lowbit_rt_available_devices() ("x86", "cpu", ...); NULL or "" = the
+   *  manifest's target. Ops the device does not support run on "cpu", with
+   *  copies planned at load (docs/runtime-hal.md). */
+  const char *device;
+} lowbit_rt_model_options;
+
+/**
+ * lowbit_rt_model_open() with options (`opts` may be null: the defaults).
+ * LOWBIT_RT_INVALID_ARGUMENT, naming the available devices, for a device
+ * this runtime has no driver for.
+ */
+lowbit_rt_status lowbit_rt_model_open_ex(const char *path,
+                                         const lowbit_rt_model_options *opts,
+                                         lowbit_rt_model **out);
+
+/** The devices of this runtime, comma-separated ("x86, cpu"); `cpu` is
+ *  always there. Static storage. */
+const char *lowbit_rt_available_devices(void);
+
 /** Frees a model (null is ignored). Its sessions must be freed first. */
 void lowbit_rt_model_free(lowbit_rt_model *model);
 
@@ -94,6 +115,25 @@ typedef struct lowbit_rt_model_info {
 
 lowbit_rt_status lowbit_rt_model_get_info(const lowbit_rt_model *model,
                                           lowbit_rt_model_info *info);
+
+/* The device a model runs on (a separate struct, so lowbit_rt_model_info
+ * keeps its layout). Strings are owned by the model. */
+typedef struct lowbit_rt_device_info {
+  /** The primary device ("x86", "cpu"). */
+  const char *device;
+  /** What it chose, as lowbit_rt_model_info.isa. */
+  const char *description;
+  /** The device of ops the primary does not support ("cpu"), or "". */
+  const char *fallback_device;
+  /** Ops that run on the fallback device. */
+  int32_t fallback_ops;
+  /** Buffer copies between devices per step (besides uploading the tokens
+   *  and positions and reading back the logits). */
+  int32_t copies_per_step;
+} lowbit_rt_device_info;
+
+lowbit_rt_status lowbit_rt_model_get_device(const lowbit_rt_model *model,
+                                            lowbit_rt_device_info *info);
 
 /*===----------------------------------------------------------------------===*
  * Sessions

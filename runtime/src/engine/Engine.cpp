@@ -5,11 +5,15 @@
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// Implements lowbitrt/lowbit_rt.h. A session allocates everything a step
-/// needs when it is created (each program buffer for max_batch rows, the KV
-/// caches, attention and target driver scratch, logits, sampling candidates),
-/// so decoding and sampling allocate nothing. Every C++ exception stops at
-/// the API boundary and becomes a status plus a thread-local message.
+/// Implements lowbitrt/lowbit_rt.h on the HAL (lowbitrt/hal.h). A session
+/// allocates everything a step needs when it is created: on each device of
+/// the model's plan a queue and fence, each program buffer for max_batch
+/// rows where the plan puts it, the KV caches, the queue's scratch; on the
+/// host the logits and sampling candidates. A step uploads the tokens and
+/// positions, dispatches every op on its device with the copies the plan
+/// inserted, and reads back only the logits, so decoding and sampling
+/// allocate nothing. Every C++ exception stops at the API boundary and
+/// becomes a status plus a thread-local message.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -70,105 +74,312 @@ template <typename Fn> lowbit_rt_status guarded(Fn &&fn) {
 
 } // namespace
 
+namespace {
+/// A device of a session: its queue and fence, and whether work was
+/// submitted since the last wait.
+struct SessionDevice {
+  lowbit_hal_device *device = nullptr;
+  const lowbit_hal_device_vtable *v = nullptr;
+  lowbit_hal_queue *queue = nullptr;
+  lowbit_hal_fence *fence = nullptr;
+  bool dirty = false;
+};
+
+/// One planned copy, resolved to buffers: either `from`'s copy to the host
+/// memory of the destination, or `to`'s copy from the host memory of the
+/// source.
+struct SessionTransfer {
+  int buffer = 0;
+  int from = 0;
+  int to = 0;
+  bool fromCopiesToHost = true;
+  lowbit_hal_buffer *src = nullptr;
+  lowbit_hal_buffer *dst = nullptr;
+  void *host = nullptr;
+  uint64_t rowBytes = 0;
+};
+} // namespace
+
 struct lowbit_rt_session {
   const Model *model = nullptr;
-  std::unique_ptr<kernels::ThreadPool> pool;
   int64_t maxContext = 0;
   int64_t maxBatch = 0;
   int64_t position = 0;
 
-  /// One of these per program buffer, maxBatch rows each.
-  std::vector<std::unique_ptr<float[]>> f32;
-  std::vector<std::unique_ptr<int32_t[]>> i32;
-  std::vector<kernels::KVCache> caches;
-  std::vector<double> attentionScratch;
-  /// The target driver's scratch (TargetDriver::scratchFloats).
-  std::vector<float> driverScratch;
+  std::vector<SessionDevice> devices;
+  /// Program buffer b on device d: buffers[b * devices.size() + d] (null
+  /// where it does not live).
+  std::vector<lowbit_hal_buffer *> buffers;
+  /// K and V of each cache, on Model::cacheDevice.
+  std::vector<lowbit_hal_buffer *> cacheK, cacheV;
+  /// Every op's bindings, op i's from bindingStart[i].
+  std::vector<lowbit_hal_binding> bindings;
+  std::vector<size_t> bindingStart;
+  /// Every op's copies, op i's in [transferStart[i], transferStart[i+1]).
+  std::vector<SessionTransfer> transfers;
+  std::vector<size_t> transferStart;
+  /// Host staging of the positions of a step.
+  std::vector<int32_t> positions;
   std::vector<float> logits;
   bool haveLogits = false;
   std::vector<kernels::SampleCandidate> sampleScratch;
   uint64_t rngState = 0;
   bool seeded = false;
 
+  lowbit_rt_session() = default;
+  lowbit_rt_session(const lowbit_rt_session &) = delete;
+  lowbit_rt_session &operator=(const lowbit_rt_session &) = delete;
+  ~lowbit_rt_session();
+
+  lowbit_hal_buffer *buffer(int id, int device) const {
+    return buffers[size_t(id) * devices.size() + size_t(device)];
+  }
+
+  /// Allocates the buffers, queues and bindings of the plan. Throws.
+  void create(const lowbit_rt_session_options &o);
+
+  /// Waits for the work submitted to every device but \p except (-1: all).
+  void syncOthers(int except);
+
   /// Runs the program on `T` <= maxBatch tokens at positions
   /// [position, position + T). Throws EngineError.
   void step(const int32_t *tokens, int64_t T, float *allLogits);
 };
 
-void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
-                             float *allLogits) {
-  const Program &prog = model->program;
-  const TargetDriver &driver = *model->driver;
-  kernels::ThreadPool *tp = pool.get();
-  std::copy(tokens, tokens + T, i32[size_t(prog.tokens)].get());
-  int32_t *pos = i32[size_t(prog.positions)].get();
-  for (int64_t t = 0; t < T; ++t)
-    pos[t] = static_cast<int32_t>(position + t);
-
-  auto F = [&](int id) { return f32[size_t(id)].get(); };
-  auto I = [&](int id) { return i32[size_t(id)].get(); };
-  auto opError = [&](size_t i, const char *name, const std::string &msg) {
-    fail(LOWBIT_RT_INTERNAL,
-         "op " + std::to_string(i) + " (" + name + "): " + msg);
+lowbit_rt_session::~lowbit_rt_session() {
+  auto freeBuf = [&](lowbit_hal_buffer *b, int d) {
+    if (b)
+      devices[size_t(d)].v->buffer_free(devices[size_t(d)].device, b);
   };
+  const size_t nd = devices.size();
+  for (size_t i = 0; i < buffers.size(); ++i)
+    freeBuf(buffers[i], int(i % nd));
+  for (size_t c = 0; c < cacheK.size(); ++c) {
+    freeBuf(cacheK[c], model->cacheDevice[c]);
+    freeBuf(cacheV[c], model->cacheDevice[c]);
+  }
+  for (SessionDevice &d : devices) {
+    if (d.fence)
+      d.v->fence_free(d.device, d.fence);
+    if (d.queue)
+      d.v->queue_free(d.device, d.queue);
+  }
+}
 
-  for (size_t i = 0; i < prog.ops.size(); ++i) {
-    const Op &op = prog.ops[i];
-    float *out = F(op.out);
+void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
+  const Model &m = *model;
+  const Program &prog = m.program;
+  const size_t nd = m.devices.size();
+  devices.resize(nd);
+  for (size_t d = 0; d < nd; ++d) {
+    SessionDevice &sd = devices[d];
+    sd.device = m.devices[d].device;
+    sd.v = sd.device->vtable;
+    lowbit_hal_queue_options qo{};
+    qo.threads = o.threads;
+    throwIfFailed(sd.v->queue_create(sd.device, &qo, &sd.queue),
+                  "creating a queue");
+    throwIfFailed(sd.v->fence_create(sd.device, &sd.fence), "creating a fence");
+  }
+
+  // Program buffers: maxBatch rows on every device of their plan.
+  buffers.assign(prog.buffers.size() * nd, nullptr);
+  for (size_t b = 0; b < prog.buffers.size(); ++b)
+    for (size_t d = 0; d < nd; ++d)
+      if (m.bufferPlan[b].devices & (1u << d))
+        throwIfFailed(devices[d].v->buffer_allocate(
+                          devices[d].device,
+                          uint64_t(maxBatch * prog.buffers[b].cols) * 4,
+                          &buffers[b * nd + d]),
+                      "allocating buffer " + std::to_string(b));
+  // KV caches: maxContext rows each, zeroed.
+  cacheK.assign(prog.caches.size(), nullptr);
+  cacheV.assign(prog.caches.size(), nullptr);
+  for (size_t c = 0; c < prog.caches.size(); ++c) {
+    SessionDevice &sd = devices[size_t(m.cacheDevice[c])];
+    uint64_t bytes = uint64_t(maxContext * prog.caches[c].numKVHeads *
+                              prog.caches[c].headDim) *
+                     4;
+    throwIfFailed(sd.v->buffer_allocate(sd.device, bytes, &cacheK[c]),
+                  "allocating the kv cache");
+    throwIfFailed(sd.v->buffer_allocate(sd.device, bytes, &cacheV[c]),
+                  "allocating the kv cache");
+  }
+
+  // Bindings: the model's constants plus this session's buffers.
+  auto full = [&](int id, int d) {
+    lowbit_hal_binding b{};
+    b.buffer = buffer(id, d);
+    b.length = uint64_t(maxBatch * prog.buffers[size_t(id)].cols) * 4;
+    return b;
+  };
+  for (const Op &op : prog.ops) {
+    bindingStart.push_back(bindings.size());
+    const int n = lowbit_hal_op_binding_count(
+        op.kind == OpKind::QMatmul     ? LOWBIT_HAL_OP_QMATMUL
+        : op.kind == OpKind::Attention ? LOWBIT_HAL_OP_ATTENTION
+        : op.kind == OpKind::Linear    ? LOWBIT_HAL_OP_LINEAR
+                                       : LOWBIT_HAL_OP_ADD);
+    std::vector<lowbit_hal_binding> b(op.constants.begin(),
+                                      op.constants.begin() + n);
+    const int d = op.device;
     switch (op.kind) {
-    case OpKind::Embedding: {
-      kernels::Status s =
-          kernels::embedding(op.weight, op.rows, op.cols, I(op.in[0]), T, out);
-      if (!s)
-        fail(LOWBIT_RT_INVALID_ARGUMENT,
-             "op " + std::to_string(i) + " (embedding): " + s.message());
+    case OpKind::Embedding:
+      b[1] = full(op.in[0], d);
+      b[2] = full(op.out, d);
       break;
-    }
     case OpKind::RmsNorm:
-      kernels::rmsNorm(F(op.in[0]), T, op.cols, op.weight, op.eps, out, tp);
+      b[0] = full(op.in[0], d);
+      b[2] = full(op.out, d);
       break;
     case OpKind::Linear:
-      kernels::linear(F(op.in[0]), T, op.cols, op.weight, op.rows, op.bias,
-                      out);
+      b[0] = full(op.in[0], d);
+      b[3] = full(op.out, d);
       break;
     case OpKind::QMatmul:
-      driver.runQMatmul(op.qmatmul, F(op.in[0]), T, out, driverScratch.data(),
-                        tp);
+      b[0] = full(op.in[0], d);
+      b[4] = full(op.out, d);
       break;
-    case OpKind::Rotary: {
-      const int64_t n = T * op.numHeads * op.headDim;
-      std::copy(F(op.in[0]), F(op.in[0]) + n, out);
-      kernels::rotary(out, T, op.numHeads, op.headDim, I(op.in[1]),
-                      op.invFreq.data(), op.style, tp);
+    case OpKind::Rotary:
+      b[0] = full(op.in[0], d);
+      b[1] = full(op.in[1], d);
+      b[2] = full(op.out, d);
       break;
-    }
     case OpKind::Attention: {
-      kernels::Status s = kernels::attention(
-          F(op.in[0]), F(op.in[1]), F(op.in[2]), I(op.in[3]), T, op.numHeads,
-          op.numKVHeads, op.headDim, caches[size_t(op.cache)], out, tp,
-          attentionScratch.data(),
-          static_cast<int64_t>(attentionScratch.size()));
-      if (!s)
-        opError(i, "attention", s.message());
+      for (int j = 0; j < 4; ++j)
+        b[size_t(j)] = full(op.in[size_t(j)], d);
+      const CacheDesc &c = prog.caches[size_t(op.cache)];
+      uint64_t bytes = uint64_t(maxContext * c.numKVHeads * c.headDim) * 4;
+      b[4] = lowbit_hal_binding{cacheK[size_t(op.cache)], 0, bytes};
+      b[5] = lowbit_hal_binding{cacheV[size_t(op.cache)], 0, bytes};
+      b[6] = full(op.out, d);
       break;
     }
     case OpKind::GatedAct:
-      if (op.gelu)
-        kernels::geluTanhMul(F(op.in[0]), F(op.in[1]), T * op.cols, out, tp);
-      else
-        kernels::siluMul(F(op.in[0]), F(op.in[1]), T * op.cols, out, tp);
-      break;
     case OpKind::Add:
-      kernels::add(F(op.in[0]), F(op.in[1]), T * op.cols, out, tp);
+      b[0] = full(op.in[0], d);
+      b[1] = full(op.in[1], d);
+      b[2] = full(op.out, d);
       break;
     }
+    bindings.insert(bindings.end(), b.begin(), b.end());
+    SessionDevice &sd = devices[size_t(d)];
+    throwIfFailed(sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch,
+                                      maxContext),
+                  op.context);
+
+    transferStart.push_back(transfers.size());
+    for (const Op::Transfer &t : op.transfers) {
+      SessionTransfer st;
+      st.buffer = t.buffer;
+      st.from = t.from;
+      st.to = t.to;
+      st.src = buffer(t.buffer, t.from);
+      st.dst = buffer(t.buffer, t.to);
+      st.rowBytes = uint64_t(prog.buffers[size_t(t.buffer)].cols) * 4;
+      SessionDevice &A = devices[size_t(t.from)], &B = devices[size_t(t.to)];
+      if (void *h = B.v->buffer_host_pointer(B.device, st.dst)) {
+        st.fromCopiesToHost = true;
+        st.host = h;
+      } else if (void *h2 = A.v->buffer_host_pointer(A.device, st.src)) {
+        st.fromCopiesToHost = false;
+        st.host = h2;
+      } else {
+        fail(LOWBIT_RT_UNSUPPORTED,
+             op.context + ": neither device of a copy of buffer " +
+                 std::to_string(t.buffer) + " is host-visible");
+      }
+      transfers.push_back(st);
+    }
+  }
+  transferStart.push_back(transfers.size());
+  positions.resize(size_t(maxBatch));
+  logits.resize(static_cast<size_t>(m.vocabSize));
+  sampleScratch.reserve(static_cast<size_t>(m.vocabSize));
+}
+
+void lowbit_rt_session::syncOthers(int except) {
+  for (size_t e = 0; e < devices.size(); ++e) {
+    SessionDevice &sd = devices[e];
+    if (int(e) == except || !sd.dirty)
+      continue;
+    throwIfFailed(sd.v->queue_signal(sd.device, sd.queue, sd.fence));
+    throwIfFailed(sd.v->fence_wait(sd.device, sd.fence));
+    sd.dirty = false;
+  }
+}
+
+void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
+                             float *allLogits) {
+  const Program &prog = model->program;
+  const size_t nd = devices.size();
+  for (int64_t t = 0; t < T; ++t)
+    positions[size_t(t)] = static_cast<int32_t>(position + t);
+  // Inputs: from the host to every device that reads them.
+  for (size_t d = 0; d < nd; ++d) {
+    SessionDevice &sd = devices[d];
+    if (model->bufferPlan[size_t(prog.tokens)].devices & (1u << d))
+      throwIfFailed(sd.v->copy_host_to_buffer(sd.device, sd.queue, tokens,
+                                              buffer(prog.tokens, int(d)), 0,
+                                              uint64_t(T) * 4));
+    if (model->bufferPlan[size_t(prog.positions)].devices & (1u << d))
+      throwIfFailed(sd.v->copy_host_to_buffer(
+          sd.device, sd.queue, positions.data(), buffer(prog.positions, int(d)),
+          0, uint64_t(T) * 4));
+    sd.dirty = true;
   }
 
+  lowbit_hal_push_constants pc{};
+  pc.rows = T;
+  pc.cache_rows = maxContext;
+  for (size_t i = 0; i < prog.ops.size(); ++i) {
+    const Op &op = prog.ops[i];
+    for (size_t k = transferStart[i]; k < transferStart[i + 1]; ++k) {
+      const SessionTransfer &t = transfers[k];
+      const uint64_t bytes = t.rowBytes * uint64_t(T);
+      if (t.fromCopiesToHost) {
+        SessionDevice &A = devices[size_t(t.from)];
+        throwIfFailed(A.v->copy_buffer_to_host(A.device, A.queue, t.src, 0,
+                                               t.host, bytes),
+                      op.context);
+        A.dirty = true;
+      } else {
+        SessionDevice &B = devices[size_t(t.to)];
+        throwIfFailed(B.v->copy_host_to_buffer(B.device, B.queue, t.host, t.dst,
+                                               0, bytes),
+                      op.context);
+        B.dirty = true;
+      }
+    }
+    if (nd > 1)
+      syncOthers(op.device);
+    SessionDevice &sd = devices[size_t(op.device)];
+    const size_t b0 = bindingStart[i];
+    const size_t nb =
+        (i + 1 < bindingStart.size() ? bindingStart[i + 1] : bindings.size()) -
+        b0;
+    throwIfFailed(sd.v->dispatch(sd.device, sd.queue, op.kernel,
+                                 bindings.data() + b0, int32_t(nb), &pc,
+                                 sizeof(pc)),
+                  op.context);
+    sd.dirty = true;
+  }
+
+  // Only the logits come back.
   const int64_t V = model->vocabSize;
-  const float *logitsRows = F(prog.output);
+  SessionDevice &od = devices[size_t(model->outputDevice)];
+  lowbit_hal_buffer *out = buffer(prog.output, model->outputDevice);
   if (allLogits)
-    std::copy(logitsRows, logitsRows + T * V, allLogits);
-  std::copy(logitsRows + (T - 1) * V, logitsRows + T * V, logits.data());
+    throwIfFailed(od.v->copy_buffer_to_host(od.device, od.queue, out, 0,
+                                            allLogits, uint64_t(T * V) * 4));
+  else
+    throwIfFailed(od.v->copy_buffer_to_host(od.device, od.queue, out,
+                                            uint64_t((T - 1) * V) * 4,
+                                            logits.data(), uint64_t(V) * 4));
+  od.dirty = true;
+  syncOthers(-1);
+  if (allLogits)
+    std::copy(allLogits + (T - 1) * V, allLogits + T * V, logits.data());
   haveLogits = true;
   position += T;
 }
@@ -203,26 +414,49 @@ const char *lowbit_rt_status_name(lowbit_rt_status status) {
 // Models
 //===----------------------------------------------------------------------===//
 
-lowbit_rt_status lowbit_rt_model_open(const char *path, lowbit_rt_model **out) {
-  CHECK_ARG(path && out, "lowbit_rt_model_open: null argument");
+lowbit_rt_status lowbit::rt::engine::openModel(const char *path,
+                                               const OpenOptions &options,
+                                               lowbit_rt_model **out) {
+  // The model owns options.primary from here on, even on failure.
+  auto model = std::make_unique<lowbit_rt_model>();
+  if (options.primary) {
+    model->m.devices.emplace_back();
+    model->m.devices.back().device = options.primary;
+  }
+  OpenOptions rest = options;
+  rest.primary = nullptr;
   return guarded([&] {
     // Tell "cannot read" (IO) from "not a valid bundle" (FORMAT).
     int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       fail(LOWBIT_RT_IO, std::string(path) + ": " + std::strerror(errno));
     ::close(fd);
-    auto model = std::make_unique<lowbit_rt_model>();
     std::string err;
     model->m.bundle = Bundle::open(path, err);
     if (!model->m.bundle)
       fail(LOWBIT_RT_FORMAT, err);
     try {
-      loadManifest(model->m);
+      loadManifest(model->m, rest);
     } catch (const EngineError &e) {
       fail(e.status, std::string(path) + ": " + e.message);
     }
     *out = model.release();
   });
+}
+
+lowbit_rt_status lowbit_rt_model_open(const char *path, lowbit_rt_model **out) {
+  CHECK_ARG(path && out, "lowbit_rt_model_open: null argument");
+  return openModel(path, OpenOptions{}, out);
+}
+
+lowbit_rt_status lowbit_rt_model_open_ex(const char *path,
+                                         const lowbit_rt_model_options *opts,
+                                         lowbit_rt_model **out) {
+  CHECK_ARG(path && out, "lowbit_rt_model_open_ex: null argument");
+  OpenOptions o;
+  if (opts && opts->device)
+    o.device = opts->device;
+  return openModel(path, o, out);
 }
 
 void lowbit_rt_model_free(lowbit_rt_model *model) { delete model; }
@@ -240,6 +474,22 @@ lowbit_rt_status lowbit_rt_model_get_info(const lowbit_rt_model *model,
   info->isa = m.isa.c_str();
   info->target = m.target.c_str();
   return LOWBIT_RT_OK;
+}
+
+lowbit_rt_status lowbit_rt_model_get_device(const lowbit_rt_model *model,
+                                            lowbit_rt_device_info *info) {
+  CHECK_ARG(model && info, "lowbit_rt_model_get_device: null argument");
+  const Model &m = model->m;
+  info->device = m.device.c_str();
+  info->description = m.isa.c_str();
+  info->fallback_device = m.fallbackDevice.c_str();
+  info->fallback_ops = m.fallbackOps;
+  info->copies_per_step = m.transfersPerStep;
+  return LOWBIT_RT_OK;
+}
+
+const char *lowbit_rt_available_devices(void) {
+  return lowbit_hal_driver_names();
 }
 
 //===----------------------------------------------------------------------===//
@@ -263,40 +513,12 @@ lowbit_rt_status lowbit_rt_session_create(const lowbit_rt_model *model,
             "lowbit_rt_session_create: max_context or max_batch too large");
   return guarded([&] {
     const Model &m = model->m;
-    const Program &prog = m.program;
     auto s = std::make_unique<lowbit_rt_session>();
     s->model = &m;
-    s->pool =
-        std::make_unique<kernels::ThreadPool>(static_cast<unsigned>(o.threads));
     s->maxContext = o.max_context ? o.max_context : m.maxPositions;
     s->maxBatch = o.max_batch ? o.max_batch : kDefaultMaxBatch;
     s->maxBatch = std::min(s->maxBatch, s->maxContext);
-
-    const size_t numBuffers = prog.buffers.size();
-    s->f32.resize(numBuffers);
-    s->i32.resize(numBuffers);
-    for (size_t i = 0; i < numBuffers; ++i) {
-      size_t n = static_cast<size_t>(s->maxBatch * prog.buffers[i].cols);
-      if (prog.buffers[i].isInt)
-        s->i32[i] = std::make_unique<int32_t[]>(n);
-      else
-        s->f32[i] = std::make_unique<float[]>(n);
-    }
-    s->caches.reserve(prog.caches.size());
-    for (const CacheDesc &c : prog.caches)
-      s->caches.emplace_back(s->maxContext, c.numKVHeads, c.headDim);
-    if (prog.maxHeadDim > 0)
-      s->attentionScratch.resize(
-          static_cast<size_t>(kernels::attentionScratchSize(
-              s->maxContext, prog.maxHeadDim, s->pool.get())));
-    int64_t driverScratch = 0;
-    for (const Op &op : prog.ops)
-      if (op.kind == OpKind::QMatmul)
-        driverScratch = std::max(
-            driverScratch, m.driver->scratchFloats(op.qmatmul, s->maxBatch));
-    s->driverScratch.resize(static_cast<size_t>(driverScratch));
-    s->logits.resize(static_cast<size_t>(m.vocabSize));
-    s->sampleScratch.reserve(static_cast<size_t>(m.vocabSize));
+    s->create(o);
     *out = s.release();
   });
 }

@@ -16,7 +16,7 @@
 #ifndef LOWBITRT_ENGINE_FIELDS_H
 #define LOWBITRT_ENGINE_FIELDS_H
 
-#include "Driver.h"
+#include "EngineError.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +38,7 @@ public:
   }
 
   const std::string &context() const { return ctx; }
+  const json &object() const { return obj; }
 
   bool has(const char *key) const {
     auto it = obj.find(key);

@@ -10,7 +10,10 @@
 /// gives either a valid Program or an EngineError naming the op and field at
 /// fault, never a crash or an exception of the JSON library. The generic
 /// parts of a qmatmul op are checked here; its target-specific fields go to
-/// the driver of the manifest's `target` (Driver.h).
+/// the device that binds it (lowbitrt/hal.h). Then every op is placed on a
+/// device (the primary one if it supports the op, else `cpu`), bound to a
+/// kernel there, and the copies between devices are planned
+/// (docs/runtime-hal.md).
 ///
 //===----------------------------------------------------------------------===//
 
@@ -166,6 +169,7 @@ void ProgramParser::parse(const json &programJson) {
     Fields f(ops[i], ctx);
 
     Op op;
+    op.context = ctx;
     int wantIn = 0;
     if (name == "embedding") {
       op.kind = OpKind::Embedding, wantIn = 1;
@@ -271,6 +275,7 @@ void ProgramParser::parse(const json &programJson) {
       double theta = f.number("theta");
       if (!(theta > 0.0))
         fail(ctx + ": field 'theta' must be positive");
+      op.theta = theta;
       op.headDim = f.integer("head_dim", 2, 1 << 16);
       if (op.headDim % 2 != 0 || cols(x) % op.headDim != 0)
         fail(ctx + ": head_dim " + std::to_string(op.headDim) +
@@ -331,40 +336,64 @@ void ProgramParser::parse(const json &programJson) {
     }
     prog.ops.push_back(std::move(op));
   }
-
-  model.isa = model.driver->isaDescription();
 }
 
 void ProgramParser::parseQMatmul(const Fields &f, Op &op) {
   const std::string &ctx = f.context();
-  QMatmulOperands q;
-  q.N = f.integer("N", 1, kMaxDim);
-  q.K = f.integer("K", 1, kMaxDim);
-  expectBuffer(op.in[0], false, q.K, ctx, "input");
-  expectBuffer(op.out, false, q.N, ctx, "output");
-  op.rows = q.N;
-  op.cols = q.K;
+  const int64_t N = f.integer("N", 1, kMaxDim);
+  const int64_t K = f.integer("K", 1, kMaxDim);
+  expectBuffer(op.in[0], false, K, ctx, "input");
+  expectBuffer(op.out, false, N, ctx, "output");
+  op.rows = N;
+  op.cols = K;
 
   if (f.has("bias"))
-    q.bias = f32Tensor(f, "bias", {q.N});
+    op.bias = f32Tensor(f, "bias", {N});
   if (f.has("perm")) {
-    const BundleTensor &t = tensor(f, "perm", DType::I32, {q.K});
+    const BundleTensor &t = tensor(f, "perm", DType::I32, {K});
     const int32_t *perm = reinterpret_cast<const int32_t *>(t.data);
-    std::vector<bool> seen(static_cast<size_t>(q.K), false);
-    for (int64_t j = 0; j < q.K; ++j) {
+    std::vector<bool> seen(static_cast<size_t>(K), false);
+    for (int64_t j = 0; j < K; ++j) {
       int32_t v = perm[j];
-      if (v < 0 || v >= q.K || seen[size_t(v)])
+      if (v < 0 || v >= K || seen[size_t(v)])
         fail(ctx + ": perm tensor '" + std::string(t.name) +
-             "' is not a permutation of [0, " + std::to_string(q.K) +
+             "' is not a permutation of [0, " + std::to_string(K) +
              "): entry " + std::to_string(j) + " = " + std::to_string(v));
       seen[size_t(v)] = true;
     }
-    q.perm = perm;
-    prog.maxPermK = std::max(prog.maxPermK, q.K);
+    op.perm = perm;
+    prog.maxPermK = std::max(prog.maxPermK, K);
   }
 
-  // The packed weight, kernels and the rest are the target's.
-  op.qmatmul = model.driver->bindQMatmul(f, *model.bundle, q);
+  // The quantization scheme (what every device needs); the packed layout's
+  // own checks are the device's.
+  op.bits = static_cast<int>(f.integer("bits", 1, 64));
+  op.groupSize = f.integer("group_size");
+  op.symmetric = f.boolean("symmetric");
+  std::string scaleType = f.string("scale_type");
+  if (scaleType != "f32" && scaleType != "f16")
+    fail(ctx + ": scale_type '" + scaleType + "' is not f32 or f16");
+  op.f16Scales = scaleType == "f16";
+  // Manifests without a `layout` field hold the layout of their target.
+  if (f.has("layout"))
+    op.layout = f.string("layout");
+  else if (model.target == "x86")
+    op.layout = "x86-tile16-v1";
+  else
+    fail(ctx + ": missing field 'layout'");
+
+  std::string weightName = f.string("weight");
+  const BundleTensor *w = model.bundle->tensor(weightName);
+  if (!w)
+    fail(ctx + ": field 'weight': tensor '" + weightName +
+         "' is not in the bundle");
+  if (w->dtype != DType::Bytes && w->dtype != DType::U8 &&
+      w->dtype != DType::I8)
+    fail(ctx + ": packed weight '" + weightName + "' has dtype " +
+         std::string(dtypeName(w->dtype)) + ", expected bytes");
+  op.packed = w->data;
+  op.packedBytes = w->size;
+  op.json = f.object().dump();
 }
 
 /// An optional integer token id: absent, null, an integer, or (for
@@ -392,7 +421,19 @@ std::vector<int32_t> tokenIds(const Fields &config, const char *key) {
 
 } // namespace
 
-void lowbit::rt::engine::loadManifest(Model &model) {
+namespace {
+void addDevice(Model &model, lowbit_hal_device *dev);
+void planAndBind(Model &model);
+} // namespace
+
+void lowbit::rt::engine::loadManifest(Model &model,
+                                      const OpenOptions &options) {
+  // A given primary device belongs to the model from here on, even if
+  // loading fails.
+  if (options.primary) {
+    model.devices.emplace_back();
+    model.devices.back().device = options.primary;
+  }
   std::string_view text = model.bundle->manifest();
   json manifest = json::parse(text.begin(), text.end(), nullptr,
                               /*allow_exceptions=*/false);
@@ -437,18 +478,287 @@ void lowbit::rt::engine::loadManifest(Model &model) {
   }
 
   model.target = top.string("target");
-  model.driver = createDriver(model.target);
-  if (!model.driver)
-    fail("manifest: target '" + model.target +
-             "' is not supported by this runtime (available: " +
-             availableDrivers() + ")",
-         LOWBIT_RT_UNSUPPORTED);
-  // The driver gets the bundle's code blob for the target, or null when
-  // there is none (a program with a qmatmul is then rejected at that op by
-  // a driver that needs code).
-  const BundleCode *code = model.bundle->code(model.target);
-  model.driver->load(code, *model.bundle);
-  model.kernels = code;
+  model.kernels = model.bundle->code(model.target);
+  if (!model.devices.empty()) {
+    addDevice(model, nullptr);
+  } else {
+    const bool chosen = !options.device.empty();
+    const std::string name = chosen ? options.device : model.target;
+    lowbit_hal_device *dev = nullptr;
+    if (lowbit_hal_status st =
+            lowbit_hal_device_create(name.c_str(), nullptr, &dev)) {
+      lowbit_hal_status_code code = lowbit_hal_status_code_of(st);
+      lowbit_hal_status_free(st);
+      if (code != LOWBIT_HAL_UNSUPPORTED)
+        throwIfFailed(lowbit_hal_make_status(code, "cannot create device"));
+      fail(std::string(chosen ? "device" : "manifest: target") + " '" + name +
+               "' is not supported by this runtime (available: " +
+               lowbit_hal_driver_names() + ")",
+           chosen ? LOWBIT_RT_INVALID_ARGUMENT : LOWBIT_RT_UNSUPPORTED);
+    }
+    addDevice(model, dev);
+  }
+  model.device = model.devices[0].v().name(model.devices[0].device);
 
   ProgramParser(model).parse(top.get("program"));
+  planAndBind(model);
 }
+
+//===----------------------------------------------------------------------===//
+// The plan
+//===----------------------------------------------------------------------===//
+
+lowbit_rt_status lowbit::rt::engine::toRtStatus(lowbit_hal_status_code code) {
+  switch (code) {
+  case LOWBIT_HAL_OK:
+    return LOWBIT_RT_OK;
+  case LOWBIT_HAL_INVALID_ARGUMENT:
+    return LOWBIT_RT_INVALID_ARGUMENT;
+  case LOWBIT_HAL_FORMAT:
+    return LOWBIT_RT_FORMAT;
+  case LOWBIT_HAL_UNSUPPORTED:
+    return LOWBIT_RT_UNSUPPORTED;
+  case LOWBIT_HAL_OUT_OF_MEMORY:
+  case LOWBIT_HAL_INTERNAL:
+    break;
+  }
+  return LOWBIT_RT_INTERNAL;
+}
+
+void lowbit::rt::engine::throwStatus(lowbit_hal_status status,
+                                     const std::string &context) {
+  lowbit_rt_status code = toRtStatus(lowbit_hal_status_code_of(status));
+  std::string msg = lowbit_hal_status_message(status);
+  lowbit_hal_status_free(status);
+  throw EngineError(code, context.empty() ? msg : context + ": " + msg);
+}
+
+lowbit::rt::engine::Model::~Model() {
+  for (const Op &op : program.ops)
+    if (op.kernel)
+      devices[size_t(op.device)].v().kernel_free(
+          devices[size_t(op.device)].device, op.kernel);
+  for (DeviceSlot &d : devices) {
+    for (auto &imp : d.imported)
+      d.v().buffer_free(d.device, imp.second);
+    if (d.executable)
+      d.v().executable_free(d.device, d.executable);
+    lowbit_hal_device_destroy(d.device);
+  }
+}
+
+namespace {
+
+/// Appends \p dev (null: the one already last) to the model's devices and
+/// loads the bundle's code blob
+/// named after it, if there is one.
+void addDevice(Model &model, lowbit_hal_device *dev) {
+  if (dev) {
+    model.devices.emplace_back();
+    model.devices.back().device = dev;
+  }
+  DeviceSlot &slot = model.devices.back();
+  dev = slot.device;
+  const char *name = slot.v().name(dev);
+  if (const BundleCode *code = model.bundle->code(name))
+    throwIfFailed(
+        slot.v().executable_load(dev, std::string(code->format).c_str(),
+                                 code->data, code->size, &slot.executable));
+}
+
+/// The binding of bundle memory [data, data + bytes) on device \p d,
+/// imported once per device.
+lowbit_hal_binding constant(DeviceSlot &d, const void *data, uint64_t bytes) {
+  lowbit_hal_binding b{};
+  if (!data)
+    return b;
+  for (auto &imp : d.imported)
+    if (imp.first == data) {
+      b.buffer = imp.second;
+      b.length = bytes;
+      return b;
+    }
+  lowbit_hal_buffer *buf = nullptr;
+  throwIfFailed(d.v().buffer_import_host(d.device, data, bytes,
+                                         LOWBIT_HAL_IMPORT_READ_ONLY, &buf),
+                "importing the bundle's weights");
+  d.imported.emplace_back(data, buf);
+  b.buffer = buf;
+  b.length = bytes;
+  return b;
+}
+
+lowbit_hal_op_desc describe(const Op &op) {
+  lowbit_hal_op_desc d{};
+  switch (op.kind) {
+  case OpKind::Embedding:
+    d.kind = LOWBIT_HAL_OP_EMBEDDING;
+    break;
+  case OpKind::RmsNorm:
+    d.kind = LOWBIT_HAL_OP_RMS_NORM;
+    break;
+  case OpKind::Linear:
+    d.kind = LOWBIT_HAL_OP_LINEAR;
+    break;
+  case OpKind::QMatmul:
+    d.kind = LOWBIT_HAL_OP_QMATMUL;
+    break;
+  case OpKind::Rotary:
+    d.kind = LOWBIT_HAL_OP_ROTARY;
+    break;
+  case OpKind::Attention:
+    d.kind = LOWBIT_HAL_OP_ATTENTION;
+    break;
+  case OpKind::GatedAct:
+    d.kind = LOWBIT_HAL_OP_GATED_ACT;
+    break;
+  case OpKind::Add:
+    d.kind = LOWBIT_HAL_OP_ADD;
+    break;
+  }
+  d.rows = op.rows;
+  d.cols = op.cols;
+  d.eps = op.eps;
+  d.theta = op.theta;
+  d.num_heads = op.numHeads;
+  d.num_kv_heads = op.numKVHeads;
+  d.head_dim = op.headDim;
+  d.bits = op.bits;
+  d.group_size = op.groupSize;
+  if (op.bias)
+    d.flags |= LOWBIT_HAL_OP_HAS_BIAS;
+  if (op.perm)
+    d.flags |= LOWBIT_HAL_OP_HAS_PERM;
+  if (op.kind == OpKind::QMatmul && op.symmetric)
+    d.flags |= LOWBIT_HAL_OP_SYMMETRIC;
+  if (op.f16Scales)
+    d.flags |= LOWBIT_HAL_OP_F16_SCALES;
+  if (op.kind == OpKind::Rotary &&
+      op.style == kernels::RotaryStyle::Interleaved)
+    d.flags |= LOWBIT_HAL_OP_ROTARY_INTERLEAVED;
+  if (op.gelu)
+    d.flags |= LOWBIT_HAL_OP_GELU_TANH;
+  d.layout = op.layout.empty() ? nullptr : op.layout.c_str();
+  d.weight_bytes = op.packedBytes;
+  d.op_json = op.json.empty() ? nullptr : op.json.c_str();
+  d.op_json_size = op.json.size();
+  d.context = op.context.c_str();
+  return d;
+}
+
+/// The index of the `cpu` fallback device, created on first use.
+int fallbackDevice(Model &model) {
+  if (model.devices.size() < 2) {
+    lowbit_hal_device *dev = nullptr;
+    throwIfFailed(lowbit_hal_device_create("cpu", nullptr, &dev),
+                  "creating the fallback device 'cpu'");
+    addDevice(model, dev);
+    model.fallbackDevice = "cpu";
+  }
+  return 1;
+}
+
+void planAndBind(Model &model) {
+  Program &prog = model.program;
+  const bool primaryIsCpu = model.device == "cpu";
+
+  // 1. The device of each op: the primary one if it supports the op.
+  for (Op &op : prog.ops) {
+    lowbit_hal_op_desc d = describe(op);
+    const DeviceSlot &primary = model.devices[0];
+    op.device = 0;
+    if (!primary.v().supports_op(primary.device, &d)) {
+      if (primaryIsCpu)
+        fail(op.context + ": not supported by device '" + model.device +
+                 "' (layout '" + op.layout + "', " + std::to_string(op.bits) +
+                 " bits)",
+             LOWBIT_RT_UNSUPPORTED);
+      op.device = fallbackDevice(model);
+      ++model.fallbackOps;
+    }
+  }
+  // A KV cache lives on one device: if any attention op of a cache falls
+  // back, all of them do.
+  model.cacheDevice.assign(prog.caches.size(), 0);
+  for (const Op &op : prog.ops)
+    if (op.kind == OpKind::Attention && op.device != 0)
+      model.cacheDevice[size_t(op.cache)] = op.device;
+  for (Op &op : prog.ops)
+    if (op.kind == OpKind::Attention &&
+        op.device != model.cacheDevice[size_t(op.cache)]) {
+      op.device = model.cacheDevice[size_t(op.cache)];
+      ++model.fallbackOps;
+    }
+
+  // 2. Bind each op on its device, with its weights imported there.
+  for (Op &op : prog.ops) {
+    DeviceSlot &dev = model.devices[size_t(op.device)];
+    lowbit_hal_op_desc d = describe(op);
+    throwIfFailed(
+        dev.v().kernel_create(dev.device, dev.executable, &d, &op.kernel));
+    auto f32 = [](int64_t n) { return static_cast<uint64_t>(n) * 4; };
+    switch (op.kind) {
+    case OpKind::Embedding:
+      op.constants[0] = constant(dev, op.weight, f32(op.rows * op.cols));
+      break;
+    case OpKind::RmsNorm:
+      op.constants[1] = constant(dev, op.weight, f32(op.cols));
+      break;
+    case OpKind::Linear:
+      op.constants[1] = constant(dev, op.weight, f32(op.rows * op.cols));
+      op.constants[2] = constant(dev, op.bias, f32(op.rows));
+      break;
+    case OpKind::QMatmul:
+      op.constants[1] = constant(dev, op.packed, op.packedBytes);
+      op.constants[2] = constant(dev, op.bias, f32(op.rows));
+      op.constants[3] = constant(dev, op.perm, f32(op.cols));
+      break;
+    default:
+      break;
+    }
+  }
+  model.isa = model.devices[0].v().description(model.devices[0].device);
+
+  // 3. Where each buffer lives and the copies between devices: a buffer is
+  // current on the devices in `valid`; an op reading it elsewhere gets a
+  // copy first. Tokens and positions are uploaded from the host to every
+  // device that reads them.
+  const size_t numBuffers = prog.buffers.size();
+  model.bufferPlan.assign(numBuffers, BufferPlan{});
+  std::vector<unsigned> valid(numBuffers, 1u);
+  for (const Op &op : prog.ops)
+    for (int j = 0; j < op.numIn; ++j) {
+      int b = op.in[size_t(j)];
+      if (b == prog.tokens || b == prog.positions)
+        model.bufferPlan[size_t(b)].devices |= 1u << op.device;
+    }
+  for (int b : {prog.tokens, prog.positions}) {
+    model.bufferPlan[size_t(b)].devices |= 1u;
+    valid[size_t(b)] = model.bufferPlan[size_t(b)].devices;
+  }
+  for (size_t b = 0; b < numBuffers; ++b)
+    model.bufferPlan[b].devices |= valid[b];
+  model.transfersPerStep = 0;
+  for (Op &op : prog.ops) {
+    const unsigned bit = 1u << op.device;
+    for (int j = 0; j < op.numIn; ++j) {
+      const size_t b = size_t(op.in[size_t(j)]);
+      if (valid[b] & bit)
+        continue;
+      Op::Transfer t;
+      t.buffer = int(b);
+      t.from = (valid[b] & 1u) ? 0 : __builtin_ctz(valid[b]);
+      t.to = op.device;
+      op.transfers.push_back(t);
+      ++model.transfersPerStep;
+      valid[b] |= bit;
+      model.bufferPlan[b].devices |= bit;
+    }
+    valid[size_t(op.out)] = bit;
+    model.bufferPlan[size_t(op.out)].devices |= bit;
+  }
+  const unsigned out = valid[size_t(prog.output)];
+  model.outputDevice = (out & 1u) ? 0 : __builtin_ctz(out);
+}
+
+} // namespace

@@ -7,18 +7,21 @@
 /// \file
 /// The in-memory form of a bundle's manifest (docs/bundle-manifest.md): the
 /// model config and the validated dispatch program, with every tensor
-/// resolved to a pointer and every qmatmul bound to the target's driver
-/// (Driver.h), ready for the interpreter in Engine.cpp.
+/// resolved to a pointer, and the execution plan (docs/runtime-hal.md):
+/// every op bound to a kernel of the device that runs it (the primary device,
+/// or `cpu` for ops the primary does not support), the weights imported into
+/// that device, and the copies between devices, ready for Engine.cpp.
 ///
 //===----------------------------------------------------------------------===//
 
 #ifndef LOWBITRT_ENGINE_MODEL_H
 #define LOWBITRT_ENGINE_MODEL_H
 
-#include "Driver.h"
+#include "EngineError.h"
 #include "lowbitrt/Bundle.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
+#include "lowbitrt/hal.h"
 #include "lowbitrt/lowbit_rt.h"
 
 #include <array>
@@ -69,12 +72,41 @@ struct Op {
   int64_t cols = 0;
   float eps = 0.0f;
 
-  /// qmatmul: the handle of the op bound by Model::driver.
-  int qmatmul = -1;
+  /// qmatmul: bits, group size, symmetric, f16 scales, the packed weight
+  /// (in the bundle) and its codec; bias and perm (or null).
+  int bits = 0;
+  int64_t groupSize = 0;
+  bool symmetric = true;
+  bool f16Scales = false;
+  const uint8_t *packed = nullptr;
+  uint64_t packedBytes = 0;
+  std::string layout;
+  const int32_t *perm = nullptr;
+  /// qmatmul: the op's manifest object (JSON text) for the device's own
+  /// fields.
+  std::string json;
+  /// "op 3 (qmatmul)".
+  std::string context;
+
+  /// The plan: the index into Model::devices of the device that runs it, and
+  /// its kernel there.
+  int device = 0;
+  lowbit_hal_kernel *kernel = nullptr;
+  /// The constant bindings (weights imported into `device`), by binding
+  /// index; program buffers and caches are bound per session.
+  std::array<lowbit_hal_binding, 8> constants{};
+  /// Copies of program buffers to `device` before the op runs.
+  struct Transfer {
+    int buffer = 0;
+    int from = 0;
+    int to = 0;
+  };
+  std::vector<Transfer> transfers;
 
   /// rotary and attention.
   kernels::RotaryStyle style = kernels::RotaryStyle::HalfSplit;
   std::vector<double> invFreq;
+  double theta = 0.0;
   int64_t numHeads = 0;
   int64_t numKVHeads = 0;
   int64_t headDim = 0;
@@ -94,21 +126,40 @@ struct Program {
   std::vector<CacheDesc> caches;
   std::vector<Op> ops;
   /// The largest K of a qmatmul with a permutation (0: none). Informative:
-  /// sessions size the driver's scratch with TargetDriver::scratchFloats.
+  /// sessions size the qmatmul scratch with queue_reserve.
   int64_t maxPermK = 0;
   /// The largest attention head dimension (0: no attention).
   int64_t maxHeadDim = 0;
 };
 
+/// One device of a model: the primary (index 0) or the `cpu` fallback.
+struct DeviceSlot {
+  lowbit_hal_device *device = nullptr;
+  /// The bundle's code blob named after the device, loaded (or null).
+  lowbit_hal_executable *executable = nullptr;
+  /// Imported bundle tensors, by address.
+  std::vector<std::pair<const void *, lowbit_hal_buffer *>> imported;
+  const lowbit_hal_device_vtable &v() const { return *device->vtable; }
+};
+
+/// Where each program buffer lives: a bit per device index.
+struct BufferPlan {
+  unsigned devices = 0;
+};
+
 /// A loaded model: the bundle (tensor pointers point into it), its config,
-/// program, tokenizer and target driver.
+/// program, tokenizer and execution plan.
 struct Model {
+  Model() = default;
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
+  /// Frees kernels, imported buffers, executables and devices.
+  ~Model();
+
   std::unique_ptr<Bundle> bundle;
-  /// The driver of `target`, which owns the loaded code and the bound
-  /// qmatmul ops. Declared after `bundle` so it is destroyed first.
-  std::unique_ptr<TargetDriver> driver;
-  /// The bundle's code blob for `target`, handed to the driver's load()
-  /// (null: the bundle has none).
+  /// The devices: [0] the primary one, [1] `cpu` when some op falls back.
+  std::vector<DeviceSlot> devices;
+  /// The bundle's code blob for `target` (null: the bundle has none).
   const BundleCode *kernels = nullptr;
   std::unique_ptr<Tokenizer> tokenizer;
   Program program;
@@ -124,13 +175,57 @@ struct Model {
   std::vector<int32_t> eosIds;
 
   std::string target;
-  /// TargetDriver::isaDescription() once the program is bound.
+  /// The primary device's description once the program is bound (the
+  /// chosen ISAs for x86; "none" without kernels that choose).
   std::string isa;
+  /// The primary device's name and the fallback's ("" if none).
+  std::string device;
+  std::string fallbackDevice;
+
+  /// The plan: where each buffer and cache lives, the devices that receive
+  /// tokens and positions, the device the logits are read from, and the
+  /// number of ops that fall back and of copies per step.
+  std::vector<BufferPlan> bufferPlan;
+  std::vector<int> cacheDevice;
+  int outputDevice = 0;
+  int fallbackOps = 0;
+  int transfersPerStep = 0;
 };
 
-/// Parses and validates the manifest of `model.bundle` and fills the rest of
-/// `model`. Throws EngineError.
-void loadManifest(Model &model);
+/// How to open a model.
+struct OpenOptions {
+  /// The primary device; empty: the manifest's target.
+  std::string device;
+  /// A device to use as the primary instead of creating one (tests wrap a
+  /// registered device this way); owned by the model. `device` is ignored.
+  lowbit_hal_device *primary = nullptr;
+};
+
+/// Parses and validates the manifest of `model.bundle`, creates the devices,
+/// binds every op and fills the rest of `model`. Throws EngineError.
+void loadManifest(Model &model, const OpenOptions &options = {});
+
+/// lowbit_rt_model_open with \p options (tests give a wrapped primary
+/// device this way).
+lowbit_rt_status openModel(const char *path, const OpenOptions &options,
+                           lowbit_rt_model **out);
+
+/// The C API status of a HAL status.
+lowbit_rt_status toRtStatus(lowbit_hal_status_code code);
+
+/// Throws an EngineError for a failed HAL status (freeing it), prefixing its
+/// message with \p context (if not empty).
+[[noreturn]] void throwStatus(lowbit_hal_status status,
+                              const std::string &context);
+inline void throwIfFailed(lowbit_hal_status status) {
+  if (status)
+    throwStatus(status, std::string());
+}
+inline void throwIfFailed(lowbit_hal_status status,
+                          const std::string &context) {
+  if (status)
+    throwStatus(status, context);
+}
 
 } // namespace lowbit::rt::engine
 

@@ -25,7 +25,7 @@ using namespace lowbit::rt::kernels;
 /// Checks that attention() can run with these arguments.
 static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
                                  int64_t Hkv, int64_t Dh,
-                                 const KVCache &cache) {
+                                 const KVCacheView &cache) {
   if (H <= 0 || Hkv <= 0 || Dh <= 0)
     return Status::error("attention needs positive head counts and head "
                          "dimension, got H = " +
@@ -40,8 +40,7 @@ static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
                          " heads of " + std::to_string(cache.headDim) +
                          " channels, attention needs " + std::to_string(Hkv) +
                          " heads of " + std::to_string(Dh));
-  size_t needed = static_cast<size_t>(cache.maxCtx * cache.rowSize());
-  if (cache.maxCtx < 0 || cache.k.size() < needed || cache.v.size() < needed)
+  if (cache.maxCtx < 0 || !cache.k || !cache.v)
     return Status::error("kv cache storage is smaller than maxCtx = " +
                          std::to_string(cache.maxCtx) + " rows");
   for (int64_t t = 0; t < T; ++t)
@@ -129,6 +128,22 @@ struct AttentionJob {
 };
 } // namespace
 
+/// A view of \p cache, or one with null storage when its vectors are smaller
+/// than maxCtx rows (rejected by checkAttentionArgs).
+static KVCacheView viewOf(KVCache &cache) {
+  KVCacheView view;
+  view.maxCtx = cache.maxCtx;
+  view.numKVHeads = cache.numKVHeads;
+  view.headDim = cache.headDim;
+  size_t needed = static_cast<size_t>(cache.maxCtx * cache.rowSize());
+  if (cache.maxCtx >= 0 && cache.k.size() >= needed &&
+      cache.v.size() >= needed) {
+    view.k = cache.k.data();
+    view.v = cache.v.data();
+  }
+  return view;
+}
+
 Status lowbit::rt::kernels::attention(const float *q, const float *k,
                                       const float *v, const int32_t *pos,
                                       int64_t T, int64_t H, int64_t Hkv,
@@ -136,7 +151,7 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
                                       ThreadPool *pool) {
   if (T <= 0)
     return Status::success();
-  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
+  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, viewOf(cache)); !s)
     return s;
   int32_t maxPos = *std::max_element(pos, pos + T);
   std::vector<double> scratch(
@@ -151,6 +166,16 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
                                       int64_t Dh, KVCache &cache, float *out,
                                       ThreadPool *pool, double *scratch,
                                       int64_t scratchSize) {
+  return attention(q, k, v, pos, T, H, Hkv, Dh, viewOf(cache), out, pool,
+                   scratch, scratchSize);
+}
+
+Status lowbit::rt::kernels::attention(const float *q, const float *k,
+                                      const float *v, const int32_t *pos,
+                                      int64_t T, int64_t H, int64_t Hkv,
+                                      int64_t Dh, const KVCacheView &cache,
+                                      float *out, ThreadPool *pool,
+                                      double *scratch, int64_t scratchSize) {
   if (T <= 0)
     return Status::success();
   if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
@@ -169,17 +194,17 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
   const int64_t qRow = H * Dh;
   for (int64_t t = 0; t < T; ++t) {
     size_t dst = static_cast<size_t>(pos[t] * kvRow);
-    std::memcpy(cache.k.data() + dst, k + t * kvRow,
+    std::memcpy(cache.k + dst, k + t * kvRow,
                 sizeof(float) * static_cast<size_t>(kvRow));
-    std::memcpy(cache.v.data() + dst, v + t * kvRow,
+    std::memcpy(cache.v + dst, v + t * kvRow,
                 sizeof(float) * static_cast<size_t>(kvRow));
   }
 
   AttentionJob job;
   job.q = q;
   job.pos = pos;
-  job.cacheK = cache.k.data();
-  job.cacheV = cache.v.data();
+  job.cacheK = cache.k;
+  job.cacheV = cache.v;
   job.out = out;
   job.scratch = scratch;
   job.T = T;

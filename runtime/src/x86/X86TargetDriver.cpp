@@ -1,105 +1,155 @@
-//===- X86TargetDriver.cpp - the engine's x86 target driver -----*- C++ -*-===//
+//===- X86TargetDriver.cpp - the HAL driver `x86` ---------------*- C++ -*-===//
 //
 // Part of the lowbit project.
 //
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// The TargetDriver (runtime/src/engine/Driver.h) of target `x86`: loads the
-/// kernel library of the bundle (KernelLibrary), checks the packed weight of
-/// each qmatmul op against packedWeightBytes, resolves the kernels the op
-/// lists and picks the best ISA variant this CPU runs (rankVariants), and
-/// dispatches through runQMatmul.
+/// The HAL device (lowbitrt/hal.h) of target `x86`: a HostDevice (host
+/// memory, the portable kernels for every op but qmatmul) whose executable
+/// is the bundle's kernel library (KernelLibrary) and whose qmatmul kernels
+/// are the generated ones: kernel_create checks the packed weight against
+/// packedWeightBytes, resolves the kernels the op lists and picks the best
+/// ISA variant this CPU runs (rankVariants); dispatch goes to runQMatmul.
 ///
 //===----------------------------------------------------------------------===//
 
 #include "CpuFeatures.h"
-#include "Driver.h"
+#include "EngineError.h"
 #include "Fields.h"
+#include "HostDevice.h"
 #include "X86Driver.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
-using lowbit::rt::Bundle;
-using lowbit::rt::BundleCode;
-using lowbit::rt::BundleTensor;
-using lowbit::rt::DType;
+using lowbit::hal::HostDevice;
+using lowbit::hal::HostKernel;
+using lowbit::hal::HostQMatmul;
+using lowbit::hal::HostQueue;
+using lowbit::hal::makeStatus;
+using lowbit::hal::QMatmulArgs;
 using lowbit::rt::engine::EngineError;
 using lowbit::rt::engine::Fields;
-using lowbit::rt::engine::QMatmulOperands;
-using lowbit::rt::engine::TargetDriver;
-using lowbit::rt::kernels::ThreadPool;
 using json = nlohmann::json;
 
 namespace lowbitrt::x86 {
 
 namespace {
 
+/// The packed layout the generated kernels read (codec name).
+constexpr const char *kLayout = "x86-tile16-v1";
+
 [[noreturn]] void fail(const std::string &msg,
                        lowbit_rt_status status = LOWBIT_RT_FORMAT) {
   throw EngineError(status, msg);
 }
 
-class X86TargetDriver final : public TargetDriver {
+struct X86Executable {
+  std::unique_ptr<KernelLibrary> library;
+};
+
+/// A bound qmatmul: the call without its operands (bound per dispatch).
+struct X86QMatmul : HostQMatmul {
+  QMatmulCall call;
+};
+
+class X86Device final : public HostDevice {
 public:
   const char *name() const override { return "x86"; }
+  const char *description() const override { return isa.c_str(); }
 
-  void load(const BundleCode *code, const Bundle &) override {
-    // Without a code blob nothing is loaded; a qmatmul op is then rejected
-    // when it is bound.
-    if (!code)
-      return;
+  bool supportsQMatmul(const lowbit_hal_op_desc &op) const override {
+    return op.layout && std::strcmp(op.layout, kLayout) == 0 &&
+           (op.bits == 2 || op.bits == 3 || op.bits == 4 || op.bits == 8);
+  }
+
+  lowbit_hal_status loadExecutable(const char *format, const void *data,
+                                   uint64_t size,
+                                   lowbit_hal_executable **out) override {
     std::string err;
     bool unsupported = false;
-    library = KernelLibrary::load(code->data, static_cast<size_t>(code->size),
-                                  code->format, err, unsupported);
-    if (!library)
-      fail("code blob 'x86': " + err,
-           unsupported ? LOWBIT_RT_UNSUPPORTED : LOWBIT_RT_FORMAT);
+    auto exe = std::make_unique<X86Executable>();
+    exe->library = KernelLibrary::load(static_cast<const uint8_t *>(data),
+                                       static_cast<size_t>(size), format, err,
+                                       unsupported);
+    if (!exe->library)
+      return makeStatus(unsupported ? LOWBIT_HAL_UNSUPPORTED
+                                    : LOWBIT_HAL_FORMAT,
+                        "code blob 'x86': " + err);
+    *out = reinterpret_cast<lowbit_hal_executable *>(exe.release());
+    return nullptr;
   }
 
-  int bindQMatmul(const Fields &f, const Bundle &bundle,
-                  const QMatmulOperands &operands) override;
+  void freeExecutable(lowbit_hal_executable *executable) override {
+    delete reinterpret_cast<X86Executable *>(executable);
+  }
 
-  int64_t scratchFloats(int handle, int64_t maxRows) const override {
-    const QMatmulCall &call = calls[static_cast<size_t>(handle)];
+  lowbit_hal_status createQMatmul(lowbit_hal_executable *executable,
+                                  const lowbit_hal_op_desc &op,
+                                  std::unique_ptr<HostQMatmul> &out) override {
+    // Fields.h reports malformed fields with an EngineError; it stops here.
+    try {
+      out = bind(reinterpret_cast<X86Executable *>(executable), op);
+      return nullptr;
+    } catch (const EngineError &e) {
+      return makeStatus(e.status == LOWBIT_RT_UNSUPPORTED
+                            ? LOWBIT_HAL_UNSUPPORTED
+                            : LOWBIT_HAL_FORMAT,
+                        e.message);
+    } catch (const std::bad_alloc &) {
+      return makeStatus(LOWBIT_HAL_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception &e) {
+      return makeStatus(LOWBIT_HAL_INTERNAL, e.what());
+    }
+  }
+
+  int64_t qmatmulScratchFloats(const HostKernel &kernel, int64_t maxRows,
+                               unsigned) const override {
     // The gathered activations of an act-order permutation.
-    return call.perm ? maxRows * call.K : 0;
+    return (kernel.desc.flags & LOWBIT_HAL_OP_HAS_PERM)
+               ? maxRows * kernel.desc.cols
+               : 0;
   }
 
-  void runQMatmul(int handle, const float *x, int64_t T, float *y,
-                  float *scratch, ThreadPool *pool) const override {
-    x86::runQMatmul(calls[static_cast<size_t>(handle)], x, T, y, scratch, pool);
-  }
-
-  std::string isaDescription() const override {
-    if (chosenIsas.empty())
-      return "none";
-    std::string s;
-    for (const std::string &isa : chosenIsas)
-      s += (s.empty() ? "" : "+") + isa;
-    return s;
+  lowbit_hal_status runQMatmul(const HostKernel &kernel, const QMatmulArgs &a,
+                               HostQueue &queue) const override {
+    QMatmulCall call = static_cast<const X86QMatmul &>(*kernel.qmatmul).call;
+    call.packed = a.packed;
+    call.bias = a.bias;
+    call.perm = a.perm;
+    x86::runQMatmul(call, a.x, a.T, a.y, queue.qmatmul.data(),
+                    queue.pool.get());
+    return nullptr;
   }
 
 private:
-  void chooseKernels(const Fields &f, QMatmulCall &call, bool int8Path);
+  std::unique_ptr<X86QMatmul> bind(X86Executable *exe,
+                                   const lowbit_hal_op_desc &op);
+  void chooseKernels(const X86Executable *exe, const Fields &f,
+                     QMatmulCall &call, bool int8Path);
 
-  std::unique_ptr<KernelLibrary> library;
   CpuFeatures cpu = detectCpuFeatures();
-  std::vector<QMatmulCall> calls;
   /// The variants chosen so far, in the order first chosen.
   std::vector<std::string> chosenIsas;
+  /// chosenIsas joined by '+' ("none" before any).
+  std::string isa = "none";
 };
 
-int X86TargetDriver::bindQMatmul(const Fields &f, const Bundle &bundle,
-                                 const QMatmulOperands &operands) {
-  const std::string &ctx = f.context();
-  QMatmulCall call;
-  call.N = operands.N;
-  call.K = operands.K;
-  call.bias = operands.bias;
-  call.perm = operands.perm;
+std::unique_ptr<X86QMatmul> X86Device::bind(X86Executable *exe,
+                                            const lowbit_hal_op_desc &op) {
+  const std::string ctx = op.context ? op.context : "qmatmul";
+  if (!op.op_json)
+    fail(ctx + ": the x86 driver needs the op's fields");
+  json fieldsJson = json::parse(op.op_json, op.op_json + op.op_json_size,
+                                nullptr, /*allow_exceptions=*/false);
+  Fields f(fieldsJson, ctx);
+
+  auto q = std::make_unique<X86QMatmul>();
+  QMatmulCall &call = q->call;
+  call.N = op.rows;
+  call.K = op.cols;
 
   // The packed layout (a lowbitrt/Codec.h name). Bundles written before the
   // manifest recorded it hold the only layout x86 bundles had.
@@ -112,48 +162,34 @@ int X86TargetDriver::bindQMatmul(const Fields &f, const Bundle &bundle,
          LOWBIT_RT_UNSUPPORTED);
 
   PackedShape shape;
-  shape.bits = static_cast<int>(f.integer("bits", 1, 64));
-  shape.groupSize = f.integer("group_size");
-  shape.symmetric = f.boolean("symmetric");
-  std::string scaleType = f.string("scale_type");
-  if (scaleType != "f32" && scaleType != "f16")
-    fail(ctx + ": scale_type '" + scaleType + "' is not f32 or f16");
-  shape.f16Scales = scaleType == "f16";
+  shape.bits = op.bits;
+  shape.groupSize = op.group_size;
+  shape.symmetric = (op.flags & LOWBIT_HAL_OP_SYMMETRIC) != 0;
+  shape.f16Scales = (op.flags & LOWBIT_HAL_OP_F16_SCALES) != 0;
   shape.K = call.K;
   shape.N = call.N;
   std::string err;
   int64_t bytes = packedWeightBytes(shape, err);
   if (bytes < 0)
     fail(ctx + ": " + err);
-
   std::string weightName = f.string("weight");
-  const BundleTensor *w = bundle.tensor(weightName);
-  if (!w)
-    fail(ctx + ": field 'weight': tensor '" + weightName +
-         "' is not in the bundle");
-  if (w->dtype != DType::Bytes && w->dtype != DType::U8 &&
-      w->dtype != DType::I8)
-    fail(ctx + ": packed weight '" + weightName + "' has dtype " +
-         std::string(dtypeName(w->dtype)) + ", expected bytes");
-  if (w->size != static_cast<uint64_t>(bytes))
+  if (op.weight_bytes != static_cast<uint64_t>(bytes))
     fail(ctx + ": packed weight '" + weightName + "' has " +
-         std::to_string(w->size) +
+         std::to_string(op.weight_bytes) +
          " bytes, the packed layout of N = " + std::to_string(call.N) +
          ", K = " + std::to_string(call.K) + " needs " + std::to_string(bytes));
-  call.packed = w->data;
 
   std::string path = f.string("path");
   if (path != "fp32" && path != "int8")
     fail(ctx + ": path '" + path + "' is not fp32 or int8");
-  chooseKernels(f, call, path == "int8");
-  calls.push_back(call);
-  return static_cast<int>(calls.size() - 1);
+  chooseKernels(exe, f, call, path == "int8");
+  return q;
 }
 
-void X86TargetDriver::chooseKernels(const Fields &f, QMatmulCall &call,
-                                    bool int8Path) {
+void X86Device::chooseKernels(const X86Executable *exe, const Fields &f,
+                              QMatmulCall &call, bool int8Path) {
   const std::string &ctx = f.context();
-  if (!library)
+  if (!exe || !exe->library)
     fail(ctx + ": the bundle has no code blob for target 'x86'");
   struct Variant {
     X86Variant isa;
@@ -166,28 +202,28 @@ void X86TargetDriver::chooseKernels(const Fields &f, QMatmulCall &call,
     fail(ctx + ": field 'kernels' is empty");
   for (size_t i = 0; i < list.size(); ++i) {
     Fields k(list[i], ctx + ": kernels[" + std::to_string(i) + "]");
-    std::string isa = k.string("isa");
+    std::string isaName = k.string("isa");
     Variant v;
     bool known = false;
     for (auto c : {X86Variant::AVX2, X86Variant::AVXVNNI, X86Variant::AVX512,
                    X86Variant::AVX512VNNI})
-      if (isa == variantName(c))
+      if (isaName == variantName(c))
         v.isa = c, known = true;
     if (!known)
-      fail(k.context() + ": unknown isa '" + isa + "'");
+      fail(k.context() + ": unknown isa '" + isaName + "'");
     v.tile = k.integer("batch_tile", 1, 1 << 16);
     std::string symbol = k.string("symbol");
-    v.fn = library->lookup(symbol);
+    v.fn = exe->library->lookup(symbol);
     if (!v.fn)
       fail(k.context() + ": symbol '" + symbol +
            "' is not in the kernel library");
     variants.push_back(v);
   }
 
-  for (X86Variant isa : rankVariants(cpu, int8Path)) {
+  for (X86Variant candidate : rankVariants(cpu, int8Path)) {
     const Variant *gemv = nullptr, *gemm = nullptr;
     for (const Variant &v : variants) {
-      if (v.isa != isa)
+      if (v.isa != candidate)
         continue;
       // T == 1 takes the batch_tile 1 kernel (else the smallest tile), T > 1
       // the largest tile.
@@ -200,18 +236,28 @@ void X86TargetDriver::chooseKernels(const Fields &f, QMatmulCall &call,
       continue;
     call.gemv = gemv->fn;
     call.gemm = gemm->fn;
-    std::string name = variantName(isa);
-    if (std::find(chosenIsas.begin(), chosenIsas.end(), name) ==
-        chosenIsas.end())
-      chosenIsas.push_back(name);
+    std::string chosen = variantName(candidate);
+    if (std::find(chosenIsas.begin(), chosenIsas.end(), chosen) ==
+        chosenIsas.end()) {
+      chosenIsas.push_back(chosen);
+      isa.clear();
+      for (const std::string &s : chosenIsas)
+        isa += (isa.empty() ? "" : "+") + s;
+    }
     return;
   }
   fail(ctx + ": no kernel variant runs on this CPU (" + cpu.describe() + ")",
        LOWBIT_RT_UNSUPPORTED);
 }
 
+lowbit_hal_status createX86Device(const lowbit_hal_device_params *,
+                                  lowbit_hal_device **out) {
+  *out = new X86Device();
+  return nullptr;
+}
+
 } // namespace
 
 } // namespace lowbitrt::x86
 
-LOWBIT_RT_DEFINE_DRIVER(x86, lowbitrt::x86::X86TargetDriver)
+LOWBIT_HAL_DEFINE_DRIVER(x86, lowbitrt::x86::createX86Device);
