@@ -34,6 +34,20 @@ def Lowbit_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  // Module attributes `lowbit.parameter_scopes` and `lowbit.tokenizer`.
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Per-context state of the parameter resolver
+    /// (lowbit/Params/ParamResolver.h), owned by the dialect so that it lives
+    /// exactly as long as the context. Type-erased: the dialect library does
+    /// not depend on the resolver's.
+    std::shared_ptr<void> &getParamResolverSlot() { return paramResolverSlot; }
+
+  private:
+    std::shared_ptr<void> paramResolverSlot;
+
+  public:
+  }];
 }
 
 class Lowbit_Op<string mnemonic, list<Trait> traits = []>
