@@ -21,8 +21,9 @@ def Lowbit_Dialect : Dialect {
     At the graph level a model is a handful of coarse ops (embedding, RMS
     norm, linear, rotary embedding, attention with a KV cache, gated MLP
     activation, residual add) over ranked tensors. Weights are never stored
-    in the IR: `lowbit.param` references a tensor by name in an external
-    parameter store (memory-mapped safetensors), so a 70B model prints as a
+    in the IR: `lowbit.param` references a tensor by scope and key; the module
+    records where each parameter scope is stored (`lowbit.parameter_scopes`,
+    relative paths to memory-mapped safetensors), so a 70B model prints as a
     small module.
 
     At the quantized level linear weights become `lowbit.qparam` values of
