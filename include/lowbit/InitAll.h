@@ -28,6 +28,7 @@ inline void registerAllDialects(mlir::DialectRegistry &registry) {
 /// transforms (canonicalize, cse, ...) that pipelines use.
 inline void registerAllPasses() {
   mlir::lowbit::registerLowbitPasses();
+  mlir::lowbit::registerLowbitPipelines();
   mlir::registerTransformsPasses();
 }
 

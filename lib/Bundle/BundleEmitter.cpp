@@ -6,6 +6,8 @@
 
 #include "lowbit/Bundle/BundleEmitter.h"
 
+#include "lowbit/Params/ParamResolver.h"
+
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbitrt/Bundle.h"
@@ -73,12 +75,30 @@ private:
   ScopedDiagnosticHandler handler;
 };
 
+/// Tensors of the module's parameter scopes.
+struct ScopedParams {
+  ParamResolver &resolver;
+  ModuleOp module;
+
+  FailureOr<const TensorView *>
+  lookup(Operation *op, std::optional<StringRef> scope, StringRef name) const {
+    if (!scope)
+      return op->emitOpError("tensor '")
+             << name << "' has neither a parameter scope nor inline data";
+    llvm::Expected<const TensorView *> view =
+        resolver.lookup(module, *scope, name);
+    if (!view)
+      return op->emitOpError(llvm::toString(view.takeError()));
+    return *view;
+  }
+};
+
 class Emitter {
 public:
-  Emitter(ModuleOp module, const ParamStore &store, const TargetBackend &target,
+  Emitter(ModuleOp module, const TargetBackend &target,
           rt::BundleWriter &writer, BundleStats &stats)
-      : module(module), store(store), target(target), writer(writer),
-        stats(stats) {}
+      : module(module), store{ParamResolver::get(module.getContext()), module},
+        target(target), writer(writer), stats(stats) {}
 
   LogicalResult buildProgram(llvm::json::Object &program,
                              llvm::json::Array &layers);
@@ -94,7 +114,7 @@ private:
   void assignBuffers(int64_t outputValue, llvm::json::Object &program);
 
   ModuleOp module;
-  const ParamStore &store;
+  ScopedParams store;
   const TargetBackend &target;
   rt::BundleWriter &writer;
   BundleStats &stats;
@@ -108,8 +128,8 @@ private:
 
 /// Copies a float tensor (stored, or inline in the IR) into f32 values.
 FailureOr<std::vector<float>>
-loadFloats(Operation *op, StringRef name,
-           std::optional<ElementsAttr> inlineValue, const ParamStore &store,
+loadFloats(Operation *op, std::optional<StringRef> scope, StringRef name,
+           std::optional<ElementsAttr> inlineValue, const ScopedParams &store,
            int64_t expected) {
   std::vector<float> out;
   if (inlineValue) {
@@ -124,10 +144,10 @@ loadFloats(Operation *op, StringRef name,
       out.push_back(f.convertToFloat());
     }
   } else {
-    const TensorView *view = store.lookup(name);
-    if (!view)
-      return op->emitOpError("tensor '")
-             << name << "' is not in the parameter store";
+    FailureOr<const TensorView *> found = store.lookup(op, scope, name);
+    if (failed(found))
+      return failure();
+    const TensorView *view = *found;
     llvm::Expected<std::vector<float>> values = toF32(*view);
     if (!values)
       return op->emitOpError(llvm::toString(values.takeError()));
@@ -141,8 +161,9 @@ loadFloats(Operation *op, StringRef name,
 
 /// Copies an integer tensor (stored as U8/I32/I64, or inline) into int64s.
 FailureOr<std::vector<int64_t>>
-loadInts(Operation *op, StringRef name, std::optional<ElementsAttr> inlineValue,
-         const ParamStore &store, int64_t expected) {
+loadInts(Operation *op, std::optional<StringRef> scope, StringRef name,
+         std::optional<ElementsAttr> inlineValue, const ScopedParams &store,
+         int64_t expected) {
   std::vector<int64_t> out;
   if (inlineValue) {
     auto dense = dyn_cast<DenseElementsAttr>(*inlineValue);
@@ -154,10 +175,10 @@ loadInts(Operation *op, StringRef name, std::optional<ElementsAttr> inlineValue,
       out.push_back(isUnsigned ? static_cast<int64_t>(v.getZExtValue())
                                : v.getSExtValue());
   } else {
-    const TensorView *view = store.lookup(name);
-    if (!view)
-      return op->emitOpError("tensor '")
-             << name << "' is not in the parameter store";
+    FailureOr<const TensorView *> found = store.lookup(op, scope, name);
+    if (failed(found))
+      return failure();
+    const TensorView *view = *found;
     int64_t n = view->numel();
     out.resize(n);
     switch (view->dtype) {
@@ -229,7 +250,8 @@ FailureOr<std::string> Emitter::floatTensor(Operation *user, Value v) {
     return name;
   RankedTensorType type = param.getType();
   FailureOr<std::vector<float>> values =
-      loadFloats(param, name, param.getValue(), store, type.getNumElements());
+      loadFloats(param, param.getScope(), name, param.getValue(), store,
+                 type.getNumElements());
   if (failed(values))
     return failure();
   stats.floatWeightBytes += values->size() * sizeof(float);
@@ -270,17 +292,20 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
     return packedName;
 
   FailureOr<std::vector<int64_t>> codes =
-      loadInts(param, name + ".qcodes", param.getCodes(), store, n * k);
+      loadInts(param, param.getScope(), name + ".qcodes", param.getCodes(),
+               store, n * k);
   if (failed(codes))
     return failure();
   FailureOr<std::vector<float>> scales =
-      loadFloats(param, name + ".scales", param.getScales(), store, n * groups);
+      loadFloats(param, param.getScope(), name + ".scales", param.getScales(),
+                 store, n * groups);
   if (failed(scales))
     return failure();
   std::vector<uint8_t> zeros;
   if (type.getZerosType()) {
     FailureOr<std::vector<int64_t>> z =
-        loadInts(param, name + ".zeros", param.getZeros(), store, n * groups);
+        loadInts(param, param.getScope(), name + ".zeros", param.getZeros(),
+                 store, n * groups);
     if (failed(z))
       return failure();
     for (int64_t v : *z) {
@@ -293,8 +318,8 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
   }
   std::vector<int64_t> perm;
   if (type.getPermType()) {
-    FailureOr<std::vector<int64_t>> p =
-        loadInts(param, name + ".perm", param.getPerm(), store, k);
+    FailureOr<std::vector<int64_t>> p = loadInts(
+        param, param.getScope(), name + ".perm", param.getPerm(), store, k);
     if (failed(p))
       return failure();
     std::vector<bool> seen(k, false);
@@ -704,14 +729,13 @@ llvm::Expected<std::string> hashFile(llvm::StringRef path) {
   return llvm::toHex(hasher.final(), /*LowerCase=*/true);
 }
 
-llvm::Error emitBundle(ModuleOp module, const ParamStore &store,
-                       const TargetBackend &target,
+llvm::Error emitBundle(ModuleOp module, const TargetBackend &target,
                        const BundleEmitOptions &options, llvm::StringRef path,
                        BundleStats *statsOut) {
   DiagnosticCollector diagnostics(module.getContext());
   BundleStats stats;
   rt::BundleWriter writer;
-  Emitter emitter(module, store, target, writer, stats);
+  Emitter emitter(module, target, writer, stats);
 
   llvm::json::Object manifest;
   manifest["format"] = "lowbit-manifest-v1";
@@ -726,15 +750,19 @@ llvm::Error emitBundle(ModuleOp module, const ParamStore &store,
                                    " attribute (import it with lowbit-import)");
   manifest["config"] = *attrToJson(config);
 
-  if (auto tokenizer = module->getAttrOfType<StringAttr>(attrs::kTokenizer)) {
-    auto buffer = llvm::MemoryBuffer::getFile(tokenizer.getValue());
+  llvm::Expected<std::string> tokenizer =
+      ParamResolver::get(module.getContext()).getTokenizerPath(module);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  if (!tokenizer->empty()) {
+    auto buffer = llvm::MemoryBuffer::getFile(*tokenizer);
     if (!buffer)
-      return llvm::createStringError("%s: %s", tokenizer.getValue().data(),
+      return llvm::createStringError("%s: %s", tokenizer->c_str(),
                                      buffer.getError().message().c_str());
     llvm::Expected<llvm::json::Value> json =
         llvm::json::parse((*buffer)->getBuffer());
     if (!json)
-      return llvm::createStringError(tokenizer.getValue().str() + ": " +
+      return llvm::createStringError(*tokenizer + ": " +
                                      llvm::toString(json.takeError()));
     manifest["tokenizer"] = std::move(*json);
   }

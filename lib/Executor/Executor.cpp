@@ -4,6 +4,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Import/HFImporter.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/ParamStore.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
@@ -128,7 +129,7 @@ viewToF32(Operation *op, const TensorView &view, ArrayRef<int64_t> shape) {
 
 struct Executor::Impl {
   ModuleOp module;
-  const ParamStore &store;
+  ParamResolver &params;
   func::FuncOp entryFn;
   int64_t vocab = 0;
   int64_t maxCtx = 0;
@@ -138,13 +139,27 @@ struct Executor::Impl {
   llvm::DenseMap<Operation *, Tensor> weightCache;
   LinearObserver observer;
 
-  Impl(ModuleOp module, const ParamStore &store, unsigned threads)
-      : module(module), store(store), pool(threads) {}
+  Impl(ModuleOp module, unsigned threads)
+      : module(module), params(ParamResolver::get(module.getContext())),
+        pool(threads) {}
+
+  /// Tensor `key` of `scope`, or an error naming the op.
+  llvm::Expected<const TensorView *>
+  lookup(Operation *op, std::optional<StringRef> scope, StringRef key) {
+    if (!scope)
+      return opError(op, "tensor '" + key +
+                             "' has neither a parameter scope nor inline data");
+    llvm::Expected<const TensorView *> view =
+        params.lookup(module, *scope, key);
+    if (!view)
+      return opError(op, llvm::toString(view.takeError()));
+    return view;
+  }
 
   llvm::Expected<Tensor> loadParam(ParamOp op);
-  llvm::Expected<Tensor> loadComponent(Operation *op, StringRef name,
-                                       std::optional<ElementsAttr> inlineValue,
-                                       RankedTensorType type);
+  llvm::Expected<Tensor>
+  loadComponent(Operation *op, std::optional<StringRef> scope, StringRef name,
+                std::optional<ElementsAttr> inlineValue, RankedTensorType type);
   llvm::Expected<Tensor> dequantize(QParamOp op);
   llvm::Expected<Tensor> weightOf(Value v, llvm::DenseMap<Value, Tensor> &env);
   llvm::Error matmul(Operation *op, const Tensor &x, const Tensor &w,
@@ -164,11 +179,11 @@ llvm::Expected<Tensor> Executor::Impl::loadParam(ParamOp op) {
   llvm::Expected<std::vector<float>> values = [&] {
     if (std::optional<ElementsAttr> value = op.getValue())
       return elementsToF32(op, *value);
-    const TensorView *view = store.lookup(op.getName());
+    llvm::Expected<const TensorView *> view =
+        lookup(op, op.getScope(), op.getName());
     if (!view)
-      return llvm::Expected<std::vector<float>>(opError(
-          op, "tensor '" + op.getName() + "' is not in the parameter store"));
-    return viewToF32(op, *view, shape);
+      return llvm::Expected<std::vector<float>>(view.takeError());
+    return viewToF32(op, **view, shape);
   }();
   if (!values)
     return values.takeError();
@@ -177,18 +192,16 @@ llvm::Expected<Tensor> Executor::Impl::loadParam(ParamOp op) {
   return t;
 }
 
-llvm::Expected<Tensor>
-Executor::Impl::loadComponent(Operation *op, StringRef name,
-                              std::optional<ElementsAttr> inlineValue,
-                              RankedTensorType type) {
+llvm::Expected<Tensor> Executor::Impl::loadComponent(
+    Operation *op, std::optional<StringRef> scope, StringRef name,
+    std::optional<ElementsAttr> inlineValue, RankedTensorType type) {
   llvm::Expected<std::vector<float>> values = [&] {
     if (inlineValue)
       return elementsToF32(op, *inlineValue);
-    const TensorView *view = store.lookup(name);
+    llvm::Expected<const TensorView *> view = lookup(op, scope, name);
     if (!view)
-      return llvm::Expected<std::vector<float>>(
-          opError(op, "tensor '" + name + "' is not in the parameter store"));
-    return viewToF32(op, *view, type.getShape());
+      return llvm::Expected<std::vector<float>>(view.takeError());
+    return viewToF32(op, **view, type.getShape());
   }();
   if (!values)
     return values.takeError();
@@ -202,17 +215,18 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
   QWeightType type = op.getType();
   SchemeAttr scheme = type.getScheme();
   std::string name = op.getName().str();
-  auto codes =
-      loadComponent(op, name + ".qcodes", op.getCodes(), type.getCodesType());
+  auto codes = loadComponent(op, op.getScope(), name + ".qcodes", op.getCodes(),
+                             type.getCodesType());
   if (!codes)
     return codes.takeError();
-  auto scales =
-      loadComponent(op, name + ".scales", op.getScales(), type.getScalesType());
+  auto scales = loadComponent(op, op.getScope(), name + ".scales",
+                              op.getScales(), type.getScalesType());
   if (!scales)
     return scales.takeError();
   std::optional<Tensor> zeros, perm;
   if (RankedTensorType zt = type.getZerosType()) {
-    auto z = loadComponent(op, name + ".zeros", op.getZeros(), zt);
+    auto z =
+        loadComponent(op, op.getScope(), name + ".zeros", op.getZeros(), zt);
     if (!z)
       return z.takeError();
     zeros = *z;
@@ -220,7 +234,7 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
   int64_t n = type.getN(), k = type.getK();
   std::vector<int32_t> gIdx;
   if (RankedTensorType pt = type.getPermType()) {
-    auto p = loadComponent(op, name + ".perm", op.getPerm(), pt);
+    auto p = loadComponent(op, op.getScope(), name + ".perm", op.getPerm(), pt);
     if (!p)
       return p.takeError();
     // perm[j] is the original column quantized j-th; groups follow j.
@@ -486,8 +500,7 @@ Executor::Executor(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 Executor::~Executor() = default;
 
 llvm::Expected<std::unique_ptr<Executor>>
-Executor::create(ModuleOp module, const ParamStore &store,
-                 const ExecutorOptions &options) {
+Executor::create(ModuleOp module, const ExecutorOptions &options) {
   auto entry = module.lookupSymbol<func::FuncOp>(attrs::kEntry);
   if (!entry)
     return llvm::createStringError("module has no @forward entry function");
@@ -507,7 +520,7 @@ Executor::create(ModuleOp module, const ParamStore &store,
     return llvm::createStringError(
         "@forward must take (tokens: tensor<?xi32>, positions: "
         "tensor<?xi32>) and return f32 logits [T, V]");
-  auto impl = std::make_unique<Impl>(module, store, options.threads);
+  auto impl = std::make_unique<Impl>(module, options.threads);
   impl->entryFn = entry;
   impl->vocab = logits.getDimSize(1);
   impl->maxCtx = options.maxContext;

@@ -4,6 +4,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Import/HFImporter.h"
+#include "lowbit/Params/ParamResolver.h"
 
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
@@ -21,17 +22,9 @@ static std::unique_ptr<MLIRContext> makeContext() {
   return ctx;
 }
 
-/// Resolves `p` relative to `base` unless it is absolute.
-static std::string resolve(StringRef base, StringRef p) {
-  if (llvm::sys::path::is_absolute(p))
-    return p.str();
-  SmallString<256> out(base);
-  llvm::sys::path::append(out, p);
-  return std::string(out);
-}
-
-llvm::Expected<LoadedModel> loadModel(StringRef path,
-                                      StringRef weightsOverride) {
+llvm::Expected<LoadedModel>
+loadModel(StringRef path,
+          const std::map<std::string, std::string> &scopeOverrides) {
   LoadedModel model;
   model.context = makeContext();
   MLIRContext *ctx = model.context.get();
@@ -41,12 +34,13 @@ llvm::Expected<LoadedModel> loadModel(StringRef path,
   llvm::sys::path::append(irPath, kModelIRFile);
   bool isDir = llvm::sys::fs::is_directory(path);
 
-  std::string irDir;
+  // Scope paths of an IR file are relative to its directory; an imported
+  // checkpoint is recorded relative to the current directory.
+  std::string baseDir;
   if (isDir && llvm::sys::fs::exists(configPath) &&
       !llvm::sys::fs::exists(irPath)) {
     // A Hugging Face checkpoint: import it.
-    auto module =
-        importHFModel(ctx, weightsOverride.empty() ? path : weightsOverride);
+    auto module = importHFModel(ctx, path);
     if (!module)
       return module.takeError();
     model.module = std::move(*module);
@@ -66,47 +60,24 @@ llvm::Expected<LoadedModel> loadModel(StringRef path,
     if (!model.module)
       return llvm::createStringError("%s: cannot parse lowbit IR:\n%s",
                                      file.c_str(), diagText.c_str());
-    irDir = std::string(llvm::sys::path::parent_path(file));
-    if (irDir.empty())
-      irDir = ".";
+    baseDir = std::string(llvm::sys::path::parent_path(file));
+    if (baseDir.empty())
+      baseDir = ".";
   }
+  ParamResolverConfig config;
+  config.baseDir = baseDir;
+  config.overrides = scopeOverrides;
+  ParamResolver &resolver = ParamResolver::get(ctx);
+  resolver.configure(std::move(config));
 
-  ModuleOp module = *model.module;
-  // Parameters written by quantization passes live next to the IR.
-  if (!irDir.empty()) {
-    SmallString<256> params(irDir);
-    llvm::sys::path::append(params, kQuantizedParamsFile);
-    if (llvm::sys::fs::exists(params)) {
-      auto store = SafetensorsStore::openFile(params);
-      if (!store)
-        return store.takeError();
-      model.stores.push_back(std::move(*store));
-    }
-  }
-  // The original checkpoint.
-  std::string weights = weightsOverride.str();
-  if (weights.empty())
-    if (auto attr = module->getAttrOfType<StringAttr>(attrs::kWeights))
-      weights = irDir.empty() ? attr.str() : resolve(irDir, attr.getValue());
-  if (!weights.empty()) {
-    auto store = llvm::sys::fs::is_directory(weights)
-                     ? SafetensorsStore::openDir(weights)
-                     : SafetensorsStore::openFile(weights);
-    if (!store)
-      return store.takeError();
-    model.stores.push_back(std::move(*store));
-  }
-  if (auto attr = module->getAttrOfType<StringAttr>(attrs::kTokenizer))
-    model.tokenizerPath =
-        irDir.empty() ? attr.str() : resolve(irDir, attr.getValue());
+  llvm::Expected<std::string> tokenizer =
+      resolver.getTokenizerPath(*model.module);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  model.tokenizerPath = *tokenizer;
   if (!model.tokenizerPath.empty() &&
       !llvm::sys::fs::exists(model.tokenizerPath))
     model.tokenizerPath.clear();
-
-  std::vector<const ParamStore *> layers;
-  for (auto &s : model.stores)
-    layers.push_back(s.get());
-  model.overlay = std::make_unique<OverlayStore>(layers);
   return model;
 }
 

@@ -3,6 +3,7 @@
 #include "lowbit/Import/HFImporter.h"
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/ParamStore.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,7 +25,7 @@ public:
       : ctx(ctx), config(config), b(ctx), f32(b.getF32Type()),
         i32(b.getI32Type()) {}
 
-  OwningOpRef<ModuleOp> build(StringRef weightsPath, StringRef tokenizerPath);
+  OwningOpRef<ModuleOp> build(StringRef checkpointPath, StringRef tokenizer);
 
 private:
   /// `[?, width]` activations.
@@ -33,9 +34,10 @@ private:
   }
   Location loc(StringRef name) { return NameLoc::get(b.getStringAttr(name)); }
   Value param(StringRef name, ArrayRef<int64_t> shape) {
-    return mlir::lowbit::ParamOp::create(b, loc(name),
-                                         RankedTensorType::get(shape, f32),
-                                         b.getStringAttr(name), ElementsAttr());
+    return mlir::lowbit::ParamOp::create(
+        b, loc(name), RankedTensorType::get(shape, f32),
+        b.getStringAttr(mlir::lowbit::kCheckpointScope), b.getStringAttr(name),
+        ElementsAttr());
   }
   Value linear(Value x, StringRef prefix, int64_t out, int64_t in,
                bool hasBias) {
@@ -140,14 +142,17 @@ func::FuncOp ModelBuilder::buildLayer(ModuleOp module, int64_t layer) {
   return fn;
 }
 
-OwningOpRef<ModuleOp> ModelBuilder::build(StringRef weightsPath,
-                                          StringRef tokenizerPath) {
+OwningOpRef<ModuleOp> ModelBuilder::build(StringRef checkpointPath,
+                                          StringRef tokenizer) {
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc("model"));
   (*module)->setAttr(attrs::kConfig, configAttr());
-  if (!weightsPath.empty())
-    (*module)->setAttr(attrs::kWeights, b.getStringAttr(weightsPath));
-  if (!tokenizerPath.empty())
-    (*module)->setAttr(attrs::kTokenizer, b.getStringAttr(tokenizerPath));
+  (*module)->setAttr(
+      mlir::lowbit::kParameterScopesAttrName,
+      b.getDictionaryAttr(b.getNamedAttr(
+          mlir::lowbit::kCheckpointScope,
+          mlir::lowbit::ScopeAttr::get(ctx, "safetensors", checkpointPath))));
+  if (!tokenizer.empty())
+    (*module)->setAttr(attrs::kTokenizer, b.getStringAttr(tokenizer));
 
   SmallVector<func::FuncOp> layers;
   for (int64_t i = 0; i < config.numLayers; ++i)
@@ -182,7 +187,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build(StringRef weightsPath,
 llvm::Expected<OwningOpRef<ModuleOp>>
 buildModelIR(MLIRContext *ctx, const ModelConfig &config,
              const ParamStore &store, StringRef dirForErrors,
-             StringRef weightsPath, StringRef tokenizerPath) {
+             StringRef checkpointPath, StringRef tokenizer) {
   ctx->loadDialect<mlir::lowbit::LowbitDialect, func::FuncDialect>();
   if (llvm::Error err = checkTensors(store, config, dirForErrors))
     return std::move(err);
@@ -196,7 +201,11 @@ buildModelIR(MLIRContext *ctx, const ModelConfig &config,
                                    dirForErrors.str().c_str(),
                                    static_cast<long long>(config.headDim));
   ModelBuilder builder(ctx, config);
-  OwningOpRef<ModuleOp> module = builder.build(weightsPath, tokenizerPath);
+  if (checkpointPath.empty() || llvm::sys::path::is_absolute(checkpointPath))
+    return llvm::createStringError(
+        "%s: internal error: the checkpoint path '%s' must be relative",
+        dirForErrors.str().c_str(), checkpointPath.str().c_str());
+  OwningOpRef<ModuleOp> module = builder.build(checkpointPath, tokenizer);
   if (failed(verify(*module)))
     return llvm::createStringError(
         "%s: internal error: the imported IR does not verify",
@@ -204,8 +213,8 @@ buildModelIR(MLIRContext *ctx, const ModelConfig &config,
   return module;
 }
 
-llvm::Expected<OwningOpRef<ModuleOp>> importHFModel(MLIRContext *ctx,
-                                                    StringRef dir) {
+llvm::Expected<OwningOpRef<ModuleOp>>
+importHFModel(MLIRContext *ctx, StringRef dir, StringRef baseDir) {
   if (!llvm::sys::fs::is_directory(dir))
     return llvm::createStringError("%s: not a directory", dir.str().c_str());
   SmallString<256> configPath(dir);
@@ -219,16 +228,14 @@ llvm::Expected<OwningOpRef<ModuleOp>> importHFModel(MLIRContext *ctx,
     return store.takeError();
   SmallString<256> tokenizerPath(dir);
   llvm::sys::path::append(tokenizerPath, "tokenizer.json");
-  if (!llvm::sys::fs::exists(tokenizerPath))
-    tokenizerPath.clear();
-  // Record absolute paths so the IR can be moved away from the checkpoint.
-  SmallString<256> absDir, absTokenizer;
-  if (llvm::sys::fs::real_path(dir, absDir))
-    absDir = dir;
-  if (!tokenizerPath.empty() &&
-      llvm::sys::fs::real_path(tokenizerPath, absTokenizer))
-    absTokenizer = tokenizerPath;
-  return buildModelIR(ctx, *config, **store, dir, absDir, absTokenizer);
+  StringRef tokenizer =
+      llvm::sys::fs::exists(tokenizerPath) ? "tokenizer.json" : "";
+  // Record the checkpoint relative to where the IR goes, so the IR holds no
+  // host path.
+  llvm::Expected<std::string> relDir = makeRelativePath(dir, baseDir);
+  if (!relDir)
+    return relDir.takeError();
+  return buildModelIR(ctx, *config, **store, dir, *relDir, tokenizer);
 }
 
 } // namespace lowbit

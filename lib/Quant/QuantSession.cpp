@@ -87,10 +87,19 @@ parseOverrides(ArrayRef<std::string> specs) {
 
 llvm::Expected<std::vector<LayerChoice>>
 selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
-             std::vector<LayerOverride> &overrides) {
+             std::vector<LayerOverride> &overrides, StringRef only) {
   auto entry = module.lookupSymbol<func::FuncOp>(attrs::kEntry);
   if (!entry)
     return llvm::createStringError("module has no @forward function");
+  std::optional<llvm::Regex> onlyRegex;
+  if (!only.empty()) {
+    std::string regexError;
+    onlyRegex.emplace(only);
+    if (!onlyRegex->isValid(regexError))
+      return llvm::createStringError("only: invalid regex '%s': %s",
+                                     only.str().c_str(), regexError.c_str());
+  }
+  bool onlyMatched = false;
   std::vector<LayerChoice> layers;
   for (auto call : entry.getOps<func::CallOp>()) {
     auto block = module.lookupSymbol<func::FuncOp>(call.getCallee());
@@ -104,6 +113,11 @@ selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
       layer.op = linear;
       layer.weight = weight;
       layer.weightName = weight.getName().str();
+      if (onlyRegex) {
+        if (!onlyRegex->match(layer.weightName))
+          continue;
+        onlyMatched = true;
+      }
       StringRef name = layer.weightName;
       name.consume_back(".weight");
       layer.name = name.str();
@@ -133,6 +147,11 @@ selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
       layers.push_back(std::move(layer));
     }
   }
+  if (onlyRegex && !onlyMatched)
+    return llvm::createStringError(
+        "only regex '%s' matches no float linear layer inside the decoder "
+        "blocks",
+        only.str().c_str());
   for (const LayerOverride &o : overrides)
     if (!o.matched)
       return llvm::createStringError(
@@ -149,27 +168,37 @@ selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
 QuantSession::~QuantSession() = default;
 
 llvm::Expected<std::unique_ptr<QuantSession>>
-QuantSession::open(ModuleOp module, StringRef weightsOverride) {
+QuantSession::open(ModuleOp module, StringRef scope, StringRef outputParams) {
+  if (scope.empty())
+    return llvm::createStringError("the output scope name must not be empty");
   std::unique_ptr<QuantSession> session(new QuantSession());
   session->module = module;
-  std::string weights = weightsOverride.str();
-  if (weights.empty())
-    if (auto attr = module->getAttrOfType<StringAttr>(attrs::kWeights))
-      weights = attr.str();
-  if (!weights.empty()) {
-    auto store = llvm::sys::fs::is_directory(weights)
-                     ? SafetensorsStore::openDir(weights)
-                     : SafetensorsStore::openFile(weights);
-    if (!store)
-      return store.takeError();
-    session->checkpoint = std::move(*store);
+  session->scope = scope.str();
+  session->outputParams = outputParams.str();
+  // Reuse the scope when an earlier pass of this process wrote it.
+  if (lookupParameterScope(module, scope)) {
+    auto out = ParamResolver::get(module.getContext())
+                   .openOutputScope(module, scope, outputParams);
+    if (!out)
+      return out.takeError();
+    session->output = *out;
   }
-  session->outputStore = std::make_unique<MemoryStore>();
-  std::vector<const ParamStore *> layers = {session->outputStore.get()};
-  if (session->checkpoint)
-    layers.push_back(session->checkpoint.get());
-  session->overlay = std::make_unique<OverlayStore>(layers);
   return session;
+}
+
+static llvm::Error needOutputFile() {
+  return llvm::createStringError(
+      "the quantized tensors of store-backed weights need a file: pass "
+      "output-params=FILE");
+}
+
+llvm::Error QuantSession::checkOutputFile(ArrayRef<LayerChoice> layers) const {
+  if (output || !outputParams.empty())
+    return llvm::Error::success();
+  for (const LayerChoice &layer : layers)
+    if (!mlir::lowbit::ParamOp(layer.weight).getValue())
+      return needOutputFile();
+  return llvm::Error::success();
 }
 
 llvm::Expected<std::vector<float>>
@@ -188,10 +217,17 @@ QuantSession::loadWeight(const LayerChoice &layer) {
       out.push_back(static_cast<float>(v.convertToDouble()));
     return out;
   }
-  const TensorView *view = overlay->lookup(layer.weightName);
-  if (!view)
-    return llvm::createStringError("weight '%s' is not in the parameter store",
-                                   layer.weightName.c_str());
+  std::optional<StringRef> scopeName = weight.getScope();
+  if (!scopeName)
+    return llvm::createStringError(
+        "weight '%s' has neither a parameter scope nor inline data",
+        layer.weightName.c_str());
+  llvm::Expected<const TensorView *> found =
+      ParamResolver::get(module.getContext())
+          .lookup(module, *scopeName, layer.weightName);
+  if (!found)
+    return found.takeError();
+  const TensorView *view = *found;
   if (ArrayRef<int64_t>(view->shape) != type.getShape())
     return llvm::createStringError(
         "weight '%s' has shape %s in the store, the IR expects %s",
@@ -276,10 +312,22 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   OpBuilder b(layer.op);
   // Keep the quantized parameter where the float one was.
   b.setInsertionPoint(layer.weight);
-  auto qparam = QParamOp::create(
-      b, layer.weight.getLoc(), qType, b.getStringAttr(layer.name),
-      ElementsAttr(), ElementsAttr(), ElementsAttr(), ElementsAttr());
-  if (layer.weight.getValue()) {
+  bool isInline = layer.weight.getValue().has_value();
+  if (!isInline && !output) {
+    if (outputParams.empty())
+      return needOutputFile();
+    auto out =
+        ParamResolver::get(ctx).openOutputScope(module, scope, outputParams);
+    if (!out)
+      return out.takeError();
+    output = *out;
+  }
+  auto qparam =
+      QParamOp::create(b, layer.weight.getLoc(), qType,
+                       isInline ? StringAttr() : b.getStringAttr(scope),
+                       b.getStringAttr(layer.name), ElementsAttr(),
+                       ElementsAttr(), ElementsAttr(), ElementsAttr());
+  if (isInline) {
     // Inline model in, inline quantized parameter out.
     RankedTensorType codesType = qType.getCodesType();
     SmallVector<APInt> codes;
@@ -327,7 +375,7 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
       tensors.push_back(raw(layer.name + ".perm", DType::I32, {k},
                             result.perm.data(), 4 * result.perm.size()));
     for (OwnedTensor &t : tensors)
-      if (llvm::Error err = outputStore->set(std::move(t)))
+      if (llvm::Error err = output->store.set(std::move(t)))
         return err;
   }
   b.setInsertionPoint(layer.op);
@@ -347,7 +395,7 @@ llvm::Expected<Executor *> QuantSession::getExecutor(int64_t maxContext) {
   if (!exec) {
     ExecutorOptions options;
     options.maxContext = maxContext;
-    auto created = Executor::create(module, *overlay, options);
+    auto created = Executor::create(module, options);
     if (!created)
       return created.takeError();
     exec = std::move(*created);
@@ -355,25 +403,31 @@ llvm::Expected<Executor *> QuantSession::getExecutor(int64_t maxContext) {
   return exec.get();
 }
 
-llvm::Error QuantSession::writeOutputs(
-    StringRef paramsPath, StringRef reportPath,
-    const std::map<std::string, std::string> &metadata) const {
-  if (!paramsPath.empty())
-    if (llvm::Error err = outputStore->writeTo(paramsPath, metadata))
-      return err;
-  if (!reportPath.empty()) {
-    llvm::json::Array layers;
-    for (const llvm::json::Value &v : report)
-      layers.push_back(v);
-    llvm::json::Object root{{"layers", std::move(layers)}};
-    if (llvm::Error err = llvm::writeToOutput(
-            reportPath, [&](llvm::raw_ostream &os) -> llvm::Error {
-              os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
-                 << "\n";
-              return llvm::Error::success();
-            }))
-      return err;
+void QuantSession::addReport(llvm::json::Object entry) {
+  report.push_back(std::move(entry));
+}
+
+llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries) {
+  llvm::json::Array layers;
+  for (const llvm::json::Value &v : entries)
+    layers.push_back(v);
+  llvm::json::Object root{{"layers", std::move(layers)}};
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) -> llvm::Error {
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+    return llvm::Error::success();
+  });
+}
+
+llvm::Error QuantSession::finish(bool save, StringRef reportPath) {
+  if (output) {
+    for (const llvm::json::Value &entry : report)
+      output->report.push_back(entry);
   }
+  if (save && output && output->store.size() > 0)
+    if (llvm::Error err = output->store.writeTo(output->location))
+      return err;
+  if (!reportPath.empty())
+    return writeReport(reportPath, report);
   return llvm::Error::success();
 }
 

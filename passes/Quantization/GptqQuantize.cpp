@@ -32,9 +32,6 @@ namespace {
 struct GptqQuantizePass
     : mlir::lowbit::impl::LowbitGptqQuantizeBase<GptqQuantizePass> {
   using Base::Base;
-  GptqQuantizePass(const mlir::lowbit::LowbitGptqQuantizeOptions &options,
-                   ::lowbit::QuantSession *session)
-      : Base(options), external(session) {}
 
   void runOnOperation() override {
     if (failed(run()))
@@ -42,8 +39,6 @@ struct GptqQuantizePass
   }
 
   LogicalResult run();
-
-  ::lowbit::QuantSession *external = nullptr;
 };
 
 /// Layers of one block split into the groups quantized together: with
@@ -87,20 +82,25 @@ LogicalResult GptqQuantizePass::run() {
   auto overrideList = ::lowbit::parseOverrides(overrides);
   if (!overrideList)
     return ::lowbit::emitErr(module, overrideList.takeError());
-  auto session = ::lowbit::PassSession::get(module, external, weights);
+  auto session = ::lowbit::QuantSession::open(module, scope, outputParams);
   if (!session)
     return ::lowbit::emitErr(module, session.takeError());
-  auto layers = ::lowbit::selectLayers(module, *params, *overrideList);
+  auto layers = ::lowbit::selectLayers(module, *params, *overrideList, only);
   if (!layers)
     return ::lowbit::emitErr(module, layers.takeError());
+  if (llvm::Error err = (*session)->checkOutputFile(*layers))
+    return ::lowbit::emitErr(module, std::move(err));
 
   ::lowbit::CalibrationOptions calibOptions;
   calibOptions.path = calib;
   calibOptions.numSamples = numSamples;
   calibOptions.seqLen = seqLen;
   calibOptions.seed = seed;
-  if (auto tok = module->getAttrOfType<StringAttr>(::lowbit::attrs::kTokenizer))
-    calibOptions.tokenizerPath = tok.str();
+  auto tokenizer = ::lowbit::ParamResolver::get(module.getContext())
+                       .getTokenizerPath(module);
+  if (!tokenizer)
+    return ::lowbit::emitErr(module, tokenizer.takeError());
+  calibOptions.tokenizerPath = *tokenizer;
   auto calibSet = ::lowbit::loadCalibration(calibOptions);
   if (!calibSet)
     return ::lowbit::emitErr(module, calibSet.takeError());
@@ -189,15 +189,9 @@ LogicalResult GptqQuantizePass::run() {
                                   "({2} layers, {3:f2} s)\n",
                                   b + 1, e, blockLayers.size(), secs);
   }
-  if (llvm::Error err = session->finish(outputParams, report))
+  if (llvm::Error err = (*session)->finish(writeParams, report))
     return ::lowbit::emitErr(module, std::move(err));
   return success();
 }
 
 } // namespace
-
-std::unique_ptr<Pass>
-mlir::lowbit::createGptqQuantizePass(const LowbitGptqQuantizeOptions &options,
-                                     ::lowbit::QuantSession *session) {
-  return std::make_unique<GptqQuantizePass>(options, session);
-}

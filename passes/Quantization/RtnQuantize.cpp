@@ -22,9 +22,6 @@ namespace {
 struct RtnQuantizePass
     : mlir::lowbit::impl::LowbitRtnQuantizeBase<RtnQuantizePass> {
   using Base::Base;
-  RtnQuantizePass(const mlir::lowbit::LowbitRtnQuantizeOptions &options,
-                  ::lowbit::QuantSession *session)
-      : Base(options), external(session) {}
 
   void runOnOperation() override {
     if (failed(run()))
@@ -40,28 +37,22 @@ struct RtnQuantizePass
     auto overrideList = ::lowbit::parseOverrides(overrides);
     if (!overrideList)
       return ::lowbit::emitErr(module, overrideList.takeError());
-    auto session = ::lowbit::PassSession::get(module, external, weights);
+    auto session = ::lowbit::QuantSession::open(module, scope, outputParams);
     if (!session)
       return ::lowbit::emitErr(module, session.takeError());
-    auto layers = ::lowbit::selectLayers(module, *params, *overrideList);
+    auto layers = ::lowbit::selectLayers(module, *params, *overrideList, only);
     if (!layers)
       return ::lowbit::emitErr(module, layers.takeError());
+    if (llvm::Error err = (*session)->checkOutputFile(*layers))
+      return ::lowbit::emitErr(module, std::move(err));
 
     for (::lowbit::LayerChoice &layer : *layers)
       if (llvm::Error err = (*session)->quantizeRtn(layer))
         return ::lowbit::emitErr(layer.op, std::move(err));
-    if (llvm::Error err = session->finish(outputParams, report))
+    if (llvm::Error err = (*session)->finish(writeParams, report))
       return ::lowbit::emitErr(module, std::move(err));
     return success();
   }
-
-  ::lowbit::QuantSession *external = nullptr;
 };
 
 } // namespace
-
-std::unique_ptr<Pass>
-mlir::lowbit::createRtnQuantizePass(const LowbitRtnQuantizeOptions &options,
-                                    ::lowbit::QuantSession *session) {
-  return std::make_unique<RtnQuantizePass>(options, session);
-}

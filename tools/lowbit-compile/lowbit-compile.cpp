@@ -14,13 +14,19 @@
 // provenance stored in the manifest; or
 //
 // --emit quantized: OUT/, a quantized model directory:
-//   model.mlir          the quantized IR (float tensors still reference the
-//                       original checkpoint by absolute path)
+//   model.mlir          the quantized IR; its parameter scopes name
+//                       params.safetensors and the original checkpoint by
+//                       paths relative to OUT
 //   params.safetensors  codes, scales, zero points and permutations
 //   report.json         per-layer settings and reconstruction errors
 // The directory is written under a temporary name and renamed into place, so
 // a failure never leaves a half-written model. Identical inputs and options
 // give byte-identical files.
+//
+// Quantization runs the registered passes (lowbit-rtn-quantize,
+// lowbit-gptq-quantize) with their output scope kept in memory; tensors are
+// read through the parameter scopes the IR records (--param-scope overrides
+// them), as in lowbit-opt.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +34,7 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Target/TargetRegistry.h"
@@ -125,6 +132,11 @@ cl::opt<std::string> emit("emit",
 cl::opt<std::string> reportPath("report",
                                 cl::desc("Also write the JSON report here"),
                                 cl::cat(category));
+cl::list<std::string> paramScopes(
+    "param-scope",
+    cl::desc("NAME=PATH: read parameter scope NAME from PATH instead of the "
+             "path the IR records (repeatable)"),
+    cl::value_desc("NAME=PATH"), cl::cat(category));
 
 [[noreturn]] void fail(const Twine &message) {
   WithColor::error(errs(), "lowbit-compile") << message << "\n";
@@ -254,8 +266,8 @@ Error writeJsonAtomically(StringRef path, json::Value value) {
 /// command line's group size, symmetry, range search and scale type). A tied
 /// embedding keeps its float table for the lookup; the projection becomes
 /// the quantized parameter "lm_head".
-Error quantizeLmHead(lowbit::QuantSession &session, mlir::ModuleOp module,
-                     unsigned bits) {
+Error quantizeLmHead(mlir::ModuleOp module, StringRef scope,
+                     StringRef outputParams, unsigned bits) {
   auto entry = module.lookupSymbol<mlir::func::FuncOp>(lowbit::attrs::kEntry);
   if (!entry)
     return createStringError("--lm-head-bits: the module has no @forward");
@@ -279,7 +291,56 @@ Error quantizeLmHead(lowbit::QuantSession &session, mlir::ModuleOp module,
   layer.name = tied ? "lm_head" : name.str();
   layer.block = entry;
   layer.params = *params;
-  return session.quantizeRtn(layer);
+  auto session = lowbit::QuantSession::open(module, scope, outputParams);
+  if (!session)
+    return session.takeError();
+  if (Error err = (*session)->quantizeRtn(layer))
+    return err;
+  return (*session)->finish(/*save=*/false, "");
+}
+
+/// A scope name not yet recorded on the module: `base`, else `base2`, ...
+std::string freeScopeName(mlir::ModuleOp module, StringRef base) {
+  std::string name = base.str();
+  for (int i = 2; mlir::lowbit::lookupParameterScope(module, name); ++i)
+    name = (base + Twine(i)).str();
+  return name;
+}
+
+/// Rewrites the module's scope paths for IR written into the directory
+/// `dir`: `outputScope` becomes `outputFile` (beside the IR), every other
+/// scope the path of its current location relative to `dir`.
+Error rebaseScopes(mlir::ModuleOp module, StringRef outputScope,
+                   StringRef outputFile, StringRef dir) {
+  auto scopes = module->getAttrOfType<mlir::DictionaryAttr>(
+      mlir::lowbit::kParameterScopesAttrName);
+  if (!scopes)
+    return Error::success();
+  mlir::MLIRContext *ctx = module.getContext();
+  lowbit::ParamResolver &resolver = lowbit::ParamResolver::get(ctx);
+  SmallVector<mlir::NamedAttribute> rebased;
+  for (mlir::NamedAttribute entry : scopes) {
+    auto scope = cast<mlir::lowbit::ScopeAttr>(entry.getValue());
+    std::string path;
+    if (entry.getName().getValue() == outputScope) {
+      path = outputFile.str();
+    } else {
+      Expected<std::string> location =
+          resolver.resolvePath(module, entry.getName().getValue());
+      if (!location)
+        return location.takeError();
+      Expected<std::string> rel = lowbit::makeRelativePath(*location, dir);
+      if (!rel)
+        return rel.takeError();
+      path = *rel;
+    }
+    rebased.push_back(mlir::NamedAttribute(
+        entry.getName(),
+        mlir::lowbit::ScopeAttr::get(ctx, scope.getFormat(), path)));
+  }
+  module->setAttr(mlir::lowbit::kParameterScopesAttrName,
+                  mlir::DictionaryAttr::get(ctx, rebased));
+  return Error::success();
 }
 
 } // namespace
@@ -315,7 +376,12 @@ int main(int argc, char **argv) {
   auto start = std::chrono::steady_clock::now();
   json::Object timings;
   errs() << "lowbit-compile: loading " << modelPath << "\n";
-  auto model = lowbit::loadModel(modelPath);
+  lowbit::ParamResolverConfig scopeConfig;
+  if (Error err = lowbit::parseScopeOverrides(
+          std::vector<std::string>(paramScopes.begin(), paramScopes.end()),
+          scopeConfig))
+    fail(toString(std::move(err)));
+  auto model = lowbit::loadModel(modelPath, scopeConfig.overrides);
   if (!model)
     fail(toString(model.takeError()));
   mlir::MLIRContext *ctx = model->context.get();
@@ -326,14 +392,12 @@ int main(int argc, char **argv) {
   ctx->appendDialectRegistry(registry);
   mlir::ModuleOp module = *model->module;
 
-  // Quantized model directories bring their own quantized tensors.
-  std::unique_ptr<lowbit::QuantSession> session;
-  {
-    auto s = lowbit::QuantSession::open(module);
-    if (!s)
-      fail(toString(s.takeError()));
-    session = std::move(*s);
-  }
+  // The tensors quantized now go into one in-memory output scope (named
+  // after the method) that the passes and --lm-head-bits share through the
+  // IR; --emit quantized saves it as params.safetensors.
+  std::string outScope =
+      freeScopeName(module, method == "none" ? StringRef("rtn") : method);
+  std::string outParams = "params-" + outScope + ".safetensors";
   timings["load_s"] = secondsSince(start);
 
   auto quantStart = std::chrono::steady_clock::now();
@@ -347,11 +411,14 @@ int main(int argc, char **argv) {
       o.mse = mse;
       o.scaleType = scaleType;
       o.overrides.assign(overrides.begin(), overrides.end());
+      o.scope = outScope;
+      o.outputParams = outParams;
+      o.writeParams = false;
     };
     if (method == "rtn") {
       mlir::lowbit::LowbitRtnQuantizeOptions o;
       setCommon(o);
-      pm.addPass(mlir::lowbit::createRtnQuantizePass(o, session.get()));
+      pm.addPass(mlir::lowbit::createLowbitRtnQuantize(o));
     } else {
       mlir::lowbit::LowbitGptqQuantizeOptions o;
       setCommon(o);
@@ -364,7 +431,7 @@ int main(int argc, char **argv) {
       o.actOrder = actOrder;
       o.staticGroups = staticGroups;
       o.trueSequential = !noTrueSequential;
-      pm.addPass(mlir::lowbit::createGptqQuantizePass(o, session.get()));
+      pm.addPass(mlir::lowbit::createLowbitGptqQuantize(o));
     }
     errs() << "lowbit-compile: quantizing with " << method << " (" << bits
            << " bits, group " << groupSize << ")\n";
@@ -376,12 +443,20 @@ int main(int argc, char **argv) {
   if (lmHeadBits != 0) {
     errs() << "lowbit-compile: quantizing the output projection with rtn ("
            << lmHeadBits << " bits, group " << groupSize << ")\n";
-    if (Error err = quantizeLmHead(*session, module, lmHeadBits))
+    if (Error err = quantizeLmHead(module, outScope, outParams, lmHeadBits))
       fail(toString(std::move(err)));
     if (mlir::failed(mlir::verify(module)))
       fail("internal error: the quantized IR does not verify");
   }
   timings["quantize_s"] = secondsSince(quantStart);
+  lowbit::ParamResolver &resolver = lowbit::ParamResolver::get(ctx);
+  lowbit::ParamResolver::OutputScope *outputs =
+      mlir::lowbit::lookupParameterScope(module, outScope)
+          ? resolver.getOutputScope(module, outScope)
+          : nullptr;
+  std::vector<json::Value> reportEntries;
+  if (outputs)
+    reportEntries = outputs->report;
 
   // Provenance, in the IR and the outputs (no timestamps or host paths:
   // outputs are reproducible).
@@ -403,7 +478,14 @@ int main(int argc, char **argv) {
       sys::path::append(ir, lowbit::kModelIRFile);
       sys::path::append(params, lowbit::kQuantizedParamsFile);
       sys::path::append(report, "report.json");
-      if (Error e = session->writeOutputs(params, report, metadata))
+      if (outputs)
+        if (Error e = outputs->store.writeTo(params, metadata))
+          return e;
+      if (Error e = lowbit::writeReport(report, reportEntries))
+        return e;
+      // The IR in OUT names its scopes relative to OUT.
+      if (Error e = rebaseScopes(module, outScope, lowbit::kQuantizedParamsFile,
+                                 output))
         return e;
       std::error_code ec;
       raw_fd_ostream os(ir, ec);
@@ -425,8 +507,7 @@ int main(int argc, char **argv) {
         fail(reportPath + ": " + ec.message());
     }
     errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
-                      output, session->reportEntries().size(),
-                      secondsSince(start));
+                      output, reportEntries.size(), secondsSince(start));
     return 0;
   }
 
@@ -467,12 +548,15 @@ int main(int argc, char **argv) {
       fail(modelPath + ": " + ec.message());
     if (Error e = hashInputs(modelAbs, "model", inputs))
       fail(toString(std::move(e)));
-    if (auto weights =
-            module->getAttrOfType<mlir::StringAttr>(lowbit::attrs::kWeights)) {
+    if (mlir::lowbit::lookupParameterScope(module,
+                                           mlir::lowbit::kCheckpointScope)) {
+      Expected<std::string> weights =
+          resolver.resolvePath(module, mlir::lowbit::kCheckpointScope);
+      if (!weights)
+        fail(toString(weights.takeError()));
       SmallString<256> weightsAbs;
-      if (std::error_code ec =
-              sys::fs::real_path(weights.getValue(), weightsAbs))
-        fail(weights.getValue() + ": " + ec.message());
+      if (std::error_code ec = sys::fs::real_path(*weights, weightsAbs))
+        fail(*weights + ": " + ec.message());
       if (weightsAbs != modelAbs)
         if (Error e = hashInputs(weightsAbs, "weights", inputs))
           fail(toString(std::move(e)));
@@ -484,11 +568,10 @@ int main(int argc, char **argv) {
   emitOptions.provenance = json::Object{
       {"method", method}, {"options", options}, {"inputs", std::move(inputs)}};
   lowbit::BundleStats stats;
-  // Tensors quantized now first, then those of a quantized model directory
-  // given as MODEL, then the checkpoint.
-  lowbit::OverlayStore store({&session->outputs(), &model->store()});
-  if (Error err = lowbit::emitBundle(module, store, *target, emitOptions,
-                                     output, &stats))
+  // Tensors are read through the module's parameter scopes (those quantized
+  // now from the in-memory output scope).
+  if (Error err =
+          lowbit::emitBundle(module, *target, emitOptions, output, &stats))
     fail(output + ": " + toString(std::move(err)));
   timings["codegen_and_write_s"] = secondsSince(codegenStart);
   timings["total_s"] = secondsSince(start);
@@ -497,7 +580,7 @@ int main(int argc, char **argv) {
     std::map<std::string, uint64_t> packedBytes(stats.layers.begin(),
                                                 stats.layers.end());
     json::Array layers;
-    for (const json::Value &entry : session->reportEntries()) {
+    for (const json::Value &entry : reportEntries) {
       json::Object obj = *entry.getAsObject();
       if (std::optional<StringRef> name = obj.getString("name")) {
         auto it = packedBytes.find(name->str());

@@ -17,6 +17,7 @@
 
 #include "lowbit/Executor/Executor.h"
 #include "lowbit/Executor/ModelLoader.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
@@ -75,8 +76,9 @@ public:
     lowbit_rt_model_free(bundle);
   }
 
-  static std::unique_ptr<Model> open(StringRef path, StringRef what,
-                                     int64_t window, int threads);
+  static std::unique_ptr<Model>
+  open(StringRef path, StringRef what, int64_t window, int threads,
+       const std::map<std::string, std::string> &scopeOverrides = {});
 
   int64_t vocabSize() const { return vocab; }
 
@@ -140,8 +142,9 @@ bool isBundle(StringRef path) {
   return buffer && (*buffer)->getBuffer() == StringRef("\x89LOWBIT\n", 8);
 }
 
-std::unique_ptr<Model> Model::open(StringRef path, StringRef what,
-                                   int64_t window, int threads) {
+std::unique_ptr<Model>
+Model::open(StringRef path, StringRef what, int64_t window, int threads,
+            const std::map<std::string, std::string> &scopeOverrides) {
   std::unique_ptr<Model> m(new Model());
   m->name = (what + " " + path).str();
   if (isBundle(path)) {
@@ -160,15 +163,14 @@ std::unique_ptr<Model> Model::open(StringRef path, StringRef what,
       fail(m->name + ": " + lowbit_rt_last_error());
     return m;
   }
-  auto loaded = lowbit::loadModel(path);
+  auto loaded = lowbit::loadModel(path, scopeOverrides);
   if (!loaded)
     fail(what + " " + path + ": " + toString(loaded.takeError()));
   m->loaded = std::move(*loaded);
   lowbit::ExecutorOptions options;
   options.maxContext = window;
   options.threads = threads;
-  auto exec =
-      lowbit::Executor::create(*m->loaded.module, m->loaded.store(), options);
+  auto exec = lowbit::Executor::create(*m->loaded.module, options);
   if (!exec)
     fail(what + " " + path + ": " + toString(exec.takeError()));
   m->exec = std::move(*exec);
@@ -209,6 +211,11 @@ int main(int argc, char **argv) {
       cl::desc("Write tokens (I32 [T]) and logits (F32 [T, V]) as "
                "safetensors"),
       cl::value_desc("file"), cl::cat(category));
+  cl::list<std::string> paramScopes(
+      "param-scope",
+      cl::desc("NAME=PATH: read parameter scope NAME of --model from PATH "
+               "instead of the path its IR records (repeatable)"),
+      cl::value_desc("NAME=PATH"), cl::cat(category));
   cl::opt<int> threads("num-threads",
                        cl::desc("Threads (default 0: one per hardware "
                                 "thread)"),
@@ -217,6 +224,10 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "lowbit-eval: perplexity, KL divergence and "
                               "top-1 agreement of a model\n");
+  lowbit::ParamResolverConfig scopeConfig;
+  check(lowbit::parseScopeOverrides(
+      std::vector<std::string>(paramScopes.begin(), paramScopes.end()),
+      scopeConfig));
 
   if (window < 2)
     fail("--window must be at least 2, got " + Twine(window));
@@ -225,7 +236,8 @@ int main(int argc, char **argv) {
   //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
     std::vector<int32_t> tokens;
-    std::unique_ptr<Model> model = Model::open(modelPath, "model", 0, threads);
+    std::unique_ptr<Model> model =
+        Model::open(modelPath, "model", 0, threads, scopeConfig.overrides);
     if (!ids.empty()) {
       SmallVector<StringRef> parts;
       StringRef(ids).split(parts, ',', -1, false);
@@ -262,7 +274,7 @@ int main(int argc, char **argv) {
     fail("--tokens is required (or --dump-logits)");
   std::vector<int32_t> tokens = readTokens(tokensPath);
   std::unique_ptr<Model> model =
-      Model::open(modelPath, "model", window, threads);
+      Model::open(modelPath, "model", window, threads, scopeConfig.overrides);
   std::unique_ptr<Model> reference;
   if (!referencePath.empty())
     reference = Model::open(referencePath, "reference", window, threads);

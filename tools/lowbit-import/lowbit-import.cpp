@@ -4,7 +4,9 @@
 //
 // Reads config.json and the (possibly sharded) safetensors of a Hugging Face
 // causal LM, validates them and prints the lowbit graph IR. Weights are not
-// copied: the IR names them and records MODEL_DIR as their location.
+// copied: the IR names them and records MODEL_DIR as its `checkpoint`
+// parameter scope, by a path relative to the output file's directory (to the
+// current directory when printing to stdout), so the IR holds no host path.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +16,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -38,7 +41,14 @@ int main(int argc, char **argv) {
       "lowbit graph IR\n");
 
   mlir::MLIRContext ctx;
-  auto module = lowbit::importHFModel(&ctx, modelDir);
+  // Scope paths are relative to the directory of the IR file.
+  std::string baseDir;
+  if (output != "-") {
+    baseDir = sys::path::parent_path(output).str();
+    if (baseDir.empty())
+      baseDir = ".";
+  }
+  auto module = lowbit::importHFModel(&ctx, modelDir, baseDir);
   if (!module) {
     WithColor::error(errs(), "lowbit-import")
         << toString(module.takeError()) << "\n";

@@ -2,6 +2,8 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 
+#include "llvm/Support/Path.h"
+
 using namespace mlir;
 using namespace mlir::lowbit;
 
@@ -63,4 +65,35 @@ int64_t SchemeAttr::getNumGroups(int64_t k) const {
   if (isPerChannel())
     return 1;
   return (k + getGroupSize() - 1) / getGroupSize();
+}
+
+//===----------------------------------------------------------------------===//
+// ScopeAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                StringRef format, StringRef path) {
+  if (format != "safetensors")
+    return emitError() << "unknown parameter scope format '" << format
+                       << "' (supported: safetensors)";
+  if (path.empty())
+    return emitError() << "parameter scope path must not be empty";
+  if (llvm::sys::path::is_absolute(path))
+    return emitError() << "parameter scope path '" << path
+                       << "' is absolute; paths are relative to the IR file's "
+                          "directory (give absolute locations with "
+                          "--param-scope NAME=PATH)";
+  return success();
+}
+
+ScopeAttr mlir::lowbit::lookupParameterScope(Operation *op, StringRef scope) {
+  auto module = dyn_cast<ModuleOp>(op);
+  if (!module)
+    module = op->getParentOfType<ModuleOp>();
+  if (!module)
+    return {};
+  auto scopes = module->getAttrOfType<DictionaryAttr>(kParameterScopesAttrName);
+  if (!scopes)
+    return {};
+  return scopes.getAs<ScopeAttr>(scope);
 }

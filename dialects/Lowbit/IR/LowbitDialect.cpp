@@ -4,6 +4,7 @@
 
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -66,4 +67,54 @@ void LowbitDialect::initialize() {
 #define GET_OP_LIST
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.cpp.inc"
       >();
+}
+
+//===----------------------------------------------------------------------===//
+// Module attributes
+//===----------------------------------------------------------------------===//
+
+LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
+                                                      NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kLegacyWeightsAttrName)
+    return op->emitError()
+           << name
+           << " (a host path to the checkpoint) is no longer supported: "
+              "re-import the model, which records a relative "
+           << kParameterScopesAttrName << " entry";
+  if (name == kParameterScopesAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << name << " must be on a builtin.module";
+    auto scopes = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!scopes)
+      return op->emitError()
+             << name << " must be a dictionary of #lowbit.scope";
+    for (NamedAttribute entry : scopes) {
+      if (entry.getName().getValue().empty())
+        return op->emitError() << name << " has an empty scope name";
+      if (!isa<ScopeAttr>(entry.getValue()))
+        return op->emitError()
+               << name << ": scope '" << entry.getName().getValue()
+               << "' must be a #lowbit.scope, got " << entry.getValue();
+    }
+    return success();
+  }
+  if (name == kTokenizerAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << name << " must be on a builtin.module";
+    auto path = dyn_cast<StringAttr>(attr.getValue());
+    if (!path || path.getValue().empty())
+      return op->emitError()
+             << name << " must be a non-empty path relative to the '"
+             << kCheckpointScope << "' scope's directory";
+    if (llvm::sys::path::is_absolute(path.getValue()))
+      return op->emitError() << name << " path '" << path.getValue()
+                             << "' is absolute; it must be relative to the '"
+                             << kCheckpointScope << "' scope's directory";
+    if (!lookupParameterScope(op, kCheckpointScope))
+      return op->emitError() << name << " needs a '" << kCheckpointScope
+                             << "' parameter scope to be relative to";
+    return success();
+  }
+  return success();
 }

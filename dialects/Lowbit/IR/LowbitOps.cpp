@@ -77,12 +77,96 @@ static LogicalResult verifyComponent(Operation *op, StringRef what,
 }
 
 //===----------------------------------------------------------------------===//
+// Parameter references: `"scope"::"key"` or `"key"`
+//===----------------------------------------------------------------------===//
+
+/// Parses `"scope"::"key" attr-dict : type` or `"key" attr-dict : type`.
+template <typename TypeT>
+static ParseResult parseParamRef(OpAsmParser &parser, OperationState &result,
+                                 StringRef scopeName, StringRef nameName) {
+  StringAttr first, second;
+  if (parser.parseAttribute(first, parser.getBuilder().getNoneType()))
+    return failure();
+  bool typeColonSeen = false;
+  if (succeeded(parser.parseOptionalColon())) {
+    if (succeeded(parser.parseOptionalColon())) {
+      if (parser.parseAttribute(second, parser.getBuilder().getNoneType()))
+        return failure();
+      result.addAttribute(scopeName, first);
+      result.addAttribute(nameName, second);
+    } else {
+      // `"key" : type`: the colon was the type's.
+      typeColonSeen = true;
+      result.addAttribute(nameName, first);
+    }
+  } else {
+    result.addAttribute(nameName, first);
+  }
+  if (!typeColonSeen &&
+      (parser.parseOptionalAttrDict(result.attributes) || parser.parseColon()))
+    return failure();
+  Type type;
+  llvm::SMLoc typeLoc = parser.getCurrentLocation();
+  if (parser.parseType(type))
+    return failure();
+  if (!isa<TypeT>(type))
+    return parser.emitError(typeLoc, "unexpected result type ") << type;
+  result.addTypes(type);
+  return success();
+}
+
+static void printParamRef(OpAsmPrinter &p, Operation *op, StringAttr scope,
+                          StringAttr name, ArrayRef<StringRef> elided) {
+  p << ' ';
+  if (scope) {
+    p.printAttributeWithoutType(scope);
+    p << "::";
+  }
+  p.printAttributeWithoutType(name);
+  p.printOptionalAttrDict(op->getAttrs(), elided);
+  p << " : " << op->getResult(0).getType();
+}
+
+/// A scoped reference must name a scope of the enclosing module and carries
+/// no inline data.
+static LogicalResult verifyScopeRef(Operation *op, StringAttr scope,
+                                    StringRef name, bool hasInline) {
+  if (name.empty())
+    return op->emitOpError("parameter name must not be empty");
+  if (!scope)
+    return success();
+  if (scope.getValue().empty())
+    return op->emitOpError("parameter '") << name << "' has an empty scope";
+  if (hasInline)
+    return op->emitOpError("parameter '")
+           << name << "' has inline data and a scope ('" << scope.getValue()
+           << "'); inline parameters have no scope";
+  if (!lookupParameterScope(op, scope.getValue()))
+    return op->emitOpError("parameter '")
+           << name << "' references unknown scope '" << scope.getValue()
+           << "' (not in the module's " << kParameterScopesAttrName << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ParamOp
 //===----------------------------------------------------------------------===//
 
+ParseResult ParamOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseParamRef<RankedTensorType>(
+      parser, result, getScopeAttrName(result.name).getValue(),
+      getNameAttrName(result.name).getValue());
+}
+
+void ParamOp::print(OpAsmPrinter &p) {
+  printParamRef(p, *this, getScopeAttr(), getNameAttr(),
+                {getScopeAttrName().getValue(), getNameAttrName().getValue()});
+}
+
 LogicalResult ParamOp::verify() {
-  if (getName().empty())
-    return emitOpError("parameter name must not be empty");
+  if (failed(verifyScopeRef(*this, getScopeAttr(), getName(),
+                            getValue().has_value())))
+    return failure();
   if (std::optional<ElementsAttr> value = getValue())
     if (value->getType() != getType())
       return emitOpError("inline value type ")
@@ -94,11 +178,22 @@ LogicalResult ParamOp::verify() {
 // QParamOp
 //===----------------------------------------------------------------------===//
 
+ParseResult QParamOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseParamRef<QWeightType>(parser, result,
+                                    getScopeAttrName(result.name).getValue(),
+                                    getNameAttrName(result.name).getValue());
+}
+
+void QParamOp::print(OpAsmPrinter &p) {
+  printParamRef(p, *this, getScopeAttr(), getNameAttr(),
+                {getScopeAttrName().getValue(), getNameAttrName().getValue()});
+}
+
 LogicalResult QParamOp::verify() {
-  if (getName().empty())
-    return emitOpError("parameter name must not be empty");
-  QWeightType type = getType();
   bool anyInline = getCodes() || getScales() || getZeros() || getPerm();
+  if (failed(verifyScopeRef(*this, getScopeAttr(), getName(), anyInline)))
+    return failure();
+  QWeightType type = getType();
   if (anyInline) {
     if (!getCodes() || !getScales())
       return emitOpError("inline quantized parameter needs both codes and "

@@ -60,11 +60,11 @@ struct BundleStats {
 };
 
 /// Emits the bundle of `module` for `target` at `path`. Float and quantized
-/// tensors the IR references by name are read from `store`. Errors name the
-/// op or tensor at fault; diagnostics emitted on ops are also returned in the
-/// error message.
-llvm::Error emitBundle(mlir::ModuleOp module, const ParamStore &store,
-                       const TargetBackend &target,
+/// tensors the IR references by scope and key are read through the
+/// context's ParamResolver (lowbit/Params/ParamResolver.h), the tokenizer
+/// from the module's `lowbit.tokenizer`. Errors name the op or tensor at
+/// fault; diagnostics emitted on ops are also returned in the error message.
+llvm::Error emitBundle(mlir::ModuleOp module, const TargetBackend &target,
                        const BundleEmitOptions &options, llvm::StringRef path,
                        BundleStats *stats = nullptr);
 

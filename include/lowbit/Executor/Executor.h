@@ -54,11 +54,11 @@ using LinearObserver = std::function<void(mlir::Operation *op, const float *x,
 class Executor {
 public:
   /// Prepares to run `module` (as built by the importer: an entry function
-  /// @forward(tokens, positions) -> logits) with weights from `store`. The
-  /// module and store must outlive the executor.
+  /// @forward(tokens, positions) -> logits). Weights are inline or read
+  /// through the parameter scopes of the module's context
+  /// (lowbit/Params/ParamResolver.h). The module must outlive the executor.
   static llvm::Expected<std::unique_ptr<Executor>>
-  create(mlir::ModuleOp module, const ParamStore &store,
-         const ExecutorOptions &options = {});
+  create(mlir::ModuleOp module, const ExecutorOptions &options = {});
   ~Executor();
 
   /// Runs the entry function on `tokens` at `positions` (same length),

@@ -3,7 +3,8 @@
 // Tools accept a model as a Hugging Face directory (imported on the fly), a
 // lowbit IR file, or a directory holding `model.mlir` (what lowbit-compile
 // --emit quantized writes, with its parameters beside it). This resolves any
-// of them to a module plus the parameter stores it references.
+// of them to a module in its own context, whose parameter resolver is set up
+// to find the scopes the module records (docs/parameters.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,13 +18,15 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace lowbit {
 
-/// Name of the parameter file a quantized model directory carries.
+/// Name of the parameter file lowbit-compile --emit quantized writes (the
+/// model.mlir beside it records it as a parameter scope).
 inline constexpr llvm::StringLiteral kQuantizedParamsFile =
     "params.safetensors";
 inline constexpr llvm::StringLiteral kModelIRFile = "model.mlir";
@@ -31,20 +34,17 @@ inline constexpr llvm::StringLiteral kModelIRFile = "model.mlir";
 struct LoadedModel {
   std::unique_ptr<mlir::MLIRContext> context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  /// Stores in lookup order (quantized outputs first, then the checkpoint).
-  std::vector<std::unique_ptr<ParamStore>> stores;
-  std::unique_ptr<OverlayStore> overlay;
   /// tokenizer.json of the model, "" if unknown.
   std::string tokenizerPath;
-
-  const ParamStore &store() const { return *overlay; }
 };
 
-/// Opens `path` (HF directory, IR file or quantized model directory).
-/// `weightsOverride`, when not empty, replaces the checkpoint directory the
-/// IR records.
-llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
-                                      llvm::StringRef weightsOverride = "");
+/// Opens `path` (HF directory, IR file or quantized model directory) and
+/// configures the context's ParamResolver: scope paths relative to the IR
+/// file's directory (an imported directory: the current directory), with
+/// `scopeOverrides` (scope name -> location) taking precedence.
+llvm::Expected<LoadedModel>
+loadModel(llvm::StringRef path,
+          const std::map<std::string, std::string> &scopeOverrides = {});
 
 } // namespace lowbit
 

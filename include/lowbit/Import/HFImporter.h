@@ -9,6 +9,7 @@
 #ifndef LOWBIT_IMPORT_HFIMPORTER_H
 #define LOWBIT_IMPORT_HFIMPORTER_H
 
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Support/HFConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -23,24 +24,29 @@ class ParamStore;
 /// and the driver.
 namespace attrs {
 inline constexpr llvm::StringLiteral kConfig = "lowbit.config";
-inline constexpr llvm::StringLiteral kWeights = "lowbit.weights";
-inline constexpr llvm::StringLiteral kTokenizer = "lowbit.tokenizer";
+inline constexpr llvm::StringLiteral kTokenizer =
+    mlir::lowbit::kTokenizerAttrName;
 inline constexpr llvm::StringLiteral kEntry = "forward";
 } // namespace attrs
 
 /// Builds the graph IR of a model with `config` whose tensors live in
-/// `store` (checked against the config first). `weightsPath` and
-/// `tokenizerPath` are recorded as module attributes ("" omits them).
+/// `store` (checked against the config first). Parameters reference the
+/// `checkpoint` scope, recorded with the relative `checkpointPath`;
+/// `tokenizer` ("" omits it) is recorded relative to the checkpoint
+/// directory.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildModelIR(mlir::MLIRContext *ctx, const ModelConfig &config,
              const ParamStore &store, llvm::StringRef dirForErrors,
-             llvm::StringRef weightsPath, llvm::StringRef tokenizerPath);
+             llvm::StringRef checkpointPath, llvm::StringRef tokenizer);
 
 /// Imports the Hugging Face model directory `dir`: parses config.json, opens
 /// the (possibly sharded) safetensors, validates every tensor and builds the
-/// IR. The module records `dir` as its weights location.
+/// IR. The module records `dir` as its `checkpoint` scope, relative to
+/// `baseDir` (the directory the IR is written to; "" is the current
+/// directory), and tokenizer.json when the directory has one.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
-importHFModel(mlir::MLIRContext *ctx, llvm::StringRef dir);
+importHFModel(mlir::MLIRContext *ctx, llvm::StringRef dir,
+              llvm::StringRef baseDir = "");
 
 } // namespace lowbit
 

@@ -57,17 +57,26 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
     (descending Hessian diagonal, groups formed along that order) and
     static groups (act-order visiting order, groups in the original order).
 
+    Float weights are read through the parameter scopes the module records
+    (docs/parameters.md); layers quantized by an earlier pass are skipped,
+    so GPTQ after `lowbit-rtn-quantize{only=mlp\.}` quantizes the rest. The
+    quantized tensors go into the output scope `scope` (default `gptq`),
+    which the pass records on the module with the relative path
+    `output-params` and saves there when it ends (`write-params`); a later
+    pass or tool finds them through that record.
+
     Before:
 
     ```mlir
-    %w = lowbit.param "model.layers.0.mlp.up_proj.weight" : tensor<172x64xf32>
+    %w = lowbit.param "checkpoint"::"model.layers.0.mlp.up_proj.weight" : tensor<172x64xf32>
     %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
     ```
 
     After (`bits=4 group-size=32`):
 
     ```mlir
-    %q = lowbit.qparam "model.layers.0.mlp.up_proj" : !lowbit.qweight<172x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8>>
+    // lowbit.parameter_scopes gains gptq = #lowbit.scope<"safetensors", "q.safetensors">
+    %q = lowbit.qparam "gptq"::"model.layers.0.mlp.up_proj" : !lowbit.qweight<172x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8>>
     %w = lowbit.dequantize %q : !lowbit.qweight<172x64, #scheme> -> tensor<172x64xf32>
     %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<172x64xf32>) -> tensor<?x172xf32>
     ```
@@ -85,11 +94,17 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
     ListOption<"overrides", "override", "std::string",
                "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
                "on the Hugging Face weight name">,
-    Option<"weights", "weights", "std::string", "\"\"",
-           "checkpoint to read (default: the module's lowbit.weights)">,
+    Option<"only", "only", "std::string", "\"\"",
+           "quantize only the weights whose name this regex matches "
+           "(search), e.g. 'mlp\\.'">,
+    Option<"scope", "scope", "std::string", "\"gptq\"",
+           "parameter scope the quantized tensors are written to">,
     Option<"outputParams", "output-params", "std::string", "\"\"",
-           "safetensors file for the quantized tensors (needed unless the "
-           "weights are inline)">,
+           "safetensors file of the output scope, relative to the IR file's "
+           "directory (needed unless the weights are inline)">,
+    Option<"writeParams", "write-params", "bool", "true",
+           "save the output scope to output-params when the pass ends "
+           "(false: keep it in memory for later passes of this process)">,
     Option<"report", "report", "std::string", "\"\"",
            "JSON file for the per-layer report">,
     Option<"calib", "calib", "std::string", "\"\"",
@@ -121,20 +136,24 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
     the input dimension (or per channel), the range [min(w, 0), max(w, 0)]
     (symmetric: [-max|w|, max|w|]) is mapped onto `2^bits` codes; with
     `mse`, a grid search shrinks the range to minimize the error. The codes,
-    scales and zero points go into the output parameter store (or inline,
-    for inline weights) and the weight becomes a quantized parameter.
+    scales and zero points go into the output scope `scope` (default `rtn`;
+    inline results for inline weights), which the pass records on the module
+    with the relative path `output-params` and saves there when it ends
+    (`write-params`), and the weight becomes a quantized parameter of that
+    scope. `only=REGEX` restricts the pass to some layers (e.g. `mlp\.`);
+    layers an earlier pass quantized are skipped.
 
     Before:
 
     ```mlir
-    %w = lowbit.param "model.layers.0.mlp.down_proj.weight" : tensor<64x172xf32>
+    %w = lowbit.param "checkpoint"::"model.layers.0.mlp.down_proj.weight" : tensor<64x172xf32>
     %y = lowbit.linear %x, %w : (tensor<?x172xf32>, tensor<64x172xf32>) -> tensor<?x64xf32>
     ```
 
     After (`bits=3 group-size=64`, a ragged last group of 44):
 
     ```mlir
-    %q = lowbit.qparam "model.layers.0.mlp.down_proj" : !lowbit.qweight<64x172, #lowbit.scheme<bits = 3, group_size = 64, symmetric = false, scale_type = f32, zero_type = ui8>>
+    %q = lowbit.qparam "rtn"::"model.layers.0.mlp.down_proj" : !lowbit.qweight<64x172, #lowbit.scheme<bits = 3, group_size = 64, symmetric = false, scale_type = f32, zero_type = ui8>>
     %w = lowbit.dequantize %q : !lowbit.qweight<64x172, #scheme> -> tensor<64x172xf32>
     %y = lowbit.linear %x, %w : (tensor<?x172xf32>, tensor<64x172xf32>) -> tensor<?x64xf32>
     ```
@@ -152,16 +171,64 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
     ListOption<"overrides", "override", "std::string",
                "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
                "on the Hugging Face weight name">,
-    Option<"weights", "weights", "std::string", "\"\"",
-           "checkpoint to read (default: the module's lowbit.weights)">,
+    Option<"only", "only", "std::string", "\"\"",
+           "quantize only the weights whose name this regex matches "
+           "(search), e.g. 'mlp\\.'">,
+    Option<"scope", "scope", "std::string", "\"rtn\"",
+           "parameter scope the quantized tensors are written to">,
     Option<"outputParams", "output-params", "std::string", "\"\"",
-           "safetensors file for the quantized tensors (needed unless the "
-           "weights are inline)">,
+           "safetensors file of the output scope, relative to the IR file's "
+           "directory (needed unless the weights are inline)">,
+    Option<"writeParams", "write-params", "bool", "true",
+           "save the output scope to output-params when the pass ends "
+           "(false: keep it in memory for later passes of this process)">,
     Option<"report", "report", "std::string", "\"\"",
            "JSON file for the per-layer report">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
+
+//===----------------------------------------------------------------------===//
+// Bundle emission
+//===----------------------------------------------------------------------===//
+
+def LowbitEmitBundle : Pass<"lowbit-emit-bundle", "::mlir::ModuleOp"> {
+  let summary = "write the module as a deployable .lowbit bundle";
+  let description = [{
+    Writes the bundle of a fused module (`lowbit.qmatmul`, no
+    `lowbit.dequantize`; see `lowbit-to-bundle-pipeline`) for `target` to
+    `output` (relative to the current directory): the dispatch program, the
+    float and packed quantized weights read through the module's parameter
+    scopes (docs/parameters.md), the target's code, the config and the
+    tokenizer. With `act-bits=8`, quantized matmuls quantize their
+    activations dynamically to int8 (sets `act_bits` on every
+    `lowbit.qmatmul`). Every op must be legal for the target; an illegal op
+    is reported on the op. The IR is otherwise unchanged.
+
+    Before:
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %q : (tensor<?x64xf32>, !lowbit.qweight<32x64, #s>) -> tensor<?x32xf32>
+    ```
+
+    After (`act-bits=8`; the bundle is written to `output`):
+
+    ```mlir
+    %y = lowbit.qmatmul %x, %q {act_bits = 8 : i64} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #s>) -> tensor<?x32xf32>
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"x86\"",
+           "target the bundle is compiled for">,
+    Option<"output", "output", "std::string", "\"\"",
+           "bundle file to write">,
+    Option<"actBits", "act-bits", "unsigned", "0",
+           "quantize the activations of quantized matmuls to this many bits "
+           "(0: float activations, 8: the int8 path)">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 
 //===----------------------------------------------------------------------===//
 // Target (the kernel level; passes/Target)

@@ -1,10 +1,12 @@
 //===- QuantSession.h - shared state of quantization passes -----*- C++ -*-===//
 //
-// What the weight-quantization passes (RTN, GPTQ, ...) share: the parameter
-// stores they read and write, the selection of layers with per-layer
-// overrides, the IR rewrite from a float weight to a quantized parameter, and
-// the per-layer report. lowbit-opt gives every pass its own session built
-// from pass options; lowbit-compile hands one session to its whole pipeline.
+// What the weight-quantization passes (RTN, GPTQ, ...) share: the selection
+// of layers with per-layer overrides, reading float weights through the
+// parameter scopes the IR records, the IR rewrite from a float weight to a
+// quantized parameter of the pass's output scope, and the per-layer report.
+// Each pass opens its own session from its options; what passes hand to each
+// other travels through the IR and the context's ParamResolver
+// (docs/parameters.md), never through a session pointer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Numerics/Quantize.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/ParamStore.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -57,14 +60,16 @@ struct LayerChoice {
   numerics::QuantParams params;
 };
 
-/// Selects the linear layers inside decoder blocks (the functions @forward
-/// calls), in call order and then program order; embeddings and lm_head stay
-/// in full precision. Overrides apply in order (later ones win). Fails with
-/// an error naming the option when an override matches no layer or produces
-/// an invalid scheme.
+/// Selects the float linear layers inside decoder blocks (the functions
+/// @forward calls), in call order and then program order; embeddings and
+/// lm_head stay in full precision, and layers already quantized (by an
+/// earlier pass) are left alone. With a non-empty `only` regex, only weights
+/// whose name it matches (search) are selected. Overrides apply in order
+/// (later ones win). Fails with an error naming the option when `only` or an
+/// override matches no layer or an override produces an invalid scheme.
 llvm::Expected<std::vector<LayerChoice>>
 selectLayers(mlir::ModuleOp module, const numerics::QuantParams &defaults,
-             std::vector<LayerOverride> &overrides);
+             std::vector<LayerOverride> &overrides, llvm::StringRef only = "");
 
 /// Validates bits / group size and a scale type name ("f32", "f16",
 /// "bf16"), producing a QuantParams.
@@ -74,54 +79,65 @@ makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
 
 class QuantSession {
 public:
-  /// Opens the checkpoint the module records (`lowbit.weights`), or
-  /// `weightsOverride`. Modules whose weights are all inline need none.
+  /// A session writing quantized tensors to the output scope `scope`, saved
+  /// at `outputParams` (relative to the IR file's directory; an absolute
+  /// path is recorded relative to it). The scope is recorded on the module
+  /// when the first store-backed weight is quantized; quantizing inline
+  /// weights gives inline results and needs no scope.
   static llvm::Expected<std::unique_ptr<QuantSession>>
-  open(mlir::ModuleOp module, llvm::StringRef weightsOverride = "");
+  open(mlir::ModuleOp module, llvm::StringRef scope,
+       llvm::StringRef outputParams);
   ~QuantSession();
 
   mlir::ModuleOp getModule() const { return module; }
-  /// Quantized outputs first, then the checkpoint.
-  const ParamStore &store() const { return *overlay; }
-  const MemoryStore &outputs() const { return *outputStore; }
+  llvm::StringRef getScope() const { return scope; }
+
+  /// Fails up front when some of `layers` are store-backed (their results
+  /// go to the output scope) and no output-params file was given.
+  llvm::Error checkOutputFile(llvm::ArrayRef<LayerChoice> layers) const;
 
   /// The float weight of a layer, [N, K] row-major.
   llvm::Expected<std::vector<float>> loadWeight(const LayerChoice &layer);
 
-  /// Replaces the layer's float weight with a quantized parameter holding
-  /// `result` (inline attributes when the weight was inline, output-store
-  /// tensors otherwise) followed by lowbit.dequantize.
   /// Quantizes the layer by round-to-nearest with its params, reports it
   /// (method "rtn", shape, relative weight-space error) and applies it.
   llvm::Error quantizeRtn(LayerChoice &layer);
 
+  /// Replaces the layer's float weight with a quantized parameter holding
+  /// `result` (inline attributes when the weight was inline, tensors of the
+  /// output scope otherwise) followed by lowbit.dequantize.
   llvm::Error applyQuantized(LayerChoice &layer,
                              const numerics::QuantResult &result);
 
   /// The reference executor on the module (created on first use).
   llvm::Expected<Executor *> getExecutor(int64_t maxContext);
 
-  void addReport(llvm::json::Object entry) {
-    report.push_back(std::move(entry));
-  }
+  /// Adds a report entry; finish() also appends the entries to the output
+  /// scope's report, for tools that run the pass and report on the scope.
+  void addReport(llvm::json::Object entry);
   llvm::ArrayRef<llvm::json::Value> reportEntries() const { return report; }
 
-  /// Writes the output tensors (when any) to `paramsPath` and the report to
-  /// `reportPath` ("" skips either). Both are written atomically.
-  llvm::Error
-  writeOutputs(llvm::StringRef paramsPath, llvm::StringRef reportPath,
-               const std::map<std::string, std::string> &metadata = {}) const;
+  /// Appends the report to the output scope's; when `save`, writes the
+  /// output scope (if any tensor went into it) to its location; writes this
+  /// session's report to `reportPath` ("" skips it). Files are written
+  /// atomically. Call once.
+  llvm::Error finish(bool save, llvm::StringRef reportPath);
 
 private:
   QuantSession() = default;
 
   mlir::ModuleOp module;
-  std::unique_ptr<ParamStore> checkpoint;
-  std::unique_ptr<MemoryStore> outputStore;
-  std::unique_ptr<OverlayStore> overlay;
+  std::string scope;
+  std::string outputParams;
+  /// The output scope, opened with the first store-backed result.
+  ParamResolver::OutputScope *output = nullptr;
   std::unique_ptr<Executor> exec;
   std::vector<llvm::json::Value> report;
 };
+
+/// Writes `entries` as `{"layers": [...]}` to `path`, atomically.
+llvm::Error writeReport(llvm::StringRef path,
+                        llvm::ArrayRef<llvm::json::Value> entries);
 
 } // namespace lowbit
 

@@ -21,3 +21,39 @@ func.func @dynamic() {
   %w = lowbit.param "w" : tensor<?x4xf32>
   return
 }
+
+// -----
+
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safetensors", "m">}} {
+  func.func @unknown_scope() {
+    // expected-error @below {{parameter 'w' references unknown scope 'rtn' (not in the module's lowbit.parameter_scopes)}}
+    %w = lowbit.param "rtn"::"w" : tensor<4xf32>
+    return
+  }
+}
+
+// -----
+
+func.func @no_scopes_at_all() {
+  // expected-error @below {{parameter 'w' references unknown scope 'checkpoint' (not in the module's lowbit.parameter_scopes)}}
+  %w = lowbit.param "checkpoint"::"w" : tensor<4xf32>
+  return
+}
+
+// -----
+
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safetensors", "m">}} {
+  func.func @inline_and_scope() {
+    // expected-error @below {{parameter 'w' has inline data and a scope ('checkpoint'); inline parameters have no scope}}
+    %w = lowbit.param "checkpoint"::"w" {value = dense<1.0> : tensor<4xf32>} : tensor<4xf32>
+    return
+  }
+}
+
+// -----
+
+func.func @empty_scope() {
+  // expected-error @below {{parameter 'w' has an empty scope}}
+  %w = lowbit.param ""::"w" : tensor<4xf32>
+  return
+}

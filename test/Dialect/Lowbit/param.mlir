@@ -11,6 +11,18 @@ func.func @by_name() -> tensor<64x64xf32> {
 
 // -----
 
+// A reference by scope and key: the scope is one the module records.
+// CHECK-LABEL: func.func @by_scope
+// CHECK: lowbit.param "checkpoint"::"model.norm.weight" : tensor<64xf32>
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safetensors", "m">}} {
+  func.func @by_scope() -> tensor<64xf32> {
+    %w = lowbit.param "checkpoint"::"model.norm.weight" : tensor<64xf32>
+    return %w : tensor<64xf32>
+  }
+}
+
+// -----
+
 // Tiny test models may carry their values inline.
 // CHECK-LABEL: func.func @inline_value
 // CHECK: lowbit.param "w" {value = dense<{{\[\[}}1.000000e+00, 2.000000e+00]]> : tensor<1x2xf16>} : tensor<1x2xf16>

@@ -54,3 +54,23 @@ func.func @ragged_groups() {
   %q = lowbit.qparam "w" {codes = dense<3> : tensor<2x10xui4>, scales = dense<1.0> : tensor<2x2xf32>} : !lowbit.qweight<2x10, #lowbit.scheme<bits = 4, group_size = 4, symmetric = true, scale_type = f32>>
   return
 }
+
+// -----
+
+module attributes {lowbit.parameter_scopes = {rtn = #lowbit.scope<"safetensors", "q.safetensors">}} {
+  func.func @unknown_scope() {
+    // expected-error @below {{parameter 'w' references unknown scope 'gptq' (not in the module's lowbit.parameter_scopes)}}
+    %q = lowbit.qparam "gptq"::"w" : !lowbit.qweight<2x8, #lowbit.scheme<bits = 4, group_size = -1, symmetric = true, scale_type = f16>>
+    return
+  }
+}
+
+// -----
+
+module attributes {lowbit.parameter_scopes = {rtn = #lowbit.scope<"safetensors", "q.safetensors">}} {
+  func.func @inline_and_scope() {
+    // expected-error @below {{parameter 'w' has inline data and a scope ('rtn'); inline parameters have no scope}}
+    %q = lowbit.qparam "rtn"::"w" {codes = dense<3> : tensor<2x8xui4>, scales = dense<1.0> : tensor<2x1xf16>} : !lowbit.qweight<2x8, #lowbit.scheme<bits = 4, group_size = -1, symmetric = true, scale_type = f16>>
+    return
+  }
+}

@@ -12,6 +12,10 @@
 // FIELD: error: override 'up_proj:bogus=1': unknown field 'bogus=1' (expected bits=B, group-size=G or skip)
 // OVRBITS: error: layer 'model.layers.0.mlp.up_proj.weight': overrides give bits 1 and group size 128; bits must be in [2, 8] and the group size -1 or positive
 // REGEX: error: override '(': invalid regex '('
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="only=attn" 2>&1 | FileCheck %s --check-prefix=ONLY
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="only=(" 2>&1 | FileCheck %s --check-prefix=ONLYRE
+// ONLY: error: only regex 'attn' matches no float linear layer inside the decoder blocks
+// ONLYRE: error: only: invalid regex '(': {{.+}}
 
 // expected-error @below {{override regex 'no_such_layer' matches no linear layer inside the decoder blocks}}
 module {

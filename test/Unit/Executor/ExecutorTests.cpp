@@ -70,7 +70,7 @@ TEST_P(ExecutorGoldenTest, MatchesGoldenLogits) {
   ASSERT_FALSE(g.tokens.empty());
   auto model = loadModel(dir);
   ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
-  auto exec = Executor::create(*model->module, model->store());
+  auto exec = Executor::create(*model->module);
   ASSERT_TRUE(bool(exec)) << llvm::toString(exec.takeError());
   std::vector<float> logits;
   ASSERT_FALSE(
@@ -93,7 +93,7 @@ TEST(ExecutorTest, IncrementalDecodeEqualsFullSequence) {
   Golden g = readGolden(dir + "/golden/golden_mixed_bytes.safetensors");
   auto model = loadModel(dir);
   ASSERT_TRUE(bool(model));
-  auto exec = Executor::create(*model->module, model->store());
+  auto exec = Executor::create(*model->module);
   ASSERT_TRUE(bool(exec));
   std::vector<float> full, step;
   ASSERT_FALSE(
@@ -132,7 +132,7 @@ TEST(ExecutorTest, GreedyFromBosReproducesGolden) {
 
   auto model = loadModel(dir);
   ASSERT_TRUE(bool(model));
-  auto exec = Executor::create(*model->module, model->store());
+  auto exec = Executor::create(*model->module);
   ASSERT_TRUE(bool(exec));
   int64_t v = (*exec)->vocabSize();
   std::vector<int32_t> generated = {
@@ -153,7 +153,7 @@ TEST(ExecutorTest, PositionOutsideContextIsAnError) {
   ASSERT_TRUE(bool(model));
   ExecutorOptions options;
   options.maxContext = 8;
-  auto exec = Executor::create(*model->module, model->store(), options);
+  auto exec = Executor::create(*model->module, options);
   ASSERT_TRUE(bool(exec));
   std::vector<float> logits;
   llvm::Error err = (*exec)->forward({1}, {8}, logits);
@@ -190,8 +190,7 @@ module {
   ctx.loadDialect<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect>();
   auto module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
   ASSERT_TRUE(module);
-  MemoryStore empty;
-  auto exec = Executor::create(*module, empty);
+  auto exec = Executor::create(*module);
   ASSERT_TRUE(bool(exec)) << llvm::toString(exec.takeError());
   // One-hot rows select weight columns: logits[t][n] = W[n][t].
   std::vector<float> logits;

@@ -18,7 +18,25 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include <memory>
+
 namespace mlir::lowbit {
+/// Module attribute mapping scope names to `#lowbit.scope` storage.
+inline constexpr llvm::StringLiteral kParameterScopesAttrName =
+    "lowbit.parameter_scopes";
+/// Module attribute naming the tokenizer: a path relative to the directory
+/// of the `checkpoint` scope.
+inline constexpr llvm::StringLiteral kTokenizerAttrName = "lowbit.tokenizer";
+/// The scope the importer records for the original checkpoint.
+inline constexpr llvm::StringLiteral kCheckpointScope = "checkpoint";
+/// Attribute of the pre-scope importer, rejected with a hint to re-import.
+inline constexpr llvm::StringLiteral kLegacyWeightsAttrName = "lowbit.weights";
+
+/// The `#lowbit.scope` named `scope` on the module enclosing `op` (or `op`
+/// itself), or null.
+class ScopeAttr;
+ScopeAttr lookupParameterScope(Operation *op, StringRef scope);
+
 /// The session KV cache written and read by `lowbit.attention`.
 struct KVCacheResource : public SideEffects::Resource::Base<KVCacheResource> {
   llvm::StringRef getName() final { return "lowbit::KVCache"; }

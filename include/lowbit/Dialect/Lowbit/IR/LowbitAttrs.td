@@ -142,4 +142,35 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// ScopeAttr
+//===----------------------------------------------------------------------===//
+
+def Lowbit_ScopeAttr : Lowbit_Attr<"Scope", "scope"> {
+  let summary = "where the tensors of a parameter scope are stored";
+  let description = [{
+    One entry of the module attribute `lowbit.parameter_scopes`, which maps
+    scope names to storage: `lowbit.param "checkpoint"::"key"` reads tensor
+    `key` of the scope named `checkpoint`. `format` says how the scope is
+    stored (`safetensors`: one `.safetensors` file, a shard index
+    `*.safetensors.index.json`, or a Hugging Face model directory). `path` is
+    relative to the directory of the IR file being processed (the current
+    directory for standard input); tools replace it with
+    `--param-scope NAME=PATH`. Absolute paths are rejected so that printed
+    IR never depends on the host.
+
+    Example:
+
+    ```mlir
+    module attributes {lowbit.parameter_scopes = {
+        checkpoint = #lowbit.scope<"safetensors", "../models/stories260k">,
+        rtn = #lowbit.scope<"safetensors", "q-rtn.safetensors">}} {}
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"storage format">:$format,
+                        StringRefParameter<"relative location">:$path);
+  let assemblyFormat = "`<` $format `,` $path `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // LOWBIT_DIALECT_LOWBIT_IR_LOWBITATTRS_TD

@@ -21,8 +21,9 @@ def Lowbit_Dialect : Dialect {
     At the graph level a model is a handful of coarse ops (embedding, RMS
     norm, linear, rotary embedding, attention with a KV cache, gated MLP
     activation, residual add) over ranked tensors. Weights are never stored
-    in the IR: `lowbit.param` references a tensor by name in an external
-    parameter store (memory-mapped safetensors), so a 70B model prints as a
+    in the IR: `lowbit.param` references a tensor by scope and key; the module
+    records where each parameter scope is stored (`lowbit.parameter_scopes`,
+    relative paths to memory-mapped safetensors), so a 70B model prints as a
     small module.
 
     At the quantized level linear weights become `lowbit.qparam` values of
@@ -35,6 +36,20 @@ def Lowbit_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  // Module attributes `lowbit.parameter_scopes` and `lowbit.tokenizer`.
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Per-context state of the parameter resolver
+    /// (lowbit/Params/ParamResolver.h), owned by the dialect so that it lives
+    /// exactly as long as the context. Type-erased: the dialect library does
+    /// not depend on the resolver's.
+    std::shared_ptr<void> &getParamResolverSlot() { return paramResolverSlot; }
+
+  private:
+    std::shared_ptr<void> paramResolverSlot;
+
+  public:
+  }];
 }
 
 class Lowbit_Op<string mnemonic, list<Trait> traits = []>

@@ -18,50 +18,57 @@ def Lowbit_IndexTensor : RankedTensorOf<[I32, I64]>;
 //===----------------------------------------------------------------------===//
 
 def Lowbit_ParamOp : Lowbit_Op<"param", [Pure]> {
-  let summary = "reference to an external weight tensor by name";
+  let summary = "reference to an external weight tensor by scope and key";
   let description = [{
-    Produces the tensor named `name` in the parameter store the module is
-    compiled with (memory-mapped safetensors for real models). Weights never
-    live in the IR; only tiny test models may carry an inline `value`
-    (a dense or `dense_resource` elements attribute of the result type).
+    Produces tensor `name` of the parameter scope `scope`, one of the scopes
+    the enclosing module records in `lowbit.parameter_scopes` (see
+    `#lowbit.scope`; e.g. `checkpoint`, the imported safetensors). Weights
+    never live in the IR; only tiny test models may carry an inline `value`
+    (a dense or `dense_resource` elements attribute of the result type), and
+    a parameter with inline data has no scope. A parameter with neither is
+    an unbound reference: it verifies (for IR-structure tests) but cannot
+    be executed or compiled.
 
     Example:
 
     ```mlir
-    %w = lowbit.param "model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+    %w = lowbit.param "checkpoint"::"model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+    %b = lowbit.param "b" {value = dense<0.0> : tensor<64xf32>} : tensor<64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<ElementsAttr>:$value);
+  let arguments = (ins OptionalAttr<StrAttr>:$scope, StrAttr:$name,
+                       OptionalAttr<ElementsAttr>:$value);
   let results = (outs AnyStaticShapeTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
 }
 
 def Lowbit_QParamOp : Lowbit_Op<"qparam", [Pure]> {
-  let summary = "reference to a quantized weight by name";
+  let summary = "reference to a quantized weight by scope and key";
   let description = [{
-    Produces the quantized weight stored under `name` in the parameter
-    store: the tensors `<name>.qcodes`, `<name>.scales`, `<name>.zeros`
-    (asymmetric schemes) and `<name>.perm` (act-order). Their types are
-    given by the result type (see `!lowbit.qweight`). Tiny tests may carry
-    the components inline as the `codes`, `scales`, `zeros` and `perm`
-    elements attributes.
+    Produces the quantized weight stored under `name` in the parameter scope
+    `scope` (see `lowbit.param`): the tensors `<name>.qcodes`,
+    `<name>.scales`, `<name>.zeros` (asymmetric schemes) and `<name>.perm`
+    (act-order). Their types are given by the result type (see
+    `!lowbit.qweight`). Tiny tests may carry the components inline as the
+    `codes`, `scales`, `zeros` and `perm` elements attributes; an inline
+    parameter has no scope.
 
     Example:
 
     ```mlir
-    %q = lowbit.qparam "model.layers.0.mlp.up_proj" : !lowbit.qweight<172x64,
+    %q = lowbit.qparam "rtn"::"model.layers.0.mlp.up_proj" : !lowbit.qweight<172x64,
         #lowbit.scheme<bits = 4, group_size = 32, symmetric = false,
                        scale_type = f32, zero_type = i8>>
     ```
   }];
-  let arguments = (ins StrAttr:$name,
+  let arguments = (ins OptionalAttr<StrAttr>:$scope, StrAttr:$name,
                        OptionalAttr<ElementsAttr>:$codes,
                        OptionalAttr<ElementsAttr>:$scales,
                        OptionalAttr<ElementsAttr>:$zeros,
                        OptionalAttr<ElementsAttr>:$perm);
   let results = (outs Lowbit_QWeightType:$result);
-  let assemblyFormat = "$name attr-dict `:` qualified(type($result))";
+  let hasCustomAssemblyFormat = 1;
   let hasVerifier = 1;
 }
 
