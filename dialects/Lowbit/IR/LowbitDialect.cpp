@@ -76,6 +76,8 @@ void LowbitDialect::initialize() {
 LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
                                                       NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
+  if (name == kTargetAttrName || name == kLayoutAttrName)
+    return verifyKernelLevelAttribute(op, attr);
   if (name == kLegacyWeightsAttrName)
     return op->emitError()
            << name

@@ -262,8 +262,8 @@ LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 // Discardable attributes
 //===----------------------------------------------------------------------===//
 
-LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
-                                                      NamedAttribute attr) {
+LogicalResult
+mlir::lowbit::verifyKernelLevelAttribute(Operation *op, NamedAttribute attr) {
   if (attr.getName() == kTargetAttrName) {
     if (!isa<ModuleOp>(op))
       return op->emitError("'") << kTargetAttrName << "' is only valid on a "
@@ -288,7 +288,5 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
              << attr.getValue();
     return success();
   }
-  // Other lowbit.* module attributes (weights, config, tokenizer,
-  // quantization) are checked by the code that reads them.
   return success();
 }

@@ -51,6 +51,11 @@ bool isVersionedTag(llvm::StringRef name);
 /// layout chosen for a qmatmul's weight (checked by the dialect).
 inline constexpr llvm::StringLiteral kTargetAttrName = "lowbit.target";
 inline constexpr llvm::StringLiteral kLayoutAttrName = "lowbit.layout";
+
+/// Verifies the kernel-level discardable attributes (kTargetAttrName,
+/// kLayoutAttrName); called by LowbitDialect::verifyOperationAttribute.
+mlir::LogicalResult verifyKernelLevelAttribute(mlir::Operation *op,
+                                               mlir::NamedAttribute attr);
 } // namespace mlir::lowbit
 
 #include "lowbit/Dialect/Lowbit/IR/LowbitDialect.h.inc"
