@@ -84,14 +84,13 @@ lowbit_hal_status bufferAllocate(lowbit_hal_device *, uint64_t bytes,
   auto b = std::unique_ptr<HostBuffer>(new (std::nothrow) HostBuffer());
   if (!b)
     return makeStatus(LOWBIT_HAL_OUT_OF_MEMORY, "out of memory");
-  // 64-byte aligned rows for the vector kernels: new[] of a 64-aligned
-  // type would need C++17 aligned new; over-allocate and align instead.
-  b->storage.reset(new (std::nothrow) uint8_t[bytes + 64]());
+  // Zeroed, with the allocator's alignment (16 bytes: what the kernels
+  // were tuned with when sessions held std::vector buffers).
+  b->storage.reset(new (std::nothrow) uint8_t[bytes ? bytes : 1]());
   if (!b->storage)
     return makeStatus(LOWBIT_HAL_OUT_OF_MEMORY,
                       "cannot allocate " + std::to_string(bytes) + " bytes");
-  uintptr_t p = reinterpret_cast<uintptr_t>(b->storage.get());
-  b->data = reinterpret_cast<uint8_t *>((p + 63) & ~uintptr_t(63));
+  b->data = b->storage.get();
   b->size = bytes;
   *out = reinterpret_cast<lowbit_hal_buffer *>(b.release());
   return nullptr;
