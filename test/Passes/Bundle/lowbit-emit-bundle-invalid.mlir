@@ -18,7 +18,7 @@
 // An unfused dequantization is reported (on the module, naming the op);
 // nothing is written.
 // expected-error @below {{'lowbit.dequantize' op standalone dequantization cannot be emitted (run -lowbit-fuse-dequant-matmul first)}}
-module {
+module attributes {lowbit.config = {}} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x2xf32> {
     %t = lowbit.param "emb" {value = dense<1.0> : tensor<5x8xf32>} : tensor<5x8xf32>
     %h = lowbit.embedding %t, %ids : (tensor<5x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
@@ -33,7 +33,7 @@ module {
 
 // A quantized matmul not lowered to the kernel level.
 // expected-error @below {{'lowbit.qmatmul' op quantized matmuls are emitted from the kernel level (run -lowbit-outline-kernels and -lowbit-translate-executables first)}}
-module {
+module attributes {lowbit.config = {}} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x2xf32> {
     %t = lowbit.param "emb" {value = dense<1.0> : tensor<5x8xf32>} : tensor<5x8xf32>
     %h = lowbit.embedding %t, %ids : (tensor<5x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
@@ -47,7 +47,7 @@ module {
 
 // An executable whose code was never generated.
 // expected-error @below {{executable @x86 has no lowbit.binary (run -lowbit-translate-executables first)}}
-module attributes {lowbit.target = #lowbit.target<"x86">} {
+module attributes {lowbit.config = {}, lowbit.target = #lowbit.target<"x86">} {
   lowbit.executable @x86 target(#lowbit.target<"x86">) {
     lowbit.kernel @k qmatmul n = 2, k = 8, layout = "x86-tile16-v1", scheme = #lowbit.scheme<bits = 4, group_size = -1, symmetric = true, scale_type = f32>
   }
