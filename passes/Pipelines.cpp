@@ -3,8 +3,9 @@
 // lowbit-quantize-pipeline{method=rtn|gptq ...}: weight quantization by the
 // named method (the method's pass with the shared options).
 // lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N}: fuse
-// dequantizations into matmuls, run the target's codegen pipeline and emit
-// the bundle.
+// dequantizations into matmuls, run the target's codegen pipeline, legalize
+// for the target (setting act_bits), select layouts, materialize packs,
+// outline kernels, translate the executables and emit the bundle.
 //
 //===----------------------------------------------------------------------===//
 
@@ -125,20 +126,14 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
 LogicalResult
 buildToBundlePipeline(OpPassManager &pm, const ToBundlePipelineOptions &o,
                       function_ref<LogicalResult(const Twine &)> error) {
-  ::lowbit::TargetRegistry targets;
-  ::lowbit::registerAllTargets(targets);
-  auto target = targets.lookup(o.target);
-  if (!target)
-    return error("lowbit-to-bundle-pipeline: " +
-                 llvm::toString(target.takeError()));
   if (o.output.empty())
     return error("lowbit-to-bundle-pipeline needs output=FILE");
-  pm.addPass(mlir::lowbit::createLowbitFuseDequantMatmul());
-  target->buildCodegenPipeline(pm);
+  if (failed(mlir::lowbit::buildLowbitToKernelPipeline(pm, o.target, o.actBits,
+                                                       error)))
+    return failure();
   mlir::lowbit::LowbitEmitBundleOptions emit;
   emit.target = o.target;
   emit.output = o.output;
-  emit.actBits = o.actBits;
   pm.addPass(mlir::lowbit::createLowbitEmitBundle(emit));
   return success();
 }
@@ -164,6 +159,32 @@ void registerPipeline(
 }
 
 } // namespace
+
+LogicalResult mlir::lowbit::buildLowbitToKernelPipeline(
+    OpPassManager &pm, StringRef targetName, unsigned actBits,
+    function_ref<LogicalResult(const Twine &)> error) {
+  ::lowbit::TargetRegistry targets;
+  ::lowbit::registerAllTargets(targets);
+  auto target = targets.lookup(targetName);
+  if (!target)
+    return error("lowbit-to-bundle-pipeline: " +
+                 llvm::toString(target.takeError()));
+  if (actBits != 0 && actBits != 8)
+    return error("lowbit-to-bundle-pipeline: act-bits must be 0 (float "
+                 "activations) or 8, got " +
+                 Twine(actBits));
+  pm.addPass(createLowbitFuseDequantMatmul());
+  target->buildCodegenPipeline(pm);
+  LowbitLegalizeForTargetOptions legalize;
+  legalize.target = targetName.str();
+  legalize.actBits = actBits;
+  pm.addPass(createLowbitLegalizeForTarget(legalize));
+  pm.addPass(createLowbitSelectLayouts());
+  pm.addPass(createLowbitMaterializePacks());
+  pm.addPass(createLowbitOutlineKernels());
+  pm.addPass(createLowbitTranslateExecutables());
+  return success();
+}
 
 void mlir::lowbit::registerLowbitPipelines() {
   registerPipeline<QuantizePipelineOptions>(

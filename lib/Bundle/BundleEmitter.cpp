@@ -8,13 +8,16 @@
 
 #include "lowbit/Params/ParamResolver.h"
 
+#include "lowbit/Dialect/Lowbit/IR/KernelExports.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbitrt/Bundle.h"
+#include "lowbitrt/Codec.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -35,6 +38,8 @@ namespace rt = ::lowbit::rt;
 
 namespace lowbit {
 namespace {
+
+std::optional<llvm::json::Value> attrToJson(Attribute attr);
 
 /// One op of the flattened program, with value ids (not yet buffers).
 struct ProgramOp {
@@ -95,10 +100,9 @@ struct ScopedParams {
 
 class Emitter {
 public:
-  Emitter(ModuleOp module, const TargetBackend &target,
-          rt::BundleWriter &writer, BundleStats &stats)
+  Emitter(ModuleOp module, rt::BundleWriter &writer, BundleStats &stats)
       : module(module), store{ParamResolver::get(module.getContext()), module},
-        target(target), writer(writer), stats(stats) {}
+        writer(writer), stats(stats) {}
 
   LogicalResult buildProgram(llvm::json::Object &program,
                              llvm::json::Array &layers);
@@ -108,14 +112,14 @@ private:
                         SmallVectorImpl<int64_t> &results, unsigned depth);
   LogicalResult emitOp(Operation *op, llvm::DenseMap<Value, int64_t> &ids);
   FailureOr<std::string> floatTensor(Operation *user, Value v);
-  FailureOr<std::string> quantizedTensor(QMatmulOp op, ProgramOp &pop,
+  FailureOr<std::string> quantizedTensor(DispatchOp op, KernelOp kernel,
+                                         ProgramOp &pop,
                                          llvm::json::Array &layers);
   FailureOr<int64_t> newValue(Operation *op, Value v);
   void assignBuffers(int64_t outputValue, llvm::json::Object &program);
 
   ModuleOp module;
   ScopedParams store;
-  const TargetBackend &target;
   rt::BundleWriter &writer;
   BundleStats &stats;
 
@@ -261,16 +265,25 @@ FailureOr<std::string> Emitter::floatTensor(Operation *user, Value v) {
   return name;
 }
 
-FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
+FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
+                                                ProgramOp &pop,
                                                 llvm::json::Array &layers) {
-  auto param = op.getWeight().getDefiningOp<QParamOp>();
+  auto pack = op.getWeight().getDefiningOp<PackOp>();
+  if (!pack)
+    return op.emitOpError("weight must be a lowbit.pack");
+  auto param = pack.getInput().getDefiningOp<QParamOp>();
   if (!param)
-    return op.emitOpError("weight must be a lowbit.qparam");
+    return pack.emitOpError("input must be a lowbit.qparam");
   QWeightType type = param.getType();
-  SchemeAttr scheme = type.getScheme();
+  SchemeAttr scheme = kernel.getScheme();
+  if (pack.getType() != kernel.getPackedType())
+    return op.emitOpError("weight type ")
+           << pack.getType() << " does not match kernel @"
+           << kernel.getSymName() << " (" << kernel.getPackedType() << ")";
+  auto executable = cast<ExecutableOp>(kernel->getParentOp());
   std::string name = param.getName().str();
-  std::string packedName = name + "." + target.getName().str();
-  int64_t n = type.getN(), k = type.getK();
+  std::string packedName = name + "." + executable.getTarget().getName().str();
+  int64_t n = kernel.getN(), k = kernel.getK();
   int64_t groups = type.getScalesType().getShape()[1];
 
   std::string scaleType;
@@ -282,10 +295,8 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
   pop.fields["symmetric"] = scheme.getSymmetric();
   pop.fields["scale_type"] = scaleType;
   // The weight codec of the packed tensor (runtime/include/lowbitrt/Codec.h).
-  FailureOr<std::string> layout = target.selectLayout(op);
-  if (failed(layout))
-    return failure();
-  pop.fields["layout"] = *layout;
+  std::string layout = kernel.getLayout().str();
+  pop.fields["layout"] = layout;
   if (type.getPermType())
     pop.fields["perm"] = name + ".perm";
   if (tensors.contains(packedName))
@@ -345,19 +356,26 @@ FailureOr<std::string> Emitter::quantizedTensor(QMatmulOp op, ProgramOp &pop,
       packedCodes[r * k + j] = static_cast<uint8_t>(v);
     }
   }
-  QuantizedWeight weight;
-  weight.bits = scheme.getBits();
-  weight.groupSize = scheme.getGroupSize();
-  weight.symmetric = scheme.getSymmetric();
-  weight.scaleType = scaleType;
-  weight.N = n;
-  weight.K = k;
-  weight.codes = packedCodes;
-  weight.scales = *scales;
-  weight.zeros = zeros;
+  const codec::Codec *codec = codec::findCodec(layout);
+  if (!codec)
+    return pack.emitOpError("unknown weight codec '") << layout << "'";
+  codec::WeightDesc desc;
+  desc.bits = scheme.getBits();
+  desc.groupSize = scheme.getGroupSize();
+  desc.symmetric = scheme.getSymmetric();
+  desc.N = n;
+  desc.K = k;
+  if (!codec::parseScaleType(scaleType, desc.scaleType))
+    return pack.emitOpError("scale type '")
+           << scaleType << "' has no weight codec storage";
+  codec::UnpackedWeight unpacked;
+  unpacked.codes = std::move(packedCodes);
+  unpacked.scales = std::move(*scales);
+  unpacked.zeros = std::move(zeros);
   std::vector<uint8_t> packed;
-  if (failed(target.packWeight(op, weight, packed)))
-    return failure();
+  std::string error;
+  if (!codec->encode(desc, unpacked, packed, &error))
+    return pack.emitOpError("weight codec ") << layout << ": " << error;
 
   int64_t packedBytes = static_cast<int64_t>(packed.size());
   stats.quantizedWeightBytes += packed.size();
@@ -427,18 +445,33 @@ LogicalResult Emitter::emitOp(Operation *op,
             return success(succeeded(setWeight("weight", l.getWeight())) &&
                            succeeded(input(l.getInput())));
           })
-          .Case([&](QMatmulOp q) -> LogicalResult {
+          .Case([&](DispatchOp d) -> LogicalResult {
+            auto kernel = SymbolTable::lookupNearestSymbolFrom<KernelOp>(
+                d, d.getKernel());
+            if (!kernel)
+              return d.emitOpError("unknown kernel ") << d.getKernel();
+            if (kernel.getKind() != KernelKind::QMatmul)
+              return d.emitOpError("kernel @")
+                     << kernel.getSymName() << " is not a qmatmul kernel";
             pop.fields["op"] = "qmatmul";
-            pop.fields["path"] = q.getActBits() ? "int8" : "fp32";
-            if (q.getBias() && failed(setWeight("bias", q.getBias())))
+            pop.fields["path"] = kernel.getActBits() ? "int8" : "fp32";
+            if (d.getBias() && failed(setWeight("bias", d.getBias())))
               return failure();
-            FailureOr<std::string> name = quantizedTensor(q, pop, *layerList);
+            FailureOr<std::string> name =
+                quantizedTensor(d, kernel, pop, *layerList);
             if (failed(name))
               return failure();
             pop.fields["weight"] = *name;
-            if (failed(target.describeDispatch(q, pop.fields)))
-              return failure();
-            return input(q.getInput());
+            // The entry points the target's translation recorded.
+            if (auto exports =
+                    kernel->getAttrOfType<ArrayAttr>(kExportsAttrName))
+              pop.fields["kernels"] = *attrToJson(exports);
+            return input(d.getInput());
+          })
+          .Case([&](QMatmulOp q) {
+            return q.emitOpError("quantized matmuls are emitted from the "
+                                 "kernel level (run -lowbit-outline-kernels "
+                                 "and -lowbit-translate-executables first)");
           })
           .Case([&](RotaryOp r) {
             pop.fields["op"] = "rotary";
@@ -543,7 +576,7 @@ LogicalResult Emitter::flatten(func::FuncOp fn, ArrayRef<int64_t> args,
     ids[arg] = id;
   for (Operation &op : body) {
     // Weights are materialised where they are used.
-    if (isa<ParamOp, QParamOp>(op))
+    if (isa<ParamOp, QParamOp, PackOp>(op))
       continue;
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       results.clear();
@@ -729,20 +762,20 @@ llvm::Expected<std::string> hashFile(llvm::StringRef path) {
   return llvm::toHex(hasher.final(), /*LowerCase=*/true);
 }
 
-llvm::Error emitBundle(ModuleOp module, const TargetBackend &target,
+llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
                        const BundleEmitOptions &options, llvm::StringRef path,
                        BundleStats *statsOut) {
   DiagnosticCollector diagnostics(module.getContext());
   BundleStats stats;
   rt::BundleWriter writer;
-  Emitter emitter(module, target, writer, stats);
+  Emitter emitter(module, writer, stats);
 
   llvm::json::Object manifest;
   manifest["format"] = "lowbit-manifest-v1";
   manifest["compiler"] = llvm::json::Object{{"name", "lowbit-compile"},
                                             {"version", kCompilerVersion}};
   manifest["provenance"] = llvm::json::Object(options.provenance);
-  manifest["target"] = target.getName();
+  manifest["target"] = targetName.str();
 
   auto config = module->getAttrOfType<DictionaryAttr>(attrs::kConfig);
   if (!config)
@@ -774,13 +807,31 @@ llvm::Error emitBundle(ModuleOp module, const TargetBackend &target,
   manifest["layers"] = std::move(layers);
   manifest["program"] = std::move(program);
 
-  TargetCode code;
-  if (failed(target.serialize(module, code)))
-    return diagnostics.takeError("target " + target.getName().str() +
-                                 " failed to generate code");
-  stats.codeBytes = code.bytes.size();
-  if (!code.bytes.empty())
-    writer.addCode(code.target, code.format, std::move(code.bytes));
+  // The code blobs of the translated executables.
+  for (ExecutableOp executable : module.getOps<ExecutableOp>()) {
+    if (executable.getTarget().getName() != targetName)
+      return llvm::createStringError(
+          "executable @" + executable.getSymName().str() + " is for target '" +
+          executable.getTarget().getName().str() + "', not '" +
+          targetName.str() + "'");
+    auto binaries = executable.getBodyBlock().getOps<BinaryOp>();
+    if (binaries.empty())
+      return llvm::createStringError(
+          "executable @" + executable.getSymName().str() +
+          " has no lowbit.binary (run -lowbit-translate-executables first)");
+    for (BinaryOp binary : binaries) {
+      std::optional<ArrayRef<uint8_t>> bytes = binary.getBytes();
+      if (!bytes)
+        return llvm::createStringError(
+            "executable @" + executable.getSymName().str() +
+            ": the blob of lowbit.binary \"" + binary.getFormat().str() +
+            "\" is not available");
+      stats.codeBytes += bytes->size();
+      writer.addCode(executable.getTarget().getName().str(),
+                     binary.getFormat().str(),
+                     std::vector<uint8_t>(bytes->begin(), bytes->end()));
+    }
+  }
 
   std::string text;
   llvm::raw_string_ostream os(text);

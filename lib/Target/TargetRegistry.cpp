@@ -67,11 +67,6 @@ TargetBackend::serializeExecutable(mlir::Operation *executable,
          << getName() << " cannot translate executables";
 }
 
-mlir::LogicalResult
-TargetBackend::describeDispatch(mlir::Operation *, llvm::json::Object &) const {
-  return mlir::success();
-}
-
 TargetRegistry::TargetRegistry() = default;
 TargetRegistry::~TargetRegistry() = default;
 

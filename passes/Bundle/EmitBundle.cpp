@@ -1,11 +1,12 @@
 //===- EmitBundle.cpp - lowbit-emit-bundle ----------------------*- C++ -*-===//
 //
-// Writes a deployable .lowbit bundle from a fused module (lib/Bundle), with
-// tensors read through the module's parameter scopes.
+// Writes a deployable .lowbit bundle from a module at the kernel level
+// (lib/Bundle), with tensors read through the module's parameter scopes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Bundle/BundleEmitter.h"
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Target/TargetRegistry.h"
 
@@ -33,37 +34,19 @@ struct EmitBundlePass
     ModuleOp module = getOperation();
     if (output.empty())
       return module.emitError("lowbit-emit-bundle needs output=FILE");
-    if (actBits != 0 && actBits != 8)
-      return module.emitError("act-bits must be 0 (float activations) or 8, "
-                              "got ")
-             << static_cast<unsigned>(actBits);
+    // The name must be a registered target; nothing else of it is used.
     ::lowbit::TargetRegistry targets;
     ::lowbit::registerAllTargets(targets);
-    auto found = targets.lookup(target);
-    if (!found)
+    if (auto found = targets.lookup(target); !found)
       return module.emitError() << llvm::toString(found.takeError());
-    const ::lowbit::TargetBackend &backend = *found;
-    if (actBits != 0) {
-      Builder b(module.getContext());
-      module.walk([&](mlir::lowbit::QMatmulOp op) {
-        op.setActBitsAttr(b.getI64IntegerAttr(actBits));
-      });
-    }
-    bool legal = true;
-    module.walk([&](Operation *op) {
-      std::string reason;
-      if (!backend.isLegal(op, reason)) {
-        op->emitOpError("cannot be compiled for target ")
-            << backend.getName() << ": " << reason;
-        legal = false;
-      }
-    });
-    if (!legal)
-      return failure();
+    if (auto recorded = module->getAttrOfType<mlir::lowbit::TargetAttr>(
+            mlir::lowbit::kTargetAttrName);
+        recorded && recorded.getName() != target)
+      return module.emitError("module is legalized for target '")
+             << recorded.getName() << "', not '" << target << "'";
     ::lowbit::BundleEmitOptions options;
     options.provenance = llvm::json::Object{{"producer", "lowbit-emit-bundle"}};
-    if (llvm::Error err =
-            ::lowbit::emitBundle(module, backend, options, output))
+    if (llvm::Error err = ::lowbit::emitBundle(module, target, options, output))
       return module.emitError()
              << output << ": " << llvm::toString(std::move(err));
     return success();

@@ -9,6 +9,8 @@
 
 #include "lowbit/Passes/Passes.h"
 
+#include "mlir/IR/Builders.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -69,6 +71,11 @@ struct LowbitLegalizeForTargetPass
         lookupTarget(module, *targets, target);
     if (failed(backend))
       return signalPassFailure();
+    if (actBits != 0 && actBits != 8) {
+      module.emitError("act-bits must be 0 (float activations) or 8, got ")
+          << static_cast<unsigned>(actBits);
+      return signalPassFailure();
+    }
     FailureOr<TargetAttr> attr = buildTargetAttr(module, **backend);
     if (failed(attr))
       return signalPassFailure();
@@ -79,6 +86,12 @@ struct LowbitLegalizeForTargetPass
       return signalPassFailure();
     }
 
+    if (actBits != 0) {
+      Builder b(module.getContext());
+      module.walk([&](QMatmulOp op) {
+        op.setActBitsAttr(b.getI64IntegerAttr(actBits));
+      });
+    }
     bool legal = true;
     module.walk([&](Operation *op) {
       std::string reason;

@@ -129,6 +129,11 @@ cl::opt<std::string> emit("emit",
                           cl::desc("What to write: bundle (default) or "
                                    "quantized"),
                           cl::init("bundle"), cl::cat(category));
+cl::opt<bool> printPipeline(
+    "print-pipeline",
+    cl::desc("Print the pass pipeline that lowers the model to the kernel "
+             "level (the bundle is still written)"),
+    cl::cat(category));
 cl::opt<std::string> reportPath("report",
                                 cl::desc("Also write the JSON report here"),
                                 cl::cat(category));
@@ -514,29 +519,23 @@ int main(int argc, char **argv) {
   //===--- Bundle ---------------------------------------------------------===//
   auto codegenStart = std::chrono::steady_clock::now();
   errs() << "lowbit-compile: lowering for target " << target->getName() << "\n";
+  std::string pipeline;
   {
+    // lowbit-to-bundle-pipeline up to the kernel level: legality (an illegal
+    // op is reported on the op), act_bits, layouts, packs, kernels and the
+    // target's code; the bundle is emitted below with provenance and stats.
     mlir::PassManager pm(ctx);
-    pm.addPass(mlir::lowbit::createLowbitFuseDequantMatmul());
-    target->buildCodegenPipeline(pm);
+    if (mlir::failed(mlir::lowbit::buildLowbitToKernelPipeline(
+            pm, target->getName(), actBits, [](const Twine &msg) {
+              fail(msg);
+              return mlir::failure();
+            })))
+      fail("cannot build the pipeline for target " + target->getName());
+    raw_string_ostream os(pipeline);
+    pm.printAsTextualPipeline(os);
+    if (printPipeline)
+      outs() << pipeline << "\n";
     if (mlir::failed(pm.run(module)))
-      fail("lowering for target " + target->getName() + " failed");
-  }
-  if (actBits != 0)
-    module.walk([&](mlir::lowbit::QMatmulOp op) {
-      op.setActBitsAttr(b.getI64IntegerAttr(actBits));
-    });
-  // Every op must be legal for the target before anything is generated.
-  {
-    bool legal = true;
-    module.walk([&](mlir::Operation *op) {
-      std::string reason;
-      if (!target->isLegal(op, reason)) {
-        op->emitOpError("cannot be compiled for target ")
-            << target->getName() << ": " << reason;
-        legal = false;
-      }
-    });
-    if (!legal)
       fail("the model cannot be compiled for target " + target->getName());
   }
 
@@ -570,8 +569,8 @@ int main(int argc, char **argv) {
   lowbit::BundleStats stats;
   // Tensors are read through the module's parameter scopes (those quantized
   // now from the in-memory output scope).
-  if (Error err =
-          lowbit::emitBundle(module, *target, emitOptions, output, &stats))
+  if (Error err = lowbit::emitBundle(module, target->getName(), emitOptions,
+                                     output, &stats))
     fail(output + ": " + toString(std::move(err)));
   timings["codegen_and_write_s"] = secondsSince(codegenStart);
   timings["total_s"] = secondsSince(start);
@@ -594,6 +593,7 @@ int main(int argc, char **argv) {
         {"method", method},
         {"options", options},
         {"target", target->getName()},
+        {"pipeline", pipeline},
         {"layers", std::move(layers)},
         {"sizes",
          json::Object{{"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},

@@ -1,5 +1,6 @@
 //===- LowbitDialect.cpp - lowbit dialect registration ----------*- C++ -*-===//
 
+#include "lowbit/Dialect/Lowbit/IR/KernelExports.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 
 #include "mlir/IR/DialectImplementation.h"
@@ -78,6 +79,28 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   if (name == kTargetAttrName || name == kLayoutAttrName)
     return verifyKernelLevelAttribute(op, attr);
+  if (name == kExportsAttrName) {
+    if (!isa<KernelOp>(op))
+      return op->emitError() << name << " must be on a lowbit.kernel";
+    auto exports = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!exports || exports.empty())
+      return op->emitError()
+             << name << " must be a non-empty array of dictionaries";
+    for (Attribute entry : exports) {
+      auto dict = dyn_cast<DictionaryAttr>(entry);
+      auto isa = dict ? dict.getAs<StringAttr>("isa") : StringAttr();
+      auto tile = dict ? dict.getAs<IntegerAttr>("batch_tile") : IntegerAttr();
+      auto symbol = dict ? dict.getAs<StringAttr>("symbol") : StringAttr();
+      if (!dict || dict.size() != 3 || !isa || isa.getValue().empty() ||
+          !tile || !tile.getType().isInteger(64) || tile.getInt() < 1 ||
+          !symbol || symbol.getValue().empty())
+        return op->emitError()
+               << name << " entry " << entry
+               << " must be {batch_tile = <i64 >= 1>, isa = \"...\", symbol "
+                  "= \"...\"}";
+    }
+    return success();
+  }
   if (name == kLegacyWeightsAttrName)
     return op->emitError()
            << name

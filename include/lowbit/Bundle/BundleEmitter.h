@@ -6,15 +6,19 @@
 ///
 /// \file
 /// Writes a deployable `.lowbit` bundle for one target from a lowbit module
-/// whose quantized matmuls are fused (lowbit.qmatmul, no lowbit.dequantize):
+/// at the kernel level (lowbit-to-bundle-pipeline: quantized matmuls are
+/// lowbit.dispatch ops of kernels in a translated lowbit.executable). It is
+/// generic: it calls no target hook, everything comes from the IR.
 ///
 ///  - flattens @forward and the decoder blocks it calls into one dispatch
 ///    program, assigns the values to reusable buffers by liveness, and
-///    records it in the manifest (docs/bundle-manifest.md);
-///  - stores float parameters as f32 tensors and every quantized weight in
-///    the target's layout (TargetBackend::packWeight), act-order columns in
-///    quantization order plus the permutation the program gathers with;
-///  - stores the target's code blob (TargetBackend::serialize);
+///    records it in the manifest (docs/bundle-manifest.md); a dispatch's
+///    "kernels" are the `lowbit.exports` of its kernel;
+///  - stores float parameters as f32 tensors and every packed weight
+///    (lowbit.pack) encoded with the codec its layout names
+///    (runtime/include/lowbitrt/Codec.h), act-order columns in quantization
+///    order plus the permutation the program gathers with;
+///  - stores the code blob of every lowbit.binary;
 ///  - embeds the model config, tokenizer.json and provenance.
 ///
 /// The output is deterministic and written atomically.
@@ -25,7 +29,6 @@
 #define LOWBIT_BUNDLE_BUNDLEEMITTER_H
 
 #include "lowbit/Support/ParamStore.h"
-#include "lowbit/Target/TargetBackend.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -64,7 +67,7 @@ struct BundleStats {
 /// context's ParamResolver (lowbit/Params/ParamResolver.h), the tokenizer
 /// from the module's `lowbit.tokenizer`. Errors name the op or tensor at
 /// fault; diagnostics emitted on ops are also returned in the error message.
-llvm::Error emitBundle(mlir::ModuleOp module, const TargetBackend &target,
+llvm::Error emitBundle(mlir::ModuleOp module, llvm::StringRef target,
                        const BundleEmitOptions &options, llvm::StringRef path,
                        BundleStats *stats = nullptr);
 

@@ -7,6 +7,7 @@
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
+class OpPassManager;
 class RewritePatternSet;
 namespace lowbit {
 
@@ -16,6 +17,16 @@ namespace lowbit {
 /// Registers the pass pipelines `lowbit-quantize-pipeline` and
 /// `lowbit-to-bundle-pipeline` (lowbit::registerAllPasses calls it).
 void registerLowbitPipelines();
+
+/// Appends the passes of `lowbit-to-bundle-pipeline` before
+/// `lowbit-emit-bundle` to `pm`: fuse-dequant-matmul, the target's codegen
+/// pipeline, legalize-for-target (with `actBits`), select-layouts,
+/// materialize-packs, outline-kernels and translate-executables. Reports an
+/// unknown target or unsupported `actBits` through `error`.
+LogicalResult
+buildLowbitToKernelPipeline(OpPassManager &pm, StringRef target,
+                            unsigned actBits,
+                            function_ref<LogicalResult(const Twine &)> error);
 
 /// Patterns of lowbit-fuse-dequant-matmul.
 void populateFuseDequantMatmulPatterns(RewritePatternSet &patterns);

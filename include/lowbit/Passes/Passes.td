@@ -195,36 +195,33 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
 def LowbitEmitBundle : Pass<"lowbit-emit-bundle", "::mlir::ModuleOp"> {
   let summary = "write the module as a deployable .lowbit bundle";
   let description = [{
-    Writes the bundle of a fused module (`lowbit.qmatmul`, no
-    `lowbit.dequantize`; see `lowbit-to-bundle-pipeline`) for `target` to
-    `output` (relative to the current directory): the dispatch program, the
-    float and packed quantized weights read through the module's parameter
-    scopes (docs/parameters.md), the target's code, the config and the
-    tokenizer. With `act-bits=8`, quantized matmuls quantize their
-    activations dynamically to int8 (sets `act_bits` on every
-    `lowbit.qmatmul`). Every op must be legal for the target; an illegal op
-    is reported on the op. The IR is otherwise unchanged.
+    Writes the bundle of a module at the kernel level (see
+    `lowbit-to-bundle-pipeline`) for `target` to `output` (relative to the
+    current directory): the dispatch program, the float weights and the
+    packed weights (each `lowbit.pack` encoded with its layout's codec) read
+    through the module's parameter scopes (docs/parameters.md), the code of
+    every `lowbit.binary`, the config and the tokenizer. Each
+    `lowbit.dispatch` becomes a `qmatmul` program op described by its kernel
+    (shape, scheme, layout, `act_bits`) and the kernel's `lowbit.exports`.
+    The pass is generic: it calls no target hook. A `lowbit.qmatmul` left in
+    the module is an error (outline and translate it first), as is an
+    executable for another target or without a binary. The IR is unchanged.
 
     Before:
 
     ```mlir
-    %y = lowbit.qmatmul %x, %q : (tensor<?x64xf32>, !lowbit.qweight<32x64, #s>) -> tensor<?x32xf32>
+    %p = lowbit.pack %q : !lowbit.qweight<32x64, #s> -> !lowbit.packed<32x64, #s, "x86-tile16-v1">
+    %y = lowbit.dispatch @x86::@qmatmul_n32_k64_b4_g32(%x, %p) : (tensor<?x64xf32>, !lowbit.packed<32x64, #s, "x86-tile16-v1">) -> tensor<?x32xf32>
     ```
 
-    After (`act-bits=8`; the bundle is written to `output`):
-
-    ```mlir
-    %y = lowbit.qmatmul %x, %q {act_bits = 8 : i64} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #s>) -> tensor<?x32xf32>
-    ```
+    After: the same IR; the bundle is written to `output`.
   }];
   let options = [
     Option<"target", "target", "std::string", "\"x86\"",
-           "target the bundle is compiled for">,
+           "target the bundle is for (the manifest's target; every "
+           "executable must be for it)">,
     Option<"output", "output", "std::string", "\"\"",
-           "bundle file to write">,
-    Option<"actBits", "act-bits", "unsigned", "0",
-           "quantize the activations of quantized matmuls to this many bits "
-           "(0: float activations, 8: the int8 path)">
+           "bundle file to write">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
@@ -246,7 +243,9 @@ def LowbitLegalizeForTarget
     records for this target, else to every feature the target supports;
     listing some restricts the generated code to them (x86: the ISA levels
     whose features are all listed). A module that already records a
-    different target is an error.
+    different target is an error. With `act-bits=8`, every `lowbit.qmatmul`
+    first gets `act_bits = 8` (its activations are quantized dynamically to
+    int8), so legality, outlining and translation see the int8 path.
 
     Before:
 
@@ -273,7 +272,10 @@ def LowbitLegalizeForTarget
            "name of the registered target">,
     ListOption<"features", "features", "std::string",
                "target features the generated code may use (default: all "
-               "the target supports)">
+               "the target supports)">,
+    Option<"actBits", "act-bits", "unsigned", "0",
+           "quantize the activations of quantized matmuls to this many bits "
+           "(0: float activations, 8: the int8 path)">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }

@@ -134,7 +134,7 @@ public:
   virtual mlir::LogicalResult serializeExecutable(mlir::Operation *executable,
                                                   TargetCode &out) const;
 
-  //===--- Bundle emission (docs/bundle-manifest.md) ----------------------===//
+  //===--- Weight packing ------------------------------------------------===//
 
   /// Converts the quantized weight of `matmul` (a lowbit.qmatmul) into the
   /// layout the target's kernels read; the bundle stores the bytes as tensor
@@ -145,12 +145,6 @@ public:
   virtual mlir::LogicalResult packWeight(mlir::Operation *matmul,
                                          const QuantizedWeight &weight,
                                          std::vector<uint8_t> &out) const;
-
-  /// Adds the target-specific fields of the program op that runs `matmul`
-  /// (e.g. x86's "kernels": the symbols of its generated variants). The
-  /// default adds nothing.
-  virtual mlir::LogicalResult
-  describeDispatch(mlir::Operation *matmul, llvm::json::Object &fields) const;
 };
 
 } // namespace lowbit

@@ -18,6 +18,7 @@
 
 #include "KernelGen.h"
 
+#include "lowbit/Dialect/Lowbit/IR/KernelExports.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Target/TargetRegistry.h"
 
@@ -337,33 +338,33 @@ public:
              << " enable no x86 ISA level (the least, avx2, needs avx2, "
                 "f16c and fma)";
     std::set<Spec> specs;
+    SmallVector<std::pair<KernelOp, ArrayAttr>> exports;
+    Builder b(executable.getContext());
     for (KernelOp kernel : executable.getBodyBlock().getOps<KernelOp>()) {
       if (!isLegal(kernel, reason))
         return kernel.emitOpError("cannot be compiled for target x86: ")
                << reason;
-      specs.insert(getSpec(kernel));
+      Spec spec = getSpec(kernel);
+      specs.insert(spec);
+      llvm::Expected<std::vector<x86::KernelKey>> keys =
+          getKernelKeys(spec, isas);
+      if (!keys)
+        return kernel.emitOpError(llvm::toString(keys.takeError()));
+      // The entry points of the kernel, in the order the runtime tries them.
+      SmallVector<Attribute> entries;
+      for (const x86::KernelKey &key : *keys)
+        entries.push_back(b.getDictionaryAttr(
+            {b.getNamedAttr("isa", b.getStringAttr(x86::isaName(key.isa))),
+             b.getNamedAttr("batch_tile", b.getI64IntegerAttr(key.batchTile)),
+             b.getNamedAttr("symbol", b.getStringAttr(key.symbolName()))}));
+      exports.emplace_back(kernel, b.getArrayAttr(entries));
     }
     out.target = getName().str();
     out.format = kX86Format;
-    return buildLibrary(executable, specs, isas, out.bytes);
-  }
-
-  LogicalResult describeDispatch(Operation *op,
-                                 llvm::json::Object &fields) const override {
-    auto matmul = dyn_cast<QMatmulOp>(op);
-    if (!matmul)
-      return op->emitOpError("x86 describeDispatch expects a lowbit.qmatmul");
-    llvm::Expected<std::vector<x86::KernelKey>> keys =
-        getKernelKeys(getSpec(matmul));
-    if (!keys)
-      return op->emitOpError(llvm::toString(keys.takeError()));
-    llvm::json::Array kernels;
-    for (const x86::KernelKey &key : *keys)
-      kernels.push_back(llvm::json::Object{
-          {"isa", x86::isaName(key.isa)},
-          {"batch_tile", static_cast<int64_t>(key.batchTile)},
-          {"symbol", key.symbolName()}});
-    fields["kernels"] = std::move(kernels);
+    if (failed(buildLibrary(executable, specs, isas, out.bytes)))
+      return failure();
+    for (auto [kernel, entries] : exports)
+      kernel->setAttr(kExportsAttrName, entries);
     return success();
   }
 };

@@ -3,9 +3,11 @@
 // RUN: lowbit-opt %s -lowbit-translate-executables | FileCheck %s --check-prefix=ELF
 
 // The x86 code of the executable's kernels becomes one binary (translating
-// again replaces it); the dispatches are unchanged.
+// again replaces it), each kernel records its entry points (lowbit.exports:
+// decode and prefill tile per enabled ISA level); the dispatches are
+// unchanged.
 // CHECK: lowbit.executable @x86 target(#target) {
-// CHECK-NEXT: lowbit.kernel @qmatmul_n32_k64_b4_g32 qmatmul
+// CHECK-NEXT: lowbit.kernel @qmatmul_n32_k64_b4_g32 qmatmul {{.*}} {lowbit.exports = [{batch_tile = 1 : i64, isa = "avx2", symbol = "lowbit_x86_b4_g32_sym_f32_k64_n32_bt1_avx2_fp32"}, {batch_tile = 4 : i64, isa = "avx2", symbol = "lowbit_x86_b4_g32_sym_f32_k64_n32_bt4_avx2_fp32"}]}
 // CHECK-NEXT: lowbit.kernel @qmatmul_n32_k64_b8_gpc_a8 qmatmul
 // CHECK-NEXT: lowbit.binary "x86-elf-so-v1" dense_resource<x86_x86_elf_so_v1{{(_1)?}}> : tensor<{{[0-9]+}}xui8>
 // CHECK-NEXT: }
