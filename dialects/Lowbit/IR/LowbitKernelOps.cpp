@@ -262,8 +262,8 @@ LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 // Discardable attributes
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-mlir::lowbit::verifyKernelLevelAttribute(Operation *op, NamedAttribute attr) {
+LogicalResult mlir::lowbit::verifyKernelLevelAttribute(Operation *op,
+                                                       NamedAttribute attr) {
   if (attr.getName() == kTargetAttrName) {
     if (!isa<ModuleOp>(op))
       return op->emitError("'") << kTargetAttrName << "' is only valid on a "

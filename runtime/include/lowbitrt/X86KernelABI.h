@@ -19,15 +19,15 @@
  *
  * where W is the quantized weight in the packed layout x86-tile16-v1
  * documented in lowbitrt/CodecX86Tile16.h (rows tiled by 16; packed should be
- * 64-byte aligned for speed). Outputs outside [nBegin, nEnd) are not written, so threads may
- * split N into disjoint ranges; ranges aligned to 16 rows avoid recomputing a
- * shared tile. Requires 0 <= nBegin <= nEnd <= N; y must not overlap x,
- * packed or bias. B may be any positive value (B <= 0 writes nothing). The
- * kernel allocates nothing on the heap; its activation scratch lives on the
- * stack: at most 54 * paddedK + 188 * groups bytes (paddedK = K with every
- * group rounded up to 32 columns; about 600 KB for K = 11008), so run it on
- * threads with at least 1 MiB of stack for K <= 16384. It is reentrant and
- * keeps no state.
+ * 64-byte aligned for speed). Outputs outside [nBegin, nEnd) are not written,
+ * so threads may split N into disjoint ranges; ranges aligned to 16 rows avoid
+ * recomputing a shared tile. Requires 0 <= nBegin <= nEnd <= N; y must not
+ * overlap x, packed or bias. B may be any positive value (B <= 0 writes
+ * nothing). The kernel allocates nothing on the heap; its activation scratch
+ * lives on the stack: at most 54 * paddedK + 188 * groups bytes (paddedK = K
+ * with every group rounded up to 32 columns; about 600 KB for K = 11008), so
+ * run it on threads with at least 1 MiB of stack for K <= 16384. It is
+ * reentrant and keeps no state.
  *
  * A kernel must only be called when the CPU supports its ISA (see the
  * runtime's CpuFeatures): avx2 = AVX2+FMA+F16C; avxvnni = that + AVX-VNNI;
