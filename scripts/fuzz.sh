@@ -12,7 +12,7 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
 FUZZERS=(SafetensorsFuzzer:safetensors HFConfigFuzzer:config TokenizerFuzzer:tokenizer
-  BundleFuzzer:bundle ManifestFuzzer:manifest)
+  BundleFuzzer:bundle ManifestFuzzer:manifest GgufFuzzer:gguf)
 targets=()
 for f in "${FUZZERS[@]}"; do targets+=("${f%%:*}"); done
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"

@@ -272,6 +272,8 @@ bool lowbit::dequantizeGgmlBlocks(GgmlType type, const uint8_t *src,
   const GgmlTypeTraits &traits = ggmlTypeTraits(type);
   if (!traits.dequantizable)
     return false;
+  if (numBlocks == 0) // `out` may be null then (an empty vector's data()).
+    return true;
   void (*block)(const uint8_t *, float *) = nullptr;
   switch (type) {
   case GgmlType::F32:

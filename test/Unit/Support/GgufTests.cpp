@@ -15,7 +15,9 @@
 #include "lowbit/Support/Gguf.h"
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include "gtest/gtest.h"
 
@@ -421,6 +423,9 @@ TEST(GgufReader, RejectsBadTensorPlacement) {
   ASSERT_TRUE(bool(ok)) << llvm::toString(ok.takeError());
   EXPECT_EQ((*ok)->tensors()[0].name, "late");
   EXPECT_EQ((*ok)->lookupTensor("empty")->nbytes, 0u);
+  auto none = (*ok)->dequantize(*(*ok)->lookupTensor("empty"));
+  ASSERT_TRUE(bool(none)) << llvm::toString(none.takeError());
+  EXPECT_TRUE(none->empty());
   // The data section must begin inside the file when there are tensors.
   std::string noData = buildFile("", 0, {{"e", {0}, kF32, 0}}, 0);
   noData.resize(noData.size() - 4);
@@ -471,6 +476,38 @@ TEST(GgmlTypes, TraitsMatchTheFormat) {
   EXPECT_EQ(ggmlTypeTraits(GgmlType::Q4_1).blockBytes, 20u);
   float out[32];
   EXPECT_FALSE(dequantizeGgmlBlocks(GgmlType::Q8_1, nullptr, 0, out));
+}
+
+TEST(GgufReader, SeedCorpusOutcomes) {
+  std::error_code ec;
+  size_t valid = 0, bad = 0;
+  for (llvm::sys::fs::directory_iterator it(LOWBIT_GGUF_CORPUS_DIR, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::string path = it->path();
+    llvm::StringRef stem = llvm::sys::path::filename(path);
+    auto file = GgufFile::open(path);
+    // valid_* and regress_* (inputs that once crashed a check) must open.
+    if (!stem.starts_with("bad_")) {
+      ++valid;
+      ASSERT_TRUE(bool(file)) << llvm::toString(file.takeError());
+      for (const GgufTensor &t : (*file)->tensors()) {
+        auto values = (*file)->dequantize(t);
+        if (ggmlTypeTraits(t.type).dequantizable)
+          EXPECT_TRUE(bool(values)) << path << ": " << t.name;
+        else
+          EXPECT_FALSE(bool(values)) << path << ": " << t.name;
+        if (!values)
+          llvm::consumeError(values.takeError());
+      }
+    } else {
+      ++bad;
+      std::string message = errorText(file);
+      EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+    }
+  }
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_GE(valid, 5u);
+  EXPECT_GE(bad, 15u);
 }
 
 //===----------------------------------------------------------------------===//
