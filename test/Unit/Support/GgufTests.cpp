@@ -13,6 +13,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Support/Gguf.h"
+#include "lowbit/Support/GgufModel.h"
+#include "lowbit/Support/Safetensors.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
@@ -31,6 +33,10 @@
 using namespace lowbit;
 
 namespace {
+
+std::string errorText(llvm::Error err) {
+  return err ? llvm::toString(std::move(err)) : "";
+}
 
 template <typename T> std::string errorText(llvm::Expected<T> &value) {
   return value ? "" : llvm::toString(value.takeError());
@@ -511,6 +517,172 @@ TEST(GgufReader, SeedCorpusOutcomes) {
 }
 
 //===----------------------------------------------------------------------===//
+// GGUF models as Hugging Face checkpoints
+//===----------------------------------------------------------------------===//
+
+class GgufModel : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(GgufModel, ServesHuggingFaceTensors) {
+  std::string dir = testDir();
+  ASSERT_FALSE(dir.empty()) << "LOWBIT_GGUF_TEST_DIR is not set";
+  std::string arch = GetParam();
+  auto store = GgufStore::open(dir + "/tiny_" + arch + ".gguf");
+  ASSERT_TRUE(bool(store)) << llvm::toString(store.takeError());
+  auto hf = SafetensorsFile::open(dir + "/tiny_" + arch + "_hf.safetensors");
+  ASSERT_TRUE(bool(hf)) << llvm::toString(hf.takeError());
+
+  const ModelConfig &c = (*store)->config();
+  bool llama = arch == "llama";
+  EXPECT_EQ(c.architecture, llama ? "LlamaForCausalLM" : "Qwen2ForCausalLM");
+  EXPECT_EQ(c.hiddenSize, 16);
+  EXPECT_EQ(c.intermediateSize, 24);
+  EXPECT_EQ(c.numLayers, 2);
+  EXPECT_EQ(c.numHeads, 4);
+  EXPECT_EQ(c.numKVHeads, 2);
+  EXPECT_EQ(c.headDim, 4);
+  EXPECT_EQ(c.vocabSize, 32);
+  EXPECT_EQ(c.maxPositions, 64);
+  EXPECT_EQ(c.rmsNormEps, double(1e-5f));
+  EXPECT_EQ(c.ropeTheta, llama ? 100000.0 : 1000000.0);
+  EXPECT_EQ(c.tieWordEmbeddings, llama);
+  EXPECT_EQ(c.attentionBias, !llama);
+  EXPECT_EQ(c.bosId, 1);
+  EXPECT_EQ(c.eosId, 2);
+
+  // Every tensor, under its Hugging Face name, in Hugging Face layout (the
+  // llama q/k rows back in their original order), bit for bit.
+  std::vector<std::string> expectedNames;
+  for (const TensorView &want : (*hf)->tensors()) {
+    expectedNames.push_back(want.name);
+    const TensorView *got = (*store)->lookup(want.name);
+    ASSERT_NE(got, nullptr) << want.name;
+    EXPECT_EQ(got->dtype, DType::F32);
+    EXPECT_EQ(got->shape, want.shape) << want.name;
+    ASSERT_EQ(got->nbytes, want.nbytes) << want.name;
+    EXPECT_EQ(std::memcmp(got->data, want.data, want.nbytes), 0) << want.name;
+    EXPECT_EQ((*store)->lookup(want.name), got) << "dequantized once";
+  }
+  EXPECT_EQ((*store)->names(), expectedNames);
+  EXPECT_EQ((*store)->lookup("blk.0.attn_q.weight"), nullptr);
+  EXPECT_EQ(errorText(checkTensors(**store, c, "tiny")), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, GgufModel,
+                         ::testing::Values("llama", "qwen2"),
+                         [](const auto &info) {
+                           return std::string(info.param);
+                         });
+
+TEST(GgufModelNames, MapsLlamaCppNames) {
+  EXPECT_EQ(*hfTensorName("blk.12.ffn_down.weight"),
+            "model.layers.12.mlp.down_proj.weight");
+  EXPECT_EQ(*hfTensorName("blk.0.attn_k.bias"),
+            "model.layers.0.self_attn.k_proj.bias");
+  EXPECT_EQ(*hfTensorName("output.weight"), "lm_head.weight");
+  EXPECT_FALSE(hfTensorName("blk.0.attn_norm.bias").has_value());
+  EXPECT_FALSE(hfTensorName("blk.01.attn_q.weight").has_value());
+  EXPECT_FALSE(hfTensorName("blk.x.attn_q.weight").has_value());
+  EXPECT_FALSE(hfTensorName("rope_freqs.weight").has_value());
+  EXPECT_FALSE(hfTensorName("blk.0.attn_q.scale").has_value());
+}
+
+TEST(GgufModelNames, UnpermuteInvertsLlamaCppOrder) {
+  // Two heads of dimension 4, one column: GGUF rows are h*4 + 2i + j.
+  float in[8] = {0, 2, 1, 3, 4, 6, 5, 7}, out[8];
+  unpermuteLlamaRows(in, out, 8, 1, 2);
+  for (int r = 0; r < 8; ++r)
+    EXPECT_EQ(out[r], float(r));
+}
+
+/// The metadata of a one-layer model (hidden 8, 2 heads, vocabulary 32)
+/// without the key `skip`; `count` is set to the number of pairs.
+std::string llamaMetadata(const std::string &arch, uint64_t &count,
+                          llvm::StringRef skip = "") {
+  std::string kv = Bytes().str("general.architecture").u32(8).str(arch).data;
+  count = 1;
+  for (auto [key, value] : std::vector<std::pair<std::string, uint32_t>>{
+           {"embedding_length", 8},
+           {"feed_forward_length", 16},
+           {"block_count", 1},
+           {"attention.head_count", 2},
+           {"context_length", 32},
+           {"vocab_size", 32}}) {
+    if (key == skip)
+      continue;
+    kv += kvU32(arch + "." + key, value);
+    ++count;
+  }
+  return kv;
+}
+
+TEST(GgufModelErrors, NameTheProblem) {
+  uint64_t count = 0;
+  std::string kv = llamaMetadata("llama", count);
+  auto configOf = [](const std::string &bytes) {
+    auto file = openBytes(bytes);
+    EXPECT_TRUE(bool(file)) << errorText(file);
+    if (!file)
+      return std::string("<unopened>");
+    auto config = modelConfigFromGguf(**file);
+    return errorText(config);
+  };
+  EXPECT_EQ(configOf(buildFile(kv, count, {}, 0)), "");
+  uint64_t otherCount = 0;
+  std::string gemma = llamaMetadata("gemma", otherCount);
+  EXPECT_EQ(configOf(buildFile(gemma, otherCount, {}, 0)),
+            "mem.gguf: architecture 'gemma' is not supported (supported: "
+            "llama, qwen2)");
+  uint64_t fewer = 0;
+  std::string noVocab = llamaMetadata("llama", fewer, "vocab_size");
+  EXPECT_EQ(configOf(buildFile(noVocab, fewer, {}, 0)),
+            "mem.gguf: missing metadata key 'llama.vocab_size'");
+  EXPECT_EQ(configOf(buildFile(kv + kvU32("llama.attention.head_count_kv", 0),
+                               count + 1, {}, 0)),
+            "mem.gguf: metadata key 'llama.attention.head_count_kv': must be a "
+            "positive integer");
+  EXPECT_EQ(configOf(buildFile(kv + kvU32("llama.rope.dimension_count", 2),
+                               count + 1, {}, 0)),
+            "mem.gguf: metadata key 'llama.rope.dimension_count': rotary "
+            "embedding on 2 of 4 head dimensions is not supported");
+  EXPECT_EQ(
+      configOf(buildFile(
+          kv + Bytes().str("llama.rope.scaling.type").u32(8).str("yarn").data,
+          count + 1, {}, 0)),
+      "mem.gguf: metadata key 'llama.rope.scaling.type': rope scaling "
+      "'yarn' is not supported yet");
+}
+
+TEST(GgufModelErrors, StoreChecksEveryTensor) {
+  uint64_t count = 0;
+  std::string kv = llamaMetadata("llama", count);
+  auto storeError = [&](const std::vector<TensorSpec> &tensors,
+                        uint64_t dataBytes) {
+    auto file = openBytes(buildFile(kv, count, tensors, dataBytes));
+    EXPECT_TRUE(bool(file)) << errorText(file);
+    if (!file)
+      return std::string("<unopened>");
+    auto store = GgufStore::create(std::move(*file));
+    return errorText(store);
+  };
+  EXPECT_EQ(storeError({{"output_norm.weight", {8}, kF32, 0}}, 32), "");
+  EXPECT_EQ(storeError({{"rope_freqs.weight", {2}, kF32, 0}}, 32),
+            "mem.gguf: tensor 'rope_freqs.weight': no Hugging Face "
+            "counterpart for this tensor name");
+  EXPECT_EQ(storeError({{"blk.1.attn_q.weight", {8, 8}, kF32, 0}}, 256),
+            "mem.gguf: tensor 'blk.1.attn_q.weight': "
+            "'model.layers.1.self_attn.q_proj.weight' is not a tensor of a "
+            "LlamaForCausalLM with this configuration");
+  EXPECT_EQ(storeError({{"token_embd.weight", {8, 31}, kF32, 0}}, 992),
+            "mem.gguf: tensor 'token_embd.weight': shape [31, 8] differs from "
+            "[32, 8] that 'model.embed_tokens.weight' has in this "
+            "configuration");
+  EXPECT_EQ(storeError({{"blk.0.attn_v.weight", {256, 8}, kIQ2_XXS, 0}}, 528),
+            "mem.gguf: tensor 'blk.0.attn_v.weight': shape [8, 256] differs "
+            "from [8, 8] that 'model.layers.0.self_attn.v_proj.weight' has in "
+            "this configuration");
+}
+
+//===----------------------------------------------------------------------===//
 // The real SmolLM2 GGUF (optional)
 //===----------------------------------------------------------------------===//
 
@@ -543,6 +715,30 @@ TEST(GgufSmolLM2, ReadsAndDequantizes) {
     ++dequantized;
   }
   EXPECT_EQ(dequantized, file.tensors().size());
+
+  // As a Hugging Face checkpoint: the configuration of SmolLM2-135M.
+  auto store = GgufStore::open(path);
+  ASSERT_TRUE(bool(store)) << llvm::toString(store.takeError());
+  const ModelConfig &c = (*store)->config();
+  EXPECT_EQ(c.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(c.hiddenSize, 576);
+  EXPECT_EQ(c.intermediateSize, 1536);
+  EXPECT_EQ(c.numLayers, 30);
+  EXPECT_EQ(c.numHeads, 9);
+  EXPECT_EQ(c.numKVHeads, 3);
+  EXPECT_EQ(c.headDim, 64);
+  EXPECT_EQ(c.vocabSize, 49152);
+  EXPECT_EQ(c.maxPositions, 8192);
+  EXPECT_EQ(c.ropeTheta, 100000.0);
+  EXPECT_EQ(c.rmsNormEps, double(1e-5f));
+  EXPECT_TRUE(c.tieWordEmbeddings);
+  EXPECT_EQ(c.bosId, 1);
+  EXPECT_EQ(c.eosId, 2);
+  const TensorView *k =
+      (*store)->lookup("model.layers.0.self_attn.k_proj.weight");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->shape, (std::vector<int64_t>{192, 576}));
+  EXPECT_EQ(errorText(checkTensors(**store, c, path)), "");
 }
 
 } // namespace

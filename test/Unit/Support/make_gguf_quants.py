@@ -10,6 +10,11 @@ quants.gguf   one tensor per ggml type lowbit dequantizes ("t.<TYPE>"), random
               little-endian float32.
 tensors.txt   "name type-number absolute-offset nbytes dims..." per tensor, as
               gguf.GGUFReader reads them.
+tiny_llama.gguf, tiny_qwen2.gguf
+              two-layer models written as llama.cpp's converter writes them
+              (llama: q/k rows permuted per head), F32;
+tiny_llama_hf.safetensors, tiny_qwen2_hf.safetensors
+              the same tensors under Hugging Face names and layout.
 """
 
 import sys
@@ -82,6 +87,71 @@ def plain_tensor(rng, qtype, rows, cols):
     return raw
 
 
+def llama_cpp_permute(w, n_head):
+    """The q/k row order of llama.cpp's convert_hf_to_gguf.py (LlamaModel)."""
+    return (w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+def write_tiny_model(out, arch, rng):
+    from safetensors.numpy import save_file
+
+    hidden, heads, kv_heads, ffn, layers, vocab = 16, 4, 2, 24, 2, 32
+    head_dim = hidden // heads
+    hf, gg = {}, {}
+
+    def add(hf_name, gguf_name, shape, permute_heads=0):
+        w = rng.standard_normal(shape).astype(np.float32)
+        hf[hf_name] = w
+        gg[gguf_name] = llama_cpp_permute(w, permute_heads) if permute_heads else w
+
+    llama = arch == "llama"
+    add("model.embed_tokens.weight", "token_embd.weight", (vocab, hidden))
+    for i in range(layers):
+        p, b = f"model.layers.{i}.", f"blk.{i}."
+        add(p + "input_layernorm.weight", b + "attn_norm.weight", (hidden,))
+        add(p + "post_attention_layernorm.weight", b + "ffn_norm.weight", (hidden,))
+        add(p + "self_attn.q_proj.weight", b + "attn_q.weight",
+            (heads * head_dim, hidden), heads if llama else 0)
+        add(p + "self_attn.k_proj.weight", b + "attn_k.weight",
+            (kv_heads * head_dim, hidden), kv_heads if llama else 0)
+        add(p + "self_attn.v_proj.weight", b + "attn_v.weight",
+            (kv_heads * head_dim, hidden))
+        add(p + "self_attn.o_proj.weight", b + "attn_output.weight",
+            (hidden, heads * head_dim))
+        if not llama:
+            add(p + "self_attn.q_proj.bias", b + "attn_q.bias", (heads * head_dim,))
+            add(p + "self_attn.k_proj.bias", b + "attn_k.bias", (kv_heads * head_dim,))
+            add(p + "self_attn.v_proj.bias", b + "attn_v.bias", (kv_heads * head_dim,))
+        add(p + "mlp.gate_proj.weight", b + "ffn_gate.weight", (ffn, hidden))
+        add(p + "mlp.up_proj.weight", b + "ffn_up.weight", (ffn, hidden))
+        add(p + "mlp.down_proj.weight", b + "ffn_down.weight", (hidden, ffn))
+    add("model.norm.weight", "output_norm.weight", (hidden,))
+    if not llama:  # llama ties the embeddings, qwen2 does not
+        add("lm_head.weight", "output.weight", (vocab, hidden))
+
+    w = gguf.GGUFWriter(str(out / f"tiny_{arch}.gguf"), arch=arch)
+    w.add_block_count(layers)
+    w.add_context_length(64)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(100000.0 if llama else 1000000.0)
+    w.add_rope_dimension_count(head_dim)
+    w.add_vocab_size(vocab)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    for name, t in gg.items():
+        w.add_tensor(name, t)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    save_file(hf, str(out / f"tiny_{arch}_hf.safetensors"))
+
+
 def main():
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -135,6 +205,9 @@ def main():
         lines.append(f"{t.name} {int(t.tensor_type)} {t.data_offset} "
                      f"{int(t.n_bytes)} {dims}\n")
     (out / "tensors.txt").write_text("".join(lines))
+
+    write_tiny_model(out, "llama", rng)
+    write_tiny_model(out, "qwen2", rng)
 
 
 if __name__ == "__main__":
