@@ -1,6 +1,7 @@
 //===- ParamResolver.cpp - parameter scopes of a context --------*- C++ -*-===//
 
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Support/GgufModel.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -116,6 +117,21 @@ ParamResolver::resolvePath(ModuleOp module, llvm::StringRef scope) const {
   return canonicalPath(path);
 }
 
+static llvm::Expected<std::unique_ptr<ParamStore>>
+openSafetensors(llvm::Expected<std::unique_ptr<SafetensorsStore>> store) {
+  if (!store)
+    return store.takeError();
+  return std::unique_ptr<ParamStore>(std::move(*store));
+}
+
+static llvm::Expected<std::unique_ptr<ParamStore>>
+openGguf(llvm::StringRef location) {
+  auto store = GgufStore::open(location);
+  if (!store)
+    return store.takeError();
+  return std::unique_ptr<ParamStore>(std::move(*store));
+}
+
 llvm::Expected<ParamResolver::Entry *>
 ParamResolver::getEntry(ModuleOp module, llvm::StringRef scope,
                         std::string &location) {
@@ -131,9 +147,18 @@ ParamResolver::getEntry(ModuleOp module, llvm::StringRef scope,
     return llvm::createStringError(
         "parameter scope '%s': %s: no such file or directory",
         scope.str().c_str(), location.c_str());
-  auto store = llvm::sys::fs::is_directory(location)
-                   ? SafetensorsStore::openDir(location)
-                   : SafetensorsStore::openFile(location);
+  // The recorded format decides how to read the scope (also when its path is
+  // overridden); a scope only given on the command line is GGUF when its
+  // file name says so.
+  mlir::lowbit::ScopeAttr attr =
+      mlir::lowbit::lookupParameterScope(module, scope);
+  bool gguf = attr ? attr.getFormat() == "gguf"
+                   : llvm::StringRef(location).ends_with(".gguf");
+  llvm::Expected<std::unique_ptr<ParamStore>> store =
+      gguf ? openGguf(location)
+      : llvm::sys::fs::is_directory(location)
+          ? openSafetensors(SafetensorsStore::openDir(location))
+          : openSafetensors(SafetensorsStore::openFile(location));
   if (!store)
     return llvm::createStringError("parameter scope '%s': %s",
                                    scope.str().c_str(),

@@ -73,9 +73,9 @@ int64_t SchemeAttr::getNumGroups(int64_t k) const {
 
 LogicalResult ScopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 StringRef format, StringRef path) {
-  if (format != "safetensors")
+  if (format != "safetensors" && format != "gguf")
     return emitError() << "unknown parameter scope format '" << format
-                       << "' (supported: safetensors)";
+                       << "' (supported: safetensors, gguf)";
   if (path.empty())
     return emitError() << "parameter scope path must not be empty";
   if (llvm::sys::path::is_absolute(path))

@@ -10,8 +10,13 @@ module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safete
 
 // -----
 
-// expected-error @below {{unknown parameter scope format 'gguf' (supported: safetensors)}}
-module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "m.gguf">}} {}
+// expected-error @below {{unknown parameter scope format 'onnx' (supported: safetensors, gguf)}}
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"onnx", "m.onnx">}} {}
+
+// -----
+
+// expected-error @below {{parameter scope path '/m/model.gguf' is absolute; paths are relative to the IR file's directory (give absolute locations with --param-scope NAME=PATH)}}
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "/m/model.gguf">}} {}
 
 // -----
 

@@ -20,3 +20,9 @@ module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safete
 // A file path (here a shard index) is as valid as a directory.
 // CHECK: #lowbit.scope<"safetensors", "ckpt/model.safetensors.index.json">
 module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"safetensors", "ckpt/model.safetensors.index.json">}} {}
+
+// -----
+
+// A GGUF file (a llama or qwen2 model) as a scope.
+// CHECK: #lowbit.scope<"gguf", "models/SmolLM2-135M-Instruct.Q4_1.gguf">
+module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "models/SmolLM2-135M-Instruct.Q4_1.gguf">}} {}

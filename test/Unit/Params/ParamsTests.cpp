@@ -217,4 +217,94 @@ TEST_F(ScopesTest, OverrideReplacesTheRecordedPath) {
             "(ckpt.safetensors)");
 }
 
+/// Writes a one-layer llama GGUF (hidden 32, vocabulary 4) holding only
+/// token_embd.weight as Q8_0: row r has scale r + 1 and codes j - 16 + r.
+void writeTinyGguf(const std::string &file) {
+  std::string b;
+  auto u32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+      b.push_back(char(v >> (8 * i)));
+  };
+  auto u64 = [&](uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      b.push_back(char(v >> (8 * i)));
+  };
+  auto str = [&](llvm::StringRef s) {
+    u64(s.size());
+    b += s.str();
+  };
+  const std::pair<const char *, uint32_t> kv[] = {
+      {"llama.embedding_length", 32}, {"llama.feed_forward_length", 64},
+      {"llama.block_count", 1},       {"llama.attention.head_count", 2},
+      {"llama.context_length", 16},   {"llama.vocab_size", 4}};
+  b += "GGUF";
+  u32(3);
+  u64(1);
+  u64(1 + std::size(kv));
+  str("general.architecture");
+  u32(8);
+  str("llama");
+  for (auto [key, value] : kv) {
+    str(key);
+    u32(4);
+    u32(value);
+  }
+  str("token_embd.weight");
+  u32(2);
+  u64(32);
+  u64(4);
+  u32(8); // Q8_0
+  u64(0);
+  while (b.size() % 32)
+    b.push_back('\0');
+  const uint16_t halves[] = {0x3c00, 0x4000, 0x4200, 0x4400}; // 1, 2, 3, 4
+  for (int r = 0; r < 4; ++r) {
+    b.push_back(char(halves[r] & 0xff));
+    b.push_back(char(halves[r] >> 8));
+    for (int j = 0; j < 32; ++j)
+      b.push_back(char(int8_t(j - 16 + r)));
+  }
+  std::ofstream(file, std::ios::binary) << b;
+}
+
+TEST_F(ScopesTest, GgufScopeServesDequantizedTensors) {
+  writeTinyGguf(path("m.gguf"));
+  auto ctx = makeContext();
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(
+      R"mlir(module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "m.gguf">}} {})mlir",
+      ctx.get());
+  ASSERT_TRUE(module);
+  ParamResolver &resolver = ParamResolver::get(ctx.get());
+  auto embed =
+      resolver.lookup(*module, "checkpoint", "model.embed_tokens.weight");
+  ASSERT_TRUE(bool(embed)) << llvm::toString(embed.takeError());
+  EXPECT_EQ((*embed)->dtype, DType::F32);
+  EXPECT_EQ((*embed)->shape, (std::vector<int64_t>{4, 32}));
+  auto values = toF32(**embed);
+  ASSERT_TRUE(bool(values)) << llvm::toString(values.takeError());
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 32; ++j)
+      ASSERT_EQ((*values)[r * 32 + j], float((j - 16 + r) * (r + 1)))
+          << r << ", " << j;
+  // GGUF names are not served; the error names the scope's file.
+  auto raw = resolver.lookup(*module, "checkpoint", "token_embd.weight");
+  ASSERT_FALSE(bool(raw));
+  EXPECT_EQ(llvm::toString(raw.takeError()),
+            "tensor 'token_embd.weight' is not in parameter scope "
+            "'checkpoint' (m.gguf)");
+
+  // The recorded format decides, even when the path is overridden; a GGUF
+  // that is not a model the store understands is an error naming the file.
+  std::ofstream(path("bad.gguf"), std::ios::binary)
+      << std::string("GGUF\3\0\0\0", 8) << std::string(16, '\0');
+  ParamResolverConfig config = resolver.getConfig();
+  config.overrides["checkpoint"] = path("bad.gguf");
+  resolver.configure(config);
+  auto bad = resolver.lookup(*module, "checkpoint", "model.norm.weight");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "parameter scope 'checkpoint': " + path("bad.gguf") +
+                ": missing metadata key 'general.architecture'");
+}
+
 } // namespace

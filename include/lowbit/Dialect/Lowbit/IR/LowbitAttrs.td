@@ -153,7 +153,9 @@ def Lowbit_ScopeAttr : Lowbit_Attr<"Scope", "scope"> {
     scope names to storage: `lowbit.param "checkpoint"::"key"` reads tensor
     `key` of the scope named `checkpoint`. `format` says how the scope is
     stored (`safetensors`: one `.safetensors` file, a shard index
-    `*.safetensors.index.json`, or a Hugging Face model directory). `path` is
+    `*.safetensors.index.json`, or a Hugging Face model directory; `gguf`: a
+    llama or qwen2 `.gguf` file, whose tensors are served under their Hugging
+    Face names, dequantized to f32 in Hugging Face layout). `path` is
     relative to the directory of the IR file being processed (the current
     directory for standard input); tools replace it with
     `--param-scope NAME=PATH`. Absolute paths are rejected so that printed
