@@ -245,6 +245,11 @@ void lowbit::unpermuteLlamaRows(const float *in, float *out, int64_t rows,
 
 GgufStore::~GgufStore() = default;
 
+/// The GGUF architecture name of a configuration modelConfigFromGguf made.
+static StringRef archOf(const ModelConfig &c) {
+  return c.architecture == "Qwen2ForCausalLM" ? "qwen2" : "llama";
+}
+
 llvm::Expected<std::unique_ptr<GgufStore>> GgufStore::open(StringRef path) {
   auto file = GgufFile::open(path);
   if (!file)
@@ -264,6 +269,12 @@ GgufStore::create(std::unique_ptr<GgufFile> file) {
   const ModelConfig &c = store->modelConfig;
   bool llama = c.architecture == "LlamaForCausalLM";
 
+  // Every layer of a model has tensors: a larger block_count is corrupt, and
+  // would size the list of expected tensors below by an untrusted number.
+  if (uint64_t(c.numLayers) > store->gguf->tensors().size())
+    return makeError(path + ": metadata key '" + archOf(c) + ".block_count': " +
+                     Twine(c.numLayers) + " layers, but the file has only " +
+                     Twine(store->gguf->tensors().size()) + " tensors");
   std::map<std::string, std::vector<int64_t>> expected;
   for (const ExpectedTensor &t : expectedTensors(c))
     expected[t.name] = t.shape;

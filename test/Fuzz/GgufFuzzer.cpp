@@ -8,17 +8,21 @@
 // error naming the file. Accepted ones must be usable: every tensor lies in
 // the data section, aligned, with the byte size its type and dimensions
 // need, no two overlap, every metadata value can be walked, and every tensor
-// of a supported type dequantizes to numElements() floats.
+// of a supported type dequantizes to numElements() floats. Files that also
+// open as a model store (GgufStore) serve every name with the shape the
+// configuration implies.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Support/Gguf.h"
+#include "lowbit/Support/GgufModel.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <vector>
 
 using namespace lowbit;
@@ -104,6 +108,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check(!values);
       llvm::consumeError(values.takeError());
     }
+  }
+
+  auto store = GgufStore::create(std::move(*file));
+  if (!store) {
+    std::string message = llvm::toString(store.takeError());
+    check(llvm::StringRef(message).starts_with("fuzz.gguf: "));
+    return 0;
+  }
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const ExpectedTensor &t : expectedTensors((*store)->config()))
+    expected[t.name] = t.shape;
+  for (const std::string &name : (*store)->names()) {
+    const TensorView *view = (*store)->lookup(name);
+    check(view != nullptr && view->dtype == DType::F32);
+    check(expected.count(name) && expected[name] == view->shape);
+    check(uint64_t(view->numel()) * 4 == view->nbytes);
   }
   return 0;
 }

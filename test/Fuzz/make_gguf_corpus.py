@@ -77,6 +77,27 @@ METADATA = [
 
 F32_2x2 = tinfo("w", [2, 2], 0, 0)
 
+
+def tiny_model(arch):
+    """A one-layer model (hidden 8, 2 heads, 1 KV head, vocabulary 4) with a
+    few of its tensors, for the GgufStore part of the fuzzer."""
+    kvs = [kv("general.architecture", 8, s(arch))]
+    for key, value in [("embedding_length", 8), ("feed_forward_length", 16),
+                       ("block_count", 1), ("attention.head_count", 2),
+                       ("attention.head_count_kv", 1), ("context_length", 32),
+                       ("vocab_size", 4)]:
+        kvs.append(u32(f"{arch}.{key}", value))
+    kvs.append(u32("tokenizer.ggml.eos_token_id", 2))
+    specs = [("token_embd.weight", [8, 4], 1, 64), ("blk.0.attn_q.weight", [8, 8], 0, 256),
+             ("blk.0.attn_k.weight", [8, 4], 0, 128)]
+    if arch == "qwen2":
+        specs.append(("blk.0.attn_k.bias", [4], 0, 16))
+    tensors, data = [], b""
+    for i, (name, dims, tnum, nbytes) in enumerate(specs):
+        tensors.append(tinfo(name, dims, tnum, len(data)))
+        data += pattern(nbytes, 10 + i) + b"\0" * (-nbytes % 32)
+    return gguf(kvs, tensors, data)
+
 GGUF = {
     "valid_empty.gguf": b"GGUF" + struct.pack("<IQQ", 3, 0, 0),
     "valid_v2.gguf": gguf([], [F32_2x2], struct.pack("<4f", 1, 2, 3, 4), version=2),
@@ -85,6 +106,8 @@ GGUF = {
     "valid_align64.gguf": gguf(
         [u32("general.alignment", 64)],
         [tinfo("a", [32], 2, 0), tinfo("b", [4], 0, 64)], pattern(80, 2), 64),
+    "valid_llama.gguf": tiny_model("llama"),
+    "valid_qwen2.gguf": tiny_model("qwen2"),
     "bad_magic.gguf": b"GGML" + struct.pack("<IQQ", 3, 0, 0),
     "bad_version.gguf": b"GGUF" + struct.pack("<IQQ", 1, 0, 0),
     "bad_big_endian.gguf": b"GGUF" + struct.pack(">IQQ", 3, 0, 0),

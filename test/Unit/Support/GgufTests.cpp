@@ -486,7 +486,7 @@ TEST(GgmlTypes, TraitsMatchTheFormat) {
 
 TEST(GgufReader, SeedCorpusOutcomes) {
   std::error_code ec;
-  size_t valid = 0, bad = 0;
+  size_t valid = 0, bad = 0, models = 0;
   for (llvm::sys::fs::directory_iterator it(LOWBIT_GGUF_CORPUS_DIR, ec), end;
        !ec && it != end; it.increment(ec)) {
     std::string path = it->path();
@@ -505,6 +505,17 @@ TEST(GgufReader, SeedCorpusOutcomes) {
         if (!values)
           llvm::consumeError(values.takeError());
       }
+      // The model seeds also open as a store.
+      if (stem == "valid_llama.gguf" || stem == "valid_qwen2.gguf") {
+        auto store = GgufStore::create(std::move(*file));
+        ASSERT_TRUE(bool(store)) << path << ": " << errorText(store);
+        EXPECT_EQ(errorText(checkTensors(**store, (*store)->config(), path))
+                      .find("unexpected"),
+                  std::string::npos);
+        EXPECT_NE((*store)->lookup("model.layers.0.self_attn.k_proj.weight"),
+                  nullptr);
+        ++models;
+      }
     } else {
       ++bad;
       std::string message = errorText(file);
@@ -512,8 +523,9 @@ TEST(GgufReader, SeedCorpusOutcomes) {
     }
   }
   ASSERT_FALSE(ec) << ec.message();
-  EXPECT_GE(valid, 5u);
+  EXPECT_GE(valid, 7u);
   EXPECT_GE(bad, 15u);
+  EXPECT_EQ(models, 2u);
 }
 
 //===----------------------------------------------------------------------===//
@@ -665,6 +677,15 @@ TEST(GgufModelErrors, StoreChecksEveryTensor) {
     return errorText(store);
   };
   EXPECT_EQ(storeError({{"output_norm.weight", {8}, kF32, 0}}, 32), "");
+  // A block count no file could back (the fuzzer's out-of-memory input had
+  // 1979711744): rejected before any per-layer list is built.
+  kv = llamaMetadata("llama", count, "block_count") +
+       kvU32("llama.block_count", 2);
+  ++count;
+  EXPECT_EQ(storeError({{"output_norm.weight", {8}, kF32, 0}}, 32),
+            "mem.gguf: metadata key 'llama.block_count': 2 layers, but the "
+            "file has only 1 tensors");
+  kv = llamaMetadata("llama", count);
   EXPECT_EQ(storeError({{"rope_freqs.weight", {2}, kF32, 0}}, 32),
             "mem.gguf: tensor 'rope_freqs.weight': no Hugging Face "
             "counterpart for this tensor name");
