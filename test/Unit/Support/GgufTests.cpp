@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sstream>
 
@@ -727,6 +728,27 @@ TEST(GgufSmolLM2, ReadsAndDequantizes) {
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(q->type, GgmlType::Q4_1);
   EXPECT_EQ(q->shape(), (std::vector<int64_t>{576, 576}));
+  // Bit for bit against the gguf package, when the fixture wrote references
+  // for this file (it does when LOWBIT_SMOLLM2_GGUF is set for CTest).
+  std::string refDir = testDir() + "/smollm2";
+  size_t compared = 0;
+  for (const char *name :
+       {"token_embd.weight", "blk.0.attn_q.weight", "blk.29.ffn_down.weight"}) {
+    std::string ref = readWholeFile(refDir + "/" + name + ".f32");
+    if (ref.empty())
+      continue;
+    const GgufTensor *t = file.lookupTensor(name);
+    ASSERT_NE(t, nullptr) << name;
+    auto values = file.dequantize(*t);
+    ASSERT_TRUE(bool(values)) << llvm::toString(values.takeError());
+    ASSERT_LE(ref.size(), values->size() * 4) << name;
+    EXPECT_EQ(std::memcmp(values->data(), ref.data(), ref.size()), 0) << name;
+    ++compared;
+  }
+  if (compared == 0)
+    std::cerr << "note: no SmolLM2 references in " << refDir
+              << " (set LOWBIT_SMOLLM2_GGUF for CTest to compare)\n";
+
   size_t dequantized = 0;
   for (const GgufTensor &t : file.tensors()) {
     auto values = file.dequantize(t);

@@ -15,8 +15,13 @@ tiny_llama.gguf, tiny_qwen2.gguf
               (llama: q/k rows permuted per head), F32;
 tiny_llama_hf.safetensors, tiny_qwen2_hf.safetensors
               the same tensors under Hugging Face names and layout.
+smollm2/<tensor>.f32
+              only when $LOWBIT_SMOLLM2_GGUF names the SmolLM2 GGUF: the
+              reference dequantization of a few of its tensors (the first
+              1024 rows of the Q8_0 embedding, two Q4_1 weights).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -208,6 +213,18 @@ def main():
 
     write_tiny_model(out, "llama", rng)
     write_tiny_model(out, "qwen2", rng)
+
+    smol = os.environ.get("LOWBIT_SMOLLM2_GGUF")
+    if smol:
+        (out / "smollm2").mkdir(exist_ok=True)
+        wanted = {"token_embd.weight": 1024, "blk.0.attn_q.weight": None,
+                  "blk.29.ffn_down.weight": None}
+        for t in gguf.GGUFReader(smol).tensors:
+            if t.name in wanted:
+                rows = t.data if wanted[t.name] is None else t.data[: wanted[t.name]]
+                ref = gguf.quants.dequantize(rows, T(t.tensor_type))
+                (out / "smollm2" / f"{t.name}.f32").write_bytes(
+                    ref.astype("<f4").tobytes())
 
 
 if __name__ == "__main__":
