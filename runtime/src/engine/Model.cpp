@@ -20,6 +20,7 @@
 #include "Model.h"
 
 #include "Fields.h"
+#include "ManifestChecks.h"
 
 #include <nlohmann/json.hpp>
 
@@ -501,6 +502,7 @@ void lowbit::rt::engine::loadManifest(Model &model,
   model.device = model.devices[0].v().name(model.devices[0].device);
 
   ProgramParser(model).parse(top.get("program"));
+  checkProgramConsistency(model, config.object());
   planAndBind(model);
 }
 
