@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libopenblas-dev liblapacke-dev libeigen3-dev
   # runtime: JSON (tokenizer.json, bundle manifests) and PCRE2 (pre-tokenizer regexes)
   nlohmann-json3-dev libpcre2-dev
+  # runtime: Ed25519 signed code sections (libcrypto; the CLI makes test keys)
+  libssl-dev openssl
   # build
   cmake ninja-build ccache g++ libgtest-dev libgmock-dev python3
 )

@@ -13,6 +13,9 @@
 #include "lowbit/Import/HFImporter.h"
 #include "lowbitrt/Bundle.h"
 #include "lowbitrt/Codec.h"
+#ifdef LOWBIT_HAVE_SIGNING
+#include "lowbitrt/Signature.h"
+#endif
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -807,7 +810,12 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
   manifest["layers"] = std::move(layers);
   manifest["program"] = std::move(program);
 
-  // The code blobs of the translated executables.
+  // The code blobs of the translated executables (kept for the signature).
+  struct SignedBlob {
+    std::string target, format;
+    ArrayRef<uint8_t> bytes;
+  };
+  std::vector<SignedBlob> codeBlobs;
   for (ExecutableOp executable : module.getOps<ExecutableOp>()) {
     if (executable.getTarget().getName() != targetName)
       return llvm::createStringError(
@@ -827,6 +835,8 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
             ": the blob of lowbit.binary \"" + binary.getFormat().str() +
             "\" is not available");
       stats.codeBytes += bytes->size();
+      codeBlobs.push_back({executable.getTarget().getName().str(),
+                           binary.getFormat().str(), *bytes});
       writer.addCode(executable.getTarget().getName().str(),
                      binary.getFormat().str(),
                      std::vector<uint8_t>(bytes->begin(), bytes->end()));
@@ -836,6 +846,23 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::json::Value(std::move(manifest));
+  if (!options.signingKey.empty()) {
+#ifdef LOWBIT_HAVE_SIGNING
+    std::vector<rt::SignedCode> signedCodes;
+    for (const SignedBlob &b : codeBlobs)
+      signedCodes.push_back(
+          {b.target, b.format, b.bytes.data(), b.bytes.size()});
+    std::vector<uint8_t> record;
+    std::string err;
+    if (!rt::signBundle(options.signingKey, text, signedCodes, record, err))
+      return llvm::createStringError("cannot sign the bundle: " + err);
+    writer.setSignature(std::move(record));
+#else
+    return llvm::createStringError(
+        "cannot sign the bundle: lowbit was built without signature support "
+        "(OpenSSL 3, LOWBITRT_SIGNING)");
+#endif
+  }
   writer.setManifest(std::move(text));
   std::string err;
   if (!writer.write(path.str(), err))

@@ -137,6 +137,12 @@ cl::opt<bool> printPipeline(
 cl::opt<std::string> reportPath("report",
                                 cl::desc("Also write the JSON report here"),
                                 cl::cat(category));
+cl::opt<std::string> signKey(
+    "sign",
+    cl::desc("Sign the bundle's manifest and code with this Ed25519 private "
+             "key (PEM, `openssl genpkey -algorithm ed25519`); runtimes with "
+             "LOWBIT_TRUSTED_KEYS load only signed code"),
+    cl::value_desc("KEY.pem"), cl::cat(category));
 cl::list<std::string> paramScopes(
     "param-scope",
     cl::desc("NAME=PATH: read parameter scope NAME from PATH instead of the "
@@ -188,12 +194,15 @@ std::string sanitizedOptions(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     StringRef arg = argv[i];
     // Where outputs go is not part of how they were made.
-    if (arg == "-o" || arg == "--o" || arg == "-report" || arg == "--report") {
+    // Nor is who signed them (the signature is outside the manifest).
+    if (arg == "-o" || arg == "--o" || arg == "-report" || arg == "--report" ||
+        arg == "-sign" || arg == "--sign") {
       ++i;
       continue;
     }
     if (arg.starts_with("-o=") || arg.starts_with("--o=") ||
-        arg.starts_with("-report=") || arg.starts_with("--report="))
+        arg.starts_with("-report=") || arg.starts_with("--report=") ||
+        arg.starts_with("-sign=") || arg.starts_with("--sign="))
       continue;
     std::string shown = arg.str();
     auto [flag, value] = arg.split('=');
@@ -367,6 +376,12 @@ int main(int argc, char **argv) {
          Twine(actBits));
   if (actBits != 0 && emit != "bundle")
     fail("--act-bits only applies to --emit bundle");
+  if (!signKey.empty() && emit != "bundle")
+    fail("--sign only applies to --emit bundle");
+  // The key is read when the bundle is written; a missing one is reported
+  // now, not after the compile.
+  if (!signKey.empty() && sys::fs::access(signKey, sys::fs::AccessMode::Exist))
+    fail("--sign: " + signKey + ": no such file");
 
   lowbit::TargetRegistry targets;
   lowbit::registerAllTargets(targets);
@@ -566,6 +581,7 @@ int main(int argc, char **argv) {
   }
   emitOptions.provenance = json::Object{
       {"method", method}, {"options", options}, {"inputs", std::move(inputs)}};
+  emitOptions.signingKey = signKey;
   lowbit::BundleStats stats;
   // Tensors are read through the module's parameter scopes (those quantized
   // now from the in-memory output scope).

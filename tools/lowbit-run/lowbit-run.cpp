@@ -7,13 +7,17 @@
 /// \file
 /// lowbit-run model.lowbit --prompt TEXT -n N [--json] [--threads T]
 ///   [--temperature F] [--top-k K] [--top-p P] [--seed S] [--max-context C]
-///   [--device D]
+///   [--device D] [--no-native-code] [--trusted-keys K.pem[:K2.pem...]]
 ///
 /// Tokenizes the prompt (with BOS), prefills it, then samples and decodes up
 /// to N tokens, stopping early at EOS. Without --json the generated text is
 /// streamed to stdout and the timings go to stderr; with --json one JSON
 /// object is printed on stdout. --device picks the runtime device ("x86",
-/// "cpu", ...; default: the bundle's target). Uses only the runtime's C API.
+/// "cpu", ...; default: the bundle's target). --no-native-code never loads the
+/// bundle's code blob (everything runs on "cpu"); --trusted-keys loads it only
+/// if the bundle is signed by one of these Ed25519 public keys (both also
+/// come from LOWBIT_NO_NATIVE_CODE / LOWBIT_TRUSTED_KEYS). Uses only the
+/// runtime's C API.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +50,8 @@ struct Options {
   unsigned long long seed = 0;
   long long maxContext = 0;
   std::string device;
+  bool noNativeCode = false;
+  std::string trustedKeys;
 };
 
 void usage(FILE *out) {
@@ -54,7 +60,8 @@ void usage(FILE *out) {
                "         [--threads T] [--temperature F] [--top-k K]\n"
                "         [--top-p P] [--seed S] [--max-context C]\n"
                "         [--device D]   (D: %s; default: the bundle's "
-               "target)\n",
+               "target)\n"
+               "         [--no-native-code] [--trusted-keys K.pem[:K2.pem]]\n",
                lowbit_rt_available_devices());
 }
 
@@ -119,6 +126,12 @@ Options parseArgs(int argc, char **argv) {
       if (o.device.empty())
         die("empty value for --device (available: " +
             std::string(lowbit_rt_available_devices()) + ")");
+    } else if (a == "--no-native-code") {
+      o.noNativeCode = true;
+    } else if (a == "--trusted-keys") {
+      o.trustedKeys = value();
+      if (o.trustedKeys.empty())
+        die("empty value for --trusted-keys");
     } else if (a == "--max-context") {
       o.maxContext = parseInt("--max-context", value(), 0, 1LL << 31);
     } else if (!a.empty() && a[0] == '-') {
@@ -162,6 +175,8 @@ int main(int argc, char **argv) {
   lowbit_rt_model *model = nullptr;
   lowbit_rt_model_options mo{};
   mo.device = o.device.empty() ? nullptr : o.device.c_str();
+  mo.no_native_code = o.noNativeCode ? 1 : 0;
+  mo.trusted_keys = o.trustedKeys.empty() ? nullptr : o.trustedKeys.c_str();
   check(lowbit_rt_model_open_ex(o.model.c_str(), &mo, &model),
         "cannot open model");
   lowbit_rt_model_info info;

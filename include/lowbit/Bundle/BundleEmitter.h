@@ -48,6 +48,10 @@ struct BundleEmitOptions {
   /// inputs, ...). Must not contain host-specific values such as absolute
   /// paths or times, or the bundle stops being reproducible.
   llvm::json::Object provenance;
+  /// An Ed25519 private key (PEM file) to sign the manifest and code blobs
+  /// with (a `signature` section, lowbitrt/Signature.h); empty: unsigned.
+  /// Not recorded in the bundle, whose other bytes do not depend on it.
+  std::string signingKey;
 };
 
 /// Sizes of what was written, for reports.

@@ -158,6 +158,11 @@ public:
   /// The code blob for `target`, or null.
   const BundleCode *code(std::string_view target) const;
 
+  /// The signature record (section `signature`, docs/bundle-format.md):
+  /// 104 bytes whose structure was checked at load, or empty if the bundle
+  /// is not signed. Whether it verifies is checked by lowbitrt/Signature.h.
+  std::string_view signature() const { return signatureRecord; }
+
 private:
   Bundle() = default;
   friend class BundleReader;
@@ -180,6 +185,7 @@ private:
   /// checksum).
   uint64_t tablesEnd = 0;
   std::string_view manifestText;
+  std::string_view signatureRecord;
   std::vector<Section> sections;
   std::vector<BundleTensor> tensorList;
   std::vector<BundleCode> codeList;
@@ -216,6 +222,12 @@ public:
   /// Adds a code blob that owns its bytes.
   void addCode(std::string target, std::string format,
                std::vector<uint8_t> bytes);
+
+  /// Adds a signature record (section `signature`; kSignatureRecordSize
+  /// bytes, from lowbit::rt::signBundle in lowbitrt/Signature.h); empty: no
+  /// signature section, as before. The record must sign exactly the manifest
+  /// and code blobs given to this writer.
+  void setSignature(std::vector<uint8_t> record);
 
   /// Writes the bundle to `path` atomically: a temporary file in the same
   /// directory is written, flushed and renamed over `path`. On failure no

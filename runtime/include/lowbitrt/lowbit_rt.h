@@ -47,7 +47,10 @@ typedef enum lowbit_rt_status {
   /** The tokens do not fit in the session's context. */
   LOWBIT_RT_CONTEXT_FULL = 5,
   /** Anything else (out of memory, a failing kernel). */
-  LOWBIT_RT_INTERNAL = 6
+  LOWBIT_RT_INTERNAL = 6,
+  /** Trusted keys are set and the bundle's native code is unsigned, signed
+   *  by another key, or does not match its signature. */
+  LOWBIT_RT_UNTRUSTED = 7
 } lowbit_rt_status;
 
 /** The message of the last failure on this thread ("" if none). */
@@ -79,10 +82,25 @@ typedef struct lowbit_rt_model_options {
    *  manifest's target. Ops the device does not support run on "cpu", with
    *  copies planned at load (docs/runtime-hal.md). */
   const char *device;
+  /** Nonzero: never load the bundle's native code; every op runs on the
+   *  portable "cpu" device (a `device` other than "cpu" is then
+   *  LOWBIT_RT_INVALID_ARGUMENT). Also turned on by the environment variable
+   *  LOWBIT_NO_NATIVE_CODE=1. The safe way to run a bundle from someone you
+   *  do not trust (slower: the cpu device dequantizes the weights). */
+  int32_t no_native_code;
+  /** Trusted Ed25519 public keys: PEM file paths separated by ':'. When set
+   *  (non-null and non-empty; else the environment variable
+   *  LOWBIT_TRUSTED_KEYS), a bundle's native code is loaded only if its
+   *  signature (lowbit-compile --sign) verifies against one of them;
+   *  otherwise opening fails with LOWBIT_RT_UNTRUSTED (no_native_code still
+   *  runs such a bundle without its code). See "Bundles from others" in
+   *  docs/reliability.md. */
+  const char *trusted_keys;
 } lowbit_rt_model_options;
 
 /**
- * lowbit_rt_model_open() with options (`opts` may be null: the defaults).
+ * lowbit_rt_model_open() with options (`opts` may be null: the defaults;
+ * zero-initialize the struct, fields may be added at its end).
  * LOWBIT_RT_INVALID_ARGUMENT, naming the available devices, for a device
  * this runtime has no driver for.
  */

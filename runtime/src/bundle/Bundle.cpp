@@ -173,7 +173,7 @@ private:
   uint64_t sectionTable = 0, tensorTable = 0, codeTable = 0, dimTable = 0,
            stringTable = 0, tablesEnd = 0;
   const Bundle::Section *manifestSec = nullptr, *weightsSec = nullptr,
-                        *codeSec = nullptr;
+                        *codeSec = nullptr, *signatureSec = nullptr;
 };
 
 } // namespace lowbit::rt
@@ -337,10 +337,11 @@ bool BundleReader::parseSections() {
       return fail(what + ": reserved field is not zero");
 
     if (sec.name != kManifestSection && sec.name != kWeightsSection &&
-        sec.name != kCodeSection)
+        sec.name != kCodeSection && sec.name != kSignatureSection)
       return fail("unknown " + what);
     // The tensors and code blobs carry their own checksums.
-    if (sec.name != kManifestSection && sec.crc)
+    if (sec.name != kManifestSection && sec.name != kSignatureSection &&
+        sec.crc)
       return fail(what + ": checksum field is " + hex32(sec.crc) +
                   ", expected 0 (its items carry their own)");
     for (const Bundle::Section &other : b.sections)
@@ -375,8 +376,27 @@ bool BundleReader::parseSections() {
       manifestSec = &sec;
     else if (sec.name == kWeightsSection)
       weightsSec = &sec;
-    else
+    else if (sec.name == kCodeSection)
       codeSec = &sec;
+    else
+      signatureSec = &sec;
+  }
+  if (signatureSec) {
+    // Only the record's structure is checked here; whether the signature
+    // verifies (and against which keys) is the loader's policy.
+    const std::string what =
+        std::string("section ") + quoted(kSignatureSection);
+    if (signatureSec->size != kSignatureRecordSize)
+      return fail(what + " has " + std::to_string(signatureSec->size) +
+                  " bytes, expected " + std::to_string(kSignatureRecordSize));
+    const uint8_t *rec = base + signatureSec->offset;
+    if (readU32(rec) != kSignatureEd25519)
+      return fail(what + ": unknown signature algorithm " +
+                  std::to_string(readU32(rec)) + " (1 = Ed25519)");
+    if (readU32(rec + 4))
+      return fail(what + ": reserved field is not zero");
+    b.signatureRecord = std::string_view(reinterpret_cast<const char *>(rec),
+                                         signatureSec->size);
   }
   if (!manifestSec)
     return fail(std::string("missing section ") + quoted(kManifestSection));
@@ -634,7 +654,8 @@ bool Bundle::verify(std::string &err) const {
     struct Part {
       uint64_t begin, end;
       uint32_t stored;
-      /// 0: the manifest, 1: tensor `index`, 2: code blob `index`.
+      /// 0: the manifest, 1: tensor `index`, 2: code blob `index`, 3: the
+      /// signature record.
       int kind;
       size_t index;
     };
@@ -643,6 +664,8 @@ bool Bundle::verify(std::string &err) const {
     for (const Section &sec : sections)
       if (sec.name == bundle::kManifestSection)
         parts.push_back({sec.offset, sec.offset + sec.size, sec.crc, 0, 0});
+      else if (sec.name == bundle::kSignatureSection)
+        parts.push_back({sec.offset, sec.offset + sec.size, sec.crc, 3, 0});
     for (size_t i = 0; i < tensorList.size(); ++i) {
       const BundleTensor &t = tensorList[i];
       parts.push_back({t.offset, t.offset + t.size, t.checksum, 1, i});
@@ -660,6 +683,8 @@ bool Bundle::verify(std::string &err) const {
         return "the tables";
       if (p->kind == 0)
         return "manifest";
+      if (p->kind == 3)
+        return "signature";
       if (p->kind == 1)
         return "tensor " + quoted(tensorList[p->index].name);
       return "code blob " + quoted(codeList[p->index].target);

@@ -80,6 +80,14 @@ constexpr uint32_t kMaxTagLength = 128;
 constexpr const char *kManifestSection = "manifest";
 constexpr const char *kWeightsSection = "weights";
 constexpr const char *kCodeSection = "code";
+/// Optional: the Ed25519 signature record (docs/bundle-format.md,
+/// "Signature"), checksummed like the manifest.
+constexpr const char *kSignatureSection = "signature";
+
+/// The signature record: u32 algorithm, u32 reserved (0), the signer's
+/// 32-byte public key, the 64-byte signature.
+constexpr uint64_t kSignatureRecordSize = 104;
+constexpr uint32_t kSignatureEd25519 = 1;
 
 //===----------------------------------------------------------------------===//
 // Helpers

@@ -146,6 +146,8 @@ struct BundleWriter::Impl {
   bool hasManifest = false;
   std::vector<Blob> tensors;
   std::vector<Blob> codes;
+  /// The signature record, or empty (no `signature` section).
+  std::vector<uint8_t> signature;
 
   bool validate(std::string &err) const;
   bool emit(Sink &sink, std::string &err) const;
@@ -243,7 +245,13 @@ bool BundleWriter::Impl::validate(std::string &err) const {
     stringBytes += c.name.size() + c.format.size();
   }
   stringBytes += std::strlen(kManifestSection) + std::strlen(kWeightsSection) +
-                 std::strlen(kCodeSection);
+                 std::strlen(kCodeSection) +
+                 (signature.empty() ? 0 : std::strlen(kSignatureSection));
+  if (!signature.empty() && signature.size() != kSignatureRecordSize) {
+    err = "signature record has " + std::to_string(signature.size()) +
+          " bytes, expected " + std::to_string(kSignatureRecordSize);
+    return false;
+  }
   if (stringBytes > kMaxStringBytes) {
     err = "names take " + std::to_string(stringBytes) +
           " bytes (the limit is " + std::to_string(kMaxStringBytes) + ")";
@@ -266,7 +274,9 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
     writeU32(entry + 4, static_cast<uint32_t>(s.size()));
     strings += s;
   };
-  constexpr uint32_t kSections = 3;
+  // The signature section exists only in signed bundles, so unsigned
+  // bundles keep the bytes they always had.
+  const uint32_t kSections = signature.empty() ? 3 : 4;
   uint64_t sectionTable = kHeaderSize;
   uint64_t tensorTable = sectionTable + kSections * kSectionEntrySize;
   uint64_t codeTable = tensorTable + tensors.size() * kTensorEntrySize;
@@ -278,8 +288,8 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
 
   // Layout of the sections: manifest, weights, code, each item aligned.
   // Strings are appended in table order: section names first.
-  const char *sectionNames[kSections] = {kManifestSection, kWeightsSection,
-                                         kCodeSection};
+  const char *sectionNames[4] = {kManifestSection, kWeightsSection,
+                                 kCodeSection, kSignatureSection};
   for (uint32_t s = 0; s < kSections; ++s)
     addString(sectionNames[s],
               head.data() + sectionTable + s * kSectionEntrySize);
@@ -294,7 +304,7 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
   head.insert(head.end(), strings.begin(), strings.end());
   uint64_t tablesEnd = head.size();
 
-  uint64_t secOffset[kSections], secSize[kSections];
+  uint64_t secOffset[4] = {}, secSize[4] = {};
   secOffset[0] = alignUp(tablesEnd);
   secSize[0] = manifest.size();
   // Item offsets: tensors, then code blobs.
@@ -313,6 +323,11 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
   secOffset[2] = alignUp(secOffset[1] + secSize[1]);
   secSize[2] = place(codes, secOffset[2], codeOffset);
   uint64_t fileSize = secOffset[2] + secSize[2];
+  if (!signature.empty()) {
+    secOffset[3] = alignUp(fileSize);
+    secSize[3] = signature.size();
+    fileSize = secOffset[3] + secSize[3];
+  }
 
   // Header and tables, without checksums for now.
   uint8_t *h = head.data();
@@ -365,7 +380,7 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
     return false;
   // Only the manifest section has a checksum of its own.
   writeU32(h + sectionTable + 24, crc32c(0, manifestBytes, manifest.size()));
-  for (uint32_t s = 1; s < kSections; ++s) {
+  for (uint32_t s = 1; s < 3; ++s) {
     if (!padTo(secOffset[s]))
       return false;
     bool isWeights = s == 1;
@@ -383,6 +398,13 @@ bool BundleWriter::Impl::emit(Sink &sink, std::string &err) const {
     }
   }
 
+  if (!signature.empty()) {
+    if (!padTo(secOffset[3]) || !put(signature.data(), signature.size()))
+      return false;
+    writeU32(h + sectionTable + 3 * kSectionEntrySize + 24,
+             crc32c(0, signature.data(), signature.size()));
+  }
+
   writeU32(h + kHdrTablesCrc, tablesCrc(h, tablesEnd - kHeaderSize));
   writeU32(h + kHdrHeaderCrc, headerCrc(h));
   return sink.patch(0, head.data(), head.size(), err);
@@ -398,6 +420,10 @@ BundleWriter::~BundleWriter() = default;
 void BundleWriter::setManifest(std::string json) {
   impl->manifest = std::move(json);
   impl->hasManifest = true;
+}
+
+void BundleWriter::setSignature(std::vector<uint8_t> record) {
+  impl->signature = std::move(record);
 }
 
 void BundleWriter::addTensor(std::string name, DType dtype,

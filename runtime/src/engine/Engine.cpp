@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <new>
@@ -406,6 +407,8 @@ const char *lowbit_rt_status_name(lowbit_rt_status status) {
     return "context full";
   case LOWBIT_RT_INTERNAL:
     return "internal error";
+  case LOWBIT_RT_UNTRUSTED:
+    return "untrusted code";
   }
   return "unknown status";
 }
@@ -444,9 +447,36 @@ lowbit_rt_status lowbit::rt::engine::openModel(const char *path,
   });
 }
 
+namespace {
+/// The code-loading policy of \p opts and the environment
+/// (LOWBIT_NO_NATIVE_CODE, LOWBIT_TRUSTED_KEYS; lowbit_rt.h).
+void applyTrustOptions(const lowbit_rt_model_options *opts, OpenOptions &o) {
+  const char *noNative = std::getenv("LOWBIT_NO_NATIVE_CODE");
+  o.noNativeCode = (opts && opts->no_native_code) ||
+                   (noNative && *noNative && std::strcmp(noNative, "0") != 0);
+  const char *keys = opts && opts->trusted_keys && *opts->trusted_keys
+                         ? opts->trusted_keys
+                         : std::getenv("LOWBIT_TRUSTED_KEYS");
+  if (!keys)
+    return;
+  std::string list = keys;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(':', start);
+    if (end == std::string::npos)
+      end = list.size();
+    if (end > start)
+      o.trustedKeys.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+}
+} // namespace
+
 lowbit_rt_status lowbit_rt_model_open(const char *path, lowbit_rt_model **out) {
   CHECK_ARG(path && out, "lowbit_rt_model_open: null argument");
-  return openModel(path, OpenOptions{}, out);
+  OpenOptions o;
+  applyTrustOptions(nullptr, o);
+  return openModel(path, o, out);
 }
 
 lowbit_rt_status lowbit_rt_model_open_ex(const char *path,
@@ -456,6 +486,7 @@ lowbit_rt_status lowbit_rt_model_open_ex(const char *path,
   OpenOptions o;
   if (opts && opts->device)
     o.device = opts->device;
+  applyTrustOptions(opts, o);
   return openModel(path, o, out);
 }
 

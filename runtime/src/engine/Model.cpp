@@ -20,6 +20,11 @@
 #include "Model.h"
 
 #include "Fields.h"
+#include "ManifestChecks.h"
+
+#ifdef LOWBITRT_HAVE_SIGNING
+#include "lowbitrt/Signature.h"
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -479,11 +484,20 @@ void lowbit::rt::engine::loadManifest(Model &model,
 
   model.target = top.string("target");
   model.kernels = model.bundle->code(model.target);
+  model.noNativeCode = options.noNativeCode;
+  model.trustedKeys = options.trustedKeys;
+  if (options.noNativeCode && !options.device.empty() &&
+      options.device != "cpu")
+    fail("device '" + options.device +
+             "' cannot be used without native code (no_native_code runs "
+             "everything on 'cpu')",
+         LOWBIT_RT_INVALID_ARGUMENT);
   if (!model.devices.empty()) {
     addDevice(model, nullptr);
   } else {
-    const bool chosen = !options.device.empty();
-    const std::string name = chosen ? options.device : model.target;
+    const bool chosen = !options.device.empty() || options.noNativeCode;
+    const std::string name =
+        options.noNativeCode ? "cpu" : (chosen ? options.device : model.target);
     lowbit_hal_device *dev = nullptr;
     if (lowbit_hal_status st =
             lowbit_hal_device_create(name.c_str(), nullptr, &dev)) {
@@ -501,6 +515,7 @@ void lowbit::rt::engine::loadManifest(Model &model,
   model.device = model.devices[0].v().name(model.devices[0].device);
 
   ProgramParser(model).parse(top.get("program"));
+  checkProgramConsistency(model, config.object());
   planAndBind(model);
 }
 
@@ -560,7 +575,26 @@ void addDevice(Model &model, lowbit_hal_device *dev) {
   DeviceSlot &slot = model.devices.back();
   dev = slot.device;
   const char *name = slot.v().name(dev);
-  if (const BundleCode *code = model.bundle->code(name))
+  const BundleCode *code = model.bundle->code(name);
+  // The code-loading policy: nothing is loaded without native code, and
+  // with trusted keys only code whose signature verifies.
+  if (code && model.noNativeCode)
+    code = nullptr;
+  if (code && !model.trustedKeys.empty() && !model.signatureVerified) {
+    std::string err;
+#ifdef LOWBITRT_HAVE_SIGNING
+    if (!verifyBundleSignature(*model.bundle, model.trustedKeys, err))
+#else
+    err = "this runtime was built without signature support (OpenSSL)";
+#endif
+      fail("code blob '" + std::string(code->target) +
+               "' is not loaded: trusted keys are set and " + err +
+               " (run without native code: LOWBIT_NO_NATIVE_CODE=1 or "
+               "lowbit-run --no-native-code)",
+           LOWBIT_RT_UNTRUSTED);
+    model.signatureVerified = true;
+  }
+  if (code)
     throwIfFailed(
         slot.v().executable_load(dev, std::string(code->format).c_str(),
                                  code->data, code->size, &slot.executable));

@@ -190,6 +190,12 @@ struct Model {
   int outputDevice = 0;
   int fallbackOps = 0;
   int transfersPerStep = 0;
+
+  /// The code-loading policy of OpenOptions, and whether the signature
+  /// has been verified already (it covers every code blob).
+  bool noNativeCode = false;
+  std::vector<std::string> trustedKeys;
+  bool signatureVerified = false;
 };
 
 /// How to open a model.
@@ -199,6 +205,12 @@ struct OpenOptions {
   /// A device to use as the primary instead of creating one (tests wrap a
   /// registered device this way); owned by the model. `device` is ignored.
   lowbit_hal_device *primary = nullptr;
+  /// Never load a code blob: the primary device is `cpu` (lowbit_rt.h,
+  /// no_native_code).
+  bool noNativeCode = false;
+  /// Trusted Ed25519 public key files; when not empty, a code blob is loaded
+  /// only from a bundle whose signature verifies against one of them.
+  std::vector<std::string> trustedKeys;
 };
 
 /// Parses and validates the manifest of `model.bundle`, creates the devices,

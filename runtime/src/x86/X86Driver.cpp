@@ -6,6 +6,8 @@
 
 #include "X86Driver.h"
 
+#include "ElfCheck.h"
+
 #include "lowbitrt/CodecX86Tile16.h"
 #include "lowbitrt/Kernels.h"
 
@@ -68,6 +70,13 @@ KernelLibrary::load(const uint8_t *data, size_t size, std::string_view format,
     unsupported = true;
     err = "unsupported x86 code format '" + std::string(format) +
           "' (this runtime loads '" + kX86CodeFormat + "')";
+    return nullptr;
+  }
+  // The loader trusts the headers it maps: check them against the blob's
+  // size first, so a truncated or malformed blob is an error, not a SIGBUS
+  // inside dlopen.
+  if (!checkElfSharedObject(data, size, err)) {
+    err = "malformed ELF shared object: " + err;
     return nullptr;
   }
   std::unique_ptr<KernelLibrary> lib(new KernelLibrary());
