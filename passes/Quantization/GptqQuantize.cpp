@@ -93,8 +93,8 @@ LogicalResult GptqQuantizePass::run() {
 
   // Calibration rows run from position 0: longer rows than the model's
   // positions are an error.
-  if (auto config = module->getAttrOfType<DictionaryAttr>(
-          ::lowbit::attrs::kConfig))
+  if (auto config =
+          module->getAttrOfType<DictionaryAttr>(::lowbit::attrs::kConfig))
     if (auto maxPos = config.getAs<IntegerAttr>("max_position_embeddings"))
       if (static_cast<int64_t>(seqLen) > maxPos.getInt())
         return module.emitError()
@@ -115,13 +115,15 @@ LogicalResult GptqQuantizePass::run() {
   auto calibSet = ::lowbit::loadCalibration(calibOptions);
   if (!calibSet)
     return ::lowbit::emitErr(module, calibSet.takeError());
+  // Reported like the progress lines below (lowbit-compile shows no MLIR
+  // warnings).
   if (static_cast<int64_t>(numSamples) > calibSet->availableRows)
-    module.emitWarning() << "nsamples " << static_cast<int64_t>(numSamples)
-                         << ": " << calib
-                         << " has " << calibSet->fileTokens
-                         << " tokens, enough for "
-                         << calibSet->availableRows << " rows of " << seqLen
-                         << "; using " << calibSet->rows.size() << " rows";
+    llvm::errs() << "lowbit-gptq: warning: nsamples "
+                 << static_cast<int64_t>(numSamples) << ": " << calib << " has "
+                 << calibSet->fileTokens << " tokens, enough for "
+                 << calibSet->availableRows << " rows of "
+                 << static_cast<int64_t>(seqLen) << "; using "
+                 << calibSet->rows.size() << " rows\n";
 
   auto exec = (*session)->getExecutor(seqLen);
   if (!exec)

@@ -193,11 +193,12 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
   if (!loaded)
     fail(what + " " + path + ": " + toString(loaded.takeError()));
   m->loaded = std::move(*loaded);
-  auto config = m->loaded.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
-      lowbit::attrs::kConfig);
-  auto maxPos =
-      config ? config.getAs<mlir::IntegerAttr>("max_position_embeddings")
-             : mlir::IntegerAttr();
+  auto config =
+      m->loaded.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+          lowbit::attrs::kConfig);
+  auto maxPos = config
+                    ? config.getAs<mlir::IntegerAttr>("max_position_embeddings")
+                    : mlir::IntegerAttr();
   window = m->win = checkWindow(m->name, window, explicitWindow,
                                 maxPos ? maxPos.getInt() : 0);
   lowbit::ExecutorOptions options;
@@ -269,9 +270,8 @@ int main(int argc, char **argv) {
   //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
     std::vector<int32_t> tokens;
-    std::unique_ptr<Model> model =
-        Model::open(modelPath, "model", 0, false, threads,
-                    scopeConfig.overrides);
+    std::unique_ptr<Model> model = Model::open(modelPath, "model", 0, false,
+                                               threads, scopeConfig.overrides);
     if (!ids.empty()) {
       SmallVector<StringRef> parts;
       StringRef(ids).split(parts, ',', -1, false);

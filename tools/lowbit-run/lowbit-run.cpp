@@ -16,8 +16,9 @@
 /// reason generation stopped ("eos", "length" or "context_full") is
 /// reported: `stop_reason` in the JSON, and a line on stderr when it is not
 /// "length". --max-context above the model's max_position_embeddings is an
-/// error; without it the runtime's KV cache grows with the context. --device picks the runtime device ("x86",
-/// "cpu", ...; default: the bundle's target). Uses only the runtime's C API.
+/// error; without it the runtime's KV cache grows with the context. --device
+/// picks the runtime device ("x86", "cpu", ...; default: the bundle's target).
+/// Uses only the runtime's C API.
 ///
 //===----------------------------------------------------------------------===//
 

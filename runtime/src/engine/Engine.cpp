@@ -266,9 +266,9 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     bindings.insert(bindings.end(), b.begin(), b.end());
     SessionDevice &sd = devices[size_t(d)];
     if (op.kind != OpKind::Attention)
-      throwIfFailed(sd.v->queue_reserve(sd.device, sd.queue, op.kernel,
-                                        maxBatch, 0),
-                    op.context);
+      throwIfFailed(
+          sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch, 0),
+          op.context);
 
     transferStart.push_back(transfers.size());
     for (const Op::Transfer &t : op.transfers) {
@@ -362,8 +362,8 @@ void lowbit_rt_session::resizeCaches(int64_t rows) {
     lowbit_hal_status st =
         sd.v->buffer_allocate(sd.device, uint64_t(rows) * rowBytes, &newK[c]);
     if (!st)
-      st = sd.v->buffer_allocate(sd.device, uint64_t(rows) * rowBytes,
-                                 &newV[c]);
+      st =
+          sd.v->buffer_allocate(sd.device, uint64_t(rows) * rowBytes, &newV[c]);
     // The rows already written move to the new caches.
     if (!st && position > 0 && cacheK[c])
       st = sd.v->copy_buffer(sd.device, sd.queue, cacheK[c], 0, newK[c], 0,
@@ -382,8 +382,8 @@ void lowbit_rt_session::resizeCaches(int64_t rows) {
   for (const Op &op : prog.ops)
     if (op.kind == OpKind::Attention) {
       SessionDevice &sd = devices[size_t(op.device)];
-      if (lowbit_hal_status st = sd.v->queue_reserve(sd.device, sd.queue,
-                                                     op.kernel, maxBatch, rows)) {
+      if (lowbit_hal_status st = sd.v->queue_reserve(
+              sd.device, sd.queue, op.kernel, maxBatch, rows)) {
         freeNew();
         throwStatus(st, op.context);
       }
