@@ -286,7 +286,7 @@ int main(int argc, char **argv) {
     std::printf("\n");
     std::fflush(stdout);
   }
-  if (contextFull.size())
+  if (!contextFull.empty())
     std::fprintf(stderr,
                  "lowbit-run: stopped after %lld of %lld tokens: the context "
                  "is full (%s)\n",
