@@ -16,9 +16,10 @@
 /// of positions costs only what the context uses. Every cache allocation is
 /// checked against the memory available first. A step uploads the tokens and
 /// positions, dispatches every op on its device with the copies the plan
-/// inserted, and reads back only the logits, so decoding and sampling
-/// allocate nothing. Every C++ exception stops at the API boundary and
-/// becomes a status plus a thread-local message.
+/// inserted, and reads back only the logits, so sampling and decoding
+/// allocate nothing (but for a step that doubles the KV caches). Every C++
+/// exception stops at the API boundary and becomes a status plus a
+/// thread-local message.
 ///
 //===----------------------------------------------------------------------===//
 
