@@ -76,6 +76,8 @@ llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts) {
   }
   CalibrationSet set;
   set.seqLen = opts.seqLen;
+  set.fileTokens = static_cast<int64_t>(ids.size());
+  set.availableRows = available;
   for (int64_t row : picked)
     set.rows.emplace_back(ids.begin() + row * opts.seqLen,
                           ids.begin() + (row + 1) * opts.seqLen);

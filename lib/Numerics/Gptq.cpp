@@ -216,13 +216,22 @@ llvm::Error lowbit::numerics::gptqQuantize(const float *W, int64_t N, int64_t K,
         Wp[n * K + j] = row[perm[j]];
     }
   }
+  // The first group of each row whose range overflows the scale type (-1:
+  // none); each row is written by one thread.
+  std::vector<int64_t> overflowGroup(static_cast<size_t>(N), -1);
   auto storeParams = [&](int64_t n, int64_t g, GroupParams p) {
+    if (p.overflow && overflowGroup[n] < 0)
+      overflowGroup[n] = g;
     out.scales[n * G + g] = p.scale;
     if (!qp.symmetric)
       out.zeros[n * G + g] = uint8_t(p.zero);
   };
   for (int64_t i = 0; i < int64_t(fixedParams.size()); ++i)
     storeParams(i / G, i % G, fixedParams[i]);
+  for (int64_t n = 0; n < N; ++n)
+    if (overflowGroup[n] >= 0)
+      return quantizer.checkParams(fixedParams[n * G + overflowGroup[n]], n,
+                                   overflowGroup[n]);
 
   // The lazy-batch loop. Rows are independent given Hinv (a row's group
   // parameters depend on that row only), so each block runs row by row on
@@ -304,6 +313,13 @@ llvm::Error lowbit::numerics::gptqQuantize(const float *W, int64_t N, int64_t K,
                      MatrixRef<float>{Hinv + i1 * K + i2, K, 1}, Wp.data() + i2,
                      K, Triangle::Full, params.threads);
   }
+
+  for (int64_t n = 0; n < N; ++n)
+    if (overflowGroup[n] >= 0) {
+      GroupParams p;
+      p.overflow = true;
+      return quantizer.checkParams(p, n, overflowGroup[n]);
+    }
 
   if (stats) {
     *stats = GptqStats();

@@ -96,9 +96,36 @@ float GroupQuantizer::roundScale(float s) const {
   return r > highest ? highest : r;
 }
 
+float GroupQuantizer::highestScale() const {
+  switch (qp.scaleType) {
+  case ScaleType::F16:
+    return 65504.0f;
+  case ScaleType::BF16:
+    return 0x1.fep127f;
+  case ScaleType::F32:
+  default:
+    return std::numeric_limits<float>::max();
+  }
+}
+
+llvm::Error GroupQuantizer::checkParams(GroupParams p, int64_t row,
+                                        int64_t group) const {
+  if (!p.overflow)
+    return llvm::Error::success();
+  return makeError("row " + Twine(row) + ", group " + Twine(group) +
+                   ": the range of the group needs a scale above " +
+                   formatNumber(highestScale()) + ", the largest " +
+                   scaleTypeName(qp.scaleType) + " value, at " +
+                   Twine(qp.bits) +
+                   " bits (weights too large for this scale type: use "
+                   "--scale-type f32 or fix the checkpoint)");
+}
+
 GroupParams GroupQuantizer::paramsForRange(float xmin, float xmax) const {
   GroupParams p;
-  p.scale = roundScale((xmax - xmin) / maxQ);
+  float raw = (xmax - xmin) / maxQ;
+  p.overflow = !(raw <= highestScale());
+  p.scale = roundScale(raw);
   if (qp.symmetric) {
     p.zero = float(qp.symmetricZero());
   } else {
@@ -321,6 +348,8 @@ llvm::Error numerics::rtnQuantize(const float *W, int64_t N, int64_t K,
       int64_t k0 = g * width, k1 = std::min(K, k0 + width);
       const float *x = W + n * K + k0;
       GroupParams p = quantizer.findRowParams(x, k1 - k0);
+      if (llvm::Error err = quantizer.checkParams(p, n, g))
+        return err;
       out.scales[n * G + g] = p.scale;
       if (!params.symmetric)
         out.zeros[n * G + g] = uint8_t(p.zero);

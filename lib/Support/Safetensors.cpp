@@ -19,6 +19,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -233,24 +234,56 @@ llvm::Error lowbit::readAsF32(const TensorView &view, float *out) {
                      " bytes do not match shape " + formatShape(view.shape) +
                      " of " + dtypeName(view.dtype));
   const uint8_t *p = view.data;
+  // Non-finite values (an all-ones exponent) are found in the same pass by
+  // OR-ing a per-element flag, which vectorises; only the error path looks
+  // for the first one.
+  bool nonFinite = false;
   switch (view.dtype) {
   case DType::F32:
-    for (size_t i = 0; i < n; ++i)
-      out[i] = bitsToFloat(llvm::support::endian::read32le(p + 4 * i));
-    return llvm::Error::success();
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t bits = llvm::support::endian::read32le(p + 4 * i);
+      nonFinite |= (bits & 0x7f800000u) == 0x7f800000u;
+      out[i] = bitsToFloat(bits);
+    }
+    break;
   case DType::F16:
-    for (size_t i = 0; i < n; ++i)
-      out[i] = halfToFloat(llvm::support::endian::read16le(p + 2 * i));
-    return llvm::Error::success();
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t bits = llvm::support::endian::read16le(p + 2 * i);
+      nonFinite |= (bits & 0x7c00u) == 0x7c00u;
+      out[i] = halfToFloat(bits);
+    }
+    break;
   case DType::BF16:
-    for (size_t i = 0; i < n; ++i)
-      out[i] = bf16ToFloat(llvm::support::endian::read16le(p + 2 * i));
-    return llvm::Error::success();
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t bits = llvm::support::endian::read16le(p + 2 * i);
+      nonFinite |= (bits & 0x7f80u) == 0x7f80u;
+      out[i] = bf16ToFloat(bits);
+    }
+    break;
   default:
     return makeError("tensor '" + view.name + "': cannot convert " +
                      dtypeName(view.dtype) +
                      " to F32 (supported: F32, F16, BF16)");
   }
+  if (!nonFinite)
+    return llvm::Error::success();
+  size_t i = 0;
+  while (i < n && std::isfinite(out[i]))
+    ++i;
+  // The element's index in every dimension, last fastest.
+  std::string index;
+  size_t rest = i;
+  for (size_t d = view.shape.size(); d-- > 0;) {
+    size_t dim = size_t(std::max<int64_t>(view.shape[d], 1));
+    index = std::to_string(rest % dim) + (index.empty() ? "" : ", ") + index;
+    rest /= dim;
+  }
+  return makeError("tensor '" + view.name + "': element " + Twine(i) + " [" +
+                   index + "] is " +
+                   (std::isnan(out[i]) ? "NaN"
+                    : out[i] > 0       ? "+Inf"
+                                       : "-Inf") +
+                   " (non-finite weights are rejected)");
 }
 
 llvm::Expected<std::vector<float>> lowbit::toF32(const TensorView &view) {

@@ -91,6 +91,17 @@ LogicalResult GptqQuantizePass::run() {
   if (llvm::Error err = (*session)->checkOutputFile(*layers))
     return ::lowbit::emitErr(module, std::move(err));
 
+  // Calibration rows run from position 0: longer rows than the model's
+  // positions are an error.
+  if (auto config =
+          module->getAttrOfType<DictionaryAttr>(::lowbit::attrs::kConfig))
+    if (auto maxPos = config.getAs<IntegerAttr>("max_position_embeddings"))
+      if (static_cast<int64_t>(seqLen) > maxPos.getInt())
+        return module.emitError()
+               << "seqlen " << static_cast<int64_t>(seqLen)
+               << " exceeds the model's max_position_embeddings "
+               << maxPos.getInt();
+
   ::lowbit::CalibrationOptions calibOptions;
   calibOptions.path = calib;
   calibOptions.numSamples = numSamples;
@@ -104,6 +115,15 @@ LogicalResult GptqQuantizePass::run() {
   auto calibSet = ::lowbit::loadCalibration(calibOptions);
   if (!calibSet)
     return ::lowbit::emitErr(module, calibSet.takeError());
+  // Reported like the progress lines below (lowbit-compile shows no MLIR
+  // warnings).
+  if (static_cast<int64_t>(numSamples) > calibSet->availableRows)
+    llvm::errs() << "lowbit-gptq: warning: nsamples "
+                 << static_cast<int64_t>(numSamples) << ": " << calib << " has "
+                 << calibSet->fileTokens << " tokens, enough for "
+                 << calibSet->availableRows << " rows of "
+                 << static_cast<int64_t>(seqLen) << "; using "
+                 << calibSet->rows.size() << " rows\n";
 
   auto exec = (*session)->getExecutor(seqLen);
   if (!exec)

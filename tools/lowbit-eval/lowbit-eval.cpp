@@ -17,6 +17,7 @@
 
 #include "lowbit/Executor/Executor.h"
 #include "lowbit/Executor/ModelLoader.h"
+#include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
@@ -76,11 +77,17 @@ public:
     lowbit_rt_model_free(bundle);
   }
 
+  /// Opens the model for windows of `window` tokens (0: the dump's single
+  /// run). A window beyond the model's max_position_embeddings is an error
+  /// when `explicitWindow`, else it is lowered to the positions with a note;
+  /// window() is the window used.
   static std::unique_ptr<Model>
-  open(StringRef path, StringRef what, int64_t window, int threads,
+  open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
+       int threads,
        const std::map<std::string, std::string> &scopeOverrides = {});
 
   int64_t vocabSize() const { return vocab; }
+  int64_t window() const { return win; }
 
   /// Runs `tokens` from position 0; `logits` gets [T, V].
   void run(ArrayRef<int32_t> tokens, std::vector<float> &logits) {
@@ -128,6 +135,7 @@ private:
 
   std::string name;
   int64_t vocab = 0;
+  int64_t win = 0;
   lowbit::LoadedModel loaded;
   std::unique_ptr<lowbit::Executor> exec;
   lowbit_rt_model *bundle = nullptr;
@@ -142,8 +150,24 @@ bool isBundle(StringRef path) {
   return buffer && (*buffer)->getBuffer() == StringRef("\x89LOWBIT\n", 8);
 }
 
+/// Checks `window` against the model's positions (see Model::open).
+int64_t checkWindow(StringRef name, int64_t window, bool explicitWindow,
+                    int64_t maxPositions) {
+  if (window <= maxPositions || maxPositions <= 0)
+    return window;
+  if (explicitWindow)
+    fail("--window " + Twine(window) + " exceeds the " + name +
+         "'s max_position_embeddings " + Twine(maxPositions));
+  WithColor::note(errs(), "lowbit-eval")
+      << "using a window of " << maxPositions << " (the " << name
+      << "'s max_position_embeddings) instead of the default " << window
+      << "\n";
+  return maxPositions;
+}
+
 std::unique_ptr<Model>
-Model::open(StringRef path, StringRef what, int64_t window, int threads,
+Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
+            int threads,
             const std::map<std::string, std::string> &scopeOverrides) {
   std::unique_ptr<Model> m(new Model());
   m->name = (what + " " + path).str();
@@ -154,6 +178,8 @@ Model::open(StringRef path, StringRef what, int64_t window, int threads,
     if (lowbit_rt_model_get_info(m->bundle, &info) != LOWBIT_RT_OK)
       fail(m->name + ": " + lowbit_rt_last_error());
     m->vocab = info.vocab_size;
+    window = m->win = checkWindow(m->name, window, explicitWindow,
+                                  info.max_position_embeddings);
     lowbit_rt_session_options options = {};
     options.threads = threads;
     options.max_context = window > 0 ? window : 0;
@@ -167,6 +193,14 @@ Model::open(StringRef path, StringRef what, int64_t window, int threads,
   if (!loaded)
     fail(what + " " + path + ": " + toString(loaded.takeError()));
   m->loaded = std::move(*loaded);
+  auto config =
+      m->loaded.module->getOperation()->getAttrOfType<mlir::DictionaryAttr>(
+          lowbit::attrs::kConfig);
+  auto maxPos = config
+                    ? config.getAs<mlir::IntegerAttr>("max_position_embeddings")
+                    : mlir::IntegerAttr();
+  window = m->win = checkWindow(m->name, window, explicitWindow,
+                                maxPos ? maxPos.getInt() : 0);
   lowbit::ExecutorOptions options;
   options.maxContext = window;
   options.threads = threads;
@@ -236,8 +270,8 @@ int main(int argc, char **argv) {
   //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
     std::vector<int32_t> tokens;
-    std::unique_ptr<Model> model =
-        Model::open(modelPath, "model", 0, threads, scopeConfig.overrides);
+    std::unique_ptr<Model> model = Model::open(modelPath, "model", 0, false,
+                                               threads, scopeConfig.overrides);
     if (!ids.empty()) {
       SmallVector<StringRef> parts;
       StringRef(ids).split(parts, ',', -1, false);
@@ -273,11 +307,19 @@ int main(int argc, char **argv) {
   if (tokensPath.empty())
     fail("--tokens is required (or --dump-logits)");
   std::vector<int32_t> tokens = readTokens(tokensPath);
+  const bool explicitWindow = window.getNumOccurrences() > 0;
   std::unique_ptr<Model> model =
-      Model::open(modelPath, "model", window, threads, scopeConfig.overrides);
+      Model::open(modelPath, "model", window, explicitWindow, threads,
+                  scopeConfig.overrides);
   std::unique_ptr<Model> reference;
-  if (!referencePath.empty())
-    reference = Model::open(referencePath, "reference", window, threads);
+  if (!referencePath.empty()) {
+    reference = Model::open(referencePath, "reference", model->window(),
+                            explicitWindow, threads);
+    if (reference->window() < model->window())
+      model = Model::open(modelPath, "model", reference->window(),
+                          explicitWindow, threads, scopeConfig.overrides);
+  }
+  const int64_t W = model->window();
 
   double nll = 0, kl = 0;
   int64_t n = 0, agree = 0;
@@ -286,20 +328,34 @@ int main(int argc, char **argv) {
     fail("model and reference vocabularies differ (" + Twine(v) + " vs " +
          Twine(reference->vocabSize()) + ")");
   std::vector<float> logits, refLogits;
-  for (size_t start = 0; start + 1 < tokens.size(); start += window) {
-    size_t len = std::min<size_t>(window, tokens.size() - start);
+  for (size_t start = 0; start + 1 < tokens.size(); start += W) {
+    size_t len = std::min<size_t>(W, tokens.size() - start);
     if (len < 2)
       break;
     ArrayRef<int32_t> win(tokens.data() + start, len);
     model->run(win, logits);
     if (reference)
       reference->run(win, refLogits);
+    // A non-finite result (NaN/Inf logits, or logits so large that the
+    // softmax overflows) is an error naming the token, never a "nan" in
+    // the output.
+    auto finite = [&](double x, const char *what, size_t t) {
+      if (!std::isfinite(x))
+        fail(Twine(what) + " is not finite (" + formatv("{0}", x) +
+             ") at token " + Twine(start + t) + " of " + tokensPath +
+             " (window from " + Twine(start) +
+             "): the model's logits are NaN or too large");
+    };
     for (size_t t = 0; t + 1 < len; ++t) {
       const float *row = logits.data() + t * v;
-      nll += kernels::logSoftmaxNLL(row, v, win[t + 1]);
+      double tokenNll = kernels::logSoftmaxNLL(row, v, win[t + 1]);
+      finite(tokenNll, "the model's log-likelihood", t);
+      nll += tokenNll;
       if (reference) {
         const float *refRow = refLogits.data() + t * v;
-        kl += kernels::klDivergence(refRow, row, v);
+        double tokenKl = kernels::klDivergence(refRow, row, v);
+        finite(tokenKl, "the KL divergence from the reference", t);
+        kl += tokenKl;
         agree += kernels::argmax(refRow, v) == kernels::argmax(row, v);
       }
       ++n;
@@ -308,6 +364,9 @@ int main(int argc, char **argv) {
   if (n == 0)
     fail(tokensPath + ": fewer than 2 tokens");
   double ppl = std::exp(nll / n);
+  if (!std::isfinite(ppl))
+    fail("the perplexity overflows (mean negative log-likelihood " +
+         formatv("{0}", nll / n) + ")");
   if (json) {
     json::Object obj{{"ppl", ppl}, {"n", n}, {"nll", nll / n}};
     if (reference) {

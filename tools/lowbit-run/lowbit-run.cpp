@@ -10,14 +10,18 @@
 ///   [--device D] [--no-native-code] [--trusted-keys K.pem[:K2.pem...]]
 ///
 /// Tokenizes the prompt (with BOS), prefills it, then samples and decodes up
-/// to N tokens, stopping early at EOS. Without --json the generated text is
-/// streamed to stdout and the timings go to stderr; with --json one JSON
-/// object is printed on stdout. --device picks the runtime device ("x86",
-/// "cpu", ...; default: the bundle's target). --no-native-code never loads the
-/// bundle's code blob (everything runs on "cpu"); --trusted-keys loads it only
-/// if the bundle is signed by one of these Ed25519 public keys (both also
-/// come from LOWBIT_NO_NATIVE_CODE / LOWBIT_TRUSTED_KEYS). Uses only the
-/// runtime's C API.
+/// to N tokens, stopping early at EOS or when the context is full. Without
+/// --json the generated text is streamed to stdout and the timings go to
+/// stderr; with --json one JSON object is printed on stdout. Either way the
+/// reason generation stopped ("eos", "length" or "context_full") is
+/// reported: `stop_reason` in the JSON, and a line on stderr when it is not
+/// "length". --max-context above the model's max_position_embeddings is an
+/// error; without it the runtime's KV cache grows with the context. --device
+/// picks the runtime device ("x86", "cpu", ...; default: the bundle's target).
+/// --no-native-code never loads the bundle's code blob (everything runs on
+/// "cpu"); --trusted-keys loads it only if the bundle is signed by one of
+/// these Ed25519 public keys (both also come from LOWBIT_NO_NATIVE_CODE /
+/// LOWBIT_TRUSTED_KEYS). Uses only the runtime's C API.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -184,6 +188,11 @@ int main(int argc, char **argv) {
   lowbit_rt_device_info dev;
   check(lowbit_rt_model_get_device(model, &dev), "device info");
 
+  if (o.maxContext > info.max_position_embeddings)
+    die("--max-context " + std::to_string(o.maxContext) +
+        " exceeds the model's max_position_embeddings " +
+        std::to_string(info.max_position_embeddings));
+
   lowbit_rt_session_options so{};
   so.threads = o.threads;
   so.max_context = o.maxContext;
@@ -232,6 +241,9 @@ int main(int argc, char **argv) {
   auto t0 = std::chrono::steady_clock::now();
   double ttft = 0.0, decodeMs = 0.0;
   int64_t generated = 0;
+  // Why generation stopped: "length" (n tokens), "eos" or "context_full".
+  const char *stopReason = "length";
+  std::string contextFull;
   if (o.numTokens > 0) {
     check(lowbit_rt_prefill(session, prompt.data(), n, nullptr), "prefill");
     int32_t tok = 0;
@@ -241,16 +253,23 @@ int main(int argc, char **argv) {
     if (!isEos) {
       ++generated;
       emit(tok);
+    } else {
+      stopReason = "eos";
     }
     auto t1 = std::chrono::steady_clock::now();
     while (!isEos && generated < o.numTokens) {
       st = lowbit_rt_decode(session, tok);
-      if (st == LOWBIT_RT_CONTEXT_FULL)
+      if (st == LOWBIT_RT_CONTEXT_FULL) {
+        stopReason = "context_full";
+        contextFull = lowbit_rt_last_error();
         break;
+      }
       check(st, "decode");
       check(lowbit_rt_sample(session, &sp, &tok), "sample");
-      if (tok == info.eos_token_id)
+      if (tok == info.eos_token_id) {
+        stopReason = "eos";
         break;
+      }
       ++generated;
       emit(tok);
     }
@@ -270,6 +289,7 @@ int main(int argc, char **argv) {
     j["generated_tokens"] = generated;
     j["isa"] = info.isa;
     j["device"] = dev.device;
+    j["stop_reason"] = stopReason;
     j["threads"] = o.threads
                        ? o.threads
                        : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -279,6 +299,20 @@ int main(int argc, char **argv) {
   } else {
     std::printf("\n");
     std::fflush(stdout);
+  }
+  if (!contextFull.empty())
+    std::fprintf(stderr,
+                 "lowbit-run: stopped after %lld of %lld tokens: the context "
+                 "is full (%s)\n",
+                 static_cast<long long>(generated),
+                 static_cast<long long>(o.numTokens), contextFull.c_str());
+  else if (std::strcmp(stopReason, "eos") == 0)
+    std::fprintf(stderr,
+                 "lowbit-run: stopped after %lld of %lld tokens: end of "
+                 "sequence\n",
+                 static_cast<long long>(generated),
+                 static_cast<long long>(o.numTokens));
+  if (!o.json) {
     std::fprintf(stderr, "TTFT %.2f ms, TPOT %.2f ms, %.2f tok/s\n", ttft, tpot,
                  tokS);
   }

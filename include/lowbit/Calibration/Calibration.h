@@ -45,6 +45,10 @@ struct CalibrationOptions {
 struct CalibrationSet {
   int64_t seqLen = 0;
   std::vector<std::vector<int32_t>> rows;
+  /// The tokens of the file and the whole rows of seqLen they make (rows
+  /// holds all of them when numSamples is 0 or above this count).
+  int64_t fileTokens = 0;
+  int64_t availableRows = 0;
 };
 
 /// Reads and cuts calibration data. Token files are cut into consecutive

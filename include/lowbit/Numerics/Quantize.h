@@ -128,6 +128,10 @@ inline float dequantizeCode(float code, float scale, float zero) {
 struct GroupParams {
   float scale = 1.0f;
   float zero = 0.0f;
+  /// The range needs a scale above the scale type's largest finite value;
+  /// `scale` then holds that value. Quantizers reject such a group
+  /// (GroupQuantizer::checkParams) rather than clamp it silently.
+  bool overflow = false;
 };
 
 /// Finds scales and zero points (GPTQ's Quantizer.find_params) and quantizes
@@ -165,6 +169,13 @@ public:
   /// the type's smallest positive value becomes that value, one above its
   /// largest finite value becomes that value).
   float roundScale(float s) const;
+
+  /// The largest finite value of the scale type.
+  float highestScale() const;
+
+  /// An error naming row \p row and group \p group when
+  /// \p p overflowed the scale type, else success.
+  llvm::Error checkParams(GroupParams p, int64_t row, int64_t group) const;
 
 private:
   /// The parameters of the range [xmin, xmax] (xmin <= 0 <= xmax).

@@ -135,7 +135,9 @@ std::optional<uint64_t> tensorByteSize(DType dtype,
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
 /// Converts F32, F16 or BF16 elements to float. `out` must hold
-/// `view.numel()` floats. Other dtypes give an error naming the tensor.
+/// `view.numel()` floats. Other dtypes give an error naming the tensor, and
+/// so does a NaN or infinite element (with its index): every weight the
+/// compiler, executor and bundle emitter read comes through here.
 llvm::Error readAsF32(const TensorView &view, float *out);
 
 /// Same as readAsF32, into a new vector.

@@ -20,8 +20,17 @@
  *
  * Allocation: every buffer of a session (activations for max_batch rows, KV
  * caches, logits, sampling and attention scratch) is allocated by
- * lowbit_rt_session_create(); lowbit_rt_decode() and lowbit_rt_sample() do
- * not allocate.
+ * lowbit_rt_session_create(); lowbit_rt_sample() does not allocate. With
+ * max_context set, the KV caches hold max_context positions from the start
+ * and lowbit_rt_decode() does not allocate either. With max_context 0 the
+ * caches start at max(max_batch, 16) positions and double (copying the
+ * filled rows) when a step needs more, up to max_position_embeddings, so a
+ * model whose config allows millions of positions costs what its context
+ * uses; only the steps that cross a power-of-two boundary allocate. Every KV
+ * cache allocation is checked against the memory available (MemAvailable)
+ * first: LOWBIT_RT_INVALID_ARGUMENT from lowbit_rt_session_create() for a
+ * max_context that does not fit, LOWBIT_RT_INTERNAL ("out of memory") from
+ * the step that cannot grow the caches.
  */
 
 #ifndef LOWBITRT_LOWBIT_RT_H
@@ -161,7 +170,8 @@ typedef struct lowbit_rt_session_options {
   /** Threads of the session's pool, the caller included; 0 = one per
    *  hardware thread. */
   int32_t threads;
-  /** KV cache positions; 0 = the model's max_position_embeddings. */
+  /** Context positions (the KV cache, allocated at once); 0 = up to the
+   *  model's max_position_embeddings, with caches that grow on demand. */
   int64_t max_context;
   /** Rows per prefill step (the size of every activation buffer);
    *  0 = 64. */

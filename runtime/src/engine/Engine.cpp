@@ -9,11 +9,17 @@
 /// allocates everything a step needs when it is created: on each device of
 /// the model's plan a queue and fence, each program buffer for max_batch
 /// rows where the plan puts it, the KV caches, the queue's scratch; on the
-/// host the logits and sampling candidates. A step uploads the tokens and
+/// host the logits and sampling candidates. The KV caches hold max_context
+/// rows when the caller sets max_context; by default they start small and
+/// double (with a device copy) when a step needs more rows, up to the
+/// model's max_position_embeddings, so a model whose config allows millions
+/// of positions costs only what the context uses. Every cache allocation is
+/// checked against the memory available first. A step uploads the tokens and
 /// positions, dispatches every op on its device with the copies the plan
-/// inserted, and reads back only the logits, so decoding and sampling
-/// allocate nothing. Every C++ exception stops at the API boundary and
-/// becomes a status plus a thread-local message.
+/// inserted, and reads back only the logits, so sampling and decoding
+/// allocate nothing (but for a step that doubles the KV caches). Every C++
+/// exception stops at the API boundary and becomes a status plus a
+/// thread-local message.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +29,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -103,7 +110,10 @@ struct SessionTransfer {
 
 struct lowbit_rt_session {
   const Model *model = nullptr;
+  /// The most positions of the context (the KV cache may hold fewer rows).
   int64_t maxContext = 0;
+  /// The rows of the allocated KV caches (<= maxContext).
+  int64_t cacheRows = 0;
   int64_t maxBatch = 0;
   int64_t position = 0;
 
@@ -138,6 +148,11 @@ struct lowbit_rt_session {
 
   /// Allocates the buffers, queues and bindings of the plan. Throws.
   void create(const lowbit_rt_session_options &o);
+
+  /// Allocates every KV cache with \p rows rows (zeroed), copies the first
+  /// `position` rows of the old caches, frees them and rebinds the attention
+  /// ops. Throws EngineError, leaving the old caches in place.
+  void resizeCaches(int64_t rows);
 
   /// Waits for the work submitted to every device but \p except (-1: all).
   void syncOthers(int except);
@@ -193,19 +208,9 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
                           uint64_t(maxBatch * prog.buffers[b].cols) * 4,
                           &buffers[b * nd + d]),
                       "allocating buffer " + std::to_string(b));
-  // KV caches: maxContext rows each, zeroed.
+  // KV caches: allocated (and bound) by resizeCaches below.
   cacheK.assign(prog.caches.size(), nullptr);
   cacheV.assign(prog.caches.size(), nullptr);
-  for (size_t c = 0; c < prog.caches.size(); ++c) {
-    SessionDevice &sd = devices[size_t(m.cacheDevice[c])];
-    uint64_t bytes = uint64_t(maxContext * prog.caches[c].numKVHeads *
-                              prog.caches[c].headDim) *
-                     4;
-    throwIfFailed(sd.v->buffer_allocate(sd.device, bytes, &cacheK[c]),
-                  "allocating the kv cache");
-    throwIfFailed(sd.v->buffer_allocate(sd.device, bytes, &cacheV[c]),
-                  "allocating the kv cache");
-  }
 
   // Bindings: the model's constants plus this session's buffers.
   auto full = [&](int id, int d) {
@@ -249,10 +254,7 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     case OpKind::Attention: {
       for (int j = 0; j < 4; ++j)
         b[size_t(j)] = full(op.in[size_t(j)], d);
-      const CacheDesc &c = prog.caches[size_t(op.cache)];
-      uint64_t bytes = uint64_t(maxContext * c.numKVHeads * c.headDim) * 4;
-      b[4] = lowbit_hal_binding{cacheK[size_t(op.cache)], 0, bytes};
-      b[5] = lowbit_hal_binding{cacheV[size_t(op.cache)], 0, bytes};
+      // b[4] and b[5], the caches, are set by resizeCaches.
       b[6] = full(op.out, d);
       break;
     }
@@ -265,9 +267,10 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     }
     bindings.insert(bindings.end(), b.begin(), b.end());
     SessionDevice &sd = devices[size_t(d)];
-    throwIfFailed(sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch,
-                                      maxContext),
-                  op.context);
+    if (op.kind != OpKind::Attention)
+      throwIfFailed(
+          sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch, 0),
+          op.context);
 
     transferStart.push_back(transfers.size());
     for (const Op::Transfer &t : op.transfers) {
@@ -294,9 +297,132 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     }
   }
   transferStart.push_back(transfers.size());
+  resizeCaches(cacheRows);
   positions.resize(size_t(maxBatch));
   logits.resize(static_cast<size_t>(m.vocabSize));
   sampleScratch.reserve(static_cast<size_t>(m.vocabSize));
+}
+
+/// The bytes of memory available for new allocations: MemAvailable of
+/// /proc/meminfo, else the free physical pages; UINT64_MAX if unknown.
+static uint64_t availableMemory() {
+  if (FILE *f = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    unsigned long long kb = 0;
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f))
+      found = std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    std::fclose(f);
+    if (found)
+      return uint64_t(kb) * 1024;
+  }
+  long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && size > 0)
+    return uint64_t(pages) * uint64_t(size);
+  return UINT64_MAX;
+}
+
+static std::string mib(uint64_t bytes) {
+  return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
+
+void lowbit_rt_session::resizeCaches(int64_t rows) {
+  const Model &m = *model;
+  const Program &prog = m.program;
+  // Check the size against the memory available before allocating (the old
+  // caches stay allocated during the copy).
+  uint64_t bytes = 0;
+  for (const CacheDesc &c : prog.caches)
+    bytes += 2 * uint64_t(rows) * uint64_t(c.numKVHeads * c.headDim) * 4;
+  if (bytes) {
+    uint64_t avail = availableMemory();
+    if (bytes > avail)
+      fail(rows > cacheRows && cacheRows ? LOWBIT_RT_INTERNAL
+                                         : LOWBIT_RT_INVALID_ARGUMENT,
+           "out of memory: a kv cache of " + std::to_string(rows) +
+               " positions needs " + mib(bytes) + " (" +
+               std::to_string(prog.caches.size()) + " layers) but only " +
+               mib(avail) +
+               " are available; set a smaller max_context (lowbit-run "
+               "--max-context)");
+  }
+  const size_t nc = prog.caches.size();
+  std::vector<lowbit_hal_buffer *> newK(nc, nullptr), newV(nc, nullptr);
+  auto freeNew = [&] {
+    for (size_t c = 0; c < nc; ++c) {
+      const SessionDevice &sd = devices[size_t(m.cacheDevice[c])];
+      if (newK[c])
+        sd.v->buffer_free(sd.device, newK[c]);
+      if (newV[c])
+        sd.v->buffer_free(sd.device, newV[c]);
+    }
+  };
+  for (size_t c = 0; c < nc; ++c) {
+    SessionDevice &sd = devices[size_t(m.cacheDevice[c])];
+    const uint64_t rowBytes =
+        uint64_t(prog.caches[c].numKVHeads * prog.caches[c].headDim) * 4;
+    lowbit_hal_status st =
+        sd.v->buffer_allocate(sd.device, uint64_t(rows) * rowBytes, &newK[c]);
+    if (!st)
+      st =
+          sd.v->buffer_allocate(sd.device, uint64_t(rows) * rowBytes, &newV[c]);
+    // The rows already written move to the new caches.
+    if (!st && position > 0 && cacheK[c])
+      st = sd.v->copy_buffer(sd.device, sd.queue, cacheK[c], 0, newK[c], 0,
+                             uint64_t(position) * rowBytes);
+    if (!st && position > 0 && cacheV[c])
+      st = sd.v->copy_buffer(sd.device, sd.queue, cacheV[c], 0, newV[c], 0,
+                             uint64_t(position) * rowBytes);
+    if (st) {
+      freeNew();
+      throwStatus(st, "allocating a kv cache of " + std::to_string(rows) +
+                          " positions");
+    }
+    sd.dirty = true;
+  }
+  // Scratch for attention over `rows` rows.
+  for (const Op &op : prog.ops)
+    if (op.kind == OpKind::Attention) {
+      SessionDevice &sd = devices[size_t(op.device)];
+      if (lowbit_hal_status st = sd.v->queue_reserve(
+              sd.device, sd.queue, op.kernel, maxBatch, rows)) {
+        freeNew();
+        throwStatus(st, op.context);
+      }
+    }
+  // The copies complete before the old caches go.
+  for (SessionDevice &sd : devices)
+    if (sd.dirty) {
+      lowbit_hal_status st = sd.v->queue_signal(sd.device, sd.queue, sd.fence);
+      if (!st)
+        st = sd.v->fence_wait(sd.device, sd.fence);
+      if (st) {
+        freeNew();
+        throwStatus(st, "copying the kv cache");
+      }
+      sd.dirty = false;
+    }
+  for (size_t c = 0; c < nc; ++c) {
+    const SessionDevice &sd = devices[size_t(m.cacheDevice[c])];
+    if (cacheK[c])
+      sd.v->buffer_free(sd.device, cacheK[c]);
+    if (cacheV[c])
+      sd.v->buffer_free(sd.device, cacheV[c]);
+    cacheK[c] = newK[c];
+    cacheV[c] = newV[c];
+  }
+  cacheRows = rows;
+  for (size_t i = 0; i < prog.ops.size(); ++i) {
+    const Op &op = prog.ops[i];
+    if (op.kind != OpKind::Attention)
+      continue;
+    const CacheDesc &c = prog.caches[size_t(op.cache)];
+    const uint64_t len = uint64_t(rows * c.numKVHeads * c.headDim) * 4;
+    bindings[bindingStart[i] + 4] =
+        lowbit_hal_binding{cacheK[size_t(op.cache)], 0, len};
+    bindings[bindingStart[i] + 5] =
+        lowbit_hal_binding{cacheV[size_t(op.cache)], 0, len};
+  }
 }
 
 void lowbit_rt_session::syncOthers(int except) {
@@ -314,6 +440,9 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
                              float *allLogits) {
   const Program &prog = model->program;
   const size_t nd = devices.size();
+  // Grow the caches by doubling: a compare per step, a copy per doubling.
+  if (position + T > cacheRows)
+    resizeCaches(std::min(maxContext, std::max(position + T, 2 * cacheRows)));
   for (int64_t t = 0; t < T; ++t)
     positions[size_t(t)] = static_cast<int32_t>(position + t);
   // Inputs: from the host to every device that reads them.
@@ -332,7 +461,7 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
 
   lowbit_hal_push_constants pc{};
   pc.rows = T;
-  pc.cache_rows = maxContext;
+  pc.cache_rows = cacheRows;
   for (size_t i = 0; i < prog.ops.size(); ++i) {
     const Op &op = prog.ops[i];
     for (size_t k = transferStart[i]; k < transferStart[i + 1]; ++k) {
@@ -529,6 +658,9 @@ const char *lowbit_rt_available_devices(void) {
 
 /// The default prefill chunk.
 static constexpr int64_t kDefaultMaxBatch = 64;
+/// The first KV cache rows of a session without max_context (at least
+/// max_batch); the caches double from there.
+static constexpr int64_t kInitialCacheRows = 16;
 
 lowbit_rt_status lowbit_rt_session_create(const lowbit_rt_model *model,
                                           const lowbit_rt_session_options *opts,
@@ -549,6 +681,10 @@ lowbit_rt_status lowbit_rt_session_create(const lowbit_rt_model *model,
     s->maxContext = o.max_context ? o.max_context : m.maxPositions;
     s->maxBatch = o.max_batch ? o.max_batch : kDefaultMaxBatch;
     s->maxBatch = std::min(s->maxBatch, s->maxContext);
+    s->cacheRows =
+        o.max_context
+            ? s->maxContext
+            : std::min(s->maxContext, std::max(s->maxBatch, kInitialCacheRows));
     s->create(o);
     *out = s.release();
   });

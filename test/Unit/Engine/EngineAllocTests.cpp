@@ -6,8 +6,9 @@
 //
 // Replaces the global operator new of this test executable to count
 // allocations, and checks that after a warm-up, decode steps and sampling
-// (greedy and stochastic, one and two threads) allocate nothing: every
-// buffer is allocated when the session is created.
+// (greedy and stochastic, one and two threads) allocate nothing when the
+// session has a max_context: every buffer is allocated when the session is
+// created. Without one, only the steps that double the KV cache allocate.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,7 +46,11 @@ void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
-void checkNoAllocation(int threads, float temperature) {
+/// Decodes 40 tokens after a prompt of 4 and 3 warm-up steps; returns how
+/// many of the 40 steps allocated (and their total allocations in
+/// `*total`). `maxContext` 0 lets the KV cache grow.
+void countAllocations(int threads, float temperature, int64_t maxContext,
+                      int *stepsThatAllocated, long *total) {
   const tiny::TinyModel &tm = tiny::TinyModel::get();
   ASSERT_FALSE(tm.kernelLib.empty());
   std::string path = tm.write(tm.manifest);
@@ -56,6 +61,7 @@ void checkNoAllocation(int threads, float temperature) {
   lowbit_rt_session_options o{};
   o.threads = threads;
   o.max_batch = 8;
+  o.max_context = maxContext;
   lowbit_rt_session *s = nullptr;
   ASSERT_EQ(lowbit_rt_session_create(model, &o, &s), LOWBIT_RT_OK);
 
@@ -72,16 +78,28 @@ void checkNoAllocation(int threads, float temperature) {
     ASSERT_EQ(lowbit_rt_sample(s, &p, &tok), LOWBIT_RT_OK);
     ASSERT_EQ(lowbit_rt_decode(s, tok), LOWBIT_RT_OK);
   }
-  long before = allocations.load();
+  *stepsThatAllocated = 0;
+  *total = 0;
   for (int i = 0; i < 40; ++i) {
+    long before = allocations.load();
     ASSERT_EQ(lowbit_rt_sample(s, &p, &tok), LOWBIT_RT_OK);
     ASSERT_EQ(lowbit_rt_decode(s, tok), LOWBIT_RT_OK);
+    long n = allocations.load() - before;
+    *stepsThatAllocated += n > 0;
+    *total += n;
   }
-  long after = allocations.load();
-  EXPECT_EQ(after - before, 0) << "allocations in 40 decode steps";
   EXPECT_EQ(lowbit_rt_session_position(s), 4 + 3 + 40);
   lowbit_rt_session_free(s);
   lowbit_rt_model_free(model);
+}
+
+/// With max_context set the caches are allocated at once: decoding and
+/// sampling allocate nothing.
+void checkNoAllocation(int threads, float temperature) {
+  int steps = -1;
+  long total = -1;
+  countAllocations(threads, temperature, tiny::kMaxPos, &steps, &total);
+  EXPECT_EQ(total, 0) << "allocations in 40 decode steps";
 }
 
 TEST(EngineAlloc, CounterWorks) {
@@ -95,5 +113,14 @@ TEST(EngineAlloc, CounterWorks) {
 TEST(EngineAlloc, GreedyOneThread) { checkNoAllocation(1, 0.0f); }
 TEST(EngineAlloc, SampledTwoThreads) { checkNoAllocation(2, 0.8f); }
 TEST(EngineAlloc, SampledFourThreads) { checkNoAllocation(4, 1.0f); }
+
+// Without max_context the KV caches start at 16 rows and double: of the
+// steps to positions 8..47 only the two that cross 16 and 32 rows allocate.
+TEST(EngineAlloc, GrowingCacheAllocatesOnlyWhenDoubling) {
+  int steps = -1;
+  long total = -1;
+  countAllocations(1, 0.0f, 0, &steps, &total);
+  EXPECT_EQ(steps, 2) << total << " allocations in all";
+}
 
 } // namespace

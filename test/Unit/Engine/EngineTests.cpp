@@ -207,6 +207,55 @@ TEST_F(EngineTest, GreedyIsArgmax) {
   EXPECT_EQ(tok, best);
 }
 
+// Without max_context the KV caches start small and double with copies; the
+// logits match a session whose caches are allocated at once, through
+// prefill chunks and decode steps that cross every doubling, and the context
+// still ends at max_position_embeddings.
+TEST_F(EngineTest, GrowingCacheMatchesFullCache) {
+  SessionHandle grow{newSession(2, 4)};
+  SessionHandle full{newSession(2, 4, kMaxPos)};
+  std::vector<int32_t> t = someTokens(int(kMaxPos), 11);
+  ASSERT_EQ(lowbit_rt_prefill(grow.session, t.data(), 10, nullptr),
+            LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_prefill(full.session, t.data(), 10, nullptr),
+            LOWBIT_RT_OK);
+  for (int64_t i = 10; i < kMaxPos; ++i) {
+    ASSERT_EQ(lowbit_rt_decode(grow.session, t[size_t(i)]), LOWBIT_RT_OK)
+        << "position " << i << ": " << lowbit_rt_last_error();
+    ASSERT_EQ(lowbit_rt_decode(full.session, t[size_t(i)]), LOWBIT_RT_OK);
+    const float *a = lowbit_rt_logits(grow.session);
+    const float *b = lowbit_rt_logits(full.session);
+    for (int64_t v = 0; v < kVocab; ++v)
+      ASSERT_EQ(a[v], b[v]) << "position " << i << ", logit " << v;
+  }
+  EXPECT_EQ(lowbit_rt_decode(grow.session, 1), LOWBIT_RT_CONTEXT_FULL);
+  // After a reset the grown caches are reused from position 0.
+  ASSERT_EQ(lowbit_rt_reset(grow.session), LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_reset(full.session), LOWBIT_RT_OK);
+  std::vector<float> la(size_t(5 * kVocab)), lb(size_t(5 * kVocab));
+  ASSERT_EQ(lowbit_rt_prefill(grow.session, t.data(), 5, la.data()),
+            LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_prefill(full.session, t.data(), 5, lb.data()),
+            LOWBIT_RT_OK);
+  EXPECT_EQ(la, lb);
+}
+
+// A max_context whose KV cache exceeds the memory available is refused
+// before anything is allocated, with the sizes in the message.
+TEST_F(EngineTest, MaxContextBeyondMemory) {
+  lowbit_rt_session_options o{};
+  o.max_context = (int64_t(1) << 31) - 1;
+  lowbit_rt_session *s = nullptr;
+  EXPECT_EQ(lowbit_rt_session_create(model.model, &o, &s),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(s, nullptr);
+  std::string err = lowbit_rt_last_error();
+  EXPECT_NE(err.find("kv cache of 2147483647 positions needs"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("MiB are available"), std::string::npos) << err;
+}
+
 TEST_F(EngineTest, ContextFull) {
   SessionHandle s{newSession(1, 4, 8)};
   std::vector<int32_t> t = someTokens(6);

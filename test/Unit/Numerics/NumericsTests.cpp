@@ -944,6 +944,57 @@ TEST(NumericsGptq, BeatsRtnOnCorrelatedData) {
   }
 }
 
+// A group whose range needs a scale above the scale type's largest value is
+// an error naming the row and group (RTN and GPTQ, every grouping), never a
+// silently clamped scale (65504 for f16, FLT_MAX for f32).
+TEST(NumericsGptq, ScaleOverflowIsAnError) {
+  Rng rng(24);
+  const int64_t N = 6, K = 64;
+  std::vector<float> H(size_t(K * K), 0.0f);
+  for (int64_t i = 0; i < K; ++i)
+    H[i * K + i] = 1.0f;
+  std::vector<float> W = rng.normals(size_t(N * K), 0.1);
+  W[4 * K + 40] = 2e6f; // row 4, group 1 of 32: 2e6 / 15 > 65504
+  for (const GptqCase &c : kCases) {
+    SCOPED_TRACE(::testing::Message()
+                 << "bits=" << c.bits << " gs=" << c.groupSize
+                 << " act=" << c.actOrder << " static=" << c.staticGroups);
+    GptqParams p =
+        makeGptq(c.bits, c.groupSize, c.sym, c.actOrder, c.staticGroups);
+    p.quant.scaleType = ScaleType::F16;
+    QuantResult r;
+    std::string gptq =
+        llvm::toString(gptqQuantize(W.data(), N, K, H.data(), p, r));
+    EXPECT_NE(gptq.find("row 4, group "), std::string::npos) << gptq;
+    EXPECT_NE(gptq.find("above 65504, the largest f16 value"),
+              std::string::npos)
+        << gptq;
+    std::string rtn = llvm::toString(rtnQuantize(W.data(), N, K, p.quant, r));
+    EXPECT_NE(
+        rtn.find("row 4, group " +
+                 std::to_string(c.groupSize == -1 ? 0 : 40 / c.groupSize)),
+        std::string::npos)
+        << rtn;
+    // f32 scales hold it.
+    p.quant.scaleType = ScaleType::F32;
+    EXPECT_EQ(llvm::toString(gptqQuantize(W.data(), N, K, H.data(), p, r)), "");
+    EXPECT_EQ(llvm::toString(rtnQuantize(W.data(), N, K, p.quant, r)), "");
+  }
+  // A finite range that overflows float itself is an error for f32 scales.
+  std::vector<float> V = W;
+  V[4 * K + 40] = 3e38f;
+  V[4 * K + 41] = -3e38f;
+  GptqParams p = makeGptq(4, 32);
+  QuantResult r;
+  std::string err = llvm::toString(rtnQuantize(V.data(), N, K, p.quant, r));
+  EXPECT_NE(err.find("row 4, group 1: the range of the group needs a scale "
+                     "above 3.40282e+38, the largest f32 value"),
+            std::string::npos)
+      << err;
+  err = llvm::toString(gptqQuantize(V.data(), N, K, H.data(), p, r));
+  EXPECT_NE(err.find("row 4, group 1:"), std::string::npos) << err;
+}
+
 TEST(NumericsGptq, IdentityHessianIsRtn) {
   // With H = I no error is propagated: GPTQ quantizes exactly like RTN.
   Rng rng(22);

@@ -274,6 +274,52 @@ TEST(BF16Test, ConversionsAndRounding) {
     ASSERT_EQ(floatToBF16(bf16ToFloat(uint16_t(h))), h) << std::hex << h;
 }
 
+// NaN and infinities are rejected in every dtype, naming the tensor and the
+// first bad element (flat and per dimension); finite extremes pass.
+TEST(ConvertTest, ReadAsF32RejectsNonFinite) {
+  auto tensor = [](DType dtype, std::vector<int64_t> shape,
+                   std::vector<uint8_t> bytes) {
+    OwnedTensor t;
+    t.name = "w";
+    t.dtype = dtype;
+    t.shape = std::move(shape);
+    t.bytes = std::move(bytes);
+    return t;
+  };
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  float inf = std::numeric_limits<float>::infinity();
+  OwnedTensor f = OwnedTensor::fromF32("w", {2, 3}, {0, 1, 2, 3, nan, inf});
+  auto v = toF32(f.view());
+  EXPECT_EQ(errorText(v), "tensor 'w': element 4 [1, 1] is NaN (non-finite "
+                          "weights are rejected)");
+  f = OwnedTensor::fromF32("w", {3}, {-inf, 0, 0});
+  v = toF32(f.view());
+  EXPECT_EQ(errorText(v), "tensor 'w': element 0 [0] is -Inf (non-finite "
+                          "weights are rejected)");
+  f = OwnedTensor::fromF32(
+      "w", {2},
+      {std::numeric_limits<float>::max(), -std::numeric_limits<float>::max()});
+  EXPECT_TRUE(bool(toF32(f.view())));
+  // F16: 0x7c00 = +Inf, 0x7e00 = NaN, 0x7bff = 65504 (finite).
+  OwnedTensor h = tensor(DType::F16, {3}, {0xff, 0x7b, 0x00, 0x7c, 0, 0});
+  v = toF32(h.view());
+  EXPECT_EQ(errorText(v), "tensor 'w': element 1 [1] is +Inf (non-finite "
+                          "weights are rejected)");
+  h = tensor(DType::F16, {1}, {0x00, 0x7e});
+  v = toF32(h.view());
+  EXPECT_NE(errorText(v).find("element 0 [0] is NaN"), std::string::npos);
+  // BF16: 0xff80 = -Inf, 0x7fc0 = NaN, 0x7f7f (finite).
+  OwnedTensor b =
+      tensor(DType::BF16, {2, 2}, {0x7f, 0x7f, 0, 0, 0, 0, 0x80, 0xff});
+  v = toF32(b.view());
+  EXPECT_EQ(errorText(v), "tensor 'w': element 3 [1, 1] is -Inf (non-finite "
+                          "weights are rejected)");
+  b = tensor(DType::BF16, {1}, {0xc0, 0x7f});
+  float out[1];
+  EXPECT_NE(errorText(readAsF32(b.view(), out)).find("is NaN"),
+            std::string::npos);
+}
+
 TEST(ConvertTest, ReadAsF32) {
   OwnedTensor half;
   half.name = "h";
