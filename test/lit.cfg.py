@@ -35,3 +35,30 @@ tool_dirs = [config.lowbit_tools_dir, config.llvm_tools_dir]
 tools = ["lowbit-opt", "lowbit-import", "lowbit-eval", "lowbit-compile", "lowbit-run", "lowbit-c-example", "lowbit-cts"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)
+
+# Output tests (docs/reliability.md, "Outputs and full disks").
+# %failio: the test-only LD_PRELOAD shim that fails writes (test/FailIO).
+failio = os.path.join(config.lowbit_obj_root, "lib", "liblowbit-failio.so")
+config.substitutions.append(("%failio", failio))
+if os.path.exists(failio):
+    config.available_features.add("failio")
+# `root`: /dev/null tests that would destroy it on failure need root to
+# mean anything; `tmpfs`: a small tmpfs can be mounted (full-disk tests).
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    config.available_features.add("root")
+    import subprocess
+    import tempfile
+    probe = tempfile.mkdtemp(prefix="lowbit-lit-tmpfs-")
+    try:
+        if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                            probe], stderr=subprocess.DEVNULL) == 0:
+            subprocess.call(["umount", probe])
+            config.available_features.add("tmpfs")
+        else:
+            lit_config.note("cannot mount a tmpfs: the full-disk tests are "
+                            "skipped (the --failio tests still run)")
+    finally:
+        os.rmdir(probe)
+else:
+    lit_config.note("not running as root: the full-disk (tmpfs) and "
+                    "/dev/null tests are skipped (the failio tests still run)")

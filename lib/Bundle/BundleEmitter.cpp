@@ -865,8 +865,12 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
   }
   writer.setManifest(std::move(text));
   std::string err;
-  if (!writer.write(path.str(), err))
-    return llvm::createStringError(err);
+  if (!writer.write(path.str(), err)) {
+    // The callers name the output: drop the writer's own "PATH: ".
+    llvm::StringRef message(err);
+    message.consume_front((path + ": ").str());
+    return llvm::createStringError(message);
+  }
   uint64_t size = 0;
   if (!llvm::sys::fs::file_size(path, size))
     stats.fileBytes = size;

@@ -4,6 +4,7 @@
 
 #include "lowbit/Executor/Executor.h"
 #include "lowbit/Import/HFImporter.h"
+#include "lowbit/Support/OutputFile.h"
 #include "lowbit/Support/Safetensors.h"
 
 #include "mlir/IR/Builders.h"
@@ -412,7 +413,7 @@ llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries) {
   for (const llvm::json::Value &v : entries)
     layers.push_back(v);
   llvm::json::Object root{{"layers", std::move(layers)}};
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) -> llvm::Error {
+  return writeOutputFile(path, [&](llvm::raw_ostream &os) -> llvm::Error {
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return llvm::Error::success();
   });

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Support/Safetensors.h"
+#include "lowbit/Support/OutputFile.h"
 
 #include "JSONLimits.h"
 
@@ -670,33 +671,14 @@ lowbit::writeSafetensors(StringRef path, llvm::ArrayRef<TensorView> tensors,
   if (llvm::Error err = prepare(tensors, metadata, prepared))
     return makeError(path + ": " + llvm::toString(std::move(err)));
 
-  std::string tmpPath =
-      (path + ".tmp." + Twine(llvm::sys::Process::getProcessId())).str();
-  auto fail = [&](const Twine &what) {
-    llvm::sys::fs::remove(tmpPath);
-    return makeError(path + ": " + what);
-  };
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(tmpPath, ec, llvm::sys::fs::OF_None);
-    if (ec) {
-      os.clear_error();
-      return makeError(path + ": cannot create '" + tmpPath +
-                       "': " + ec.message());
-    }
+  // Through the one output helper: a temporary next to `path`, every write
+  // checked, fsync'ed and renamed; /dev/null and FIFOs are written directly.
+  return writeOutputFile(path, [&](llvm::raw_ostream &os) -> llvm::Error {
     os.write(prepared.header.data(), prepared.header.size());
     for (const TensorView *t : prepared.order)
       os.write(reinterpret_cast<const char *>(t->data), t->nbytes);
-    os.close();
-    if (os.has_error()) {
-      std::string message = os.error().message();
-      os.clear_error();
-      return fail("write failed: " + message);
-    }
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(tmpPath, path))
-    return fail("cannot rename '" + tmpPath + "' into place: " + ec.message());
-  return llvm::Error::success();
+    return llvm::Error::success();
+  });
 }
 
 llvm::Error

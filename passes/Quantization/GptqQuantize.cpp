@@ -11,6 +11,7 @@
 #include "lowbit/Numerics/Gptq.h"
 #include "lowbit/Numerics/Hessian.h"
 #include "lowbit/Passes/Passes.h"
+#include "lowbit/Support/OutputFile.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
@@ -82,6 +83,10 @@ LogicalResult GptqQuantizePass::run() {
   auto overrideList = ::lowbit::parseOverrides(overrides);
   if (!overrideList)
     return ::lowbit::emitErr(module, overrideList.takeError());
+  // Pre-flight: an unwritable report fails now, not after quantizing.
+  if (!report.empty())
+    if (llvm::Error err = ::lowbit::checkOutputFile(report))
+      return ::lowbit::emitErr(module, std::move(err));
   auto session = ::lowbit::QuantSession::open(module, scope, outputParams);
   if (!session)
     return ::lowbit::emitErr(module, session.takeError());

@@ -7,6 +7,7 @@
 
 #include "QuantPassUtils.h"
 #include "lowbit/Passes/Passes.h"
+#include "lowbit/Support/OutputFile.h"
 
 #include "llvm/Support/JSON.h"
 
@@ -37,6 +38,10 @@ struct RtnQuantizePass
     auto overrideList = ::lowbit::parseOverrides(overrides);
     if (!overrideList)
       return ::lowbit::emitErr(module, overrideList.takeError());
+    // Pre-flight: an unwritable report fails now, not after quantizing.
+    if (!report.empty())
+      if (llvm::Error err = ::lowbit::checkOutputFile(report))
+        return ::lowbit::emitErr(module, std::move(err));
     auto session = ::lowbit::QuantSession::open(module, scope, outputParams);
     if (!session)
       return ::lowbit::emitErr(module, session.takeError());

@@ -19,9 +19,9 @@
 //                       paths relative to OUT
 //   params.safetensors  codes, scales, zero points and permutations
 //   report.json         per-layer settings and reconstruction errors
-// The directory is written under a temporary name and renamed into place, so
-// a failure never leaves a half-written model. Identical inputs and options
-// give byte-identical files.
+// The directory is written under a temporary name and swapped into place, so
+// a failure never leaves a half-written model (lowbit/Support/OutputFile.h).
+// Identical inputs and options give byte-identical files.
 //
 // Quantization runs the registered passes (lowbit-rtn-quantize,
 // lowbit-gptq-quantize) with their output scope kept in memory; tensors are
@@ -37,6 +37,7 @@
 #include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/QuantSession.h"
+#include "lowbit/Support/OutputFile.h"
 #include "lowbit/Target/TargetRegistry.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -154,34 +155,6 @@ cl::list<std::string> paramScopes(
   std::exit(1);
 }
 
-/// Writes the files of `dir` through a temporary sibling directory.
-Error writeDirAtomically(StringRef dir,
-                         function_ref<Error(StringRef tmpDir)> write) {
-  SmallString<256> tmp(dir);
-  tmp += ".tmp-" + std::to_string(sys::Process::getProcessId());
-  sys::fs::remove_directories(tmp);
-  if (std::error_code ec = sys::fs::create_directories(tmp))
-    return createStringError("%s: %s", tmp.c_str(), ec.message().c_str());
-  if (Error err = write(tmp)) {
-    sys::fs::remove_directories(tmp);
-    return err;
-  }
-  SmallString<256> old;
-  if (sys::fs::exists(dir)) {
-    old = dir;
-    old += ".old-" + std::to_string(sys::Process::getProcessId());
-    if (std::error_code ec = sys::fs::rename(dir, old))
-      return createStringError("cannot replace %s: %s", dir.str().c_str(),
-                               ec.message().c_str());
-  }
-  if (std::error_code ec = sys::fs::rename(tmp, dir))
-    return createStringError("cannot create %s: %s", dir.str().c_str(),
-                             ec.message().c_str());
-  if (!old.empty())
-    sys::fs::remove_directories(old);
-  return Error::success();
-}
-
 } // namespace
 
 namespace {
@@ -252,28 +225,12 @@ double secondsSince(std::chrono::steady_clock::time_point t) {
       .count();
 }
 
-/// Writes `value` to `path` through a temporary file.
+/// Writes `value` to `path` through the atomic output helper.
 Error writeJsonAtomically(StringRef path, json::Value value) {
-  SmallString<256> tmp(path);
-  tmp += ".tmp-" + std::to_string(sys::Process::getProcessId());
-  {
-    std::error_code ec;
-    raw_fd_ostream os(tmp, ec);
-    if (ec)
-      return createStringError("%s: %s", tmp.c_str(), ec.message().c_str());
+  return lowbit::writeOutputFile(path, [&](raw_ostream &os) -> Error {
     os << formatv("{0:2}", value) << "\n";
-    os.close();
-    if (os.has_error()) {
-      sys::fs::remove(tmp);
-      return createStringError("%s: write failed", tmp.c_str());
-    }
-  }
-  if (std::error_code ec = sys::fs::rename(tmp, path)) {
-    sys::fs::remove(tmp);
-    return createStringError("%s: %s", path.str().c_str(),
-                             ec.message().c_str());
-  }
-  return Error::success();
+    return Error::success();
+  });
 }
 
 /// Quantizes the float output projection of @forward by RTN (`bits`, the
@@ -382,6 +339,14 @@ int main(int argc, char **argv) {
   // now, not after the compile.
   if (!signKey.empty() && sys::fs::access(signKey, sys::fs::AccessMode::Exist))
     fail("--sign: " + signKey + ": no such file");
+
+  // Pre-flight: the outputs can be written, checked before the work.
+  if (Error e = emit == "quantized" ? lowbit::checkOutputDirectory(output)
+                                    : lowbit::checkOutputFile(output))
+    fail(toString(std::move(e)));
+  if (!reportPath.empty())
+    if (Error e = lowbit::checkOutputFile(reportPath))
+      fail("--report: " + toString(std::move(e)));
 
   lowbit::TargetRegistry targets;
   lowbit::registerAllTargets(targets);
@@ -493,39 +458,34 @@ int main(int argc, char **argv) {
         {"method", method},
         {"options", options},
     };
-    Error err = writeDirAtomically(output, [&](StringRef dir) -> Error {
-      SmallString<256> ir(dir), params(dir), report(dir);
-      sys::path::append(ir, lowbit::kModelIRFile);
-      sys::path::append(params, lowbit::kQuantizedParamsFile);
-      sys::path::append(report, "report.json");
-      if (outputs)
-        if (Error e = outputs->store.writeTo(params, metadata))
-          return e;
-      if (Error e = lowbit::writeReport(report, reportEntries))
-        return e;
-      // The IR in OUT names its scopes relative to OUT.
-      if (Error e = rebaseScopes(module, outScope, lowbit::kQuantizedParamsFile,
-                                 output))
-        return e;
-      std::error_code ec;
-      raw_fd_ostream os(ir, ec);
-      if (ec)
-        return createStringError("%s: %s", ir.c_str(), ec.message().c_str());
-      module->print(os);
-      os << "\n";
-      os.close();
-      if (os.has_error())
-        return createStringError("%s: write failed", ir.c_str());
-      return Error::success();
-    });
+    Error err =
+        lowbit::writeOutputDirectory(output, [&](StringRef dir) -> Error {
+          SmallString<256> ir(dir), params(dir), report(dir);
+          sys::path::append(ir, lowbit::kModelIRFile);
+          sys::path::append(params, lowbit::kQuantizedParamsFile);
+          sys::path::append(report, "report.json");
+          if (outputs)
+            if (Error e = outputs->store.writeTo(params, metadata))
+              return e;
+          if (Error e = lowbit::writeReport(report, reportEntries))
+            return e;
+          // The IR in OUT names its scopes relative to OUT.
+          if (Error e = rebaseScopes(module, outScope,
+                                     lowbit::kQuantizedParamsFile, output))
+            return e;
+          return lowbit::writeOutputFile(ir, [&](raw_ostream &os) -> Error {
+            module->print(os);
+            os << "\n";
+            return Error::success();
+          });
+        });
     if (err)
       fail(toString(std::move(err)));
-    if (!reportPath.empty()) {
-      SmallString<256> report(output);
-      sys::path::append(report, "report.json");
-      if (std::error_code ec = sys::fs::copy_file(report, reportPath))
-        fail(reportPath + ": " + ec.message());
-    }
+    // The same bytes as OUT/report.json, written atomically (not copied in
+    // place).
+    if (!reportPath.empty())
+      if (Error e = lowbit::writeReport(reportPath, reportEntries))
+        fail(toString(std::move(e)));
     errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
                       output, reportEntries.size(), secondsSince(start));
     return 0;

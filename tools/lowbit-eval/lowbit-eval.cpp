@@ -19,6 +19,7 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Support/OutputFile.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
@@ -269,6 +270,9 @@ int main(int argc, char **argv) {
   //===--- Logit dump
   //------------------------------------------------------===//
   if (!dumpLogits.empty()) {
+    // Pre-flight: an unwritable output fails before the model is loaded.
+    if (Error e = lowbit::checkOutputFile(dumpLogits))
+      fail("--dump-logits: " + toString(std::move(e)));
     std::vector<int32_t> tokens;
     std::unique_ptr<Model> model = Model::open(modelPath, "model", 0, false,
                                                threads, scopeConfig.overrides);

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Import/HFImporter.h"
+#include "lowbit/Support/OutputFile.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/MLIRContext.h"
@@ -40,6 +41,12 @@ int main(int argc, char **argv) {
       "lowbit-import: Hugging Face causal LM (config.json + safetensors) -> "
       "lowbit graph IR\n");
 
+  // Pre-flight: an unwritable output fails before the import.
+  if (Error e = lowbit::checkOutputFile(output, /*dashIsStdout=*/true)) {
+    WithColor::error(errs(), "lowbit-import") << toString(std::move(e)) << "\n";
+    return 1;
+  }
+
   mlir::MLIRContext ctx;
   // Scope paths are relative to the directory of the IR file.
   std::string baseDir;
@@ -54,21 +61,24 @@ int main(int argc, char **argv) {
         << toString(module.takeError()) << "\n";
     return 1;
   }
-  // Written to a temporary file and renamed, so a failure never leaves a
-  // half-written output.
-  Error err = writeToOutput(output, [&](raw_ostream &os) -> Error {
-    if (emitBytecode) {
-      if (failed(mlir::writeBytecodeToFile(module->get(), os)))
-        return createStringError("failed to write bytecode");
-    } else {
-      module->get()->print(os);
-      os << "\n";
-    }
-    return Error::success();
-  });
+  // Through the atomic output helper: a failure never leaves a half-written
+  // output or replaces a good one; /dev/null and FIFOs are written directly.
+  Error err = lowbit::writeOutputFile(
+      output,
+      [&](raw_ostream &os) -> Error {
+        if (emitBytecode) {
+          if (failed(mlir::writeBytecodeToFile(module->get(), os)))
+            return createStringError("failed to write bytecode");
+        } else {
+          module->get()->print(os);
+          os << "\n";
+        }
+        return Error::success();
+      },
+      /*dashIsStdout=*/true);
   if (err) {
     WithColor::error(errs(), "lowbit-import")
-        << output << ": " << toString(std::move(err)) << "\n";
+        << toString(std::move(err)) << "\n";
     return 1;
   }
   return 0;

@@ -605,9 +605,9 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
         }
         Value *pf = gep(tileBase, pfOff);
         for (int64_t o = 0; o < l.blockBytes(); o += 64)
-          b.CreateIntrinsic(Intrinsic::prefetch, {ptr},
-                            {gep(pf, o), b.getInt32(0), b.getInt32(3),
-                             b.getInt32(1)});
+          b.CreateIntrinsic(
+              Intrinsic::prefetch, {ptr},
+              {gep(pf, o), b.getInt32(0), b.getInt32(3), b.getInt32(1)});
       }
       SmallVector<SmallVector<Value *, 8>, 2> quads(ns);
       for (unsigned si = 0; si < ns; ++si)
@@ -635,8 +635,7 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
             if (info.vnni) {
               SmallVector<Value *, 4> acc(chains, Constant::getNullValue(vi32));
               for (int64_t c = 0; c < numQuads; ++c)
-                acc[c % chains] =
-                    dotQuad(acc[c % chains], quads[si][c], x4[c]);
+                acc[c % chains] = dotQuad(acc[c % chains], quads[si][c], x4[c]);
               total = acc[0];
               for (unsigned j = 1; j < chains; ++j)
                 total = b.CreateAdd(total, acc[j]);
@@ -718,8 +717,8 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
             Value *xs = b.CreateVectorSplat(lanes, xv);
             for (unsigned si = 0; si < ns; ++si) {
               unsigned ch = gIdx(si, i, col % chains);
-              acc[ch] =
-                  b.CreateIntrinsic(vf32, Intrinsic::fma, {qf[si], xs, acc[ch]});
+              acc[ch] = b.CreateIntrinsic(vf32, Intrinsic::fma,
+                                          {qf[si], xs, acc[ch]});
             }
           }
         }
@@ -1047,6 +1046,14 @@ Expected<std::vector<char>> linkSharedObject(ArrayRef<char> object) {
     if (ec)
       return createStringError(ec, "cannot write %s", obj.path.c_str());
     os.write(object.data(), object.size());
+    // A full disk is an error, not a fatal "IO failure on output stream".
+    os.close();
+    if (os.has_error()) {
+      std::error_code werr = os.error();
+      os.clear_error();
+      return createStringError(werr, "cannot write %s: %s", obj.path.c_str(),
+                               werr.message().c_str());
+    }
   }
   SmallVector<StringRef> args = {linker,        "-shared",        "-o",
                                  so.path,       obj.path,         "-z",

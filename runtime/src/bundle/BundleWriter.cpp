@@ -11,12 +11,14 @@
 /// the header and tables; the CRC-32C of the manifest and of each tensor and
 /// code blob is computed as it is written, and the final header and tables,
 /// with their own checksums, are written over the placeholder at the end.
-/// Files are written under a temporary name next to the destination and
-/// renamed into place only once complete and flushed.
+/// Files are written through lowbitrt/OutputFile.h: under a temporary name
+/// next to the destination, renamed into place only once complete and
+/// flushed; devices and FIFOs are written directly.
 ///
 //===----------------------------------------------------------------------===//
 
 #include "lowbitrt/Bundle.h"
+#include "lowbitrt/OutputFile.h"
 
 #include "BundleFormat.h"
 
@@ -26,7 +28,6 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
-#include <random>
 #include <system_error>
 
 #include <fcntl.h>
@@ -80,48 +81,20 @@ private:
   std::vector<uint8_t> &out;
 };
 
-std::string errnoText() {
-  return std::error_code(errno, std::generic_category()).message();
-}
-
+/// A seekable OutputFile (the temporary of a regular file).
 class FileSink : public Sink {
 public:
-  FileSink(int fd, std::string name) : fd(fd), name(std::move(name)) {}
+  explicit FileSink(OutputFile &out) : out(out) {}
   bool append(const uint8_t *data, uint64_t n, std::string &err) override {
-    while (n) {
-      ssize_t w = ::write(fd, data, std::min<uint64_t>(n, 1u << 30));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
-        err = "cannot write " + name + ": " + (w < 0 ? errnoText() : "");
-        return false;
-      }
-      data += w;
-      n -= static_cast<uint64_t>(w);
-    }
-    return true;
+    return out.write(data, n, err);
   }
   bool patch(uint64_t offset, const uint8_t *data, uint64_t n,
              std::string &err) override {
-    while (n) {
-      ssize_t w = ::pwrite(fd, data, std::min<uint64_t>(n, 1u << 30),
-                           static_cast<off_t>(offset));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
-        err = "cannot write " + name + ": " + (w < 0 ? errnoText() : "");
-        return false;
-      }
-      data += w;
-      offset += static_cast<uint64_t>(w);
-      n -= static_cast<uint64_t>(w);
-    }
-    return true;
+    return out.pwrite(offset, data, n, err);
   }
 
 private:
-  int fd;
-  std::string name;
+  OutputFile &out;
 };
 
 /// Checks a name or tag the way the reader will.
@@ -489,51 +462,35 @@ bool BundleWriter::writeToBuffer(std::vector<uint8_t> &out,
 }
 
 bool BundleWriter::write(const std::string &path, std::string &err) const {
-  std::string tmp;
-  int fd = -1;
-  bool created = false, ok = false;
+  // Through the one output helper: a temporary next to `path`, every write
+  // checked, fsync'ed and renamed; a device or FIFO is written directly (the
+  // bundle is then built in memory, as it cannot be patched in place).
   try {
-    // A fresh name next to `path`, so the final rename stays within one file
-    // system. O_EXCL makes a collision fail instead of sharing a file; the
-    // mode lets the umask decide the permissions, as for any new file.
-    std::random_device rd;
-    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-      char suffix[32];
-      std::snprintf(suffix, sizeof(suffix), ".tmp-%d-%08x",
-                    static_cast<int>(::getpid()), static_cast<unsigned>(rd()));
-      tmp = path + suffix;
-      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd < 0 && errno != EEXIST)
-        break;
-    }
-    created = fd >= 0;
-    if (fd < 0) {
-      err = path + ": cannot create a temporary file: " + errnoText();
+    OutputFile out;
+    if (!out.open(path, err))
       return false;
-    }
-    FileSink sink(fd, "'" + tmp + "'");
-    if (!impl->emit(sink, err)) {
-      err = path + ": " + err;
-    } else if (::fsync(fd) != 0) {
-      err = path + ": cannot flush '" + tmp + "': " + errnoText();
+    if (out.seekable()) {
+      FileSink sink(out);
+      if (!impl->emit(sink, err)) {
+        if (err.compare(0, path.size() + 1, path + ":") != 0)
+          err = path + ": " + err;
+        return false;
+      }
     } else {
-      int rc = ::close(fd);
-      fd = -1;
-      if (rc != 0)
-        err = path + ": cannot close '" + tmp + "': " + errnoText();
-      else if (::rename(tmp.c_str(), path.c_str()) != 0)
-        err = path + ": cannot rename '" + tmp + "' into place: " + errnoText();
-      else
-        ok = true;
+      std::vector<uint8_t> bytes;
+      BufferSink sink(bytes);
+      if (!impl->emit(sink, err)) {
+        err = path + ": " + err;
+        return false;
+      }
+      if (!out.write(bytes.data(), bytes.size(), err))
+        return false;
     }
+    return out.commit(err);
   } catch (const std::bad_alloc &) {
     err = path + ": out of memory";
   } catch (const std::exception &e) {
     err = path + ": " + e.what();
   }
-  if (fd >= 0)
-    ::close(fd);
-  if (!ok && created)
-    ::unlink(tmp.c_str());
-  return ok;
+  return false;
 }
