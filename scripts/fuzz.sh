@@ -135,7 +135,7 @@ for f in "${FUZZERS[@]}"; do
       [ -e "test/Fuzz/corpus/$corpus/$(basename "$g")" ] || new+=("$g")
     done
     kb=0
-    [ ${#new[@]} -gt 0 ] && kb=$(du -ck "${new[@]}" | tail -1 | cut -f1)
+    [ ${#new[@]} -gt 0 ] && kb=$(( ($(cat "${new[@]}" | wc -c) + 1023) / 1024 ))
     if [ ${#new[@]} -gt 0 ] && [ "$kb" -le "$MAX_KB" ]; then
       cp -p "${new[@]}" "test/Fuzz/corpus/$corpus/"
       merged=${#new[@]}
