@@ -441,7 +441,13 @@ TEST(SentencePieceStyle, LongTextIsFast) {
   double ms = std::chrono::duration<double, std::milli>(
                   std::chrono::steady_clock::now() - start)
                   .count();
-  EXPECT_LT(ms, 1000.0) << "encoding " << text.size() << " bytes";
+#ifdef LOWBIT_SANITIZE
+  // ASan + UBSan make this ~5x slower; 10 s still fails a quadratic encoder.
+  const double limitMs = 10000.0;
+#else
+  const double limitMs = 1000.0;
+#endif
+  EXPECT_LT(ms, limitMs) << "encoding " << text.size() << " bytes";
   EXPECT_EQ(tok->decode(ids), text);
 }
 
