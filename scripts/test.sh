@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (2): sets up the machine, builds everything and runs the
 # whole test suite (lit + GoogleTest + Python checks through CTest, then the
-# fuzzers for a bounded time). Exits non-zero if anything fails.
+# sanitizer build's tests, then the fuzzers for a bounded time). Exits
+# non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,6 +13,10 @@ export LOWBIT_SHARED_MODELS=${LOWBIT_SHARED_MODELS:-$(cd .. && pwd)/shared/model
 # checks) and prints its own.
 /usr/lib/llvm-22/bin/lit -sv "$BUILD_DIR/test"
 (cd "$BUILD_DIR" && ctest --output-on-failure -j "${JOBS:-$(nproc)}" -E '^lit$')
+# The ASan + UBSan build: unit tests and a lit subset (scripts/asan.sh).
+if [ "${LOWBIT_SKIP_ASAN:-0}" != 1 ]; then
+  scripts/asan.sh
+fi
 if [ "${LOWBIT_SKIP_FUZZ:-0}" != 1 ] && [ -x scripts/fuzz.sh ]; then
   scripts/fuzz.sh
 fi

@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
@@ -28,6 +29,9 @@
 #include <vector>
 
 namespace lowbit {
+namespace rt {
+class Tokenizer;
+} // namespace rt
 
 struct CalibrationOptions {
   /// A token file (`.bin`: int32 little-endian) or a UTF-8 text file.
@@ -56,6 +60,15 @@ struct CalibrationSet {
 /// with BOS and cut the same way. With numSamples < rows, a seeded shuffle
 /// picks the rows, kept in file order.
 llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts);
+
+/// What loadCalibration does once the files are read: `data` holds the
+/// contents of opts.path (its extension picks tokens or text; errors name
+/// opts.path) and `tokenizer` encodes text (null: a text file is an error).
+/// Kept apart (CalibrationData.cpp, no MLIR) so that the calibration fuzzer
+/// can call it on bytes in memory.
+llvm::Expected<CalibrationSet> parseCalibration(llvm::StringRef data,
+                                                const CalibrationOptions &opts,
+                                                const rt::Tokenizer *tokenizer);
 
 /// Runs the decoder blocks of a module (the functions @forward calls, in
 /// order, each taking the previous block's hidden state) over a calibration

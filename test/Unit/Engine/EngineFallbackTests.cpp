@@ -167,6 +167,9 @@ struct Result {
   std::vector<float> prefill; // [6, V]
   std::vector<float> decode;  // [3, V]
   lowbit_rt_device_info info{};
+  // Copies of info's strings, which the model owns (info.device and
+  // info.fallback_device dangle once runModel frees the model).
+  std::string device, fallbackDevice;
   Counters perDecodeStep;
   Counters prefillStep;
 };
@@ -183,6 +186,9 @@ Result runModel(const std::string &path, lowbit_hal_device *primary,
   if (st != LOWBIT_RT_OK)
     return r;
   EXPECT_EQ(lowbit_rt_model_get_device(m, &r.info), LOWBIT_RT_OK);
+  r.device = r.info.device ? r.info.device : "";
+  r.fallbackDevice = r.info.fallback_device ? r.info.fallback_device : "";
+  r.info.device = r.info.fallback_device = nullptr;
   lowbit_rt_session_options so{};
   so.threads = 2;
   lowbit_rt_session *s = nullptr;
@@ -224,10 +230,10 @@ protected:
     x86 = runModel(path, nullptr, none);
     gCounters = &counters;
     ASSERT_FALSE(x86.decode.empty());
-    EXPECT_EQ(std::string(x86.info.device), "x86");
+    EXPECT_EQ(x86.device, "x86");
     EXPECT_EQ(x86.info.fallback_ops, 0);
     EXPECT_EQ(x86.info.copies_per_step, 0);
-    EXPECT_EQ(std::string(x86.info.fallback_device), "");
+    EXPECT_EQ(x86.fallbackDevice, "");
   }
   void TearDown() override {
     std::remove(path.c_str());
@@ -244,8 +250,8 @@ TEST_F(EngineFallback, AttentionOnCpu) {
   ASSERT_FALSE(r.decode.empty());
   EXPECT_EQ(r.prefill, x86.prefill);
   EXPECT_EQ(r.decode, x86.decode);
-  EXPECT_EQ(std::string(r.info.device), "x86");
-  EXPECT_EQ(std::string(r.info.fallback_device), "cpu");
+  EXPECT_EQ(r.device, "x86");
+  EXPECT_EQ(r.fallbackDevice, "cpu");
   EXPECT_EQ(r.info.fallback_ops, int(tiny::kLayers));
   // Per layer: q, k (rotated) and v go to cpu, the attention output comes
   // back; positions are uploaded to cpu from the host directly.
@@ -382,8 +388,8 @@ TEST(EngineLayout, PlainLayoutFallsBackToCpu) {
   gCounters = nullptr;
   ASSERT_EQ(r.decode.size(), base.decode.size());
   ASSERT_FALSE(r.decode.empty());
-  EXPECT_EQ(std::string(r.info.device), "x86");
-  EXPECT_EQ(std::string(r.info.fallback_device), "cpu");
+  EXPECT_EQ(r.device, "x86");
+  EXPECT_EQ(r.fallbackDevice, "cpu");
   EXPECT_EQ(r.info.fallback_ops, 1);
   // The normed input goes to cpu and the product comes back.
   EXPECT_EQ(r.info.copies_per_step, 2);

@@ -157,7 +157,11 @@ protected:
                     .count();
     std::cout << "[ info ] encoded " << name << ".txt (" << text.size()
               << " bytes) into " << ids.size() << " ids in " << ms << " ms\n";
+#ifdef LOWBIT_SANITIZE
+    EXPECT_LT(ms, 10000.0); // ASan + UBSan: ~5x slower
+#else
     EXPECT_LT(ms, 1000.0);
+#endif
     EXPECT_EQ(ids.size(), expectedTotal);
     ASSERT_GE(ids.size(), ref.size());
     size_t mismatches = 0, first = ref.size();
@@ -441,7 +445,13 @@ TEST(SentencePieceStyle, LongTextIsFast) {
   double ms = std::chrono::duration<double, std::milli>(
                   std::chrono::steady_clock::now() - start)
                   .count();
-  EXPECT_LT(ms, 1000.0) << "encoding " << text.size() << " bytes";
+#ifdef LOWBIT_SANITIZE
+  // ASan + UBSan make this ~5x slower; 10 s still fails a quadratic encoder.
+  const double limitMs = 10000.0;
+#else
+  const double limitMs = 1000.0;
+#endif
+  EXPECT_LT(ms, limitMs) << "encoding " << text.size() << " bytes";
   EXPECT_EQ(tok->decode(ids), text);
 }
 
