@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Passes/Passes.h"
 #include "lowbit/Passes/Pipelines.h"
+#include "lowbit/Passes/Passes.h"
 #include "lowbit/Target/TargetRegistry.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -27,10 +27,10 @@ namespace {
 LogicalResult
 buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
                       function_ref<LogicalResult(const Twine &)> error) {
-  std::string scope = o.scope.empty()
-                          ? (o.method == "none" ? std::string("rtn")
-                                                : o.method.getValue())
-                          : o.scope.getValue();
+  std::string scope =
+      o.scope.empty()
+          ? (o.method == "none" ? std::string("rtn") : o.method.getValue())
+          : o.scope.getValue();
   auto setCommon = [&](auto &p) {
     p.bits = o.bits;
     p.groupSize = o.groupSize;

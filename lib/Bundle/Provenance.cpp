@@ -29,8 +29,8 @@ llvm::Error hashInputs(llvm::StringRef path, llvm::StringRef prefix,
   std::vector<std::string> files;
   if (llvm::sys::fs::is_directory(path)) {
     std::error_code ec;
-    for (llvm::sys::fs::directory_iterator it(path, ec), end;
-         it != end && !ec; it.increment(ec)) {
+    for (llvm::sys::fs::directory_iterator it(path, ec), end; it != end && !ec;
+         it.increment(ec)) {
       llvm::StringRef name = llvm::sys::path::filename(it->path());
       if (llvm::sys::fs::is_regular_file(it->path()) &&
           (name.ends_with(".json") || name.ends_with(".safetensors")))
@@ -71,7 +71,8 @@ llvm::Expected<llvm::json::Object> canonicalProvenance(ModuleOp module) {
       // Written in this process: its passes are listed above.
       if (resolver.getOutputScope(module, scope))
         continue;
-      llvm::Expected<std::string> location = resolver.resolvePath(module, scope);
+      llvm::Expected<std::string> location =
+          resolver.resolvePath(module, scope);
       if (!location)
         return location.takeError();
       if (llvm::Error err = hashInputs(*location, scope, inputs, seen))
@@ -98,8 +99,8 @@ llvm::json::Object summarizeBundle(const BundleStats &stats) {
            {"quantized_weight_bytes",
             static_cast<int64_t>(stats.quantizedWeightBytes)},
            {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
-      {"program",
-       llvm::json::Object{{"ops", stats.numOps}, {"buffers", stats.numBuffers}}},
+      {"program", llvm::json::Object{{"ops", stats.numOps},
+                                     {"buffers", stats.numBuffers}}},
       {"packed_bytes", std::move(packed)}};
 }
 

@@ -195,10 +195,9 @@ LogicalResult GptqQuantizePass::run() {
   llvm::SmallString<256> calibPath(calib);
   llvm::sys::fs::make_absolute(calibPath);
   ::lowbit::ParamResolver::get(&getContext())
-      .recordStep(
-          {::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions,
-                                       {"calib"}),
-           {{"calib", calibPath.str().str()}}});
+      .recordStep({::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions,
+                                               {"calib"}),
+                   {{"calib", calibPath.str().str()}}});
   return success();
 }
 

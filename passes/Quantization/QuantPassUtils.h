@@ -25,9 +25,9 @@ inline mlir::LogicalResult emitErr(mlir::Operation *op, llvm::Error err) {
 /// (sorted) order, without the options in `dropped` (where results go, not
 /// how they are made) and with the values of the options in `files`
 /// reduced to their base name (the file's contents are identified by hash).
-inline std::string canonicalPassText(mlir::Pass &pass,
-                                     llvm::ArrayRef<llvm::StringLiteral> dropped,
-                                     llvm::ArrayRef<llvm::StringLiteral> files) {
+inline std::string
+canonicalPassText(mlir::Pass &pass, llvm::ArrayRef<llvm::StringLiteral> dropped,
+                  llvm::ArrayRef<llvm::StringLiteral> files) {
   std::string text;
   llvm::raw_string_ostream os(text);
   pass.printAsTextualPipeline(os);

@@ -27,7 +27,8 @@ namespace {
 /// as one, whose quantized parameter is then named "lm_head" (the float
 /// table stays for the lookup).
 llvm::Expected<std::vector<::lowbit::LayerChoice>>
-selectOutputProjection(ModuleOp module, const ::lowbit::numerics::QuantParams &params) {
+selectOutputProjection(ModuleOp module,
+                       const ::lowbit::numerics::QuantParams &params) {
   auto entry = module.lookupSymbol<func::FuncOp>(::lowbit::attrs::kEntry);
   if (!entry)
     return llvm::createStringError("lm-head: the module has no @%s",
@@ -90,9 +91,9 @@ struct RtnQuantizePass
     if (llvm::Error err = (*session)->finish(writeParams, report))
       return ::lowbit::emitErr(module, std::move(err));
     ::lowbit::ParamResolver::get(&getContext())
-        .recordStep({::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions,
-                                                 {}),
-                     {}});
+        .recordStep(
+            {::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions, {}),
+             {}});
     return success();
   }
 };

@@ -425,11 +425,10 @@ int main(int argc, char **argv) {
 
   if (emit == "quantized") {
     mlir::Builder b(ctx);
-    module->setAttr(
-        "lowbit.quantization",
-        b.getDictionaryAttr(
-            {b.getNamedAttr("method", b.getStringAttr(method)),
-             b.getNamedAttr("options", b.getStringAttr(passes))}));
+    module->setAttr("lowbit.quantization",
+                    b.getDictionaryAttr(
+                        {b.getNamedAttr("method", b.getStringAttr(method)),
+                         b.getNamedAttr("options", b.getStringAttr(passes))}));
     std::map<std::string, std::string> metadata = {
         {"format", "lowbit-quantized-v1"},
         {"method", method},
@@ -473,7 +472,8 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  //===--- Bundle report ---------------------------------------------------===//
+  //===--- Bundle report
+  //---------------------------------------------------===//
   const json::Object *emitted = resolver.getOutput(output);
   if (!emitted)
     fail("internal error: lowbit-emit-bundle recorded nothing for " + output);
@@ -489,14 +489,13 @@ int main(int argc, char **argv) {
           obj["packed_bytes"] = *bytes;
       layers.push_back(std::move(obj));
     }
-    json::Object report{
-        {"format", "lowbit-compile-report-v1"},
-        {"method", method},
-        {"target", target->getName()},
-        {"pipeline", pipeline},
-        {"passes", passes},
-        {"layers", std::move(layers)},
-        {"timings", std::move(timings)}};
+    json::Object report{{"format", "lowbit-compile-report-v1"},
+                        {"method", method},
+                        {"target", target->getName()},
+                        {"pipeline", pipeline},
+                        {"passes", passes},
+                        {"layers", std::move(layers)},
+                        {"timings", std::move(timings)}};
     for (StringRef key : {"sizes", "program"})
       if (const json::Value *value = emitted->get(key))
         report[key] = *value;
@@ -505,13 +504,12 @@ int main(int argc, char **argv) {
   }
   const json::Object *sizes = emitted->getObject("sizes");
   const json::Object *program = emitted->getObject("program");
-  errs() << formatv("lowbit-compile: wrote {0} ({1} quantized layers, {2} "
-                    "ops, {3:f1} MB, {4:f2} s)\n",
-                    output, packed ? packed->size() : 0,
-                    program ? program->getInteger("ops").value_or(0) : 0,
-                    (sizes ? sizes->getInteger("bundle_bytes").value_or(0)
-                           : 0) /
-                        1e6,
-                    secondsSince(start));
+  errs() << formatv(
+      "lowbit-compile: wrote {0} ({1} quantized layers, {2} "
+      "ops, {3:f1} MB, {4:f2} s)\n",
+      output, packed ? packed->size() : 0,
+      program ? program->getInteger("ops").value_or(0) : 0,
+      (sizes ? sizes->getInteger("bundle_bytes").value_or(0) : 0) / 1e6,
+      secondsSince(start));
   return 0;
 }
