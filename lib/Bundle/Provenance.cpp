@@ -71,6 +71,12 @@ llvm::Expected<llvm::json::Object> canonicalProvenance(ModuleOp module) {
       // Written in this process: its passes are listed above.
       if (resolver.getOutputScope(module, scope))
         continue;
+      // Opening the scope (cached; emission reads it next) reports a missing
+      // or unreadable location the way every reader does.
+      if (llvm::Expected<const ParamStore *> store =
+              resolver.getStore(module, scope);
+          !store)
+        return store.takeError();
       llvm::Expected<std::string> location =
           resolver.resolvePath(module, scope);
       if (!location)

@@ -50,8 +50,8 @@ struct EmitBundlePass
     llvm::Expected<llvm::json::Object> provenance =
         ::lowbit::canonicalProvenance(module);
     if (!provenance)
-      return module.emitError("provenance: ")
-             << llvm::toString(provenance.takeError());
+      return module.emitError()
+             << output << ": " << llvm::toString(provenance.takeError());
     options.provenance = std::move(*provenance);
     ::lowbit::BundleStats stats;
     if (llvm::Error err =
