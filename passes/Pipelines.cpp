@@ -1,7 +1,8 @@
 //===- Pipelines.cpp - registered lowbit pass pipelines ---------*- C++ -*-===//
 //
-// lowbit-quantize-pipeline{method=rtn|gptq ...}: weight quantization by the
-// named method (the method's pass with the shared options).
+// lowbit-quantize-pipeline{method=rtn|gptq|none ...}: weight quantization by
+// the named method (the method's pass with the shared options), then the
+// output projection by RTN when lm-head-bits is set.
 // lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N}: fuse
 // dequantizations into matmuls, run the target's codegen pipeline, legalize
 // for the target (setting act_bits), select layouts, materialize packs,
@@ -9,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Passes/Pipelines.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Target/TargetRegistry.h"
 
@@ -17,78 +19,18 @@
 #include "mlir/Pass/PassRegistry.h"
 
 using namespace mlir;
+using mlir::lowbit::QuantizePipelineOptions;
+using mlir::lowbit::ToBundlePipelineOptions;
 
 namespace {
-
-struct QuantizePipelineOptions
-    : public PassPipelineOptions<QuantizePipelineOptions> {
-  Option<std::string> method{*this, "method",
-                             llvm::cl::desc("quantization method: rtn or gptq"),
-                             llvm::cl::init("rtn")};
-  Option<unsigned> bits{*this, "bits", llvm::cl::desc("code width, 2 to 8"),
-                        llvm::cl::init(4)};
-  Option<int64_t> groupSize{
-      *this, "group-size",
-      llvm::cl::desc("group length along K, or -1 for per-channel"),
-      llvm::cl::init(128)};
-  Option<bool> symmetric{*this, "symmetric",
-                         llvm::cl::desc("implicit zero points"),
-                         llvm::cl::init(false)};
-  Option<bool> mse{*this, "mse", llvm::cl::desc("search the clipping range"),
-                   llvm::cl::init(false)};
-  Option<std::string> scaleType{*this, "scale-type",
-                                llvm::cl::desc("f32, f16 or bf16"),
-                                llvm::cl::init("f32")};
-  ListOption<std::string> overrides{
-      *this, "override",
-      llvm::cl::desc("per-layer overrides REGEX[:bits=B][:group-size=G]"
-                     "[:skip]")};
-  Option<std::string> only{*this, "only",
-                           llvm::cl::desc("quantize only weights matching "
-                                          "this regex")};
-  Option<std::string> scope{
-      *this, "scope",
-      llvm::cl::desc("output parameter scope (default: the method name)")};
-  Option<std::string> outputParams{
-      *this, "output-params",
-      llvm::cl::desc("safetensors file of the output scope, relative to the "
-                     "IR file's directory")};
-  Option<bool> writeParams{*this, "write-params",
-                           llvm::cl::desc("save the output scope when the "
-                                          "pass ends"),
-                           llvm::cl::init(true)};
-  Option<std::string> report{*this, "report",
-                             llvm::cl::desc("JSON file for the report")};
-  Option<std::string> calib{*this, "calib",
-                            llvm::cl::desc("gptq: calibration data")};
-  Option<int64_t> numSamples{*this, "nsamples",
-                             llvm::cl::desc("gptq: calibration rows"),
-                             llvm::cl::init(128)};
-  Option<int64_t> seqLen{*this, "seqlen",
-                         llvm::cl::desc("gptq: tokens per calibration row"),
-                         llvm::cl::init(256)};
-  Option<uint64_t> seed{*this, "seed",
-                        llvm::cl::desc("gptq: seed of the row selection"),
-                        llvm::cl::init(0)};
-  Option<bool> actOrder{*this, "act-order", llvm::cl::desc("gptq: act-order"),
-                        llvm::cl::init(false)};
-};
-
-struct ToBundlePipelineOptions
-    : public PassPipelineOptions<ToBundlePipelineOptions> {
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("target of the bundle"),
-                             llvm::cl::init("x86")};
-  Option<std::string> output{*this, "output",
-                             llvm::cl::desc("bundle file to write")};
-  Option<unsigned> actBits{*this, "act-bits",
-                           llvm::cl::desc("0 (float activations) or 8"),
-                           llvm::cl::init(0)};
-};
 
 LogicalResult
 buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
                       function_ref<LogicalResult(const Twine &)> error) {
+  std::string scope =
+      o.scope.empty()
+          ? (o.method == "none" ? std::string("rtn") : o.method.getValue())
+          : o.scope.getValue();
   auto setCommon = [&](auto &p) {
     p.bits = o.bits;
     p.groupSize = o.groupSize;
@@ -97,7 +39,7 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.scaleType = o.scaleType;
     p.overrides.assign(o.overrides.begin(), o.overrides.end());
     p.only = o.only;
-    p.scope = o.scope.empty() ? o.method.getValue() : o.scope.getValue();
+    p.scope = scope;
     p.outputParams = o.outputParams;
     p.writeParams = o.writeParams;
     p.report = o.report;
@@ -106,21 +48,43 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     mlir::lowbit::LowbitRtnQuantizeOptions p;
     setCommon(p);
     pm.addPass(mlir::lowbit::createLowbitRtnQuantize(p));
-    return success();
-  }
-  if (o.method == "gptq") {
+  } else if (o.method == "gptq") {
     mlir::lowbit::LowbitGptqQuantizeOptions p;
     setCommon(p);
     p.calib = o.calib;
     p.numSamples = o.numSamples;
     p.seqLen = o.seqLen;
     p.seed = o.seed;
+    p.damp = o.damp;
+    p.blockSize = o.blockSize;
     p.actOrder = o.actOrder;
+    p.staticGroups = o.staticGroups;
+    p.trueSequential = o.trueSequential;
     pm.addPass(mlir::lowbit::createLowbitGptqQuantize(p));
-    return success();
+  } else if (o.method == "none") {
+    if (o.lmHeadBits == 0)
+      return error("lowbit-quantize-pipeline: method=none quantizes nothing "
+                   "without lm-head-bits");
+  } else {
+    return error("lowbit-quantize-pipeline: unknown method '" + o.method +
+                 "' (supported: rtn, gptq, none)");
   }
-  return error("lowbit-quantize-pipeline: unknown method '" + o.method +
-               "' (supported: rtn, gptq)");
+  if (o.lmHeadBits != 0) {
+    // The output projection by RTN into the same scope; its layer goes into
+    // the scope's report, not the method's report file.
+    mlir::lowbit::LowbitRtnQuantizeOptions p;
+    p.lmHead = true;
+    p.bits = o.lmHeadBits;
+    p.groupSize = o.groupSize;
+    p.symmetric = o.symmetric;
+    p.mse = o.mse;
+    p.scaleType = o.scaleType;
+    p.scope = scope;
+    p.outputParams = o.outputParams;
+    p.writeParams = o.writeParams;
+    pm.addPass(mlir::lowbit::createLowbitRtnQuantize(p));
+  }
+  return success();
 }
 
 LogicalResult
@@ -134,6 +98,7 @@ buildToBundlePipeline(OpPassManager &pm, const ToBundlePipelineOptions &o,
   mlir::lowbit::LowbitEmitBundleOptions emit;
   emit.target = o.target;
   emit.output = o.output;
+  emit.signKey = o.signKey;
   pm.addPass(mlir::lowbit::createLowbitEmitBundle(emit));
   return success();
 }
@@ -188,11 +153,12 @@ LogicalResult mlir::lowbit::buildLowbitToKernelPipeline(
 
 void mlir::lowbit::registerLowbitPipelines() {
   registerPipeline<QuantizePipelineOptions>(
-      "lowbit-quantize-pipeline",
-      "quantize the linear weights with the named method (rtn, gptq)",
+      QuantizePipelineOptions::kName,
+      "quantize the linear weights with the named method (rtn, gptq, none) "
+      "and optionally the output projection by RTN",
       buildQuantizePipeline);
   registerPipeline<ToBundlePipelineOptions>(
-      "lowbit-to-bundle-pipeline",
+      ToBundlePipelineOptions::kName,
       "fuse dequantizations, run the target's codegen and emit a bundle",
       buildToBundlePipeline);
 }

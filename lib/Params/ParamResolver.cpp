@@ -279,6 +279,29 @@ ParamResolver::getOutputScope(ModuleOp module, llvm::StringRef scope) {
   return it == entries.end() ? nullptr : it->second.output.get();
 }
 
+void ParamResolver::recordStep(Step step) {
+  std::lock_guard<std::mutex> lock(mutex);
+  steps.push_back(std::move(step));
+}
+
+std::vector<ParamResolver::Step> ParamResolver::getSteps() const {
+  std::lock_guard<std::mutex> lock(mutex);
+  return steps;
+}
+
+void ParamResolver::recordOutput(llvm::StringRef output,
+                                 llvm::json::Object summary) {
+  std::lock_guard<std::mutex> lock(mutex);
+  outputs[output.str()] = std::move(summary);
+}
+
+const llvm::json::Object *
+ParamResolver::getOutput(llvm::StringRef output) const {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = outputs.find(output.str());
+  return it == outputs.end() ? nullptr : &it->second;
+}
+
 //===----------------------------------------------------------------------===//
 // Registry extension
 //===----------------------------------------------------------------------===//

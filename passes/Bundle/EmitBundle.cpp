@@ -6,7 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Bundle/BundleEmitter.h"
+#include "lowbit/Bundle/Provenance.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Target/TargetRegistry.h"
 
@@ -45,10 +47,20 @@ struct EmitBundlePass
       return module.emitError("module is legalized for target '")
              << recorded.getName() << "', not '" << target << "'";
     ::lowbit::BundleEmitOptions options;
-    options.provenance = llvm::json::Object{{"producer", "lowbit-emit-bundle"}};
-    if (llvm::Error err = ::lowbit::emitBundle(module, target, options, output))
+    llvm::Expected<llvm::json::Object> provenance =
+        ::lowbit::canonicalProvenance(module);
+    if (!provenance)
+      return module.emitError()
+             << output << ": " << llvm::toString(provenance.takeError());
+    options.provenance = std::move(*provenance);
+    options.signingKey = signKey;
+    ::lowbit::BundleStats stats;
+    if (llvm::Error err =
+            ::lowbit::emitBundle(module, target, options, output, &stats))
       return module.emitError()
              << output << ": " << llvm::toString(std::move(err));
+    ::lowbit::ParamResolver::get(&getContext())
+        .recordOutput(output, ::lowbit::summarizeBundle(stats));
     return success();
   }
 };

@@ -15,6 +15,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -216,6 +217,12 @@ LogicalResult GptqQuantizePass::run() {
   }
   if (llvm::Error err = (*session)->finish(writeParams, report))
     return ::lowbit::emitErr(module, std::move(err));
+  llvm::SmallString<256> calibPath(calib);
+  llvm::sys::fs::make_absolute(calibPath);
+  ::lowbit::ParamResolver::get(&getContext())
+      .recordStep({::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions,
+                                               {"calib"}),
+                   {{"calib", calibPath.str().str()}}});
   return success();
 }
 

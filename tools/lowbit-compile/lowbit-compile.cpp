@@ -23,28 +23,34 @@
 // a failure never leaves a half-written model (lowbit/Support/OutputFile.h).
 // Identical inputs and options give byte-identical files.
 //
-// Quantization runs the registered passes (lowbit-rtn-quantize,
-// lowbit-gptq-quantize) with their output scope kept in memory; tensors are
-// read through the parameter scopes the IR records (--param-scope overrides
-// them), as in lowbit-opt.
+// The tool is options, one pipeline string and the report: it validates the
+// options, spells them out as one textual pass pipeline of the registered
+// pipelines (lowbit-quantize-pipeline{...}, lowbit-to-bundle-pipeline{...};
+// every option, defaults included, in a fixed order; --print-pipeline prints
+// it), runs it with parsePassPipeline, and writes the report from what the
+// passes recorded in the context (the output scope's per-layer report, the
+// bundle's sizes). `lowbit-opt --pass-pipeline=<that string>` on the
+// imported IR writes the same bundle: the bundle's provenance is built by
+// lowbit-emit-bundle from the passes that ran, not from this command line.
+// Tensors are read through the parameter scopes the IR records
+// (--param-scope overrides them), as in lowbit-opt.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Bundle/BundleEmitter.h"
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
 #include "lowbit/Params/ParamResolver.h"
-#include "lowbit/Passes/Passes.h"
+#include "lowbit/Passes/Pipelines.h"
 #include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Target/TargetRegistry.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassInstrumentation.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -132,8 +138,8 @@ cl::opt<std::string> emit("emit",
                           cl::init("bundle"), cl::cat(category));
 cl::opt<bool> printPipeline(
     "print-pipeline",
-    cl::desc("Print the pass pipeline that lowers the model to the kernel "
-             "level (the bundle is still written)"),
+    cl::desc("Print the pass pipeline string that runs (lowbit-opt "
+             "--pass-pipeline= accepts it; the output is still written)"),
     cl::cat(category));
 cl::opt<std::string> reportPath("report",
                                 cl::desc("Also write the JSON report here"),
@@ -159,67 +165,6 @@ cl::list<std::string> paramScopes(
 
 namespace {
 
-/// The command line without the output path, with every argument naming an
-/// existing file reduced to its base name, so provenance does not depend on
-/// where the inputs live.
-std::string sanitizedOptions(int argc, char **argv) {
-  std::string options;
-  for (int i = 1; i < argc; ++i) {
-    StringRef arg = argv[i];
-    // Where outputs go is not part of how they were made.
-    // Nor is who signed them (the signature is outside the manifest).
-    if (arg == "-o" || arg == "--o" || arg == "-report" || arg == "--report" ||
-        arg == "-sign" || arg == "--sign") {
-      ++i;
-      continue;
-    }
-    if (arg.starts_with("-o=") || arg.starts_with("--o=") ||
-        arg.starts_with("-report=") || arg.starts_with("--report=") ||
-        arg.starts_with("-sign=") || arg.starts_with("--sign="))
-      continue;
-    std::string shown = arg.str();
-    auto [flag, value] = arg.split('=');
-    if (!value.empty() && sys::fs::exists(value))
-      shown = (flag + "=" + sys::path::filename(value)).str();
-    else if (sys::fs::exists(arg))
-      shown = sys::path::filename(arg).str();
-    options += (options.empty() ? "" : " ") + shown;
-  }
-  return options;
-}
-
-/// Hashes `path` (a file, or the .json/.safetensors/.mlir files of a
-/// directory) into `inputs`, naming each entry `prefix/<file name>`.
-Error hashInputs(StringRef path, StringRef prefix, json::Array &inputs) {
-  std::vector<std::string> files;
-  if (sys::fs::is_directory(path)) {
-    std::error_code ec;
-    for (sys::fs::directory_iterator it(path, ec), end; it != end && !ec;
-         it.increment(ec)) {
-      StringRef name = sys::path::filename(it->path());
-      if (sys::fs::is_regular_file(it->path()) &&
-          (name.ends_with(".json") || name.ends_with(".safetensors") ||
-           name.ends_with(".mlir")))
-        files.push_back(it->path());
-    }
-    if (ec)
-      return createStringError("%s: %s", path.str().c_str(),
-                               ec.message().c_str());
-    llvm::sort(files);
-  } else {
-    files.push_back(path.str());
-  }
-  for (const std::string &file : files) {
-    Expected<std::string> hash = lowbit::hashFile(file);
-    if (!hash)
-      return hash.takeError();
-    inputs.push_back(
-        json::Object{{"file", (prefix + "/" + sys::path::filename(file)).str()},
-                     {"blake3", *hash}});
-  }
-  return Error::success();
-}
-
 double secondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
       .count();
@@ -231,43 +176,6 @@ Error writeJsonAtomically(StringRef path, json::Value value) {
     os << formatv("{0:2}", value) << "\n";
     return Error::success();
   });
-}
-
-/// Quantizes the float output projection of @forward by RTN (`bits`, the
-/// command line's group size, symmetry, range search and scale type). A tied
-/// embedding keeps its float table for the lookup; the projection becomes
-/// the quantized parameter "lm_head".
-Error quantizeLmHead(mlir::ModuleOp module, StringRef scope,
-                     StringRef outputParams, unsigned bits) {
-  auto entry = module.lookupSymbol<mlir::func::FuncOp>(lowbit::attrs::kEntry);
-  if (!entry)
-    return createStringError("--lm-head-bits: the module has no @forward");
-  mlir::lowbit::LinearOp head;
-  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
-    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
-      head = linear;
-  if (!head)
-    return createStringError("--lm-head-bits: @forward has no float output "
-                             "projection (already quantized?)");
-  auto params = lowbit::makeQuantParams(bits, groupSize, sym, mse, scaleType);
-  if (!params)
-    return createStringError("--lm-head-bits: " + toString(params.takeError()));
-  lowbit::LayerChoice layer;
-  layer.op = head;
-  layer.weight = head.getWeight().getDefiningOp<mlir::lowbit::ParamOp>();
-  layer.weightName = layer.weight.getName().str();
-  bool tied = !layer.weight->hasOneUse();
-  StringRef name = layer.weightName;
-  name.consume_back(".weight");
-  layer.name = tied ? "lm_head" : name.str();
-  layer.block = entry;
-  layer.params = *params;
-  auto session = lowbit::QuantSession::open(module, scope, outputParams);
-  if (!session)
-    return session.takeError();
-  if (Error err = (*session)->quantizeRtn(layer))
-    return err;
-  return (*session)->finish(/*save=*/false, "");
 }
 
 /// A scope name not yet recorded on the module: `base`, else `base2`, ...
@@ -316,6 +224,76 @@ Error rebaseScopes(mlir::ModuleOp module, StringRef outputScope,
 
 } // namespace
 
+namespace {
+
+/// Times the passes of the pipeline (quantization vs the rest) and notes
+/// whether a quantization pass is the one that failed.
+struct PassTimer : public mlir::PassInstrumentation {
+  static bool isQuantization(mlir::Pass *pass) {
+    return pass->getArgument().ends_with("-quantize");
+  }
+  void runBeforePass(mlir::Pass *pass, mlir::Operation *) override {
+    started = std::chrono::steady_clock::now();
+  }
+  void runAfterPass(mlir::Pass *pass, mlir::Operation *) override {
+    (isQuantization(pass) ? quantizeSeconds : otherSeconds) +=
+        secondsSince(started);
+  }
+  void runAfterPassFailed(mlir::Pass *pass, mlir::Operation *) override {
+    quantizationFailed = isQuantization(pass);
+  }
+  std::chrono::steady_clock::time_point started;
+  double quantizeSeconds = 0, otherSeconds = 0;
+  bool quantizationFailed = false;
+};
+
+/// The textual pipeline for the command line: lowbit-quantize-pipeline
+/// (unless nothing is quantized) and, for --emit bundle,
+/// lowbit-to-bundle-pipeline, every option spelled out.
+std::string buildPipeline(StringRef outScope, StringRef outParams) {
+  SmallVector<std::string> elements;
+  if (method != "none" || lmHeadBits != 0) {
+    mlir::lowbit::QuantizePipelineOptions q;
+    q.method = method;
+    q.bits = bits;
+    q.groupSize = groupSize;
+    q.symmetric = sym;
+    q.mse = mse;
+    q.scaleType = scaleType;
+    std::vector<std::string> overrideList(overrides.begin(), overrides.end());
+    q.overrides = ArrayRef<std::string>(overrideList);
+    q.lmHeadBits = lmHeadBits;
+    // One in-memory output scope, named after the method, that
+    // --emit quantized saves as params.safetensors.
+    q.scope = outScope.str();
+    q.outputParams = outParams.str();
+    q.writeParams = false;
+    if (method == "gptq") {
+      q.calib = calib;
+      q.numSamples = nsamples;
+      q.seqLen = seqlen;
+      q.seed = seed;
+      q.damp = damp;
+      q.blockSize = blockSize;
+      q.actOrder = actOrder;
+      q.staticGroups = staticGroups;
+      q.trueSequential = !noTrueSequential;
+    }
+    elements.push_back(mlir::lowbit::printPipelineElement(q));
+  }
+  if (emit == "bundle") {
+    mlir::lowbit::ToBundlePipelineOptions b;
+    b.target = targetName;
+    b.output = output;
+    b.actBits = actBits;
+    b.signKey = signKey;
+    elements.push_back(mlir::lowbit::printPipelineElement(b));
+  }
+  return "builtin.module(" + join(elements, ", ") + ")";
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -349,7 +327,10 @@ int main(int argc, char **argv) {
       fail("--report: " + toString(std::move(e)));
 
   lowbit::TargetRegistry targets;
-  lowbit::registerAllTargets(targets);
+  mlir::DialectRegistry registry;
+  lowbit::registerAllDialects(registry);
+  lowbit::registerAllPasses();
+  lowbit::registerAllTargets(targets, registry);
   const lowbit::TargetBackend *target = nullptr;
   if (emit == "bundle") {
     auto t = targets.lookup(targetName);
@@ -370,70 +351,42 @@ int main(int argc, char **argv) {
   if (!model)
     fail(toString(model.takeError()));
   mlir::MLIRContext *ctx = model->context.get();
-  mlir::DialectRegistry registry;
-  lowbit::registerAllDialects(registry);
-  if (target)
-    target->getDependentDialects(registry);
   ctx->appendDialectRegistry(registry);
   mlir::ModuleOp module = *model->module;
+  timings["load_s"] = secondsSince(start);
 
-  // The tensors quantized now go into one in-memory output scope (named
-  // after the method) that the passes and --lm-head-bits share through the
-  // IR; --emit quantized saves it as params.safetensors.
   std::string outScope =
       freeScopeName(module, method == "none" ? StringRef("rtn") : method);
   std::string outParams = "params-" + outScope + ".safetensors";
-  timings["load_s"] = secondsSince(start);
+  std::string pipeline = buildPipeline(outScope, outParams);
+  if (printPipeline)
+    outs() << pipeline << "\n";
+  FailureOr<mlir::OpPassManager> parsed =
+      mlir::parsePassPipeline(pipeline, errs());
+  if (mlir::failed(parsed))
+    fail("cannot build the pipeline " + pipeline);
+  mlir::PassManager pm(ctx);
+  static_cast<mlir::OpPassManager &>(pm) = std::move(*parsed);
+  auto timer = std::make_unique<PassTimer>();
+  PassTimer &times = *timer;
+  pm.addInstrumentation(std::move(timer));
 
-  auto quantStart = std::chrono::steady_clock::now();
-  if (method != "none") {
-    mlir::PassManager pm(ctx);
-    // Options both methods share.
-    auto setCommon = [&](auto &o) {
-      o.bits = bits;
-      o.groupSize = groupSize;
-      o.symmetric = sym;
-      o.mse = mse;
-      o.scaleType = scaleType;
-      o.overrides.assign(overrides.begin(), overrides.end());
-      o.scope = outScope;
-      o.outputParams = outParams;
-      o.writeParams = false;
-    };
-    if (method == "rtn") {
-      mlir::lowbit::LowbitRtnQuantizeOptions o;
-      setCommon(o);
-      pm.addPass(mlir::lowbit::createLowbitRtnQuantize(o));
-    } else {
-      mlir::lowbit::LowbitGptqQuantizeOptions o;
-      setCommon(o);
-      o.calib = calib;
-      o.numSamples = nsamples;
-      o.seqLen = seqlen;
-      o.seed = seed;
-      o.damp = damp;
-      o.blockSize = blockSize;
-      o.actOrder = actOrder;
-      o.staticGroups = staticGroups;
-      o.trueSequential = !noTrueSequential;
-      pm.addPass(mlir::lowbit::createLowbitGptqQuantize(o));
-    }
+  if (method != "none")
     errs() << "lowbit-compile: quantizing with " << method << " (" << bits
            << " bits, group " << groupSize << ")\n";
-    if (mlir::failed(pm.run(module)))
-      fail("quantization failed");
-    if (mlir::failed(mlir::verify(module)))
-      fail("internal error: the quantized IR does not verify");
-  }
-  if (lmHeadBits != 0) {
+  if (lmHeadBits != 0)
     errs() << "lowbit-compile: quantizing the output projection with rtn ("
            << lmHeadBits << " bits, group " << groupSize << ")\n";
-    if (Error err = quantizeLmHead(module, outScope, outParams, lmHeadBits))
-      fail(toString(std::move(err)));
-    if (mlir::failed(mlir::verify(module)))
-      fail("internal error: the quantized IR does not verify");
-  }
-  timings["quantize_s"] = secondsSince(quantStart);
+  if (target)
+    errs() << "lowbit-compile: lowering for target " << target->getName()
+           << "\n";
+  if (mlir::failed(pm.run(module)))
+    fail(times.quantizationFailed || !target
+             ? Twine("quantization failed")
+             : "the model cannot be compiled for target " + target->getName());
+  timings["quantize_s"] = times.quantizeSeconds;
+
+  // Everything below reads what the passes recorded in the context.
   lowbit::ParamResolver &resolver = lowbit::ParamResolver::get(ctx);
   lowbit::ParamResolver::OutputScope *outputs =
       mlir::lowbit::lookupParameterScope(module, outScope)
@@ -442,21 +395,22 @@ int main(int argc, char **argv) {
   std::vector<json::Value> reportEntries;
   if (outputs)
     reportEntries = outputs->report;
-
-  // Provenance, in the IR and the outputs (no timestamps or host paths:
-  // outputs are reproducible).
-  std::string options = sanitizedOptions(argc, argv);
-  mlir::Builder b(ctx);
-  module->setAttr("lowbit.quantization",
-                  b.getDictionaryAttr(
-                      {b.getNamedAttr("method", b.getStringAttr(method)),
-                       b.getNamedAttr("options", b.getStringAttr(options))}));
+  // The passes that quantized the model, in canonical form (as the bundle's
+  // provenance lists them): no paths or command-line spellings.
+  std::string passes;
+  for (const lowbit::ParamResolver::Step &step : resolver.getSteps())
+    passes += (passes.empty() ? "" : ", ") + step.pass;
 
   if (emit == "quantized") {
+    mlir::Builder b(ctx);
+    module->setAttr("lowbit.quantization",
+                    b.getDictionaryAttr(
+                        {b.getNamedAttr("method", b.getStringAttr(method)),
+                         b.getNamedAttr("options", b.getStringAttr(passes))}));
     std::map<std::string, std::string> metadata = {
         {"format", "lowbit-quantized-v1"},
         {"method", method},
-        {"options", options},
+        {"options", passes},
     };
     Error err =
         lowbit::writeOutputDirectory(output, [&](StringRef dir) -> Error {
@@ -491,102 +445,44 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  //===--- Bundle ---------------------------------------------------------===//
-  auto codegenStart = std::chrono::steady_clock::now();
-  errs() << "lowbit-compile: lowering for target " << target->getName() << "\n";
-  std::string pipeline;
-  {
-    // lowbit-to-bundle-pipeline up to the kernel level: legality (an illegal
-    // op is reported on the op), act_bits, layouts, packs, kernels and the
-    // target's code; the bundle is emitted below with provenance and stats.
-    mlir::PassManager pm(ctx);
-    if (mlir::failed(mlir::lowbit::buildLowbitToKernelPipeline(
-            pm, target->getName(), actBits, [](const Twine &msg) {
-              fail(msg);
-              return mlir::failure();
-            })))
-      fail("cannot build the pipeline for target " + target->getName());
-    raw_string_ostream os(pipeline);
-    pm.printAsTextualPipeline(os);
-    if (printPipeline)
-      outs() << pipeline << "\n";
-    if (mlir::failed(pm.run(module)))
-      fail("the model cannot be compiled for target " + target->getName());
-  }
-
-  lowbit::BundleEmitOptions emitOptions;
-  json::Array inputs;
-  {
-    SmallString<256> modelAbs;
-    if (std::error_code ec = sys::fs::real_path(modelPath, modelAbs))
-      fail(modelPath + ": " + ec.message());
-    if (Error e = hashInputs(modelAbs, "model", inputs))
-      fail(toString(std::move(e)));
-    if (mlir::lowbit::lookupParameterScope(module,
-                                           mlir::lowbit::kCheckpointScope)) {
-      Expected<std::string> weights =
-          resolver.resolvePath(module, mlir::lowbit::kCheckpointScope);
-      if (!weights)
-        fail(toString(weights.takeError()));
-      SmallString<256> weightsAbs;
-      if (std::error_code ec = sys::fs::real_path(*weights, weightsAbs))
-        fail(*weights + ": " + ec.message());
-      if (weightsAbs != modelAbs)
-        if (Error e = hashInputs(weightsAbs, "weights", inputs))
-          fail(toString(std::move(e)));
-    }
-    if (method == "gptq" && !calib.empty())
-      if (Error e = hashInputs(calib, "calib", inputs))
-        fail(toString(std::move(e)));
-  }
-  emitOptions.provenance = json::Object{
-      {"method", method}, {"options", options}, {"inputs", std::move(inputs)}};
-  emitOptions.signingKey = signKey;
-  lowbit::BundleStats stats;
-  // Tensors are read through the module's parameter scopes (those quantized
-  // now from the in-memory output scope).
-  if (Error err = lowbit::emitBundle(module, target->getName(), emitOptions,
-                                     output, &stats))
-    fail(output + ": " + toString(std::move(err)));
-  timings["codegen_and_write_s"] = secondsSince(codegenStart);
+  //===--- Bundle report
+  //---------------------------------------------------===//
+  const json::Object *emitted = resolver.getOutput(output);
+  if (!emitted)
+    fail("internal error: lowbit-emit-bundle recorded nothing for " + output);
+  timings["codegen_and_write_s"] = times.otherSeconds;
   timings["total_s"] = secondsSince(start);
-
+  const json::Object *packed = emitted->getObject("packed_bytes");
   if (!reportPath.empty()) {
-    std::map<std::string, uint64_t> packedBytes(stats.layers.begin(),
-                                                stats.layers.end());
     json::Array layers;
     for (const json::Value &entry : reportEntries) {
       json::Object obj = *entry.getAsObject();
-      if (std::optional<StringRef> name = obj.getString("name")) {
-        auto it = packedBytes.find(name->str());
-        if (it != packedBytes.end())
-          obj["packed_bytes"] = static_cast<int64_t>(it->second);
-      }
+      if (std::optional<StringRef> name = obj.getString("name"))
+        if (const json::Value *bytes = packed ? packed->get(*name) : nullptr)
+          obj["packed_bytes"] = *bytes;
       layers.push_back(std::move(obj));
     }
-    json::Object report{
-        {"format", "lowbit-compile-report-v1"},
-        {"method", method},
-        {"options", options},
-        {"target", target->getName()},
-        {"pipeline", pipeline},
-        {"layers", std::move(layers)},
-        {"sizes",
-         json::Object{{"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},
-                      {"float_weight_bytes",
-                       static_cast<int64_t>(stats.floatWeightBytes)},
-                      {"quantized_weight_bytes",
-                       static_cast<int64_t>(stats.quantizedWeightBytes)},
-                      {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
-        {"program",
-         json::Object{{"ops", stats.numOps}, {"buffers", stats.numBuffers}}},
-        {"timings", std::move(timings)}};
+    json::Object report{{"format", "lowbit-compile-report-v1"},
+                        {"method", method},
+                        {"target", target->getName()},
+                        {"pipeline", pipeline},
+                        {"passes", passes},
+                        {"layers", std::move(layers)},
+                        {"timings", std::move(timings)}};
+    for (StringRef key : {"sizes", "program"})
+      if (const json::Value *value = emitted->get(key))
+        report[key] = *value;
     if (Error e = writeJsonAtomically(reportPath, std::move(report)))
       fail(toString(std::move(e)));
   }
-  errs() << formatv("lowbit-compile: wrote {0} ({1} quantized layers, {2} "
-                    "ops, {3:f1} MB, {4:f2} s)\n",
-                    output, stats.layers.size(), stats.numOps,
-                    stats.fileBytes / 1e6, secondsSince(start));
+  const json::Object *sizes = emitted->getObject("sizes");
+  const json::Object *program = emitted->getObject("program");
+  errs() << formatv(
+      "lowbit-compile: wrote {0} ({1} quantized layers, {2} "
+      "ops, {3:f1} MB, {4:f2} s)\n",
+      output, packed ? packed->size() : 0,
+      program ? program->getInteger("ops").value_or(0) : 0,
+      (sizes ? sizes->getInteger("bundle_bytes").value_or(0) : 0) / 1e6,
+      secondsSince(start));
   return 0;
 }

@@ -123,6 +123,28 @@ public:
   /// far; a test hook for "each scope is opened once per process".
   unsigned getNumOpened() const { return numOpened; }
 
+  /// A pass that rewrote a module of this context, kept for the provenance
+  /// of what is later emitted from it (lowbit-emit-bundle). A context
+  /// compiles one module at a time, as lowbit-opt and lowbit-compile do.
+  struct Step {
+    /// The pass in canonical textual form: its argument and every option
+    /// that shapes the result, defaults included, in the order the pass
+    /// prints them; output locations left out, input files by base name.
+    std::string pass;
+    /// Input files the pass read besides the module's parameter scopes:
+    /// (label, path), e.g. ("calib", "/data/calib.txt").
+    std::vector<std::pair<std::string, std::string>> inputs;
+  };
+  void recordStep(Step step);
+  std::vector<Step> getSteps() const;
+
+  /// What a pass wrote to the file `output` (as the pass was given it), for
+  /// the tool that ran the pass to report on: lowbit-emit-bundle records
+  /// the bundle's sizes here.
+  void recordOutput(llvm::StringRef output, llvm::json::Object summary);
+  /// The summary recorded for `output`, or null.
+  const llvm::json::Object *getOutput(llvm::StringRef output) const;
+
 private:
   struct Entry {
     std::unique_ptr<ParamStore> disk;
@@ -139,6 +161,8 @@ private:
   /// By canonical location.
   std::map<std::string, Entry> entries;
   unsigned numOpened = 0;
+  std::vector<Step> steps;
+  std::map<std::string, llvm::json::Object> outputs;
 };
 
 /// Configures the resolver of every context the registry's LowbitDialect is

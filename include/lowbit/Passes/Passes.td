@@ -63,7 +63,11 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
     quantized tensors go into the output scope `scope` (default `gptq`),
     which the pass records on the module with the relative path
     `output-params` and saves there when it ends (`write-params`); a later
-    pass or tool finds them through that record.
+    pass or tool finds them through that record. When it succeeds the pass
+    records itself for the provenance of the bundle emitted later in the
+    same process (its options in canonical form, without `scope`,
+    `output-params`, `write-params` and `report`; `calib` by base name, the
+    file by its hash).
 
     Before:
 
@@ -141,7 +145,14 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
     with the relative path `output-params` and saves there when it ends
     (`write-params`), and the weight becomes a quantized parameter of that
     scope. `only=REGEX` restricts the pass to some layers (e.g. `mlp\.`);
-    layers an earlier pass quantized are skipped.
+    layers an earlier pass quantized are skipped. With `lm-head`, the pass
+    quantizes the output projection of `@forward` instead (the `lm_head`
+    linear, or a tied embedding's use as one: the quantized parameter is
+    then named `lm_head` and the float table stays for the lookup).
+
+    When it succeeds the pass records itself for the provenance of the
+    bundle emitted later in the same process (its options in canonical
+    form, without `scope`, `output-params`, `write-params` and `report`).
 
     Before:
 
@@ -183,7 +194,10 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
            "save the output scope to output-params when the pass ends "
            "(false: keep it in memory for later passes of this process)">,
     Option<"report", "report", "std::string", "\"\"",
-           "JSON file for the per-layer report">
+           "JSON file for the per-layer report">,
+    Option<"lmHead", "lm-head", "bool", "false",
+           "quantize the output projection of @forward instead of the "
+           "linears of the decoder blocks">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
@@ -207,6 +221,15 @@ def LowbitEmitBundle : Pass<"lowbit-emit-bundle", "::mlir::ModuleOp"> {
     the module is an error (outline and translate it first), as is an
     executable for another target or without a binary. The IR is unchanged.
 
+    The manifest's `provenance` is canonical (docs/bundle-format.md): the
+    passes of this process that quantized the module, each in canonical
+    textual form, and the BLAKE3 hash of every input file (the files of each
+    parameter scope read from disk, by scope and base name; calibration
+    data by base name). No paths, times or spellings of the command line,
+    so equivalent invocations give byte-identical bundles. The sizes of
+    what was written are recorded for the tool that ran the pass (its
+    report).
+
     Before:
 
     ```mlir
@@ -221,7 +244,10 @@ def LowbitEmitBundle : Pass<"lowbit-emit-bundle", "::mlir::ModuleOp"> {
            "target the bundle is for (the manifest's target; every "
            "executable must be for it)">,
     Option<"output", "output", "std::string", "\"\"",
-           "bundle file to write">
+           "bundle file to write">,
+    Option<"signKey", "sign-key", "std::string", "\"\"",
+           "Ed25519 private key (PEM file) that signs the bundle's code "
+           "sections and manifest; empty: unsigned">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }

@@ -7,13 +7,15 @@
 // RUN: not lowbit-opt %s -lowbit-to-bundle-pipeline="target=x86" 2>&1 | FileCheck %s --check-prefix=POUT
 // RUN: not lowbit-opt %s -lowbit-to-bundle-pipeline="target=x86 output=%t/x.lowbit act-bits=4" 2>&1 | FileCheck %s --check-prefix=PACT
 // RUN: not lowbit-opt %s -lowbit-quantize-pipeline="method=awq" 2>&1 | FileCheck %s --check-prefix=METHOD
+// RUN: not lowbit-opt %s -lowbit-quantize-pipeline="method=none" 2>&1 | FileCheck %s --check-prefix=NONE
 // RUN: test ! -e %t/x.lowbit
 // NOOUT: error: lowbit-emit-bundle needs output=FILE
 // TARGET: error: unknown target 'riscv'{{.*}}x86
 // PTARGET: lowbit-to-bundle-pipeline: unknown target 'riscv'{{.*}}x86
 // POUT: lowbit-to-bundle-pipeline needs output=FILE
 // PACT: lowbit-to-bundle-pipeline: act-bits must be 0 (float activations) or 8, got 4
-// METHOD: lowbit-quantize-pipeline: unknown method 'awq' (supported: rtn, gptq)
+// METHOD: lowbit-quantize-pipeline: unknown method 'awq' (supported: rtn, gptq, none)
+// NONE: lowbit-quantize-pipeline: method=none quantizes nothing without lm-head-bits
 
 // An unfused dequantization is reported (on the module, naming the op);
 // nothing is written.

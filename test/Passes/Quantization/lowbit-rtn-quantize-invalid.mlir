@@ -16,6 +16,11 @@
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="only=(" 2>&1 | FileCheck %s --check-prefix=ONLYRE
 // ONLY: error: only regex 'attn' matches no float linear layer inside the decoder blocks
 // ONLYRE: error: only: invalid regex '(': {{.+}}
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head only=mlp" 2>&1 | FileCheck %s --check-prefix=LMONLY
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head override=up_proj:bits=8" 2>&1 | FileCheck %s --check-prefix=LMONLY
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head" 2>&1 | FileCheck %s --check-prefix=LMNONE
+// LMONLY: error: lm-head quantizes only the output projection; 'only' and 'override' do not apply to it
+// LMNONE: error: lm-head: @forward has no float output projection (already quantized?)
 
 // expected-error @below {{override regex 'no_such_layer' matches no linear layer inside the decoder blocks}}
 module {

@@ -1,6 +1,7 @@
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=4 group-size=2" | FileCheck %s
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=3 group-size=-1 symmetric=true scale-type=f16" | FileCheck %s --check-prefix=SYM
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=4 group-size=2 override=down_proj:skip override=up_proj:bits=8:group-size=4" | FileCheck %s --check-prefix=OVR
+// RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="lm-head bits=8 group-size=-1 symmetric=true" | FileCheck %s --check-prefix=HEAD
 
 // A tiny model with inline weights: the linears inside the block are
 // quantized (inline results), the tied embedding / lm_head stays float.
@@ -35,6 +36,20 @@
 // OVR: lowbit.qparam "model.layers.0.mlp.up_proj" {{.*}} : !lowbit.qweight<3x4, #[[S]]>
 // OVR: lowbit.param "model.layers.0.mlp.down_proj.weight"
 // OVR-NOT: lowbit.qparam
+
+// lm-head: only the output projection, here the tied embedding's use as one
+// (named lm_head; the float table stays for the lookup). Every value is 0.5:
+// an all-positive row keeps the range [0, 0.5] (as in the reference
+// quantizer), so every code is the largest, 255.
+// HEAD: #[[S:.*]] = #lowbit.scheme<bits = 8, group_size = -1, symmetric = true
+// HEAD-LABEL: func.func @forward
+// HEAD: %[[Q:.*]] = lowbit.qparam "lm_head" {codes = dense<255> : tensor<8x4xui8>, {{.*}}} : !lowbit.qweight<8x4, #[[S]]>
+// HEAD: %[[T:.*]] = lowbit.param "model.embed_tokens.weight"
+// HEAD: lowbit.embedding %[[T]]
+// HEAD: %[[W:.*]] = lowbit.dequantize %[[Q]]
+// HEAD: lowbit.linear %{{.*}}, %[[W]]
+// HEAD-LABEL: func.func private @layer0
+// HEAD-NOT: lowbit.qparam
 module {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x8xf32> {
     %t = lowbit.param "model.embed_tokens.weight" {value = dense<0.5> : tensor<8x4xf32>} : tensor<8x4xf32>
