@@ -215,54 +215,34 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
   };
   for (const Op &op : prog.ops) {
     bindingStart.push_back(bindings.size());
-    const int n = lowbit_hal_op_binding_count(
-        op.kind == OpKind::QMatmul     ? LOWBIT_HAL_OP_QMATMUL
-        : op.kind == OpKind::Attention ? LOWBIT_HAL_OP_ATTENTION
-        : op.kind == OpKind::Linear    ? LOWBIT_HAL_OP_LINEAR
-                                       : LOWBIT_HAL_OP_ADD);
-    std::vector<lowbit_hal_binding> b(op.constants.begin(),
-                                      op.constants.begin() + n);
+    // The op's binding order (lowbitrt/OpTable.h): its constants from the
+    // model, its buffers and cache from this session.
     const int d = op.device;
-    switch (op.kind) {
-    case OpKind::Embedding:
-      b[1] = full(op.in[0], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::RmsNorm:
-      b[0] = full(op.in[0], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::Linear:
-      b[0] = full(op.in[0], d);
-      b[3] = full(op.out, d);
-      break;
-    case OpKind::QMatmul:
-      b[0] = full(op.in[0], d);
-      b[4] = full(op.out, d);
-      break;
-    case OpKind::Rotary:
-      b[0] = full(op.in[0], d);
-      b[1] = full(op.in[1], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::Attention: {
-      for (int j = 0; j < 4; ++j)
-        b[size_t(j)] = full(op.in[size_t(j)], d);
-      const CacheDesc &c = prog.caches[size_t(op.cache)];
-      uint64_t bytes = uint64_t(maxContext * c.numKVHeads * c.headDim) * 4;
-      b[4] = lowbit_hal_binding{cacheK[size_t(op.cache)], 0, bytes};
-      b[5] = lowbit_hal_binding{cacheV[size_t(op.cache)], 0, bytes};
-      b[6] = full(op.out, d);
-      break;
+    for (int k = 0; k < op.def->numBindings; ++k) {
+      const ops::BindingDef &bd = op.def->bindings[k];
+      lowbit_hal_binding b = op.constants[size_t(k)];
+      switch (bd.slot) {
+      case ops::Slot::Input:
+        b = full(op.in[bd.index], d);
+        break;
+      case ops::Slot::Output:
+        b = full(op.out, d);
+        break;
+      case ops::Slot::Weight:
+        break;
+      case ops::Slot::CacheK:
+      case ops::Slot::CacheV: {
+        const CacheDesc &c = prog.caches[size_t(op.cache)];
+        uint64_t bytes = uint64_t(maxContext * c.numKVHeads * c.headDim) * 4;
+        b = lowbit_hal_binding{bd.slot == ops::Slot::CacheK
+                                   ? cacheK[size_t(op.cache)]
+                                   : cacheV[size_t(op.cache)],
+                               0, bytes};
+        break;
+      }
+      }
+      bindings.push_back(b);
     }
-    case OpKind::GatedAct:
-    case OpKind::Add:
-      b[0] = full(op.in[0], d);
-      b[1] = full(op.in[1], d);
-      b[2] = full(op.out, d);
-      break;
-    }
-    bindings.insert(bindings.end(), b.begin(), b.end());
     SessionDevice &sd = devices[size_t(d)];
     throwIfFailed(sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch,
                                       maxContext),
