@@ -8,9 +8,11 @@
 /// Reads the manifest of docs/bundle-manifest.md. Every field is
 /// type-checked before it is read (Fields.h), so a manifest of any shape
 /// gives either a valid Program or an EngineError naming the op and field at
-/// fault, never a crash or an exception of the JSON library. The generic
-/// parts of a qmatmul op are checked here; its target-specific fields go to
-/// the device that binds it (lowbitrt/hal.h). Then every op is placed on a
+/// fault, never a crash or an exception of the JSON library. Each op is
+/// validated by its entry of the op table (lowbitrt/OpTable.h): buffer
+/// types, attribute schema, weights and shape rule; fields the table does
+/// not declare (a qmatmul's kernel list) go to the device that binds it
+/// (lowbitrt/hal.h). Then every op is placed on a
 /// device (the primary one if it supports the op, else `cpu`), bound to a
 /// kernel there, and the copies between devices are planned
 /// (docs/runtime-hal.md).
