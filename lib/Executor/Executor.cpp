@@ -447,11 +447,12 @@ llvm::Error Executor::Impl::runGraphOp(GraphOpInterface graphOp,
 
   // The bindings of the table's order, in host memory.
   lowbit_hal_binding bind[rtops::kMaxBindings] = {};
+  rtops::HostMemory memory[rtops::kMaxBindings];
   rtops::OpCall call;
   auto setBinding = [&](int k, const void *data, size_t bytes) {
-    call.ptr[k] = const_cast<void *>(data);
-    bind[k].buffer =
-        data ? reinterpret_cast<lowbit_hal_buffer *>(call.ptr[k]) : nullptr;
+    memory[k].data = static_cast<uint8_t *>(const_cast<void *>(data));
+    memory[k].size = bytes;
+    bind[k].buffer = reinterpret_cast<lowbit_hal_buffer *>(&memory[k]);
     bind[k].length = bytes;
   };
   for (int k = 0; k < def.numBindings; ++k) {

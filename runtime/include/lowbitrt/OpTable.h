@@ -126,36 +126,50 @@ struct ShapeQuery {
   std::string layout;
 };
 
+/// Host memory behind a lowbit_hal_binding of a reference implementation:
+/// host drivers' buffers start with it (runtime/src/hal/HostDevice.h), and
+/// the compiler's executor wraps its tensors in it.
+struct HostMemory {
+  uint8_t *data = nullptr;
+  uint64_t size = 0;
+};
+
 /// One dispatch of a reference implementation: the op's descriptor and
 /// precomputed constants, the rows T (and cache rows C), and the bindings
-/// resolved to host memory (`ptr[i]` null where `bind[i].buffer` is null or
-/// its range does not lie in its buffer).
+/// in the op's order, each buffer a HostMemory (null: an absent optional
+/// operand).
 struct OpCall {
   const lowbit_hal_op_desc *desc = nullptr;
   const double *constants = nullptr;
   int64_t rows = 0;
   int64_t cacheRows = 0;
   const lowbit_hal_binding *bind = nullptr;
-  void *ptr[kMaxBindings] = {};
   kernels::ThreadPool *pool = nullptr;
-  /// Scratch of OpDef::scratchDoubles doubles (null: the kernel allocates).
+  /// Scratch of OpDef::scratchDoubles doubles.
   double *scratch = nullptr;
   int64_t scratchSize = 0;
   /// Why the call failed (set on failure only).
   std::string error;
 
   /// Binding \p i as \p elems elements of T: null (and `error` set) when it
-  /// is missing or too short, null without error when optional and absent.
+  /// is missing or does not hold them, null without error when optional and
+  /// absent. A few compares, inlined (dispatch is on the decode path); the
+  /// message is built only on failure.
   template <typename T>
   [[gnu::always_inline]] inline T *get(int i, int64_t elems, const char *what,
                                        bool optional = false) {
+    const lowbit_hal_binding &x = bind[i];
+    const HostMemory *h = reinterpret_cast<const HostMemory *>(x.buffer);
     const uint64_t bytes = static_cast<uint64_t>(elems) * sizeof(T);
-    if (__builtin_expect(!ptr[i] || bind[i].length < bytes, 0))
-      return static_cast<T *>(fail(i, bytes, what, optional));
-    return static_cast<T *>(ptr[i]);
+    if (!h && optional)
+      return nullptr;
+    if (__builtin_expect(!h || x.length < bytes || x.offset > h->size ||
+                             x.length > h->size - x.offset,
+                         0))
+      return static_cast<T *>(fail(i, bytes, what));
+    return reinterpret_cast<T *>(h->data + x.offset);
   }
-  [[gnu::noinline]] void *fail(int i, uint64_t bytes, const char *what,
-                               bool optional);
+  [[gnu::noinline]] void *fail(int i, uint64_t bytes, const char *what);
 };
 
 /// The declaration of one graph op.

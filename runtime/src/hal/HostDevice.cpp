@@ -326,8 +326,6 @@ lowbit_hal_status HostDevice::dispatch(HostQueue &queue,
   std::memcpy(&pc, push, sizeof(pc));
   if (pc.rows < 0)
     return invalid("dispatch: negative row count");
-  // The bindings in host memory; a range outside its buffer resolves to
-  // null, which OpCall::get reports.
   lowbit::rt::ops::OpCall call;
   call.desc = &d;
   call.constants = kernel.constants.data();
@@ -337,12 +335,6 @@ lowbit_hal_status HostDevice::dispatch(HostQueue &queue,
   call.pool = queue.pool.get();
   call.scratch = queue.scratch.data();
   call.scratchSize = static_cast<int64_t>(queue.scratch.size());
-  for (int32_t i = 0; i < count; ++i) {
-    const lowbit_hal_binding &x = bindings[i];
-    const HostBuffer *h = buf(x.buffer);
-    if (h && x.offset <= h->size && x.length <= h->size - x.offset)
-      call.ptr[i] = h->data + x.offset;
-  }
   if (def.targetKernel) {
     QMatmulArgs a;
     a.T = pc.rows;

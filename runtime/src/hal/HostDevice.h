@@ -35,9 +35,9 @@ lowbit_hal_status makeStatus(lowbit_hal_status_code code,
                              const std::string &message);
 
 /// Host memory, owned or wrapped.
-struct HostBuffer {
-  uint8_t *data = nullptr;
-  uint64_t size = 0;
+/// Its data and size are an ops::HostMemory, so the op table's reference
+/// implementations read bindings directly.
+struct HostBuffer : lowbit::rt::ops::HostMemory {
   /// Allocated by buffer_allocate (freed with the buffer).
   std::unique_ptr<uint8_t[]> storage;
 };

@@ -504,9 +504,9 @@ const char *lowbit::rt::ops::valueTypeName(ValueType type) {
   return "?";
 }
 
-void *OpCall::fail(int i, uint64_t bytes, const char *what, bool optional) {
+void *OpCall::fail(int i, uint64_t bytes, const char *what) {
   const lowbit_hal_binding &x = bind[i];
-  if (!error.empty() || (!x.buffer && optional))
+  if (!error.empty())
     return nullptr;
   if (!x.buffer)
     error = std::string("dispatch: binding ") + std::to_string(i) + " (" +

@@ -234,12 +234,14 @@ TEST(OpTable, ReferenceImplementationChecksBindings) {
   desc.kind = LOWBIT_HAL_OP_ADD;
   desc.cols = 2;
   lowbit_hal_binding bind[3] = {};
-  void *ptrs[3] = {a, b, out};
+  rtops::HostMemory memory[3];
+  float *ptrs[3] = {a, b, out};
   rtops::OpCall call;
   for (int i = 0; i < 3; ++i) {
-    bind[i].buffer = reinterpret_cast<lowbit_hal_buffer *>(ptrs[i]);
+    memory[i].data = reinterpret_cast<uint8_t *>(ptrs[i]);
+    memory[i].size = sizeof(a);
+    bind[i].buffer = reinterpret_cast<lowbit_hal_buffer *>(&memory[i]);
     bind[i].length = sizeof(a);
-    call.ptr[i] = ptrs[i];
   }
   call.desc = &desc;
   call.rows = 2;
