@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Bundle/BundleEmitter.h"
+#include "lowbit/OpSemantics/OpSemantics.h"
 
 #include "lowbit/Params/ParamResolver.h"
 
@@ -114,6 +115,9 @@ private:
   LogicalResult flatten(func::FuncOp fn, ArrayRef<int64_t> args,
                         SmallVectorImpl<int64_t> &results, unsigned depth);
   LogicalResult emitOp(Operation *op, llvm::DenseMap<Value, int64_t> &ids);
+  template <typename SetWeight, typename Input>
+  LogicalResult emitGraphOp(GraphOpInterface op, const rt::ops::OpDef &def,
+                            ProgramOp &pop, SetWeight &setWeight, Input &input);
   FailureOr<std::string> floatTensor(Operation *user, Value v);
   FailureOr<std::string> quantizedTensor(DispatchOp op, KernelOp kernel,
                                          ProgramOp &pop,
@@ -410,6 +414,60 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   return packedName;
 }
 
+/// The manifest entry of a graph op, from its op table entry: the table's
+/// name, the attributes of its schema, its weights (by the schema's field
+/// names) and its activation inputs, in the table's order.
+template <typename SetWeight, typename Input>
+LogicalResult Emitter::emitGraphOp(GraphOpInterface op,
+                                   const rt::ops::OpDef &def, ProgramOp &pop,
+                                   SetWeight &setWeight, Input &input) {
+  rt::ops::AttrValues attrs;
+  std::string unsupported;
+  std::string err = getOpAttrValues(op, def, std::nullopt, attrs, unsupported);
+  if (!unsupported.empty())
+    return op->emitOpError(unsupported) << " is not supported in bundles yet";
+  if (!err.empty())
+    return op->emitOpError("cannot be emitted: ") << err;
+  if (def.targetKernel)
+    return op->emitOpError("is emitted from the kernel level");
+  pop.fields["op"] = def.name;
+  for (int i = 0; i < def.numAttrs; ++i)
+    if (attrs[size_t(i)].present)
+      pop.fields[def.attrs[i].name] =
+          attrToManifest(def.attrs[i], attrs[size_t(i)]);
+  SmallVector<Value> weights = op.getSemanticWeights();
+  // Last to first: the tensor order of earlier emitters, so bundles stay
+  // byte-identical.
+  for (int w = static_cast<int>(weights.size()) - 1; w >= 0; --w) {
+    if (!weights[size_t(w)]) {
+      if (!def.weights[w].optional)
+        return op->emitOpError("has no ") << def.weights[w].name;
+      continue;
+    }
+    if (failed(setWeight(def.weights[w].name, weights[size_t(w)])))
+      return failure();
+  }
+  if (def.cacheAttr) {
+    auto value = [&](const char *name) -> int64_t {
+      int i = def.attrIndex(name);
+      return i < 0 ? 0 : attrs[size_t(i)].i;
+    };
+    int64_t key = value(def.cacheAttr);
+    llvm::json::Object cache{{def.cacheAttr, key},
+                             {"num_kv_heads", value("num_kv_heads")},
+                             {"head_dim", value("head_dim")}};
+    auto [it, inserted] = kvCaches.try_emplace(key, cache);
+    if (!inserted && it->second != cache)
+      return op->emitOpError(def.cacheAttr)
+             << " " << key << " is used by " << def.name
+             << " ops of different shapes";
+  }
+  for (Value v : op.getSemanticInputs())
+    if (failed(input(v)))
+      return failure();
+  return success();
+}
+
 LogicalResult Emitter::emitOp(Operation *op,
                               llvm::DenseMap<Value, int64_t> &ids) {
   ProgramOp pop;
@@ -430,24 +488,6 @@ LogicalResult Emitter::emitOp(Operation *op,
 
   LogicalResult result =
       llvm::TypeSwitch<Operation *, LogicalResult>(op)
-          .Case([&](EmbeddingOp e) {
-            pop.fields["op"] = "embedding";
-            return success(succeeded(setWeight("table", e.getTable())) &&
-                           succeeded(input(e.getIndices())));
-          })
-          .Case([&](RMSNormOp r) {
-            pop.fields["op"] = "rms_norm";
-            pop.fields["eps"] = r.getEpsilon().convertToDouble();
-            return success(succeeded(setWeight("weight", r.getWeight())) &&
-                           succeeded(input(r.getInput())));
-          })
-          .Case([&](LinearOp l) {
-            pop.fields["op"] = "linear";
-            if (l.getBias() && failed(setWeight("bias", l.getBias())))
-              return failure();
-            return success(succeeded(setWeight("weight", l.getWeight())) &&
-                           succeeded(input(l.getInput())));
-          })
           .Case([&](DispatchOp d) -> LogicalResult {
             auto kernel = SymbolTable::lookupNearestSymbolFrom<KernelOp>(
                 d, d.getKernel());
@@ -476,78 +516,16 @@ LogicalResult Emitter::emitOp(Operation *op,
                                  "kernel level (run -lowbit-outline-kernels "
                                  "and -lowbit-translate-executables first)");
           })
-          .Case([&](RotaryOp r) {
-            pop.fields["op"] = "rotary";
-            pop.fields["style"] = r.getStyle() == RotaryStyle::RotateHalf
-                                      ? "rotate_half"
-                                      : "interleaved";
-            pop.fields["theta"] = r.getTheta().convertToDouble();
-            pop.fields["head_dim"] = static_cast<int64_t>(r.getHeadDim());
-            return success(succeeded(input(r.getInput())) &&
-                           succeeded(input(r.getPositions())));
-          })
-          .Case([&](AttentionOp a) -> LogicalResult {
-            int64_t hd = a.getHeadDim();
-            if (std::optional<APFloat> scale = a.getScale()) {
-              double expected = 1.0 / std::sqrt(static_cast<double>(hd));
-              if (std::abs(scale->convertToDouble() - expected) >
-                  1e-6 * expected)
-                return a.emitOpError("a softmax scale other than "
-                                     "1/sqrt(head_dim) is not supported in "
-                                     "bundles yet");
-            }
-            if (a.getSlidingWindow())
-              return a.emitOpError("sliding-window attention is not "
-                                   "supported in bundles yet");
-            pop.fields["op"] = "attention";
-            int64_t layer = a.getLayer();
-            pop.fields["layer"] = layer;
-            pop.fields["num_heads"] = static_cast<int64_t>(a.getNumHeads());
-            pop.fields["num_kv_heads"] =
-                static_cast<int64_t>(a.getNumKvHeads());
-            pop.fields["head_dim"] = hd;
-            llvm::json::Object cache{
-                {"layer", layer},
-                {"num_kv_heads", static_cast<int64_t>(a.getNumKvHeads())},
-                {"head_dim", hd}};
-            auto [it, inserted] = kvCaches.try_emplace(layer, cache);
-            if (!inserted && it->second != cache)
-              return a.emitOpError("layer ")
-                     << layer << " is used by attention ops of different "
-                     << "shapes";
-            return success(succeeded(input(a.getQuery())) &&
-                           succeeded(input(a.getKey())) &&
-                           succeeded(input(a.getValue())) &&
-                           succeeded(input(a.getPositions())));
-          })
-          .Case([&](GatedActOp g) -> LogicalResult {
-            pop.fields["op"] = "gated_act";
-            switch (g.getKind()) {
-            case GatedActKind::Silu:
-              pop.fields["kind"] = "silu";
-              break;
-            case GatedActKind::GeluTanh:
-              pop.fields["kind"] = "gelu_tanh";
-              break;
-            default:
-              return g.emitOpError("gated activation '")
-                     << stringifyGatedActKind(g.getKind())
-                     << "' is not supported in bundles yet";
-            }
-            return success(succeeded(input(g.getGate())) &&
-                           succeeded(input(g.getUp())));
-          })
-          .Case([&](AddOp a) {
-            pop.fields["op"] = "add";
-            return success(succeeded(input(a.getLhs())) &&
-                           succeeded(input(a.getRhs())));
-          })
           .Case([&](DequantizeOp d) {
             return d.emitOpError("standalone dequantization cannot be "
                                  "emitted (run -lowbit-fuse-dequant-matmul "
                                  "first)");
           })
-          .Default([&](Operation *other) {
+          .Default([&](Operation *other) -> LogicalResult {
+            // Every other graph op is written from its op table entry.
+            if (const rt::ops::OpDef *def = lookupOpDef(other))
+              return emitGraphOp(cast<GraphOpInterface>(other), *def, pop,
+                                 setWeight, input);
             return other->emitOpError("is not supported in bundles");
           });
   if (failed(result))

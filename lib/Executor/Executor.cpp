@@ -4,6 +4,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Import/HFImporter.h"
+#include "lowbit/OpSemantics/OpSemantics.h"
 #include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/ParamStore.h"
 #include "lowbit/Support/Safetensors.h"
@@ -21,6 +22,7 @@
 using namespace mlir;
 using namespace mlir::lowbit;
 namespace kernels = ::lowbit::rt::kernels;
+namespace rtops = ::lowbit::rt::ops;
 
 namespace lowbit {
 
@@ -135,6 +137,8 @@ struct Executor::Impl {
   int64_t maxCtx = 0;
   kernels::ThreadPool pool;
   std::map<int64_t, kernels::KVCache> caches;
+  /// Scratch of the op table's reference implementations.
+  std::vector<double> scratch;
   /// Loaded (and dequantized) weights, by defining op.
   llvm::DenseMap<Operation *, Tensor> weightCache;
   LinearObserver observer;
@@ -166,6 +170,8 @@ struct Executor::Impl {
                      const Tensor *bias, RankedTensorType resultType,
                      Tensor &out);
   llvm::Error runOp(Operation *op, llvm::DenseMap<Value, Tensor> &env);
+  llvm::Error runGraphOp(GraphOpInterface op, const rtops::OpDef &def,
+                         llvm::DenseMap<Value, Tensor> &env);
   llvm::Error run(func::FuncOp fn, ArrayRef<Tensor> args,
                   SmallVectorImpl<Tensor> &results, unsigned depth,
                   Operation *stop = nullptr);
@@ -294,7 +300,6 @@ Executor::Impl::weightOf(Value v, llvm::DenseMap<Value, Tensor> &env) {
 llvm::Error Executor::Impl::runOp(Operation *op,
                                   llvm::DenseMap<Value, Tensor> &env) {
   auto get = [&](Value v) -> const Tensor & { return env.find(v)->second; };
-  auto checkFloat = [&](Value v) { return get(v).f != nullptr; };
   for (Value operand : op->getOperands())
     if (!env.count(operand))
       return opError(op, "operand is not computed (unsupported producer)");
@@ -319,31 +324,6 @@ llvm::Error Executor::Impl::runOp(Operation *op,
         env[d] = get(d.getInput());
         return llvm::Error::success();
       })
-      .Case([&](EmbeddingOp e) -> llvm::Error {
-        const Tensor &table = get(e.getTable());
-        const Tensor &ids = get(e.getIndices());
-        if (!ids.i)
-          return opError(op, "indices must be integers");
-        int64_t d = table.shape[1], t = ids.numel();
-        std::vector<float> out(t * d);
-        kernels::Status s = kernels::embedding(table.f->data(), table.shape[0],
-                                               d, ids.i->data(), t, out.data());
-        if (!s.ok())
-          return opError(op, s.message());
-        SmallVector<int64_t> shape(ids.shape.begin(), ids.shape.end());
-        shape.push_back(d);
-        env[e] = Tensor::floats(shape, std::move(out));
-        return llvm::Error::success();
-      })
-      .Case([&](RMSNormOp r) -> llvm::Error {
-        const Tensor &x = get(r.getInput());
-        const Tensor &w = get(r.getWeight());
-        std::vector<float> out(x.numel());
-        kernels::rmsNorm(x.f->data(), x.rows(), x.cols(), w.f->data(),
-                         r.getEpsilon().convertToFloat(), out.data(), &pool);
-        env[r] = Tensor::floats(x.shape, std::move(out));
-        return llvm::Error::success();
-      })
       .Case<LinearOp, QMatmulOp>([&](auto l) -> llvm::Error {
         // A quantized weight's value is its dequantized tensor (see QParamOp).
         if constexpr (std::is_same_v<decltype(l), QMatmulOp>)
@@ -358,85 +338,170 @@ llvm::Error Executor::Impl::runOp(Operation *op,
         env[l] = std::move(out);
         return llvm::Error::success();
       })
-      .Case([&](RotaryOp r) -> llvm::Error {
-        const Tensor &x = get(r.getInput());
-        const Tensor &pos = get(r.getPositions());
-        if (!pos.i || pos.numel() != x.rows())
-          return opError(op, "positions must be [T] integers");
-        int64_t dh = r.getHeadDim();
-        std::vector<float> out(*x.f);
-        kernels::rotary(out.data(), x.rows(), x.cols() / dh, dh, pos.i->data(),
-                        r.getTheta().convertToDouble(),
-                        r.getStyle() == RotaryStyle::RotateHalf
-                            ? kernels::RotaryStyle::HalfSplit
-                            : kernels::RotaryStyle::Interleaved,
-                        &pool);
-        env[r] = Tensor::floats(x.shape, std::move(out));
-        return llvm::Error::success();
-      })
-      .Case([&](AttentionOp a) -> llvm::Error {
-        // A window at least as long as the context is full attention.
-        if (std::optional<int64_t> window = a.getSlidingWindow())
-          if (*window < maxCtx)
-            return opError(op, "sliding_window " + Twine(*window) +
-                                   " shorter than the context (" +
-                                   Twine(maxCtx) +
-                                   ") is not supported by the reference "
-                                   "executor yet");
-        if (a.getScale())
-          return opError(op, "an explicit softmax scale is not supported by "
-                             "the reference executor yet");
-        const Tensor &q = get(a.getQuery()), &k = get(a.getKey()),
-                     &v = get(a.getValue()), &pos = get(a.getPositions());
-        if (!pos.i || pos.numel() != q.rows())
-          return opError(op, "positions must be [T] integers");
-        int64_t hkv = a.getNumKvHeads(), dh = a.getHeadDim();
-        int64_t layer = a.getLayerAttr().getInt();
-        auto [it, inserted] = caches.try_emplace(layer);
-        if (inserted)
-          it->second = kernels::KVCache(maxCtx, hkv, dh);
-        std::vector<float> out(q.numel());
-        kernels::Status s = kernels::attention(
-            q.f->data(), k.f->data(), v.f->data(), pos.i->data(), q.rows(),
-            a.getNumHeads(), hkv, dh, it->second, out.data(), &pool);
-        if (!s.ok())
-          return opError(op, s.message());
-        env[a] = Tensor::floats(q.shape, std::move(out));
-        return llvm::Error::success();
-      })
-      .Case([&](GatedActOp g) -> llvm::Error {
-        const Tensor &gate = get(g.getGate()), &up = get(g.getUp());
-        std::vector<float> out(gate.numel());
-        switch (g.getKind()) {
-        case GatedActKind::Silu:
-          kernels::siluMul(gate.f->data(), up.f->data(), gate.numel(),
-                           out.data(), &pool);
-          break;
-        case GatedActKind::GeluTanh:
-          kernels::geluTanhMul(gate.f->data(), up.f->data(), gate.numel(),
-                               out.data(), &pool);
-          break;
-        default:
-          return opError(op, "gated activation '" +
-                                 stringifyGatedActKind(g.getKind()) +
-                                 "' is not supported by the reference "
-                                 "executor yet");
-        }
-        env[g] = Tensor::floats(gate.shape, std::move(out));
-        return llvm::Error::success();
-      })
-      .Case([&](AddOp add) -> llvm::Error {
-        const Tensor &a = get(add.getLhs()), &b = get(add.getRhs());
-        if (!checkFloat(add.getLhs()) || a.numel() != b.numel())
-          return opError(op, "operands differ in size");
-        std::vector<float> out(a.numel());
-        kernels::add(a.f->data(), b.f->data(), a.numel(), out.data(), &pool);
-        env[add] = Tensor::floats(a.shape, std::move(out));
-        return llvm::Error::success();
-      })
       .Default([&](Operation *) -> llvm::Error {
+        // Every other graph op runs its op table entry's reference
+        // implementation (lowbitrt/OpTable.h).
+        if (const rtops::OpDef *def = lookupOpDef(op))
+          return runGraphOp(cast<GraphOpInterface>(op), *def, env);
         return opError(op, "op is not supported by the reference executor");
       });
+}
+
+llvm::Error Executor::Impl::runGraphOp(GraphOpInterface graphOp,
+                                       const rtops::OpDef &def,
+                                       llvm::DenseMap<Value, Tensor> &env) {
+  Operation *op = graphOp;
+  rtops::AttrValues attrs;
+  std::string unsupported;
+  std::string err = getOpAttrValues(graphOp, def, maxCtx, attrs, unsupported);
+  if (!unsupported.empty())
+    return opError(op, unsupported +
+                           " is not supported by the reference executor yet");
+  if (!err.empty())
+    return opError(op, err);
+  SmallVector<Value> inputs = graphOp.getSemanticInputs();
+  SmallVector<Value> weights = graphOp.getSemanticWeights();
+  if (static_cast<int>(inputs.size()) != def.numInputs ||
+      static_cast<int>(weights.size()) > def.numWeights ||
+      op->getNumResults() != 1)
+    return opError(op, "does not match its op table entry '" + Twine(def.name) +
+                           "'");
+  auto isInt = [&](int j) {
+    return def.inputs[j].type == rtops::ValueType::I32;
+  };
+
+  // Every activation is [T, cols]; integer inputs are [T].
+  const Tensor &first = env.find(inputs[0])->second;
+  const int64_t rows = isInt(0) ? first.numel() : first.rows();
+  rtops::ShapeQuery q;
+  for (int j = 0; j < def.numInputs; ++j) {
+    const Tensor &t = env.find(inputs[size_t(j)])->second;
+    if (isInt(j) ? !t.i : !t.f)
+      return opError(op, Twine(def.inputs[j].name) + " must be " +
+                             (isInt(j) ? "integers" : "floats"));
+    if ((isInt(j) ? t.numel() : t.rows()) != rows)
+      return opError(op, Twine(def.inputs[j].name) + " must have " +
+                             Twine(rows) + " rows");
+    q.inCols[j] = isInt(j) ? 1 : t.cols();
+  }
+  auto resultType = dyn_cast<ShapedType>(op->getResult(0).getType());
+  q.outCols = resultType && resultType.hasRank() && resultType.getRank() > 0
+                  ? resultType.getShape().back()
+                  : ShapedType::kDynamic;
+  for (size_t w = 0; w < weights.size(); ++w) {
+    if (!weights[w])
+      continue;
+    const Tensor &t = env.find(weights[w])->second;
+    if (!t.f)
+      return opError(op, Twine(def.weights[w].name) + " must be floats");
+    rtops::WeightInfo &wi = q.weights[w];
+    wi.present = true;
+    wi.name = def.weights[w].name;
+    wi.shape.assign(t.shape.begin(), t.shape.end());
+    wi.data = t.f->data();
+    wi.bytes = static_cast<uint64_t>(t.numel()) * sizeof(float);
+  }
+  q.attrs = &attrs;
+  q.desc.kind = def.kind;
+  err = def.shape(q);
+  if (!err.empty())
+    return opError(op, err);
+  for (int j = 0; j < def.numInputs; ++j)
+    if (q.wantIn[j] >= 0 && q.inCols[j] != q.wantIn[j])
+      return opError(op, Twine(def.inputs[j].name) + " has " +
+                             Twine(q.inCols[j]) + " columns, expected " +
+                             Twine(q.wantIn[j]));
+  const int64_t cols = q.wantOut >= 0 ? q.wantOut : q.outCols;
+  if (ShapedType::isDynamic(cols) || cols <= 0)
+    return opError(op, "the result's width is not static");
+  for (size_t w = 0; w < weights.size(); ++w)
+    if (q.weights[w].present && !q.wantWeight[w].empty() &&
+        q.weights[w].shape != q.wantWeight[w])
+      return opError(op, Twine(def.weights[w].name) +
+                             " does not have the shape the op needs");
+  if (def.targetKernel || !def.reference)
+    return opError(op,
+                   "'" + Twine(def.name) + "' has no reference implementation");
+
+  std::vector<double> constants;
+  if (def.prepare) {
+    err = def.prepare(q.desc, constants);
+    if (!err.empty())
+      return opError(op, err);
+  }
+  if (def.scratchDoubles) {
+    size_t n = static_cast<size_t>(def.scratchDoubles(q.desc, maxCtx, &pool));
+    if (scratch.size() < n)
+      scratch.resize(n);
+  }
+  kernels::KVCache *cache = nullptr;
+  if (def.cacheAttr) {
+    int64_t layer = attrs[size_t(def.attrIndex(def.cacheAttr))].i;
+    auto [it, inserted] = caches.try_emplace(layer);
+    if (inserted)
+      it->second =
+          kernels::KVCache(maxCtx, q.desc.num_kv_heads, q.desc.head_dim);
+    cache = &it->second;
+  }
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+
+  // The bindings of the table's order, in host memory.
+  lowbit_hal_binding bind[rtops::kMaxBindings] = {};
+  rtops::HostMemory memory[rtops::kMaxBindings];
+  rtops::OpCall call;
+  auto setBinding = [&](int k, const void *data, size_t bytes) {
+    memory[k].data = static_cast<uint8_t *>(const_cast<void *>(data));
+    memory[k].size = bytes;
+    bind[k].buffer = reinterpret_cast<lowbit_hal_buffer *>(&memory[k]);
+    bind[k].length = bytes;
+  };
+  for (int k = 0; k < def.numBindings; ++k) {
+    const rtops::BindingDef &b = def.bindings[k];
+    switch (b.slot) {
+    case rtops::Slot::Input: {
+      const Tensor &t = env.find(inputs[b.index])->second;
+      if (t.i)
+        setBinding(k, t.i->data(), t.i->size() * sizeof(int32_t));
+      else
+        setBinding(k, t.f->data(), t.f->size() * sizeof(float));
+      break;
+    }
+    case rtops::Slot::Weight:
+      if (b.index < weights.size() && weights[b.index])
+        setBinding(k, q.weights[b.index].data, q.weights[b.index].bytes);
+      break;
+    case rtops::Slot::Output:
+      setBinding(k, out.data(), out.size() * sizeof(float));
+      break;
+    case rtops::Slot::CacheK:
+    case rtops::Slot::CacheV: {
+      if (!cache)
+        return opError(op, "binds a KV cache but names none");
+      std::vector<float> &c =
+          b.slot == rtops::Slot::CacheK ? cache->k : cache->v;
+      setBinding(k, c.data(), c.size() * sizeof(float));
+      break;
+    }
+    }
+  }
+  call.desc = &q.desc;
+  call.constants = constants.data();
+  call.rows = rows;
+  call.cacheRows = maxCtx;
+  call.bind = bind;
+  call.pool = &pool;
+  call.scratch = scratch.data();
+  call.scratchSize = static_cast<int64_t>(scratch.size());
+  if (!def.reference(call))
+    return opError(op, call.error);
+
+  SmallVector<int64_t> shape(first.shape.begin(), first.shape.end());
+  if (isInt(0))
+    shape.push_back(cols);
+  else
+    shape.back() = cols;
+  env[op->getResult(0)] = Tensor::floats(shape, std::move(out));
+  return llvm::Error::success();
 }
 
 llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,

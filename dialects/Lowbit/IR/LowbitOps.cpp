@@ -8,6 +8,8 @@
 using namespace mlir;
 using namespace mlir::lowbit;
 
+#include "lowbit/Dialect/Lowbit/IR/LowbitInterfaces.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.cpp.inc"
 
@@ -376,3 +378,89 @@ LogicalResult QMatmulOp::verify() {
   return verifyMatmulShapes(*this, getInput().getType(), weight.getN(),
                             weight.getK(), bias, getResult().getType());
 }
+
+//===----------------------------------------------------------------------===//
+// GraphOpInterface: each graph op onto its entry of the runtime's op table
+// (runtime/include/lowbitrt/OpTable.h; docs/adding-an-op.md)
+//===----------------------------------------------------------------------===//
+
+namespace {
+NamedAttribute named(Operation *op, StringRef name, Attribute value) {
+  return NamedAttribute(StringAttr::get(op->getContext(), name), value);
+}
+NamedAttribute namedInt(Operation *op, StringRef name, int64_t value) {
+  return named(op, name,
+               IntegerAttr::get(IntegerType::get(op->getContext(), 64), value));
+}
+NamedAttribute namedF64(Operation *op, StringRef name, double value) {
+  return named(op, name,
+               FloatAttr::get(Float64Type::get(op->getContext()), value));
+}
+NamedAttribute namedString(Operation *op, StringRef name, StringRef value) {
+  return named(op, name, StringAttr::get(op->getContext(), value));
+}
+} // namespace
+
+SmallVector<Value> EmbeddingOp::getSemanticInputs() { return {getIndices()}; }
+SmallVector<Value> EmbeddingOp::getSemanticWeights() { return {getTable()}; }
+
+SmallVector<Value> RMSNormOp::getSemanticInputs() { return {getInput()}; }
+SmallVector<Value> RMSNormOp::getSemanticWeights() { return {getWeight()}; }
+void RMSNormOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
+                                 std::optional<int64_t>, std::string &) {
+  attrs.push_back(namedF64(*this, "eps", getEpsilon().convertToDouble()));
+}
+
+SmallVector<Value> LinearOp::getSemanticInputs() { return {getInput()}; }
+SmallVector<Value> LinearOp::getSemanticWeights() {
+  return {getWeight(), getBias()};
+}
+
+SmallVector<Value> RotaryOp::getSemanticInputs() {
+  return {getInput(), getPositions()};
+}
+void RotaryOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
+                                std::optional<int64_t>, std::string &) {
+  attrs.push_back(
+      namedString(*this, "style", stringifyRotaryStyle(getStyle())));
+  attrs.push_back(namedF64(*this, "theta", getTheta().convertToDouble()));
+  attrs.push_back(namedInt(*this, "head_dim", getHeadDim()));
+}
+
+SmallVector<Value> AttentionOp::getSemanticInputs() {
+  return {getQuery(), getKey(), getValue(), getPositions()};
+}
+void AttentionOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
+                                   std::optional<int64_t> contextLength,
+                                   std::string &unsupported) {
+  int64_t hd = getHeadDim();
+  if (std::optional<APFloat> scale = getScale()) {
+    double expected = 1.0 / std::sqrt(static_cast<double>(hd));
+    if (std::abs(scale->convertToDouble() - expected) > 1e-6 * expected)
+      unsupported = "a softmax scale other than 1/sqrt(head_dim)";
+  }
+  // A window at least as long as the context is full attention.
+  if (std::optional<int64_t> window = getSlidingWindow()) {
+    if (!contextLength)
+      unsupported = "sliding-window attention";
+    else if (*window < *contextLength)
+      unsupported = "sliding_window " + std::to_string(*window) +
+                    " shorter than the context (" +
+                    std::to_string(*contextLength) + ")";
+  }
+  attrs.push_back(namedInt(*this, "layer", getLayer()));
+  attrs.push_back(namedInt(*this, "num_heads", getNumHeads()));
+  attrs.push_back(namedInt(*this, "num_kv_heads", getNumKvHeads()));
+  attrs.push_back(namedInt(*this, "head_dim", hd));
+}
+
+SmallVector<Value> GatedActOp::getSemanticInputs() {
+  return {getGate(), getUp()};
+}
+// The table's schema lists the kinds the kernels implement.
+void GatedActOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
+                                  std::optional<int64_t>, std::string &) {
+  attrs.push_back(namedString(*this, "kind", stringifyGatedActKind(getKind())));
+}
+
+SmallVector<Value> AddOp::getSemanticInputs() { return {getLhs(), getRhs()}; }

@@ -20,6 +20,7 @@
 
 #include "lowbit/Dialect/Lowbit/IR/KernelExports.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/OpSemantics/OpSemantics.h"
 #include "lowbit/Target/TargetRegistry.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -273,12 +274,17 @@ public:
                    "lowbit.qmatmul)";
           return false;
         })
-        // The float graph ops run on the runtime's x86 kernel library.
-        .Case<ParamOp, EmbeddingOp, RMSNormOp, LinearOp, RotaryOp, AttentionOp,
-              GatedActOp, AddOp>([](Operation *) { return true; })
-        .Case<ModuleOp, func::FuncOp, func::ReturnOp, func::CallOp,
+        .Case<ParamOp, ModuleOp, func::FuncOp, func::ReturnOp, func::CallOp,
               arith::ConstantOp>([](Operation *) { return true; })
         .Default([&](Operation *other) {
+          // Graph ops of the op table (lowbitrt/OpTable.h) run on the
+          // runtime's portable kernels, the table's reference
+          // implementations; ops whose kernel is the target's own are
+          // checked above, through the kernels they call.
+          if (const ::lowbit::rt::ops::OpDef *def =
+                  ::lowbit::lookupOpDef(other))
+            if (!def->targetKernel && def->reference)
+              return true;
           reason = "op '" + other->getName().getStringRef().str() +
                    "' is not supported";
           return false;

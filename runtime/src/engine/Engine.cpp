@@ -221,53 +221,31 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
   };
   for (const Op &op : prog.ops) {
     bindingStart.push_back(bindings.size());
-    const int n = lowbit_hal_op_binding_count(
-        op.kind == OpKind::QMatmul     ? LOWBIT_HAL_OP_QMATMUL
-        : op.kind == OpKind::Attention ? LOWBIT_HAL_OP_ATTENTION
-        : op.kind == OpKind::Linear    ? LOWBIT_HAL_OP_LINEAR
-                                       : LOWBIT_HAL_OP_ADD);
-    std::vector<lowbit_hal_binding> b(op.constants.begin(),
-                                      op.constants.begin() + n);
+    // The op's binding order (lowbitrt/OpTable.h): its constants from the
+    // model, its buffers and cache from this session.
     const int d = op.device;
-    switch (op.kind) {
-    case OpKind::Embedding:
-      b[1] = full(op.in[0], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::RmsNorm:
-      b[0] = full(op.in[0], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::Linear:
-      b[0] = full(op.in[0], d);
-      b[3] = full(op.out, d);
-      break;
-    case OpKind::QMatmul:
-      b[0] = full(op.in[0], d);
-      b[4] = full(op.out, d);
-      break;
-    case OpKind::Rotary:
-      b[0] = full(op.in[0], d);
-      b[1] = full(op.in[1], d);
-      b[2] = full(op.out, d);
-      break;
-    case OpKind::Attention: {
-      for (int j = 0; j < 4; ++j)
-        b[size_t(j)] = full(op.in[size_t(j)], d);
-      // b[4] and b[5], the caches, are set by resizeCaches.
-      b[6] = full(op.out, d);
-      break;
+    for (int k = 0; k < op.def->numBindings; ++k) {
+      const ops::BindingDef &bd = op.def->bindings[k];
+      lowbit_hal_binding b = op.constants[size_t(k)];
+      switch (bd.slot) {
+      case ops::Slot::Input:
+        b = full(op.in[bd.index], d);
+        break;
+      case ops::Slot::Output:
+        b = full(op.out, d);
+        break;
+      case ops::Slot::Weight:
+        break;
+      case ops::Slot::CacheK:
+      case ops::Slot::CacheV:
+        // Set by resizeCaches, which also grows the caches.
+        b = lowbit_hal_binding{};
+        break;
+      }
+      bindings.push_back(b);
     }
-    case OpKind::GatedAct:
-    case OpKind::Add:
-      b[0] = full(op.in[0], d);
-      b[1] = full(op.in[1], d);
-      b[2] = full(op.out, d);
-      break;
-    }
-    bindings.insert(bindings.end(), b.begin(), b.end());
     SessionDevice &sd = devices[size_t(d)];
-    if (op.kind != OpKind::Attention)
+    if (!op.def->cacheAttr)
       throwIfFailed(
           sd.v->queue_reserve(sd.device, sd.queue, op.kernel, maxBatch, 0),
           op.context);
@@ -382,7 +360,7 @@ void lowbit_rt_session::resizeCaches(int64_t rows) {
   }
   // Scratch for attention over `rows` rows.
   for (const Op &op : prog.ops)
-    if (op.kind == OpKind::Attention) {
+    if (op.def->cacheAttr) {
       SessionDevice &sd = devices[size_t(op.device)];
       if (lowbit_hal_status st = sd.v->queue_reserve(
               sd.device, sd.queue, op.kernel, maxBatch, rows)) {
@@ -414,14 +392,17 @@ void lowbit_rt_session::resizeCaches(int64_t rows) {
   cacheRows = rows;
   for (size_t i = 0; i < prog.ops.size(); ++i) {
     const Op &op = prog.ops[i];
-    if (op.kind != OpKind::Attention)
-      continue;
-    const CacheDesc &c = prog.caches[size_t(op.cache)];
-    const uint64_t len = uint64_t(rows * c.numKVHeads * c.headDim) * 4;
-    bindings[bindingStart[i] + 4] =
-        lowbit_hal_binding{cacheK[size_t(op.cache)], 0, len};
-    bindings[bindingStart[i] + 5] =
-        lowbit_hal_binding{cacheV[size_t(op.cache)], 0, len};
+    for (int k = 0; k < op.def->numBindings; ++k) {
+      const ops::Slot slot = op.def->bindings[k].slot;
+      if (slot != ops::Slot::CacheK && slot != ops::Slot::CacheV)
+        continue;
+      const CacheDesc &c = prog.caches[size_t(op.cache)];
+      const uint64_t len = uint64_t(rows * c.numKVHeads * c.headDim) * 4;
+      bindings[bindingStart[i] + size_t(k)] = lowbit_hal_binding{
+          slot == ops::Slot::CacheK ? cacheK[size_t(op.cache)]
+                                    : cacheV[size_t(op.cache)],
+          0, len};
+    }
   }
 }
 

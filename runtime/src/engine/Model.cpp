@@ -8,9 +8,11 @@
 /// Reads the manifest of docs/bundle-manifest.md. Every field is
 /// type-checked before it is read (Fields.h), so a manifest of any shape
 /// gives either a valid Program or an EngineError naming the op and field at
-/// fault, never a crash or an exception of the JSON library. The generic
-/// parts of a qmatmul op are checked here; its target-specific fields go to
-/// the device that binds it (lowbitrt/hal.h). Then every op is placed on a
+/// fault, never a crash or an exception of the JSON library. Each op is
+/// validated by its entry of the op table (lowbitrt/OpTable.h): buffer
+/// types, attribute schema, weights and shape rule; fields the table does
+/// not declare (a qmatmul's kernel list) go to the device that binds it
+/// (lowbitrt/hal.h). Then every op is placed on a
 /// device (the primary one if it supports the op, else `cpu`), bound to a
 /// kernel there, and the copies between devices are planned
 /// (docs/runtime-hal.md).
@@ -91,31 +93,57 @@ private:
 
   int64_t cols(int id) const { return prog.buffers[size_t(id)].cols; }
 
-  /// The tensor named by field `key`, checked for dtype and shape.
-  const BundleTensor &tensor(const Fields &f, const char *key, DType dtype,
-                             const std::vector<int64_t> &shape) const {
-    std::string name = f.string(key);
+  /// Attribute \p def of the op's manifest object \p f.
+  static void attribute(const Fields &f, const ops::AttrDef &def,
+                        ops::AttrValue &v) {
+    if (!def.required && !f.has(def.name))
+      return;
+    v.present = true;
+    switch (def.type) {
+    case ops::AttrType::Int:
+      v.i = f.integer(def.name);
+      break;
+    case ops::AttrType::Number:
+      v.f = f.number(def.name);
+      break;
+    case ops::AttrType::Bool:
+      v.b = f.boolean(def.name);
+      break;
+    case ops::AttrType::String:
+      v.s = f.string(def.name);
+      break;
+    }
+    std::string err = ops::checkAttr(def, v);
+    if (!err.empty())
+      fail(f.context() + ": " + err);
+  }
+
+  /// The weight of \p role (a field naming a bundle tensor), checked for
+  /// dtype; absent if the role is optional and the field is not there.
+  void weight(const Fields &f, const ops::RoleDef &role, ops::WeightInfo &w,
+              std::string &name) const {
+    if (role.optional && !f.has(role.name))
+      return;
+    name = f.string(role.name);
     const BundleTensor *t = model.bundle->tensor(name);
     if (!t)
-      fail(f.context() + ": field '" + key + "': tensor '" + name +
+      fail(f.context() + ": field '" + role.name + "': tensor '" + name +
            "' is not in the bundle");
-    if (t->dtype != dtype)
+    const bool ok = role.type == ops::ValueType::F32 ? t->dtype == DType::F32
+                    : role.type == ops::ValueType::I32
+                        ? t->dtype == DType::I32
+                        : (t->dtype == DType::Bytes || t->dtype == DType::U8 ||
+                           t->dtype == DType::I8);
+    if (!ok)
       fail(f.context() + ": tensor '" + name + "' has dtype " +
            std::string(dtypeName(t->dtype)) + ", expected " +
-           std::string(dtypeName(dtype)));
-    if (t->shape != shape)
-      fail(f.context() + ": tensor '" + name + "' has shape " +
-           shapeString(t->shape) + ", expected " + shapeString(shape));
-    return *t;
+           ops::valueTypeName(role.type));
+    w.present = true;
+    w.name = name.c_str();
+    w.shape = t->shape;
+    w.data = t->data;
+    w.bytes = t->size;
   }
-
-  const float *f32Tensor(const Fields &f, const char *key,
-                         const std::vector<int64_t> &shape) const {
-    return reinterpret_cast<const float *>(
-        tensor(f, key, DType::F32, shape).data);
-  }
-
-  void parseQMatmul(const Fields &f, Op &op);
 };
 
 void ProgramParser::parse(const json &programJson) {
@@ -173,28 +201,13 @@ void ProgramParser::parse(const json &programJson) {
     ctx += " (" + name + ")";
     Fields f(ops[i], ctx);
 
-    Op op;
-    op.context = ctx;
-    int wantIn = 0;
-    if (name == "embedding") {
-      op.kind = OpKind::Embedding, wantIn = 1;
-    } else if (name == "rms_norm") {
-      op.kind = OpKind::RmsNorm, wantIn = 1;
-    } else if (name == "linear") {
-      op.kind = OpKind::Linear, wantIn = 1;
-    } else if (name == "qmatmul") {
-      op.kind = OpKind::QMatmul, wantIn = 1;
-    } else if (name == "rotary") {
-      op.kind = OpKind::Rotary, wantIn = 2;
-    } else if (name == "attention") {
-      op.kind = OpKind::Attention, wantIn = 4;
-    } else if (name == "gated_act") {
-      op.kind = OpKind::GatedAct, wantIn = 2;
-    } else if (name == "add") {
-      op.kind = OpKind::Add, wantIn = 2;
-    } else {
+    const ops::OpDef *def = ops::opByName(name);
+    if (!def)
       fail(ctx + ": unknown op '" + name + "'");
-    }
+    Op op;
+    op.def = def;
+    op.context = ctx;
+    const int wantIn = def->numInputs;
 
     const json &in = f.array("in");
     if (static_cast<int>(in.size()) != wantIn)
@@ -221,184 +234,69 @@ void ProgramParser::parse(const json &programJson) {
       fail(ctx + ": output buffer " + std::to_string(op.out) +
            " is a program input");
 
-    const int x = op.in[0];
-    switch (op.kind) {
-    case OpKind::Embedding: {
-      expectBuffer(x, true, 1, ctx, "tokens");
-      expectBuffer(op.out, false, -1, ctx, "output");
-      std::string name = f.string("table");
-      const BundleTensor *t = model.bundle->tensor(name);
-      if (!t)
-        fail(ctx + ": field 'table': tensor '" + name +
-             "' is not in the bundle");
-      if (t->shape.size() != 2)
-        fail(ctx + ": tensor '" + name + "' must have rank 2, has shape " +
-             shapeString(t->shape));
-      op.rows = t->shape[0];
-      op.cols = cols(op.out);
-      op.weight = f32Tensor(f, "table", {op.rows, op.cols});
-      break;
+    // The op's schema: buffer types (i32 inputs are [T] ids or positions),
+    // attributes, weights; then its shape rule.
+    auto isInt = [&](int j) {
+      return def->inputs[j].type == ops::ValueType::I32;
+    };
+    for (int j = 0; j < wantIn; ++j)
+      expectBuffer(op.in[size_t(j)], isInt(j), isInt(j) ? 1 : -1, ctx,
+                   def->inputs[j].name);
+    expectBuffer(op.out, false, -1, ctx, "output");
+    ops::AttrValues attrs;
+    for (int a = 0; a < def->numAttrs; ++a)
+      attribute(f, def->attrs[a], attrs[size_t(a)]);
+    ops::ShapeQuery q;
+    std::string weightNames[ops::kMaxWeights];
+    for (int w = 0; w < def->numWeights; ++w)
+      weight(f, def->weights[w], q.weights[w], weightNames[w]);
+    for (int j = 0; j < wantIn; ++j)
+      q.inCols[j] = cols(op.in[size_t(j)]);
+    q.outCols = cols(op.out);
+    q.attrs = &attrs;
+    q.target = model.target.c_str();
+    q.desc.kind = def->kind;
+    std::string err = def->shape(q);
+    if (!err.empty())
+      fail(ctx + ": " + err);
+    for (int j = 0; j < wantIn; ++j)
+      if (q.wantIn[j] >= 0)
+        expectBuffer(op.in[size_t(j)], isInt(j), q.wantIn[j], ctx,
+                     def->inputs[j].name);
+    if (q.wantOut >= 0)
+      expectBuffer(op.out, false, q.wantOut, ctx, "output");
+    for (int w = 0; w < def->numWeights; ++w) {
+      const ops::WeightInfo &wi = q.weights[w];
+      if (!wi.present)
+        continue;
+      if (!q.wantWeight[w].empty() && wi.shape != q.wantWeight[w])
+        fail(ctx + ": tensor '" + weightNames[w] + "' has shape " +
+             shapeString(wi.shape) + ", expected " +
+             shapeString(q.wantWeight[w]));
+      op.weight[size_t(w)] = wi.data;
+      op.weightBytes[size_t(w)] = wi.bytes;
     }
-    case OpKind::RmsNorm: {
-      expectBuffer(x, false, -1, ctx, "input");
-      op.cols = cols(x);
-      expectBuffer(op.out, false, op.cols, ctx, "output");
-      op.weight = f32Tensor(f, "weight", {op.cols});
-      // Checked as a double: a finite value above FLT_MAX would become an
-      // infinite float eps (and the conversion is undefined behaviour).
-      double eps = f.number("eps");
-      if (!(eps >= 0.0))
-        fail(ctx + ": field 'eps' must not be negative");
-      if (eps > std::numeric_limits<float>::max())
-        fail(ctx + ": field 'eps' is out of range for f32");
-      op.eps = static_cast<float>(eps);
-      break;
-    }
-    case OpKind::Linear:
-      expectBuffer(x, false, -1, ctx, "input");
-      expectBuffer(op.out, false, -1, ctx, "output");
-      op.cols = cols(x);
-      op.rows = cols(op.out);
-      op.weight = f32Tensor(f, "weight", {op.rows, op.cols});
-      if (f.has("bias"))
-        op.bias = f32Tensor(f, "bias", {op.rows});
-      break;
-    case OpKind::QMatmul:
-      parseQMatmul(f, op);
-      break;
-    case OpKind::Rotary: {
-      expectBuffer(x, false, -1, ctx, "input");
-      expectBuffer(op.in[1], true, 1, ctx, "positions");
-      expectBuffer(op.out, false, cols(x), ctx, "output");
-      std::string style = f.string("style");
-      if (style == "rotate_half")
-        op.style = kernels::RotaryStyle::HalfSplit;
-      else if (style == "interleaved")
-        op.style = kernels::RotaryStyle::Interleaved;
-      else
-        fail(ctx + ": unknown rotary style '" + style + "'");
-      double theta = f.number("theta");
-      if (!(theta > 0.0))
-        fail(ctx + ": field 'theta' must be positive");
-      op.theta = theta;
-      op.headDim = f.integer("head_dim", 2, 1 << 16);
-      if (op.headDim % 2 != 0 || cols(x) % op.headDim != 0)
-        fail(ctx + ": head_dim " + std::to_string(op.headDim) +
-             " must be even and divide the input's " + std::to_string(cols(x)) +
-             " columns");
-      op.numHeads = cols(x) / op.headDim;
-      op.invFreq.resize(static_cast<size_t>(op.headDim / 2));
-      kernels::computeRotaryInvFreq(op.headDim, theta, op.invFreq.data());
-      break;
-    }
-    case OpKind::Attention: {
-      int64_t layer = f.integer("layer");
-      op.numHeads = f.integer("num_heads", 1, 1 << 16);
-      op.numKVHeads = f.integer("num_kv_heads", 1, 1 << 16);
-      op.headDim = f.integer("head_dim", 1, 1 << 16);
-      if (op.numHeads % op.numKVHeads != 0)
-        fail(ctx + ": num_heads " + std::to_string(op.numHeads) +
-             " is not a multiple of num_kv_heads " +
-             std::to_string(op.numKVHeads));
-      int64_t qCols = op.numHeads * op.headDim;
-      int64_t kvCols = op.numKVHeads * op.headDim;
-      expectBuffer(op.in[0], false, qCols, ctx, "q");
-      expectBuffer(op.in[1], false, kvCols, ctx, "k");
-      expectBuffer(op.in[2], false, kvCols, ctx, "v");
-      expectBuffer(op.in[3], true, 1, ctx, "positions");
-      expectBuffer(op.out, false, qCols, ctx, "output");
+    if (def->cacheAttr) {
+      int64_t layer = attrs[size_t(def->attrIndex(def->cacheAttr))].i;
       auto it = cacheOfLayer.find(layer);
       if (it == cacheOfLayer.end())
-        fail(ctx + ": layer " + std::to_string(layer) +
+        fail(ctx + ": " + def->cacheAttr + " " + std::to_string(layer) +
              " has no kv_cache entry");
       const CacheDesc &c = prog.caches[size_t(it->second)];
-      if (c.numKVHeads != op.numKVHeads || c.headDim != op.headDim)
+      if (c.numKVHeads != q.desc.num_kv_heads || c.headDim != q.desc.head_dim)
         fail(ctx + ": kv_cache of layer " + std::to_string(layer) + " holds " +
              std::to_string(c.numKVHeads) + " heads of " +
              std::to_string(c.headDim) + ", the op needs " +
-             std::to_string(op.numKVHeads) + " of " +
-             std::to_string(op.headDim));
+             std::to_string(q.desc.num_kv_heads) + " of " +
+             std::to_string(q.desc.head_dim));
       op.cache = it->second;
-      prog.maxHeadDim = std::max(prog.maxHeadDim, op.headDim);
-      break;
     }
-    case OpKind::GatedAct: {
-      std::string kind = f.string("kind");
-      if (kind == "silu")
-        op.gelu = false;
-      else if (kind == "gelu_tanh")
-        op.gelu = true;
-      else
-        fail(ctx + ": unknown activation kind '" + kind + "'");
-      [[fallthrough]];
-    }
-    case OpKind::Add:
-      expectBuffer(op.in[0], false, -1, ctx, "first input");
-      op.cols = cols(op.in[0]);
-      expectBuffer(op.in[1], false, op.cols, ctx, "second input");
-      expectBuffer(op.out, false, op.cols, ctx, "output");
-      break;
-    }
+    op.desc = q.desc;
+    op.layout = std::move(q.layout);
+    if (def->deviceFields)
+      op.json = f.object().dump();
     prog.ops.push_back(std::move(op));
   }
-}
-
-void ProgramParser::parseQMatmul(const Fields &f, Op &op) {
-  const std::string &ctx = f.context();
-  const int64_t N = f.integer("N", 1, kMaxDim);
-  const int64_t K = f.integer("K", 1, kMaxDim);
-  expectBuffer(op.in[0], false, K, ctx, "input");
-  expectBuffer(op.out, false, N, ctx, "output");
-  op.rows = N;
-  op.cols = K;
-
-  if (f.has("bias"))
-    op.bias = f32Tensor(f, "bias", {N});
-  if (f.has("perm")) {
-    const BundleTensor &t = tensor(f, "perm", DType::I32, {K});
-    const int32_t *perm = reinterpret_cast<const int32_t *>(t.data);
-    std::vector<bool> seen(static_cast<size_t>(K), false);
-    for (int64_t j = 0; j < K; ++j) {
-      int32_t v = perm[j];
-      if (v < 0 || v >= K || seen[size_t(v)])
-        fail(ctx + ": perm tensor '" + std::string(t.name) +
-             "' is not a permutation of [0, " + std::to_string(K) +
-             "): entry " + std::to_string(j) + " = " + std::to_string(v));
-      seen[size_t(v)] = true;
-    }
-    op.perm = perm;
-    prog.maxPermK = std::max(prog.maxPermK, K);
-  }
-
-  // The quantization scheme (what every device needs); the packed layout's
-  // own checks are the device's.
-  op.bits = static_cast<int>(f.integer("bits", 1, 64));
-  op.groupSize = f.integer("group_size");
-  op.symmetric = f.boolean("symmetric");
-  std::string scaleType = f.string("scale_type");
-  if (scaleType != "f32" && scaleType != "f16")
-    fail(ctx + ": scale_type '" + scaleType + "' is not f32 or f16");
-  op.f16Scales = scaleType == "f16";
-  // Manifests without a `layout` field hold the layout of their target.
-  if (f.has("layout"))
-    op.layout = f.string("layout");
-  else if (model.target == "x86")
-    op.layout = "x86-tile16-v1";
-  else
-    fail(ctx + ": missing field 'layout'");
-
-  std::string weightName = f.string("weight");
-  const BundleTensor *w = model.bundle->tensor(weightName);
-  if (!w)
-    fail(ctx + ": field 'weight': tensor '" + weightName +
-         "' is not in the bundle");
-  if (w->dtype != DType::Bytes && w->dtype != DType::U8 &&
-      w->dtype != DType::I8)
-    fail(ctx + ": packed weight '" + weightName + "' has dtype " +
-         std::string(dtypeName(w->dtype)) + ", expected bytes");
-  op.packed = w->data;
-  op.packedBytes = w->size;
-  op.json = f.object().dump();
 }
 
 /// An optional integer token id: absent, null, an integer, or (for
@@ -622,58 +520,10 @@ lowbit_hal_binding constant(DeviceSlot &d, const void *data, uint64_t bytes) {
   return b;
 }
 
+/// The op's descriptor, pointing into \p op.
 lowbit_hal_op_desc describe(const Op &op) {
-  lowbit_hal_op_desc d{};
-  switch (op.kind) {
-  case OpKind::Embedding:
-    d.kind = LOWBIT_HAL_OP_EMBEDDING;
-    break;
-  case OpKind::RmsNorm:
-    d.kind = LOWBIT_HAL_OP_RMS_NORM;
-    break;
-  case OpKind::Linear:
-    d.kind = LOWBIT_HAL_OP_LINEAR;
-    break;
-  case OpKind::QMatmul:
-    d.kind = LOWBIT_HAL_OP_QMATMUL;
-    break;
-  case OpKind::Rotary:
-    d.kind = LOWBIT_HAL_OP_ROTARY;
-    break;
-  case OpKind::Attention:
-    d.kind = LOWBIT_HAL_OP_ATTENTION;
-    break;
-  case OpKind::GatedAct:
-    d.kind = LOWBIT_HAL_OP_GATED_ACT;
-    break;
-  case OpKind::Add:
-    d.kind = LOWBIT_HAL_OP_ADD;
-    break;
-  }
-  d.rows = op.rows;
-  d.cols = op.cols;
-  d.eps = op.eps;
-  d.theta = op.theta;
-  d.num_heads = op.numHeads;
-  d.num_kv_heads = op.numKVHeads;
-  d.head_dim = op.headDim;
-  d.bits = op.bits;
-  d.group_size = op.groupSize;
-  if (op.bias)
-    d.flags |= LOWBIT_HAL_OP_HAS_BIAS;
-  if (op.perm)
-    d.flags |= LOWBIT_HAL_OP_HAS_PERM;
-  if (op.kind == OpKind::QMatmul && op.symmetric)
-    d.flags |= LOWBIT_HAL_OP_SYMMETRIC;
-  if (op.f16Scales)
-    d.flags |= LOWBIT_HAL_OP_F16_SCALES;
-  if (op.kind == OpKind::Rotary &&
-      op.style == kernels::RotaryStyle::Interleaved)
-    d.flags |= LOWBIT_HAL_OP_ROTARY_INTERLEAVED;
-  if (op.gelu)
-    d.flags |= LOWBIT_HAL_OP_GELU_TANH;
+  lowbit_hal_op_desc d = op.desc;
   d.layout = op.layout.empty() ? nullptr : op.layout.c_str();
-  d.weight_bytes = op.packedBytes;
   d.op_json = op.json.empty() ? nullptr : op.json.c_str();
   d.op_json_size = op.json.size();
   d.context = op.context.c_str();
@@ -704,8 +554,8 @@ void planAndBind(Model &model) {
     if (!primary.v().supports_op(primary.device, &d)) {
       if (primaryIsCpu)
         fail(op.context + ": not supported by device '" + model.device +
-                 "' (layout '" + op.layout + "', " + std::to_string(op.bits) +
-                 " bits)",
+                 "' (layout '" + op.layout + "', " +
+                 std::to_string(op.desc.bits) + " bits)",
              LOWBIT_RT_UNSUPPORTED);
       op.device = fallbackDevice(model);
       ++model.fallbackOps;
@@ -715,11 +565,10 @@ void planAndBind(Model &model) {
   // back, all of them do.
   model.cacheDevice.assign(prog.caches.size(), 0);
   for (const Op &op : prog.ops)
-    if (op.kind == OpKind::Attention && op.device != 0)
+    if (op.def->cacheAttr && op.device != 0)
       model.cacheDevice[size_t(op.cache)] = op.device;
   for (Op &op : prog.ops)
-    if (op.kind == OpKind::Attention &&
-        op.device != model.cacheDevice[size_t(op.cache)]) {
+    if (op.def->cacheAttr && op.device != model.cacheDevice[size_t(op.cache)]) {
       op.device = model.cacheDevice[size_t(op.cache)];
       ++model.fallbackOps;
     }
@@ -730,25 +579,11 @@ void planAndBind(Model &model) {
     lowbit_hal_op_desc d = describe(op);
     throwIfFailed(
         dev.v().kernel_create(dev.device, dev.executable, &d, &op.kernel));
-    auto f32 = [](int64_t n) { return static_cast<uint64_t>(n) * 4; };
-    switch (op.kind) {
-    case OpKind::Embedding:
-      op.constants[0] = constant(dev, op.weight, f32(op.rows * op.cols));
-      break;
-    case OpKind::RmsNorm:
-      op.constants[1] = constant(dev, op.weight, f32(op.cols));
-      break;
-    case OpKind::Linear:
-      op.constants[1] = constant(dev, op.weight, f32(op.rows * op.cols));
-      op.constants[2] = constant(dev, op.bias, f32(op.rows));
-      break;
-    case OpKind::QMatmul:
-      op.constants[1] = constant(dev, op.packed, op.packedBytes);
-      op.constants[2] = constant(dev, op.bias, f32(op.rows));
-      op.constants[3] = constant(dev, op.perm, f32(op.cols));
-      break;
-    default:
-      break;
+    for (int i = 0; i < op.def->numBindings; ++i) {
+      const ops::BindingDef &b = op.def->bindings[i];
+      if (b.slot == ops::Slot::Weight)
+        op.constants[size_t(i)] =
+            constant(dev, op.weight[b.index], op.weightBytes[b.index]);
     }
   }
   model.isa = model.devices[0].v().description(model.devices[0].device);

@@ -20,6 +20,7 @@
 #include "EngineError.h"
 #include "lowbitrt/Bundle.h"
 #include "lowbitrt/Kernels.h"
+#include "lowbitrt/OpTable.h"
 #include "lowbitrt/Tokenizer.h"
 #include "lowbitrt/hal.h"
 #include "lowbitrt/lowbit_rt.h"
@@ -31,17 +32,6 @@
 #include <vector>
 
 namespace lowbit::rt::engine {
-
-enum class OpKind {
-  Embedding,
-  RmsNorm,
-  Linear,
-  QMatmul,
-  Rotary,
-  Attention,
-  GatedAct,
-  Add,
-};
 
 /// One buffer of the program: T rows of `cols` elements.
 struct BufferDesc {
@@ -56,37 +46,30 @@ struct CacheDesc {
   int64_t headDim = 0;
 };
 
-/// One validated op. Only the fields of its kind are meaningful.
+/// One validated op: its definition in the op table (lowbitrt/OpTable.h),
+/// its buffers, its kernel descriptor and constant weights.
 struct Op {
-  OpKind kind = OpKind::Add;
-  std::array<int, 4> in{};
+  const ops::OpDef *def = nullptr;
+  std::array<int, ops::kMaxInputs> in{};
   int numIn = 0;
   int out = 0;
 
-  /// embedding: the table [rows, cols]; rms_norm: weight [cols];
-  /// linear: weight [rows = N, cols = K] and bias; qmatmul: rows = N and
-  /// cols = K (the weight is the driver's).
-  const float *weight = nullptr;
-  const float *bias = nullptr;
-  int64_t rows = 0;
-  int64_t cols = 0;
-  float eps = 0.0f;
-
-  /// qmatmul: bits, group size, symmetric, f16 scales, the packed weight
-  /// (in the bundle) and its codec; bias and perm (or null).
-  int bits = 0;
-  int64_t groupSize = 0;
-  bool symmetric = true;
-  bool f16Scales = false;
-  const uint8_t *packed = nullptr;
-  uint64_t packedBytes = 0;
+  /// The descriptor the shape rule filled (its pointers are set from the
+  /// strings below when it is handed to a device).
+  lowbit_hal_op_desc desc{};
+  /// The constant weights (bundle memory), by OpDef::weights index (null:
+  /// an absent optional one).
+  std::array<const void *, ops::kMaxWeights> weight{};
+  std::array<uint64_t, ops::kMaxWeights> weightBytes{};
+  /// qmatmul: the codec of the packed weight.
   std::string layout;
-  const int32_t *perm = nullptr;
-  /// qmatmul: the op's manifest object (JSON text) for the device's own
-  /// fields.
+  /// Ops with OpDef::deviceFields: the manifest object (JSON text) for the
+  /// device's own fields.
   std::string json;
   /// "op 3 (qmatmul)".
   std::string context;
+  /// Ops that bind a KV cache: index into Program::caches.
+  int cache = 0;
 
   /// The plan: the index into Model::devices of the device that runs it, and
   /// its kernel there.
@@ -94,7 +77,7 @@ struct Op {
   lowbit_hal_kernel *kernel = nullptr;
   /// The constant bindings (weights imported into `device`), by binding
   /// index; program buffers and caches are bound per session.
-  std::array<lowbit_hal_binding, 8> constants{};
+  std::array<lowbit_hal_binding, ops::kMaxBindings> constants{};
   /// Copies of program buffers to `device` before the op runs.
   struct Transfer {
     int buffer = 0;
@@ -102,19 +85,6 @@ struct Op {
     int to = 0;
   };
   std::vector<Transfer> transfers;
-
-  /// rotary and attention.
-  kernels::RotaryStyle style = kernels::RotaryStyle::HalfSplit;
-  std::vector<double> invFreq;
-  double theta = 0.0;
-  int64_t numHeads = 0;
-  int64_t numKVHeads = 0;
-  int64_t headDim = 0;
-  /// attention: index into Program::caches.
-  int cache = 0;
-
-  /// gated_act: gelu_tanh instead of silu.
-  bool gelu = false;
 };
 
 /// The dispatch program.
@@ -125,11 +95,6 @@ struct Program {
   int output = 0;
   std::vector<CacheDesc> caches;
   std::vector<Op> ops;
-  /// The largest K of a qmatmul with a permutation (0: none). Informative:
-  /// sessions size the qmatmul scratch with queue_reserve.
-  int64_t maxPermK = 0;
-  /// The largest attention head dimension (0: no attention).
-  int64_t maxHeadDim = 0;
 };
 
 /// One device of a model: the primary (index 0) or the `cpu` fallback.

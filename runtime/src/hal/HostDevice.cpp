@@ -70,9 +70,11 @@ const char *description(const lowbit_hal_device *d) {
 }
 
 int supportsOp(const lowbit_hal_device *d, const lowbit_hal_op_desc *op) {
-  if (!op || op->kind < 0 || op->kind >= LOWBIT_HAL_OP_KIND_COUNT)
+  const lowbit::rt::ops::OpDef *def =
+      op ? lowbit::rt::ops::opByKind(op->kind) : nullptr;
+  if (!def)
     return 0;
-  if (op->kind == LOWBIT_HAL_OP_QMATMUL)
+  if (def->targetKernel)
     return dev(d)->supportsQMatmul(*op) ? 1 : 0;
   return 1;
 }
@@ -147,27 +149,15 @@ lowbit_hal_status kernelCreate(lowbit_hal_device *d, lowbit_hal_executable *exe,
   k->desc.op_json = nullptr;
   k->desc.op_json_size = 0;
   k->desc.context = nullptr;
-  switch (op->kind) {
-  case LOWBIT_HAL_OP_ROTARY:
-    if (op->head_dim < 2 || op->head_dim % 2 || !(op->theta > 0.0))
-      return invalid(ctx + ": rotary needs an even head_dim and theta > 0");
-    k->invFreq.resize(static_cast<size_t>(op->head_dim / 2));
-    kernels::computeRotaryInvFreq(op->head_dim, op->theta, k->invFreq.data());
-    break;
-  case LOWBIT_HAL_OP_ATTENTION:
-    if (op->num_heads <= 0 || op->num_kv_heads <= 0 || op->head_dim <= 0 ||
-        op->num_heads % op->num_kv_heads)
-      return invalid(ctx + ": attention heads " +
-                     std::to_string(op->num_heads) + "/" +
-                     std::to_string(op->num_kv_heads) + " are not valid");
-    break;
-  case LOWBIT_HAL_OP_QMATMUL:
+  k->def = lowbit::rt::ops::opByKind(op->kind);
+  if (k->def->prepare) {
+    std::string err = k->def->prepare(*op, k->constants);
+    if (!err.empty())
+      return invalid(ctx + ": " + err);
+  }
+  if (k->def->targetKernel)
     if (lowbit_hal_status s = dev(d)->createQMatmul(exe, *op, k->qmatmul))
       return s;
-    break;
-  default:
-    break;
-  }
   *out = reinterpret_cast<lowbit_hal_kernel *>(k.release());
   return nullptr;
 }
@@ -200,12 +190,13 @@ lowbit_hal_status queueReserve(lowbit_hal_device *d, lowbit_hal_queue *q,
     return invalid("queue_reserve: bad argument");
   HostQueue &queue = *que(q);
   const HostKernel &kernel = *ker(k);
-  if (kernel.desc.kind == LOWBIT_HAL_OP_ATTENTION) {
-    size_t n = static_cast<size_t>(kernels::attentionScratchSize(
-        cacheRows, kernel.desc.head_dim, queue.pool.get()));
-    if (queue.attention.size() < n)
-      queue.attention.resize(n);
-  } else if (kernel.desc.kind == LOWBIT_HAL_OP_QMATMUL) {
+  if (kernel.def->scratchDoubles) {
+    size_t n = static_cast<size_t>(
+        kernel.def->scratchDoubles(kernel.desc, cacheRows, queue.pool.get()));
+    if (queue.scratch.size() < n)
+      queue.scratch.resize(n);
+  }
+  if (kernel.def->targetKernel) {
     size_t n = static_cast<size_t>(dev(d)->qmatmulScratchFloats(
         kernel, maxRows, queue.pool->getNumThreads()));
     if (queue.qmatmul.size() < n)
@@ -318,177 +309,46 @@ const lowbit_hal_device_vtable *HostDevice::vtable() { return &kVtable; }
 // Dispatch
 //===----------------------------------------------------------------------===//
 
-namespace {
-/// Resolves the bindings of one dispatch to host pointers, checking each
-/// range holds at least the bytes the op reads or writes.
-struct Operands {
-  const lowbit_hal_binding *b;
-  int32_t count;
-  lowbit_hal_status error = nullptr;
-
-  /// The checks are a few compares per binding (inlined: dispatch is on the
-  /// decode path); the messages are built only on failure.
-  template <typename T>
-  [[gnu::always_inline]] inline T *get(int i, int64_t elems, const char *what,
-                                       bool optional = false) {
-    const lowbit_hal_binding &x = b[i];
-    const HostBuffer *h = buf(x.buffer);
-    const uint64_t bytes = static_cast<uint64_t>(elems) * sizeof(T);
-    if (!h && optional)
-      return nullptr;
-    if (__builtin_expect(!h || x.length < bytes || x.offset > h->size ||
-                             x.length > h->size - x.offset,
-                         0))
-      return fail<T>(i, bytes, what, optional);
-    return reinterpret_cast<T *>(h->data + x.offset);
-  }
-
-  template <typename T>
-  [[gnu::noinline]] T *fail(int i, uint64_t bytes, const char *what,
-                            bool optional) {
-    const lowbit_hal_binding &x = b[i];
-    if (error || (!x.buffer && optional))
-      return nullptr;
-    if (!x.buffer)
-      error = invalid(std::string("dispatch: binding ") + std::to_string(i) +
-                      " (" + what + ") is missing");
-    else
-      error = invalid(std::string("dispatch: binding ") + std::to_string(i) +
-                      " (" + what + ") of " + std::to_string(x.length) +
-                      " bytes at offset " + std::to_string(x.offset) +
-                      " does not hold the " + std::to_string(bytes) +
-                      " bytes needed");
-    return nullptr;
-  }
-};
-
-lowbit_hal_status kernelError(const char *op, const std::string &msg) {
-  return makeStatus(LOWBIT_HAL_INVALID_ARGUMENT, std::string(op) + ": " + msg);
-}
-} // namespace
-
 lowbit_hal_status HostDevice::dispatch(HostQueue &queue,
                                        const HostKernel &kernel,
                                        const lowbit_hal_binding *bindings,
                                        int32_t count, const void *push,
                                        uint32_t pushSize) const {
   const lowbit_hal_op_desc &d = kernel.desc;
-  if (count != lowbit_hal_op_binding_count(d.kind))
+  const lowbit::rt::ops::OpDef &def = *kernel.def;
+  if (count != def.numBindings)
     return invalid("dispatch: " + std::to_string(count) +
                    " bindings for an op that takes " +
-                   std::to_string(lowbit_hal_op_binding_count(d.kind)));
+                   std::to_string(def.numBindings));
   if (!push || pushSize < sizeof(lowbit_hal_push_constants))
     return invalid("dispatch: missing push constants");
   lowbit_hal_push_constants pc;
   std::memcpy(&pc, push, sizeof(pc));
-  const int64_t T = pc.rows;
-  if (T < 0)
+  if (pc.rows < 0)
     return invalid("dispatch: negative row count");
-  kernels::ThreadPool *tp = queue.pool.get();
-  Operands o{bindings, count};
-  switch (d.kind) {
-  case LOWBIT_HAL_OP_EMBEDDING: {
-    const float *table = o.get<const float>(0, d.rows * d.cols, "table");
-    const int32_t *ids = o.get<const int32_t>(1, T, "ids");
-    float *out = o.get<float>(2, T * d.cols, "out");
-    if (o.error)
-      return o.error;
-    kernels::Status s = kernels::embedding(table, d.rows, d.cols, ids, T, out);
-    if (!s)
-      return kernelError("embedding", s.message());
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_RMS_NORM: {
-    const float *x = o.get<const float>(0, T * d.cols, "x");
-    const float *w = o.get<const float>(1, d.cols, "weight");
-    float *out = o.get<float>(2, T * d.cols, "out");
-    if (o.error)
-      return o.error;
-    kernels::rmsNorm(x, T, d.cols, w, d.eps, out, tp);
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_LINEAR: {
-    const float *x = o.get<const float>(0, T * d.cols, "x");
-    const float *w = o.get<const float>(1, d.rows * d.cols, "weight");
-    const float *bias = o.get<const float>(2, d.rows, "bias", true);
-    float *out = o.get<float>(3, T * d.rows, "out");
-    if (o.error)
-      return o.error;
-    kernels::linear(x, T, d.cols, w, d.rows, bias, out);
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_QMATMUL: {
+  lowbit::rt::ops::OpCall call;
+  call.desc = &d;
+  call.constants = kernel.constants.data();
+  call.rows = pc.rows;
+  call.cacheRows = pc.cache_rows;
+  call.bind = bindings;
+  call.pool = queue.pool.get();
+  call.scratch = queue.scratch.data();
+  call.scratchSize = static_cast<int64_t>(queue.scratch.size());
+  if (def.targetKernel) {
     QMatmulArgs a;
-    a.T = T;
-    a.x = o.get<const float>(0, T * d.cols, "x");
-    a.packed = o.get<const uint8_t>(1, 0, "packed weight");
+    a.T = pc.rows;
+    a.x = call.get<const float>(0, pc.rows * d.cols, "x");
+    a.packed = call.get<const uint8_t>(1, 0, "packed weight");
     a.packedBytes = bindings[1].length;
-    a.bias = o.get<const float>(2, d.rows, "bias", true);
-    a.perm = o.get<const int32_t>(3, d.cols, "perm", true);
-    a.y = o.get<float>(4, T * d.rows, "out");
-    if (o.error)
-      return o.error;
+    a.bias = call.get<const float>(2, d.rows, "bias", true);
+    a.perm = call.get<const int32_t>(3, d.cols, "perm", true);
+    a.y = call.get<float>(4, pc.rows * d.rows, "out");
+    if (!call.error.empty())
+      return invalid(call.error);
     return runQMatmul(kernel, a, queue);
   }
-  case LOWBIT_HAL_OP_ROTARY: {
-    const int64_t n = T * d.num_heads * d.head_dim;
-    const float *x = o.get<const float>(0, n, "x");
-    const int32_t *pos = o.get<const int32_t>(1, T, "positions");
-    float *out = o.get<float>(2, n, "out");
-    if (o.error)
-      return o.error;
-    if (out != x)
-      std::copy(x, x + n, out);
-    kernels::rotary(out, T, d.num_heads, d.head_dim, pos, kernel.invFreq.data(),
-                    (d.flags & LOWBIT_HAL_OP_ROTARY_INTERLEAVED)
-                        ? kernels::RotaryStyle::Interleaved
-                        : kernels::RotaryStyle::HalfSplit,
-                    tp);
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_ATTENTION: {
-    const int64_t qCols = d.num_heads * d.head_dim;
-    const int64_t kvCols = d.num_kv_heads * d.head_dim;
-    const int64_t C = pc.cache_rows;
-    const float *q = o.get<const float>(0, T * qCols, "q");
-    const float *k = o.get<const float>(1, T * kvCols, "k");
-    const float *v = o.get<const float>(2, T * kvCols, "v");
-    const int32_t *pos = o.get<const int32_t>(3, T, "positions");
-    kernels::KVCacheView cache;
-    cache.k = o.get<float>(4, C * kvCols, "k cache");
-    cache.v = o.get<float>(5, C * kvCols, "v cache");
-    cache.maxCtx = C;
-    cache.numKVHeads = d.num_kv_heads;
-    cache.headDim = d.head_dim;
-    float *out = o.get<float>(6, T * qCols, "out");
-    if (o.error)
-      return o.error;
-    kernels::Status s =
-        kernels::attention(q, k, v, pos, T, d.num_heads, d.num_kv_heads,
-                           d.head_dim, cache, out, tp, queue.attention.data(),
-                           static_cast<int64_t>(queue.attention.size()));
-    if (!s)
-      return kernelError("attention", s.message());
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_GATED_ACT:
-  case LOWBIT_HAL_OP_ADD: {
-    const int64_t n = T * d.cols;
-    const float *a = o.get<const float>(0, n, "first input");
-    const float *b = o.get<const float>(1, n, "second input");
-    float *out = o.get<float>(2, n, "out");
-    if (o.error)
-      return o.error;
-    if (d.kind == LOWBIT_HAL_OP_ADD)
-      kernels::add(a, b, n, out, tp);
-    else if (d.flags & LOWBIT_HAL_OP_GELU_TANH)
-      kernels::geluTanhMul(a, b, n, out, tp);
-    else
-      kernels::siluMul(a, b, n, out, tp);
-    return nullptr;
-  }
-  case LOWBIT_HAL_OP_KIND_COUNT:
-    break;
-  }
-  return invalid("dispatch: unknown op kind");
+  if (!def.reference(call))
+    return invalid(call.error);
+  return nullptr;
 }

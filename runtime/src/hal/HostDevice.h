@@ -20,6 +20,7 @@
 #define LOWBITRT_HAL_HOSTDEVICE_H
 
 #include "lowbitrt/Kernels.h"
+#include "lowbitrt/OpTable.h"
 #include "lowbitrt/hal.h"
 
 #include <cstdint>
@@ -34,9 +35,9 @@ lowbit_hal_status makeStatus(lowbit_hal_status_code code,
                              const std::string &message);
 
 /// Host memory, owned or wrapped.
-struct HostBuffer {
-  uint8_t *data = nullptr;
-  uint64_t size = 0;
+/// Its data and size are an ops::HostMemory, so the op table's reference
+/// implementations read bindings directly.
+struct HostBuffer : lowbit::rt::ops::HostMemory {
   /// Allocated by buffer_allocate (freed with the buffer).
   std::unique_ptr<uint8_t[]> storage;
 };
@@ -49,8 +50,10 @@ struct HostQMatmul {
 /// A bound op: the descriptor's sizes and the precomputed constants.
 struct HostKernel {
   lowbit_hal_op_desc desc{};
-  /// rotary: the Dh/2 inverse frequencies.
-  std::vector<double> invFreq;
+  /// The op's definition (lowbitrt/OpTable.h).
+  const lowbit::rt::ops::OpDef *def = nullptr;
+  /// What OpDef::prepare precomputed (rotary: the Dh/2 inverse frequencies).
+  std::vector<double> constants;
   /// qmatmul: the driver's state.
   std::unique_ptr<HostQMatmul> qmatmul;
 };
@@ -58,8 +61,8 @@ struct HostKernel {
 /// A session's stream: its thread pool and scratch.
 struct HostQueue {
   std::unique_ptr<lowbit::rt::kernels::ThreadPool> pool;
-  /// Attention scratch (doubles).
-  std::vector<double> attention;
+  /// Scratch of the reference implementations (OpDef::scratchDoubles).
+  std::vector<double> scratch;
   /// qmatmul scratch (floats), sized by HostDevice::qmatmulScratchFloats.
   std::vector<float> qmatmul;
 };
@@ -114,7 +117,8 @@ public:
                                        const QMatmulArgs &args,
                                        HostQueue &queue) const = 0;
 
-  /// dispatch of any kernel (the portable kernels, or runQMatmul).
+  /// dispatch of any kernel (the op table's reference implementation, or
+  /// runQMatmul for the target's own kernel).
   lowbit_hal_status dispatch(HostQueue &queue, const HostKernel &kernel,
                              const lowbit_hal_binding *bindings, int32_t count,
                              const void *push, uint32_t pushSize) const;

@@ -6,10 +6,11 @@
 ///
 /// \file
 /// lowbit_hal_status objects (allocated only on failure) and the binding
-/// counts of the op kinds of lowbitrt/hal.h.
+/// counts of the op kinds of lowbitrt/hal.h (from lowbitrt/OpTable.h).
 ///
 //===----------------------------------------------------------------------===//
 
+#include "lowbitrt/OpTable.h"
 #include "lowbitrt/hal.h"
 
 #include <cstdlib>
@@ -64,21 +65,6 @@ extern "C" void lowbit_hal_status_free(lowbit_hal_status status) {
 }
 
 extern "C" int lowbit_hal_op_binding_count(lowbit_hal_op_kind kind) {
-  switch (kind) {
-  case LOWBIT_HAL_OP_EMBEDDING:
-  case LOWBIT_HAL_OP_RMS_NORM:
-  case LOWBIT_HAL_OP_ROTARY:
-  case LOWBIT_HAL_OP_GATED_ACT:
-  case LOWBIT_HAL_OP_ADD:
-    return 3;
-  case LOWBIT_HAL_OP_LINEAR:
-    return 4;
-  case LOWBIT_HAL_OP_QMATMUL:
-    return 5;
-  case LOWBIT_HAL_OP_ATTENTION:
-    return 7;
-  case LOWBIT_HAL_OP_KIND_COUNT:
-    break;
-  }
-  return -1;
+  const lowbit::rt::ops::OpDef *def = lowbit::rt::ops::opByKind(kind);
+  return def ? def->numBindings : -1;
 }

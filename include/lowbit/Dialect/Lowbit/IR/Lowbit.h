@@ -67,6 +67,8 @@ mlir::LogicalResult verifyKernelLevelAttribute(mlir::Operation *op,
 #define GET_TYPEDEF_CLASSES
 #include "lowbit/Dialect/Lowbit/IR/LowbitTypes.h.inc"
 
+#include "lowbit/Dialect/Lowbit/IR/LowbitInterfaces.h.inc"
+
 #define GET_OP_CLASSES
 #include "lowbit/Dialect/Lowbit/IR/LowbitOps.h.inc"
 

@@ -3,6 +3,7 @@
 #ifndef LOWBIT_DIALECT_LOWBIT_IR_LOWBITOPS_TD
 #define LOWBIT_DIALECT_LOWBIT_IR_LOWBITOPS_TD
 
+include "lowbit/Dialect/Lowbit/IR/LowbitInterfaces.td"
 include "lowbit/Dialect/Lowbit/IR/LowbitTypes.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
@@ -97,7 +98,8 @@ def Lowbit_DequantizeOp : Lowbit_Op<"dequantize", [Pure]> {
 // Graph-level ops
 //===----------------------------------------------------------------------===//
 
-def Lowbit_EmbeddingOp : Lowbit_Op<"embedding", [Pure]> {
+def Lowbit_EmbeddingOp : Lowbit_Op<"embedding", [Pure,
+    DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticWeights"]>]> {
   let summary = "token embedding lookup";
   let description = [{
     Gathers rows of `table` (`[V, D]`) for integer `indices` of any shape;
@@ -117,7 +119,9 @@ def Lowbit_EmbeddingOp : Lowbit_Op<"embedding", [Pure]> {
 }
 
 def Lowbit_RMSNormOp : Lowbit_Op<"rms_norm",
-    [Pure, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AllTypesMatch<["input", "result"]>,
+     DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticWeights",
+                                                  "getSemanticAttrs"]>]> {
   let summary = "root-mean-square normalization over the last dimension";
   let description = [{
     `y = x / sqrt(mean(x^2, last dim) + epsilon) * weight`, with the mean
@@ -136,7 +140,8 @@ def Lowbit_RMSNormOp : Lowbit_Op<"rms_norm",
   let hasVerifier = 1;
 }
 
-def Lowbit_LinearOp : Lowbit_Op<"linear", [Pure]> {
+def Lowbit_LinearOp : Lowbit_Op<"linear", [Pure,
+    DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticWeights"]>]> {
   let summary = "matrix multiplication with a weight, plus an optional bias";
   let description = [{
     `y = x * W^T (+ bias)` for `x = [..., K]`, `W = [N, K]` (the Hugging
@@ -158,7 +163,8 @@ def Lowbit_LinearOp : Lowbit_Op<"linear", [Pure]> {
 }
 
 def Lowbit_RotaryOp : Lowbit_Op<"rotary",
-    [Pure, AllTypesMatch<["input", "result"]>]> {
+    [Pure, AllTypesMatch<["input", "result"]>,
+     DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticAttrs"]>]> {
   let summary = "rotary position embedding";
   let description = [{
     Rotates each head of `input = [T, H * head_dim]` by the angles
@@ -184,7 +190,8 @@ def Lowbit_RotaryOp : Lowbit_Op<"rotary",
 
 def Lowbit_AttentionOp : Lowbit_Op<"attention", [
     MemoryEffects<[MemRead<Lowbit_KVCacheResource>,
-                   MemWrite<Lowbit_KVCacheResource>]>]> {
+                   MemWrite<Lowbit_KVCacheResource>]>,
+    DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticAttrs"]>]> {
   let summary = "causal grouped-query attention over a KV cache";
   let description = [{
     For `T` new tokens with rotated `query = [T, H * D]`, `key` and
@@ -219,7 +226,8 @@ def Lowbit_AttentionOp : Lowbit_Op<"attention", [
 }
 
 def Lowbit_GatedActOp : Lowbit_Op<"gated_act",
-    [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+    [Pure, AllTypesMatch<["gate", "up", "result"]>,
+     DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticAttrs"]>]> {
   let summary = "gated MLP activation";
   let description = [{
     `act(gate) * up` elementwise, as in SwiGLU (`silu`) and GeGLU (`gelu`,
@@ -238,7 +246,8 @@ def Lowbit_GatedActOp : Lowbit_Op<"gated_act",
 }
 
 def Lowbit_AddOp : Lowbit_Op<"add",
-    [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
+    [Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>,
+     DeclareOpInterfaceMethods<Lowbit_GraphOpInterface>]> {
   let summary = "residual addition";
   let description = [{
     Elementwise `lhs + rhs` of tensors of the same type (the residual
