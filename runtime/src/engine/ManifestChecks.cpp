@@ -62,24 +62,24 @@ void lowbit::rt::engine::checkProgramConsistency(const Model &model,
         fail(ctx + ": input buffer " + num(b) +
              " is read before any op writes it");
     }
-    switch (op.kind) {
-    case OpKind::Embedding:
+    switch (op.def->kind) {
+    case LOWBIT_HAL_OP_EMBEDDING:
       if (op.in[0] != prog.tokens)
         fail(ctx + ": input buffer " + num(op.in[0]) +
              " is not the program's tokens buffer " + num(prog.tokens));
-      if (op.rows != model.vocabSize)
-        fail(ctx + ": the table has " + num(op.rows) +
+      if (op.desc.rows != model.vocabSize)
+        fail(ctx + ": the table has " + num(op.desc.rows) +
              " rows but config vocab_size is " + num(model.vocabSize));
-      if (op.cols != model.hiddenSize)
-        fail(ctx + ": the table has " + num(op.cols) +
+      if (op.desc.cols != model.hiddenSize)
+        fail(ctx + ": the table has " + num(op.desc.cols) +
              " columns but config hidden_size is " + num(model.hiddenSize));
       break;
-    case OpKind::Rotary:
+    case LOWBIT_HAL_OP_ROTARY:
       if (op.in[1] != prog.positions)
         fail(ctx + ": positions buffer " + num(op.in[1]) +
              " is not the program's positions buffer " + num(prog.positions));
       break;
-    case OpKind::Attention: {
+    case LOWBIT_HAL_OP_ATTENTION: {
       if (op.in[3] != prog.positions)
         fail(ctx + ": positions buffer " + num(op.in[3]) +
              " is not the program's positions buffer " + num(prog.positions));
@@ -90,19 +90,20 @@ void lowbit::rt::engine::checkProgramConsistency(const Model &model,
         if (w < 0)
           continue;
         const Op &src = prog.ops[size_t(w)];
-        if (src.kind == OpKind::Rotary && src.headDim != op.headDim)
+        if (src.def->kind == LOWBIT_HAL_OP_ROTARY &&
+            src.desc.head_dim != op.desc.head_dim)
           fail(ctx + ": " + names[j] + " comes from " + src.context +
-               " with head_dim " + num(src.headDim) +
-               ", but the attention has head_dim " + num(op.headDim));
+               " with head_dim " + num(src.desc.head_dim) +
+               ", but the attention has head_dim " + num(op.desc.head_dim));
       }
-      if (cfgHeads >= 0 && op.numHeads != cfgHeads)
-        fail(ctx + ": num_heads " + num(op.numHeads) +
+      if (cfgHeads >= 0 && op.desc.num_heads != cfgHeads)
+        fail(ctx + ": num_heads " + num(op.desc.num_heads) +
              " differs from config num_attention_heads " + num(cfgHeads));
-      if (cfgKVHeads >= 0 && op.numKVHeads != cfgKVHeads)
-        fail(ctx + ": num_kv_heads " + num(op.numKVHeads) +
+      if (cfgKVHeads >= 0 && op.desc.num_kv_heads != cfgKVHeads)
+        fail(ctx + ": num_kv_heads " + num(op.desc.num_kv_heads) +
              " differs from config num_key_value_heads " + num(cfgKVHeads));
-      if (cfgHeadDim >= 0 && op.headDim != cfgHeadDim)
-        fail(ctx + ": head_dim " + num(op.headDim) +
+      if (cfgHeadDim >= 0 && op.desc.head_dim != cfgHeadDim)
+        fail(ctx + ": head_dim " + num(op.desc.head_dim) +
              " differs from config head_dim " + num(cfgHeadDim));
       const CacheDesc &c = prog.caches[size_t(op.cache)];
       if (c.layer >= model.numLayers)
