@@ -62,3 +62,10 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:
 else:
     lit_config.note("not running as root: the full-disk (tmpfs) and "
                     "/dev/null tests are skipped (the failio tests still run)")
+
+# The ASan + UBSan build (scripts/asan.sh): tests that link an uninstrumented
+# program against the installed runtime, or cap the address space with
+# `ulimit -v` (ASan reserves terabytes of shadow), cannot run there; the
+# normal build runs them.
+if getattr(config, "lowbit_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("asan")
