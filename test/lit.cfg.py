@@ -65,7 +65,9 @@ else:
 
 # The ASan + UBSan build (scripts/asan.sh): tests that link an uninstrumented
 # program against the installed runtime, or cap the address space with
-# `ulimit -v` (ASan reserves terabytes of shadow), cannot run there; the
+# `ulimit -v` (ASan reserves terabytes of shadow), or LD_PRELOAD the
+# instrumented failio shim into uninstrumented children (ld.lld), cannot run
+# there; the
 # normal build runs them.
 if getattr(config, "lowbit_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
