@@ -30,11 +30,13 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -730,6 +732,71 @@ std::optional<llvm::json::Value> attrToJson(Attribute attr) {
   return std::nullopt;
 }
 
+/// The chat-related fields of the `tokenizer_config.json` beside the
+/// tokenizer file (docs/bundle-manifest.md): `chat_template`, `bos_token`,
+/// `eos_token`, `add_bos_token`, `add_eos_token`, type-checked as the
+/// runtime does. None when there is no such file.
+llvm::Expected<std::optional<llvm::json::Object>>
+readTokenizerConfig(llvm::StringRef tokenizerPath) {
+  llvm::SmallString<256> path(tokenizerPath);
+  llvm::sys::path::remove_filename(path);
+  llvm::sys::path::append(path, "tokenizer_config.json");
+  if (!llvm::sys::fs::exists(path))
+    return std::nullopt;
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return llvm::createStringError("%s: %s", path.c_str(),
+                                   buffer.getError().message().c_str());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return llvm::createStringError(path.str() + ": " +
+                                   llvm::toString(json.takeError()));
+  const llvm::json::Object *config = json->getAsObject();
+  if (!config)
+    return llvm::createStringError(path.str() + ": expected a JSON object");
+  auto typeError = [&](llvm::StringRef key, llvm::StringRef expected) {
+    return llvm::createStringError(path.str() + ": field '" + key +
+                                   "' must be " + expected);
+  };
+  llvm::json::Object out;
+  for (llvm::StringRef key : {"bos_token", "eos_token"}) {
+    const llvm::json::Value *v = config->get(key);
+    if (!v)
+      continue;
+    const llvm::json::Object *obj = v->getAsObject();
+    bool ok = v->getAsNull() || v->getAsString() ||
+              (obj && obj->getString("content"));
+    if (!ok)
+      return typeError(key, "a string, an object with a string 'content', "
+                            "or null");
+    out[key] = *v;
+  }
+  for (llvm::StringRef key : {"add_bos_token", "add_eos_token"}) {
+    const llvm::json::Value *v = config->get(key);
+    if (!v)
+      continue;
+    if (!v->getAsNull() && !v->getAsBoolean())
+      return typeError(key, "a boolean or null");
+    out[key] = *v;
+  }
+  if (const llvm::json::Value *v = config->get("chat_template")) {
+    bool ok = v->getAsNull() || v->getAsString();
+    if (const llvm::json::Array *list = v->getAsArray()) {
+      ok = true;
+      for (const llvm::json::Value &e : *list) {
+        const llvm::json::Object *obj = e.getAsObject();
+        ok = ok && obj && obj->getString("name") && obj->getString("template");
+      }
+    }
+    if (!ok)
+      return typeError("chat_template", "a string, a list of {\"name\", "
+                                        "\"template\"} objects, or null");
+    out["chat_template"] = *v;
+  }
+  return std::optional<llvm::json::Object>(std::move(out));
+}
+
 } // namespace
 
 llvm::Expected<std::string> hashFile(llvm::StringRef path) {
@@ -779,6 +846,12 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
       return llvm::createStringError(*tokenizer + ": " +
                                      llvm::toString(json.takeError()));
     manifest["tokenizer"] = std::move(*json);
+    llvm::Expected<std::optional<llvm::json::Object>> tokenizerConfig =
+        readTokenizerConfig(*tokenizer);
+    if (!tokenizerConfig)
+      return tokenizerConfig.takeError();
+    if (*tokenizerConfig)
+      manifest["tokenizer_config"] = std::move(**tokenizerConfig);
   }
 
   llvm::json::Object program;

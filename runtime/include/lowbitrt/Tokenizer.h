@@ -82,9 +82,11 @@ public:
   /// post-processor's single-sequence template places *before* the text are
   /// prepended (for Llama-2/3 and stories260k: BOS); tokens the template
   /// places after the text (an EOS, say) are never added, since a prompt must
-  /// stay open for generation. Without a template, BOS is prepended when the
-  /// config's `add_bos_token` is true or, with no such setting, when the BOS
-  /// token is a conventional begin-of-sequence name (`<s>`, `<bos>`,
+  /// stay open for generation. The config's `add_bos_token`, when set, wins
+  /// over the template (`transformers` rebuilds the post-processor from it):
+  /// false prepends nothing (SmolLM2), true prepends the template's prefix or
+  /// else the BOS. With neither a setting nor a template, BOS is prepended
+  /// when it is a conventional begin-of-sequence name (`<s>`, `<bos>`,
   /// `<|begin_of_text|>`); GPT-2 and Qwen2 therefore get none, as in
   /// `transformers`. Returns false and sets `err` only on an internal failure
   /// (a regex hitting its match limit).

@@ -194,6 +194,17 @@ lowbit_rt_status lowbit_rt_reset(lowbit_rt_session *session);
 int64_t lowbit_rt_session_position(const lowbit_rt_session *session);
 
 /**
+ * Keeps the first `n` tokens of the context and forgets the rest
+ * (0 <= n <= the position, else LOWBIT_RT_INVALID_ARGUMENT): the next
+ * prefill or decode continues at position `n`, reusing the KV cache of the
+ * kept tokens (a chat turn re-prefills only what differs from the previous
+ * turn). The logits are unavailable until the next step; the random
+ * generator is kept.
+ */
+lowbit_rt_status lowbit_rt_session_truncate(lowbit_rt_session *session,
+                                            int64_t n);
+
+/**
  * Appends `n` tokens to the context, in steps of at most max_batch rows.
  * Afterwards lowbit_rt_logits() holds the logits of the last token; with
  * `all_logits` non-null, the logits of every token are written to it
@@ -264,6 +275,88 @@ lowbit_rt_status lowbit_rt_detokenize(const lowbit_rt_model *model,
 lowbit_rt_status lowbit_rt_token_piece(const lowbit_rt_model *model,
                                        int32_t prev, int32_t id, char *buf,
                                        size_t cap, size_t *len_out);
+
+/**
+ * The end-of-sequence ids: the config's `eos_token_id` (one or a list), then
+ * the tokenizer config's `eos_token` (without a tokenizer config, the
+ * tokenizer's EOS only when the config names none). Same buffer convention
+ * as lowbit_rt_tokenize().
+ */
+lowbit_rt_status lowbit_rt_model_eos_ids(const lowbit_rt_model *model,
+                                         int32_t *ids, int64_t capacity,
+                                         int64_t *n_out);
+
+/*===----------------------------------------------------------------------===*
+ * Chat (docs/chat.md)
+ *===----------------------------------------------------------------------===*/
+
+/** A chat template bound to a model (which must outlive it). Immutable. */
+typedef struct lowbit_rt_chat lowbit_rt_chat;
+
+typedef struct lowbit_rt_chat_message {
+  /** "system", "user", "assistant", ... (NUL-terminated UTF-8). */
+  const char *role;
+  /** The text of the turn (NUL-terminated UTF-8). */
+  const char *content;
+} lowbit_rt_chat_message;
+
+/**
+ * Binds a chat template. `template_name` NULL or "" uses the model's
+ * `chat_template` (the manifest's tokenizer_config), recognised by family;
+ * "chatml", "llama2", "llama3" or "none" force that family. BOS/EOS texts
+ * come from the tokenizer config, else from the tokenizer.
+ * LOWBIT_RT_INVALID_ARGUMENT for an unknown name; LOWBIT_RT_UNSUPPORTED
+ * (naming the known families) when the bundle has no tokenizer, no chat
+ * template, an unrecognised one, or a tokenizer without the family's
+ * end-of-turn token.
+ */
+lowbit_rt_status lowbit_rt_chat_create(const lowbit_rt_model *model,
+                                       const char *template_name,
+                                       lowbit_rt_chat **out);
+
+/** Frees a chat (null is ignored). */
+void lowbit_rt_chat_free(lowbit_rt_chat *chat);
+
+/** The family ("chatml", "llama2", "llama3", "none"); static storage. */
+lowbit_rt_status lowbit_rt_chat_get_family(const lowbit_rt_chat *chat,
+                                           const char **family);
+
+/**
+ * Renders `n` messages (and, if `add_generation_prompt`, the opening of the
+ * assistant's reply) to the template's text, as the model's Jinja template
+ * does. Same buffer convention as lowbit_rt_detokenize();
+ * LOWBIT_RT_INVALID_ARGUMENT also for a conversation the template rejects
+ * (llama2: turns not alternating user/assistant).
+ */
+lowbit_rt_status lowbit_rt_chat_render(const lowbit_rt_chat *chat,
+                                       const lowbit_rt_chat_message *messages,
+                                       int64_t n, int add_generation_prompt,
+                                       char *buf, size_t cap, size_t *len_out);
+
+/**
+ * lowbit_rt_chat_render() then tokenization, as `apply_chat_template`
+ * tokenizes (special tokens in the text become their ids; no BOS prefix is
+ * added except for the "none" family, which gets the tokenizer's usual one).
+ * Same buffer convention as lowbit_rt_tokenize().
+ */
+lowbit_rt_status lowbit_rt_chat_tokenize(const lowbit_rt_chat *chat,
+                                         const lowbit_rt_chat_message *messages,
+                                         int64_t n, int add_generation_prompt,
+                                         int32_t *ids, int64_t capacity,
+                                         int64_t *n_out);
+
+typedef enum lowbit_rt_stop_kind {
+  /** Not a stop token. */
+  LOWBIT_RT_STOP_NONE = 0,
+  /** One of lowbit_rt_model_eos_ids(). */
+  LOWBIT_RT_STOP_EOS = 1,
+  /** The template's end of turn (<|im_end|>, <|eot_id|>) when not an EOS. */
+  LOWBIT_RT_STOP_END_OF_TURN = 2
+} lowbit_rt_stop_kind;
+
+/** Whether generating `token` ends the assistant's turn, and why. */
+lowbit_rt_status lowbit_rt_chat_stop(const lowbit_rt_chat *chat, int32_t token,
+                                     lowbit_rt_stop_kind *kind);
 
 #ifdef __cplusplus
 } /* extern "C" */

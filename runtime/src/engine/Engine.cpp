@@ -685,6 +685,20 @@ int64_t lowbit_rt_session_position(const lowbit_rt_session *session) {
   return session ? session->position : -1;
 }
 
+lowbit_rt_status lowbit_rt_session_truncate(lowbit_rt_session *session,
+                                            int64_t n) {
+  CHECK_ARG(session, "lowbit_rt_session_truncate: null session");
+  if (n < 0 || n > session->position)
+    return setError(LOWBIT_RT_INVALID_ARGUMENT,
+                    "lowbit_rt_session_truncate: " + std::to_string(n) +
+                        " is outside [0, " +
+                        std::to_string(session->position) + "]");
+  // The cache rows past `n` are overwritten by the next steps.
+  session->position = n;
+  session->haveLogits = false;
+  return LOWBIT_RT_OK;
+}
+
 /// Checks that `n` tokens fit and are in the vocabulary.
 static lowbit_rt_status checkTokens(const lowbit_rt_session *s,
                                     const int32_t *tokens, int64_t n) {
@@ -836,4 +850,172 @@ lowbit_rt_status lowbit_rt_token_piece(const lowbit_rt_model *model,
                   "lowbit_rt_token_piece");
   });
   return g != LOWBIT_RT_OK ? g : st;
+}
+
+lowbit_rt_status lowbit_rt_model_eos_ids(const lowbit_rt_model *model,
+                                         int32_t *ids, int64_t capacity,
+                                         int64_t *n_out) {
+  CHECK_ARG(model && n_out, "lowbit_rt_model_eos_ids: null argument");
+  const std::vector<int32_t> &eos = model->m.eosIds;
+  *n_out = static_cast<int64_t>(eos.size());
+  if (!ids || capacity < *n_out)
+    return setError(LOWBIT_RT_INVALID_ARGUMENT,
+                    "lowbit_rt_model_eos_ids: capacity " +
+                        std::to_string(capacity) + " is below the " +
+                        std::to_string(eos.size()) + " ids");
+  std::copy(eos.begin(), eos.end(), ids);
+  return LOWBIT_RT_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Chat
+//===----------------------------------------------------------------------===//
+
+struct lowbit_rt_chat {
+  const Model *model = nullptr;
+  ChatTemplate tpl;
+  /// The family's end-of-turn token id (-1: none).
+  int32_t endOfTurn = -1;
+};
+
+lowbit_rt_status lowbit_rt_chat_create(const lowbit_rt_model *model,
+                                       const char *template_name,
+                                       lowbit_rt_chat **out) {
+  CHECK_ARG(model && out, "lowbit_rt_chat_create: null argument");
+  const Model &m = model->m;
+  if (!m.tokenizer)
+    return noTokenizer("lowbit_rt_chat_create");
+  return guarded([&] {
+    const Tokenizer &tok = *m.tokenizer;
+    // The texts the templates write for BOS/EOS.
+    std::string bos, eos;
+    if (m.tokenizerConfig) {
+      bos = m.tokenizerConfig->bosToken;
+      eos = m.tokenizerConfig->eosToken;
+    }
+    if (bos.empty() && m.bosId >= 0)
+      bos = tok.idToToken(m.bosId);
+    if (eos.empty() && !m.eosIds.empty())
+      eos = tok.idToToken(m.eosIds[0]);
+    std::optional<ChatTemplate> tpl;
+    const std::string known = ChatTemplate::knownFamilies();
+    if (template_name && *template_name) {
+      tpl = ChatTemplate::fromName(template_name, bos, eos);
+      if (!tpl)
+        fail(LOWBIT_RT_INVALID_ARGUMENT,
+             std::string("unknown chat template '") + template_name +
+                 "' (known: " + known + ")");
+    } else {
+      if (!m.tokenizerConfig || !m.tokenizerConfig->chatTemplate)
+        fail(LOWBIT_RT_UNSUPPORTED,
+             "the bundle has no chat template (no tokenizer_config "
+             "chat_template in its manifest); pick one of: " +
+                 known);
+      std::string err;
+      tpl = ChatTemplate::recognize(*m.tokenizerConfig->chatTemplate, bos,
+                                    eos, err);
+      if (!tpl)
+        fail(LOWBIT_RT_UNSUPPORTED, "the bundle's " + err);
+    }
+    auto chat = std::make_unique<lowbit_rt_chat>();
+    chat->model = &m;
+    chat->tpl = std::move(*tpl);
+    std::string eot = chat->tpl.endOfTurnToken();
+    if (!eot.empty()) {
+      std::optional<int32_t> id = tok.tokenToId(eot);
+      if (!id)
+        fail(LOWBIT_RT_UNSUPPORTED,
+             std::string("chat template '") + chat->tpl.name() +
+                 "' ends turns with '" + eot +
+                 "', which is not a token of this model's tokenizer");
+      chat->endOfTurn = *id;
+    }
+    *out = chat.release();
+  });
+}
+
+void lowbit_rt_chat_free(lowbit_rt_chat *chat) { delete chat; }
+
+lowbit_rt_status lowbit_rt_chat_get_family(const lowbit_rt_chat *chat,
+                                           const char **family) {
+  CHECK_ARG(chat && family, "lowbit_rt_chat_get_family: null argument");
+  *family = chat->tpl.name();
+  return LOWBIT_RT_OK;
+}
+
+/// Renders messages, or fails with the status to return.
+static std::string renderChat(const lowbit_rt_chat *chat,
+                              const lowbit_rt_chat_message *messages,
+                              int64_t n, int addGenerationPrompt,
+                              const char *fn) {
+  std::vector<ChatMessage> conv;
+  conv.reserve(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!messages[i].role || !messages[i].content)
+      fail(LOWBIT_RT_INVALID_ARGUMENT, std::string(fn) + ": message " +
+                                           std::to_string(i) +
+                                           " has a null role or content");
+    conv.push_back({messages[i].role, messages[i].content});
+  }
+  std::string text, err;
+  if (!chat->tpl.render(conv, addGenerationPrompt != 0, text, err))
+    fail(LOWBIT_RT_INVALID_ARGUMENT, std::string(fn) + ": " + err);
+  return text;
+}
+
+lowbit_rt_status lowbit_rt_chat_render(const lowbit_rt_chat *chat,
+                                       const lowbit_rt_chat_message *messages,
+                                       int64_t n, int add_generation_prompt,
+                                       char *buf, size_t cap, size_t *len_out) {
+  CHECK_ARG(chat && (messages || n == 0) && n >= 0 && len_out,
+            "lowbit_rt_chat_render: bad argument");
+  lowbit_rt_status st = LOWBIT_RT_OK;
+  lowbit_rt_status g = guarded([&] {
+    std::string text = renderChat(chat, messages, n, add_generation_prompt,
+                                  "lowbit_rt_chat_render");
+    st = copyText(text, buf, cap, len_out, "lowbit_rt_chat_render");
+  });
+  return g != LOWBIT_RT_OK ? g : st;
+}
+
+lowbit_rt_status lowbit_rt_chat_tokenize(const lowbit_rt_chat *chat,
+                                         const lowbit_rt_chat_message *messages,
+                                         int64_t n, int add_generation_prompt,
+                                         int32_t *ids, int64_t capacity,
+                                         int64_t *n_out) {
+  CHECK_ARG(chat && (messages || n == 0) && n >= 0 && n_out,
+            "lowbit_rt_chat_tokenize: bad argument");
+  lowbit_rt_status st = LOWBIT_RT_OK;
+  lowbit_rt_status g = guarded([&] {
+    std::string text = renderChat(chat, messages, n, add_generation_prompt,
+                                  "lowbit_rt_chat_tokenize");
+    std::vector<int32_t> out;
+    std::string err;
+    bool addBos = chat->tpl.family() == ChatFamily::None;
+    if (!chat->model->tokenizer->encode(text, addBos, out, err))
+      fail(LOWBIT_RT_INTERNAL, "lowbit_rt_chat_tokenize: " + err);
+    *n_out = static_cast<int64_t>(out.size());
+    if (!ids || capacity < *n_out) {
+      st = setError(LOWBIT_RT_INVALID_ARGUMENT,
+                    "lowbit_rt_chat_tokenize: capacity " +
+                        std::to_string(capacity) + " is below the " +
+                        std::to_string(out.size()) + " ids");
+      return;
+    }
+    std::copy(out.begin(), out.end(), ids);
+  });
+  return g != LOWBIT_RT_OK ? g : st;
+}
+
+lowbit_rt_status lowbit_rt_chat_stop(const lowbit_rt_chat *chat, int32_t token,
+                                     lowbit_rt_stop_kind *kind) {
+  CHECK_ARG(chat && kind, "lowbit_rt_chat_stop: null argument");
+  const std::vector<int32_t> &eos = chat->model->eosIds;
+  if (std::find(eos.begin(), eos.end(), token) != eos.end())
+    *kind = LOWBIT_RT_STOP_EOS;
+  else if (token >= 0 && token == chat->endOfTurn)
+    *kind = LOWBIT_RT_STOP_END_OF_TURN;
+  else
+    *kind = LOWBIT_RT_STOP_NONE;
+  return LOWBIT_RT_OK;
 }

@@ -366,18 +366,44 @@ void lowbit::rt::engine::loadManifest(Model &model,
   if (top.has("layers"))
     top.array("layers");
 
+  // The HF tokenizer_config.json object (optional; only with a tokenizer):
+  // its BOS/EOS/add_bos_token go to the tokenizer, its chat template to
+  // lowbit_rt_chat_create().
+  std::string tokenizerConfig;
+  if (top.has("tokenizer_config")) {
+    if (!top.has("tokenizer"))
+      fail("manifest: field 'tokenizer_config' needs a 'tokenizer'");
+    const json &cfg = top.get("tokenizer_config");
+    if (!cfg.is_object())
+      fail("manifest: field 'tokenizer_config' must be a JSON object");
+    tokenizerConfig = cfg.dump();
+    ChatConfig chat;
+    std::string err;
+    if (!parseChatConfig(tokenizerConfig, chat, err))
+      fail("manifest: tokenizer_config: " + err);
+    model.tokenizerConfig = std::move(chat);
+  }
+
   if (top.has("tokenizer")) {
     const json &tok = top.get("tokenizer");
     if (!tok.is_object())
       fail("manifest: field 'tokenizer' must be a JSON object");
     std::string err;
-    model.tokenizer = Tokenizer::fromJSON(tok.dump(), err);
+    model.tokenizer = Tokenizer::fromJSON(tok.dump(), err, tokenizerConfig);
     if (!model.tokenizer)
       fail("manifest: tokenizer: " + err);
     if (model.bosId < 0)
       model.bosId = model.tokenizer->bosId();
-    if (model.eosIds.empty() && model.tokenizer->eosId() >= 0)
-      model.eosIds.push_back(model.tokenizer->eosId());
+    int32_t eos = model.tokenizer->eosId();
+    // The config's eos_token also ends generation (besides config.json's
+    // eos_token_id list); without a tokenizer_config, only when the list
+    // is empty, as before.
+    if (eos >= 0 && (model.eosIds.empty() ||
+                     (model.tokenizerConfig &&
+                      !model.tokenizerConfig->eosToken.empty() &&
+                      std::find(model.eosIds.begin(), model.eosIds.end(),
+                                eos) == model.eosIds.end())))
+      model.eosIds.push_back(eos);
   }
 
   model.target = top.string("target");

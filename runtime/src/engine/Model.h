@@ -21,6 +21,7 @@
 #include "lowbitrt/Bundle.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/OpTable.h"
+#include "lowbitrt/ChatTemplate.h"
 #include "lowbitrt/Tokenizer.h"
 #include "lowbitrt/hal.h"
 #include "lowbitrt/lowbit_rt.h"
@@ -28,6 +29,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,6 +140,9 @@ struct Model {
   /// Every end-of-sequence id (the config may list several); eosIds[0] is
   /// the one reported.
   std::vector<int32_t> eosIds;
+  /// The manifest's `tokenizer_config` (chat template, BOS/EOS texts), when
+  /// it has one.
+  std::optional<ChatConfig> tokenizerConfig;
 
   std::string target;
   /// The primary device's description once the program is bound (the

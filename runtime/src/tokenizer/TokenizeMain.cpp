@@ -21,9 +21,21 @@
 /// line and prints each text followed by a NUL byte (with --stream, as
 /// --decode-stream does). IDS are separated by spaces or commas.
 ///
+///   lowbit-tokenize --chat-config CONFIG --chat-render CONVS
+///                   [--template NAME] [--generation-prompt]
+///
+/// renders conversations with the chat template of CONFIG (a
+/// tokenizer_config.json; --template forces a family): CONVS is a JSON list
+/// of conversations, each a list of {"role", "content"} objects; each
+/// rendering is printed followed by a NUL byte, or "!error: MESSAGE" for a
+/// conversation the template rejects.
+///
 //===----------------------------------------------------------------------===//
 
+#include "lowbitrt/ChatTemplate.h"
 #include "lowbitrt/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -38,7 +50,9 @@ static int usage() {
                "         (--encode TEXT | --encode-file FILE | --encode-batch "
                "FILE | --decode IDS | --decode-stream IDS | --decode-batch "
                "FILE)\n"
-               "         [--bos] [--keep-special] [--stream]\n";
+               "         [--bos] [--keep-special] [--stream]\n"
+               "       lowbit-tokenize --chat-config FILE --chat-render FILE\n"
+               "         [--template NAME] [--generation-prompt]\n";
   return 2;
 }
 
@@ -85,12 +99,93 @@ static bool printIds(const Tokenizer &tok, std::string_view text, bool bos) {
   return true;
 }
 
+static bool readFile(const std::string &path, std::string &out);
+
+/// --chat-render: see the file comment.
+static int chatRender(const std::string &configPath,
+                      const std::string &convsPath,
+                      const std::string &templateName, bool generationPrompt) {
+  using lowbit::rt::ChatConfig;
+  using lowbit::rt::ChatMessage;
+  using lowbit::rt::ChatTemplate;
+  std::string configText, convsText, err;
+  if (!readFile(configPath, configText) || !readFile(convsPath, convsText)) {
+    std::cerr << "lowbit-tokenize: cannot read '" << configPath << "' or '"
+              << convsPath << "'\n";
+    return 1;
+  }
+  ChatConfig config;
+  if (!lowbit::rt::parseChatConfig(configText, config, err)) {
+    std::cerr << "lowbit-tokenize: " << configPath << ": " << err << "\n";
+    return 1;
+  }
+  std::optional<ChatTemplate> tpl;
+  if (!templateName.empty()) {
+    tpl = ChatTemplate::fromName(templateName, config.bosToken,
+                                 config.eosToken);
+    if (!tpl) {
+      std::cerr << "lowbit-tokenize: unknown template '" << templateName
+                << "' (known: " << ChatTemplate::knownFamilies() << ")\n";
+      return 1;
+    }
+  } else if (!config.chatTemplate) {
+    std::cerr << "lowbit-tokenize: " << configPath << " has no chat_template\n";
+    return 1;
+  } else {
+    tpl = ChatTemplate::recognize(*config.chatTemplate, config.bosToken,
+                                  config.eosToken, err);
+    if (!tpl) {
+      std::cerr << "lowbit-tokenize: " << err << "\n";
+      return 1;
+    }
+  }
+  nlohmann::json convs = nlohmann::json::parse(convsText, nullptr, false);
+  if (!convs.is_array()) {
+    std::cerr << "lowbit-tokenize: " << convsPath
+              << ": expected a JSON list of conversations\n";
+    return 1;
+  }
+  std::string out;
+  for (const nlohmann::json &conv : convs) {
+    std::vector<ChatMessage> messages;
+    for (const nlohmann::json &m : conv) {
+      if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
+          !m.contains("content") || !m["content"].is_string()) {
+        std::cerr << "lowbit-tokenize: " << convsPath
+                  << ": a message is not {\"role\": string, \"content\": "
+                     "string}\n";
+        return 1;
+      }
+      messages.push_back({m["role"].get<std::string>(),
+                          m["content"].get<std::string>()});
+    }
+    std::string text;
+    if (tpl->render(messages, generationPrompt, text, err))
+      out += text;
+    else
+      out += "!error: " + err;
+    out += '\0';
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   std::string tokenizerPath, mode, arg;
+  std::string chatConfig, chatRenderPath, templateName;
+  bool generationPrompt = false;
   bool bos = false, keepSpecial = false, stream = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--bos") {
+    if (a == "--generation-prompt") {
+      generationPrompt = true;
+    } else if (i + 1 < argc && a == "--chat-config") {
+      chatConfig = argv[++i];
+    } else if (i + 1 < argc && a == "--chat-render") {
+      chatRenderPath = argv[++i];
+    } else if (i + 1 < argc && a == "--template") {
+      templateName = argv[++i];
+    } else if (a == "--bos") {
       bos = true;
     } else if (a == "--keep-special") {
       keepSpecial = true;
@@ -111,6 +206,12 @@ int main(int argc, char **argv) {
     } else {
       return usage();
     }
+  }
+  if (!chatRenderPath.empty() || !chatConfig.empty()) {
+    if (chatRenderPath.empty() || chatConfig.empty() || !mode.empty())
+      return usage();
+    return chatRender(chatConfig, chatRenderPath, templateName,
+                      generationPrompt);
   }
   if (tokenizerPath.empty() || mode.empty())
     return usage();

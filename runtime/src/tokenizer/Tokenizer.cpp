@@ -907,10 +907,13 @@ void Tokenizer::Impl::applyConfig(std::string_view configJSON) {
     eos = lookup(name);
   }
 
-  if (hasTemplate)
+  // An explicit add_bos_token decides, as transformers rebuilds the
+  // post-processor from it; otherwise the template, else the BOS name.
+  if (addBosSetting && !addBosSetting->get<bool>())
+    prefix.clear();
+  else if (hasTemplate && !templatePrefix.empty())
     prefix = templatePrefix;
-  else if (bos >= 0 &&
-           (addBosSetting ? addBosSetting->get<bool>() : bosIsConventional))
+  else if (bos >= 0 && (addBosSetting || (!hasTemplate && bosIsConventional)))
     prefix = {bos};
   else
     prefix.clear();
