@@ -71,3 +71,16 @@ else:
 # normal build runs them.
 if getattr(config, "lowbit_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
+
+# Python reference packages of the chat tests (test/Tools/lowbit-run-chat*):
+# `jinja2` renders the real chat templates, `tokenizers` tokenizes them. The
+# tests run the `python3` on PATH (not necessarily lit's own interpreter).
+import subprocess as _subprocess
+for _module in ("jinja2", "tokenizers"):
+    if _subprocess.call(["python3", "-c", "import " + _module],
+                        stdout=_subprocess.DEVNULL,
+                        stderr=_subprocess.DEVNULL) == 0:
+        config.available_features.add("py-" + _module)
+    else:
+        lit_config.note("python package %s not found: the chat reference "
+                        "tests are skipped" % _module)

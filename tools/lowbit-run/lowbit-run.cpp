@@ -8,12 +8,27 @@
 /// lowbit-run model.lowbit --prompt TEXT -n N [--json] [--threads T]
 ///   [--temperature F] [--top-k K] [--top-p P] [--seed S] [--max-context C]
 ///   [--device D] [--no-native-code] [--trusted-keys K.pem[:K2.pem...]]
+/// lowbit-run model.lowbit --chat [--prompt TEXT] [--system TEXT]
+///   [--template chatml|llama2|llama3|none] [-n N] [--print-prompt]
+///   [--print-prompt-tokens] [...]
 ///
-/// Tokenizes the prompt (with BOS), prefills it, then samples and decodes up
-/// to N tokens, stopping early at EOS or when the context is full. Without
+/// Tokenizes the prompt (with the BOS prefix the tokenizer config asks for:
+/// add_bos_token, else the tokenizer's post-processor), prefills it, then
+/// samples and decodes up to N tokens, stopping early at an EOS or when the
+/// context is full.
+///
+/// --chat formats the conversation with the model's chat template (the
+/// bundle's tokenizer_config chat_template, recognised by family; --template
+/// overrides it) and prints only the assistant's reply, stopping at EOS or at
+/// the template's end-of-turn token. With --prompt it answers once; without,
+/// it reads one user turn per line of stdin and answers each, keeping the
+/// conversation and its KV cache (see usage()); its JSON (one object per
+/// turn) adds `template` and `cached_tokens` (context tokens reused from the
+/// previous turn; `prompt_tokens` counts those prefilled). Without
 /// --json the generated text is streamed to stdout and the timings go to
 /// stderr; with --json one JSON object is printed on stdout. Either way the
-/// reason generation stopped ("eos", "length" or "context_full") is
+/// reason generation stopped ("eos", "end_of_turn", "length" or
+/// "context_full") is
 /// reported: `stop_reason` in the JSON, and a line on stderr when it is not
 /// "length". --max-context above the model's max_position_embeddings is an
 /// error; without it the runtime's KV cache grows with the context. --device
@@ -56,17 +71,52 @@ struct Options {
   std::string device;
   bool noNativeCode = false;
   std::string trustedKeys;
+  // Chat.
+  bool chat = false;
+  std::string system;
+  bool haveSystem = false;
+  std::string templateName;
+  bool printPrompt = false;
+  bool printPromptTokens = false;
 };
 
+/// Reply length in chat mode without -n.
+constexpr long long kDefaultChatTokens = 512;
+
 void usage(FILE *out) {
-  std::fprintf(out,
-               "usage: lowbit-run MODEL.lowbit --prompt TEXT -n N [--json]\n"
-               "         [--threads T] [--temperature F] [--top-k K]\n"
-               "         [--top-p P] [--seed S] [--max-context C]\n"
-               "         [--device D]   (D: %s; default: the bundle's "
-               "target)\n"
-               "         [--no-native-code] [--trusted-keys K.pem[:K2.pem]]\n",
-               lowbit_rt_available_devices());
+  std::fprintf(
+      out,
+      "usage: lowbit-run MODEL.lowbit --prompt TEXT -n N [--json]\n"
+      "         [--threads T] [--temperature F] [--top-k K]\n"
+      "         [--top-p P] [--seed S] [--max-context C]\n"
+      "         [--device D]   (D: %s; default: the bundle's target)\n"
+      "         [--no-native-code] [--trusted-keys K.pem[:K2.pem]]\n"
+      "       lowbit-run MODEL.lowbit --chat [--prompt TEXT] [--system TEXT]\n"
+      "         [--template chatml|llama2|llama3|none] [-n N]\n"
+      "         [--print-prompt] [--print-prompt-tokens] [options above]\n"
+      "\n"
+      "The prompt gets the BOS the tokenizer config asks for (add_bos_token,\n"
+      "else the tokenizer's post-processor). Generation stops at N tokens, at\n"
+      "an end-of-sequence token, or when the context is full.\n"
+      "\n"
+      "--chat formats the conversation with the model's chat template (its\n"
+      "tokenizer_config chat_template, recognised as one of the families\n"
+      "chatml, llama2, llama3; --template forces a family, 'none' feeds the\n"
+      "text as is) and prints only the assistant's reply, which ends at an\n"
+      "end-of-sequence or end-of-turn token (<|im_end|>, <|eot_id|>, </s>) or\n"
+      "after N tokens (default %lld). --system sets the system prompt. With\n"
+      "--prompt it answers once. Without --prompt it reads one user turn per\n"
+      "line of stdin until end of file, answering each; the conversation and\n"
+      "its KV cache are kept across turns, and only the tokens that differ\n"
+      "from the previous turn's context are prefilled. When a turn does not\n"
+      "fit in the context (--max-context, else max_position_embeddings), the\n"
+      "oldest user/assistant exchanges are dropped (the system prompt is\n"
+      "kept) and the rest is prefilled again; a turn that does not fit alone\n"
+      "is skipped with an error on stderr. A reply cut by a full context ends\n"
+      "with stop_reason \"context_full\" and stays in the conversation.\n"
+      "--print-prompt and --print-prompt-tokens write the formatted prompt\n"
+      "and its token ids to stderr (with -n 0: a dry run).\n",
+      lowbit_rt_available_devices(), kDefaultChatTokens);
 }
 
 [[noreturn]] void die(const std::string &msg) {
@@ -138,6 +188,20 @@ Options parseArgs(int argc, char **argv) {
         die("empty value for --trusted-keys");
     } else if (a == "--max-context") {
       o.maxContext = parseInt("--max-context", value(), 0, 1LL << 31);
+    } else if (a == "--chat") {
+      o.chat = true;
+    } else if (a == "--system") {
+      o.system = value();
+      o.haveSystem = true;
+    } else if (a == "--template") {
+      o.templateName = value();
+      if (o.templateName.empty())
+        die("empty value for --template (known: chatml, llama2, llama3, "
+            "none)");
+    } else if (a == "--print-prompt") {
+      o.printPrompt = true;
+    } else if (a == "--print-prompt-tokens") {
+      o.printPromptTokens = true;
     } else if (!a.empty() && a[0] == '-') {
       usage(stderr);
       die("unknown option " + a);
@@ -152,10 +216,18 @@ Options parseArgs(int argc, char **argv) {
     usage(stderr);
     die("no model given");
   }
-  if (!o.havePrompt)
-    die("--prompt is required");
-  if (o.numTokens < 0)
-    die("-n is required");
+  if (!o.chat) {
+    for (const char *flag : {"--system", "--template"})
+      if ((!std::strcmp(flag, "--system") && o.haveSystem) ||
+          (!std::strcmp(flag, "--template") && !o.templateName.empty()))
+        die(std::string(flag) + " needs --chat");
+    if (!o.havePrompt)
+      die("--prompt is required (or --chat to read turns from stdin)");
+    if (o.numTokens < 0)
+      die("-n is required");
+  } else if (o.numTokens < 0) {
+    o.numTokens = kDefaultChatTokens;
+  }
   return o;
 }
 
@@ -171,6 +243,303 @@ double msSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
+/// Calls `fill(ids, capacity, &n)` twice: for the count, then the ids.
+template <typename Fill>
+lowbit_rt_status getIds(Fill &&fill, std::vector<int32_t> &ids) {
+  int64_t n = 0;
+  lowbit_rt_status st = fill(nullptr, 0, &n);
+  if (st != LOWBIT_RT_INVALID_ARGUMENT && st != LOWBIT_RT_OK)
+    return st;
+  ids.resize(static_cast<size_t>(n));
+  st = fill(ids.data(), n, &n);
+  if (st == LOWBIT_RT_OK)
+    ids.resize(static_cast<size_t>(n));
+  return st;
+}
+
+std::string idList(const std::vector<int32_t> &ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i)
+    s += (i ? " " : "") + std::to_string(ids[i]);
+  return s;
+}
+
+/// One generation: a prompt already prefilled (or to prefill), then tokens
+/// sampled until a stop. Prints the text as it comes unless --json.
+struct Generation {
+  std::string text;
+  std::vector<int32_t> tokens; // generated and fed to the model
+  double ttftMs = 0.0, tpotMs = 0.0, tokS = 0.0;
+  const char *stopReason = "length";
+  std::string contextFull;
+};
+
+class Runner {
+public:
+  Runner(const Options &o, lowbit_rt_model *model, lowbit_rt_session *session,
+         lowbit_rt_chat *chat)
+      : o(o), model(model), session(session), chat(chat) {
+    sp.temperature = o.temperature;
+    sp.top_k = o.topK;
+    sp.top_p = o.topP;
+    sp.seed = o.seed;
+    check(getIds(
+              [&](int32_t *ids, int64_t cap, int64_t *n) {
+                return lowbit_rt_model_eos_ids(model, ids, cap, n);
+              },
+              eosIds),
+          "eos ids");
+  }
+
+  /// Prefills `tokens` (after the context's first `keep` tokens), then
+  /// generates up to `maxTokens`.
+  Generation generate(const std::vector<int32_t> &tokens, size_t keep,
+                      long long maxTokens) {
+    Generation g;
+    if (maxTokens <= 0)
+      return g;
+    auto t0 = std::chrono::steady_clock::now();
+    check(lowbit_rt_session_truncate(session, int64_t(keep)), "truncate");
+    check(lowbit_rt_prefill(session, tokens.data() + keep,
+                            int64_t(tokens.size() - keep), nullptr),
+          "prefill");
+    int32_t tok = 0;
+    check(lowbit_rt_sample(session, &sp, &tok), "sample");
+    g.ttftMs = msSince(t0);
+    int32_t prev = tokens.back();
+    std::vector<char> piece(256);
+    auto emit = [&](int32_t id) {
+      size_t len = 0;
+      lowbit_rt_status s = lowbit_rt_token_piece(model, prev, id, piece.data(),
+                                                 piece.size(), &len);
+      if (s == LOWBIT_RT_INVALID_ARGUMENT && len + 1 > piece.size()) {
+        piece.resize(len + 1);
+        s = lowbit_rt_token_piece(model, prev, id, piece.data(), piece.size(),
+                                  &len);
+      }
+      check(s, "detokenize");
+      g.text.append(piece.data(), len);
+      if (!o.json) {
+        std::fwrite(piece.data(), 1, len, stdout);
+        std::fflush(stdout);
+      }
+      prev = id;
+    };
+    int64_t generated = 0;
+    auto t1 = std::chrono::steady_clock::now();
+    while (true) {
+      if (const char *why = stopKind(tok)) {
+        g.stopReason = why;
+        break;
+      }
+      ++generated;
+      emit(tok);
+      if (generated >= maxTokens)
+        break;
+      lowbit_rt_status st = lowbit_rt_decode(session, tok);
+      if (st == LOWBIT_RT_CONTEXT_FULL) {
+        g.stopReason = "context_full";
+        g.contextFull = lowbit_rt_last_error();
+        break;
+      }
+      check(st, "decode");
+      g.tokens.push_back(tok);
+      check(lowbit_rt_sample(session, &sp, &tok), "sample");
+    }
+    double decodeMs = msSince(t1);
+    // Mean time per output token after the first.
+    g.tpotMs = generated > 1 ? decodeMs / double(generated - 1) : 0.0;
+    g.tokS = g.tpotMs > 0.0 ? 1000.0 / g.tpotMs : 0.0;
+    generatedCount = generated;
+    return g;
+  }
+
+  /// "eos", "end_of_turn" or null.
+  const char *stopKind(int32_t tok) const {
+    if (chat) {
+      lowbit_rt_stop_kind kind = LOWBIT_RT_STOP_NONE;
+      check(lowbit_rt_chat_stop(chat, tok, &kind), "stop token");
+      return kind == LOWBIT_RT_STOP_EOS           ? "eos"
+             : kind == LOWBIT_RT_STOP_END_OF_TURN ? "end_of_turn"
+                                                  : nullptr;
+    }
+    return std::find(eosIds.begin(), eosIds.end(), tok) != eosIds.end()
+               ? "eos"
+               : nullptr;
+  }
+
+  /// Reports a generation: JSON on stdout, or a newline after the streamed
+  /// text and the timings on stderr.
+  void report(const Generation &g, int64_t promptTokens, int64_t cachedTokens,
+              const char *family) {
+    lowbit_rt_model_info info;
+    check(lowbit_rt_model_get_info(model, &info), "model info");
+    lowbit_rt_device_info dev;
+    check(lowbit_rt_model_get_device(model, &dev), "device info");
+    if (o.json) {
+      nlohmann::json j;
+      j["text"] = g.text;
+      j["ttft_ms"] = g.ttftMs;
+      j["tpot_ms"] = g.tpotMs;
+      j["tok_s"] = g.tokS;
+      j["prompt_tokens"] = promptTokens;
+      j["generated_tokens"] = generatedCount;
+      j["isa"] = info.isa;
+      j["device"] = dev.device;
+      j["stop_reason"] = g.stopReason;
+      j["threads"] =
+          o.threads ? o.threads
+                    : int(std::max(1u, std::thread::hardware_concurrency()));
+      if (family) {
+        j["template"] = family;
+        j["cached_tokens"] = cachedTokens;
+      }
+      std::string out =
+          j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::printf("%s\n", out.c_str());
+    } else {
+      std::printf("\n");
+    }
+    std::fflush(stdout);
+    if (!g.contextFull.empty())
+      std::fprintf(stderr,
+                   "lowbit-run: stopped after %lld of %lld tokens: the "
+                   "context is full (%s)\n",
+                   static_cast<long long>(generatedCount),
+                   static_cast<long long>(o.numTokens), g.contextFull.c_str());
+    else if (std::strcmp(g.stopReason, "eos") == 0 ||
+             std::strcmp(g.stopReason, "end_of_turn") == 0)
+      std::fprintf(stderr,
+                   "lowbit-run: stopped after %lld of %lld tokens: %s\n",
+                   static_cast<long long>(generatedCount),
+                   static_cast<long long>(o.numTokens),
+                   std::strcmp(g.stopReason, "eos") == 0 ? "end of sequence"
+                                                         : "end of turn");
+    if (!o.json)
+      std::fprintf(stderr, "TTFT %.2f ms, TPOT %.2f ms, %.2f tok/s\n", g.ttftMs,
+                   g.tpotMs, g.tokS);
+  }
+
+  int64_t generatedCount = 0;
+
+private:
+  const Options &o;
+  lowbit_rt_model *model;
+  lowbit_rt_session *session;
+  lowbit_rt_chat *chat;
+  lowbit_rt_sampling sp{};
+  std::vector<int32_t> eosIds;
+};
+
+void printPrompt(const Options &o, const std::string &text,
+                 const std::vector<int32_t> &ids) {
+  if (o.printPrompt)
+    std::fprintf(
+        stderr, "prompt: %s\n",
+        nlohmann::json(text)
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+            .c_str());
+  if (o.printPromptTokens)
+    std::fprintf(stderr, "prompt tokens: %s\n", idList(ids).c_str());
+}
+
+/// The conversation of --chat and the tokens in the session's context.
+class Conversation {
+public:
+  Conversation(const Options &o, lowbit_rt_chat *chat, int64_t contextLimit)
+      : o(o), chat(chat), contextLimit(contextLimit) {
+    if (o.haveSystem)
+      messages.push_back({"system", o.system});
+  }
+
+  /// Answers one user turn; false (with a message on stderr) when the turn
+  /// cannot fit in the context.
+  bool turn(Runner &runner, const std::string &user, const char *family) {
+    messages.push_back({"user", user});
+    std::vector<int32_t> ids;
+    while (true) {
+      ids = tokenize();
+      // The prompt and at least one reply token must fit.
+      if (int64_t(ids.size()) < contextLimit)
+        break;
+      size_t first = o.haveSystem ? 1 : 0;
+      if (messages.size() - first <= 1) {
+        std::fprintf(stderr,
+                     "lowbit-run: error: the turn's prompt is %zu tokens: "
+                     "the context of %lld leaves no room for a reply; "
+                     "skipped\n",
+                     ids.size(), static_cast<long long>(contextLimit));
+        messages.pop_back();
+        return false;
+      }
+      // Drop the oldest exchange: a user turn and the replies after it.
+      size_t end = first + 1;
+      while (end < messages.size() - 1 && messages[end].first != "user")
+        ++end;
+      messages.erase(messages.begin() + long(first),
+                     messages.begin() + long(end));
+    }
+    printPrompt(o, render(), ids);
+    size_t keep = 0;
+    while (keep < ids.size() && keep < cached.size() &&
+           ids[keep] == cached[keep])
+      ++keep;
+    // At least one token is prefilled, for the logits.
+    keep = std::min(keep, ids.size() - 1);
+    Generation g = runner.generate(ids, keep, o.numTokens);
+    cached = ids;
+    cached.insert(cached.end(), g.tokens.begin(), g.tokens.end());
+    messages.push_back({"assistant", g.text});
+    runner.report(g, int64_t(ids.size() - keep), int64_t(keep), family);
+    return true;
+  }
+
+private:
+  std::vector<lowbit_rt_chat_message> view() const {
+    std::vector<lowbit_rt_chat_message> v;
+    for (const auto &m : messages)
+      v.push_back({m.first.c_str(), m.second.c_str()});
+    return v;
+  }
+
+  std::vector<int32_t> tokenize() const {
+    std::vector<lowbit_rt_chat_message> v = view();
+    std::vector<int32_t> ids;
+    check(getIds(
+              [&](int32_t *out, int64_t cap, int64_t *n) {
+                return lowbit_rt_chat_tokenize(
+                    chat, v.data(), int64_t(v.size()), 1, out, cap, n);
+              },
+              ids),
+          "chat template");
+    if (ids.empty())
+      die("the chat prompt encodes to no tokens");
+    return ids;
+  }
+
+  std::string render() const {
+    if (!o.printPrompt)
+      return std::string();
+    std::vector<lowbit_rt_chat_message> v = view();
+    size_t len = 0;
+    lowbit_rt_status st = lowbit_rt_chat_render(
+        chat, v.data(), int64_t(v.size()), 1, nullptr, 0, &len);
+    if (st != LOWBIT_RT_INVALID_ARGUMENT)
+      check(st, "chat template");
+    std::vector<char> buf(len + 1);
+    check(lowbit_rt_chat_render(chat, v.data(), int64_t(v.size()), 1,
+                                buf.data(), buf.size(), &len),
+          "chat template");
+    return std::string(buf.data(), len);
+  }
+
+  const Options &o;
+  lowbit_rt_chat *chat;
+  int64_t contextLimit;
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<int32_t> cached;
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -185,138 +554,77 @@ int main(int argc, char **argv) {
         "cannot open model");
   lowbit_rt_model_info info;
   check(lowbit_rt_model_get_info(model, &info), "model info");
-  lowbit_rt_device_info dev;
-  check(lowbit_rt_model_get_device(model, &dev), "device info");
 
   if (o.maxContext > info.max_position_embeddings)
     die("--max-context " + std::to_string(o.maxContext) +
         " exceeds the model's max_position_embeddings " +
         std::to_string(info.max_position_embeddings));
 
+  lowbit_rt_chat *chat = nullptr;
+  const char *family = nullptr;
+  if (o.chat) {
+    lowbit_rt_status st = lowbit_rt_chat_create(
+        model, o.templateName.empty() ? nullptr : o.templateName.c_str(),
+        &chat);
+    if (st != LOWBIT_RT_OK)
+      die(std::string("--chat: ") + lowbit_rt_last_error());
+    check(lowbit_rt_chat_get_family(chat, &family), "chat template");
+  }
+
   lowbit_rt_session_options so{};
   so.threads = o.threads;
   so.max_context = o.maxContext;
   lowbit_rt_session *session = nullptr;
   check(lowbit_rt_session_create(model, &so, &session), "session");
+  Runner runner(o, model, session, chat);
+  int status = 0;
 
-  int64_t n = 0;
-  lowbit_rt_status st = lowbit_rt_tokenize(model, o.prompt.data(),
-                                           o.prompt.size(), 1, nullptr, 0, &n);
-  if (st != LOWBIT_RT_INVALID_ARGUMENT && st != LOWBIT_RT_OK)
-    check(st, "tokenize");
-  std::vector<int32_t> prompt(static_cast<size_t>(n));
-  check(lowbit_rt_tokenize(model, o.prompt.data(), o.prompt.size(), 1,
-                           prompt.data(), n, &n),
-        "tokenize");
-  if (prompt.empty())
-    die("the prompt encodes to no tokens");
-
-  lowbit_rt_sampling sp{};
-  sp.temperature = o.temperature;
-  sp.top_k = o.topK;
-  sp.top_p = o.topP;
-  sp.seed = o.seed;
-
-  std::string text;
-  std::vector<char> piece(256);
-  int32_t prev = prompt.back();
-  auto emit = [&](int32_t id) {
-    size_t len = 0;
-    lowbit_rt_status s = lowbit_rt_token_piece(model, prev, id, piece.data(),
-                                               piece.size(), &len);
-    if (s == LOWBIT_RT_INVALID_ARGUMENT && len + 1 > piece.size()) {
-      piece.resize(len + 1);
-      s = lowbit_rt_token_piece(model, prev, id, piece.data(), piece.size(),
-                                &len);
-    }
-    check(s, "detokenize");
-    text.append(piece.data(), len);
-    if (!o.json) {
-      std::fwrite(piece.data(), 1, len, stdout);
-      std::fflush(stdout);
-    }
-    prev = id;
-  };
-
-  auto t0 = std::chrono::steady_clock::now();
-  double ttft = 0.0, decodeMs = 0.0;
-  int64_t generated = 0;
-  // Why generation stopped: "length" (n tokens), "eos" or "context_full".
-  const char *stopReason = "length";
-  std::string contextFull;
-  if (o.numTokens > 0) {
-    check(lowbit_rt_prefill(session, prompt.data(), n, nullptr), "prefill");
-    int32_t tok = 0;
-    check(lowbit_rt_sample(session, &sp, &tok), "sample");
-    ttft = msSince(t0);
-    bool isEos = tok == info.eos_token_id;
-    if (!isEos) {
-      ++generated;
-      emit(tok);
-    } else {
-      stopReason = "eos";
-    }
-    auto t1 = std::chrono::steady_clock::now();
-    while (!isEos && generated < o.numTokens) {
-      st = lowbit_rt_decode(session, tok);
-      if (st == LOWBIT_RT_CONTEXT_FULL) {
-        stopReason = "context_full";
-        contextFull = lowbit_rt_last_error();
-        break;
-      }
-      check(st, "decode");
-      check(lowbit_rt_sample(session, &sp, &tok), "sample");
-      if (tok == info.eos_token_id) {
-        stopReason = "eos";
-        break;
-      }
-      ++generated;
-      emit(tok);
-    }
-    decodeMs = msSince(t1);
-  }
-  // Mean time per output token after the first.
-  double tpot = generated > 1 ? decodeMs / double(generated - 1) : 0.0;
-  double tokS = tpot > 0.0 ? 1000.0 / tpot : 0.0;
-
-  if (o.json) {
-    nlohmann::json j;
-    j["text"] = text;
-    j["ttft_ms"] = ttft;
-    j["tpot_ms"] = tpot;
-    j["tok_s"] = tokS;
-    j["prompt_tokens"] = n;
-    j["generated_tokens"] = generated;
-    j["isa"] = info.isa;
-    j["device"] = dev.device;
-    j["stop_reason"] = stopReason;
-    j["threads"] = o.threads
-                       ? o.threads
-                       : int(std::max(1u, std::thread::hardware_concurrency()));
-    std::string out =
-        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::printf("%s\n", out.c_str());
+  if (!o.chat) {
+    std::vector<int32_t> prompt;
+    check(getIds(
+              [&](int32_t *ids, int64_t cap, int64_t *n) {
+                return lowbit_rt_tokenize(model, o.prompt.data(),
+                                          o.prompt.size(), 1, ids, cap, n);
+              },
+              prompt),
+          "tokenize");
+    if (prompt.empty())
+      die("the prompt encodes to no tokens");
+    printPrompt(o, o.prompt, prompt);
+    Generation g = runner.generate(prompt, 0, o.numTokens);
+    runner.report(g, int64_t(prompt.size()), 0, nullptr);
   } else {
-    std::printf("\n");
-    std::fflush(stdout);
+    const int64_t contextLimit =
+        o.maxContext ? o.maxContext : info.max_position_embeddings;
+    Conversation conv(o, chat, contextLimit);
+    if (o.havePrompt) {
+      if (!conv.turn(runner, o.prompt, family))
+        return 1;
+    } else {
+      std::string line;
+      int c;
+      bool any = false, skipped = false;
+      while ((c = std::fgetc(stdin)) != EOF || any) {
+        if (c != EOF && c != '\n') {
+          line += char(c);
+          any = true;
+          continue;
+        }
+        if (!line.empty() && line.back() == '\r')
+          line.pop_back();
+        if (!line.empty() && !conv.turn(runner, line, family))
+          skipped = true;
+        line.clear();
+        any = false;
+        if (c == EOF)
+          break;
+      }
+      if (skipped)
+        status = 1;
+    }
   }
-  if (!contextFull.empty())
-    std::fprintf(stderr,
-                 "lowbit-run: stopped after %lld of %lld tokens: the context "
-                 "is full (%s)\n",
-                 static_cast<long long>(generated),
-                 static_cast<long long>(o.numTokens), contextFull.c_str());
-  else if (std::strcmp(stopReason, "eos") == 0)
-    std::fprintf(stderr,
-                 "lowbit-run: stopped after %lld of %lld tokens: end of "
-                 "sequence\n",
-                 static_cast<long long>(generated),
-                 static_cast<long long>(o.numTokens));
-  if (!o.json) {
-    std::fprintf(stderr, "TTFT %.2f ms, TPOT %.2f ms, %.2f tok/s\n", ttft, tpot,
-                 tokS);
-  }
+  lowbit_rt_chat_free(chat);
   lowbit_rt_session_free(session);
   lowbit_rt_model_free(model);
-  return 0;
+  return status;
 }

@@ -72,9 +72,8 @@ public:
   /// The family called `name` ("chatml", "llama2", "llama3", "none"), in its
   /// plain form (no default system prompt). `bosToken`/`eosToken` are the
   /// texts the template writes for BOS/EOS (llama2, llama3).
-  static std::optional<ChatTemplate> fromName(std::string_view name,
-                                              std::string bosToken,
-                                              std::string eosToken);
+  static std::optional<ChatTemplate>
+  fromName(std::string_view name, std::string bosToken, std::string eosToken);
 
   /// Recognises the family of a Jinja `chat_template`. Returns nullopt and
   /// sets `err` (naming the known families) when the text matches none of

@@ -691,8 +691,8 @@ lowbit_rt_status lowbit_rt_session_truncate(lowbit_rt_session *session,
   if (n < 0 || n > session->position)
     return setError(LOWBIT_RT_INVALID_ARGUMENT,
                     "lowbit_rt_session_truncate: " + std::to_string(n) +
-                        " is outside [0, " +
-                        std::to_string(session->position) + "]");
+                        " is outside [0, " + std::to_string(session->position) +
+                        "]");
   // The cache rows past `n` are overwritten by the next steps.
   session->position = n;
   session->haveLogits = false;
@@ -912,8 +912,8 @@ lowbit_rt_status lowbit_rt_chat_create(const lowbit_rt_model *model,
              "chat_template in its manifest); pick one of: " +
                  known);
       std::string err;
-      tpl = ChatTemplate::recognize(*m.tokenizerConfig->chatTemplate, bos,
-                                    eos, err);
+      tpl = ChatTemplate::recognize(*m.tokenizerConfig->chatTemplate, bos, eos,
+                                    err);
       if (!tpl)
         fail(LOWBIT_RT_UNSUPPORTED, "the bundle's " + err);
     }
@@ -945,9 +945,8 @@ lowbit_rt_status lowbit_rt_chat_get_family(const lowbit_rt_chat *chat,
 
 /// Renders messages, or fails with the status to return.
 static std::string renderChat(const lowbit_rt_chat *chat,
-                              const lowbit_rt_chat_message *messages,
-                              int64_t n, int addGenerationPrompt,
-                              const char *fn) {
+                              const lowbit_rt_chat_message *messages, int64_t n,
+                              int addGenerationPrompt, const char *fn) {
   std::vector<ChatMessage> conv;
   conv.reserve(size_t(n));
   for (int64_t i = 0; i < n; ++i) {

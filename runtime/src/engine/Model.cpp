@@ -398,11 +398,11 @@ void lowbit::rt::engine::loadManifest(Model &model,
     // The config's eos_token also ends generation (besides config.json's
     // eos_token_id list); without a tokenizer_config, only when the list
     // is empty, as before.
-    if (eos >= 0 && (model.eosIds.empty() ||
-                     (model.tokenizerConfig &&
-                      !model.tokenizerConfig->eosToken.empty() &&
-                      std::find(model.eosIds.begin(), model.eosIds.end(),
-                                eos) == model.eosIds.end())))
+    if (eos >= 0 &&
+        (model.eosIds.empty() ||
+         (model.tokenizerConfig && !model.tokenizerConfig->eosToken.empty() &&
+          std::find(model.eosIds.begin(), model.eosIds.end(), eos) ==
+              model.eosIds.end())))
       model.eosIds.push_back(eos);
   }
 

@@ -19,9 +19,9 @@
 
 #include "EngineError.h"
 #include "lowbitrt/Bundle.h"
+#include "lowbitrt/ChatTemplate.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/OpTable.h"
-#include "lowbitrt/ChatTemplate.h"
 #include "lowbitrt/Tokenizer.h"
 #include "lowbitrt/hal.h"
 #include "lowbitrt/lowbit_rt.h"

@@ -81,8 +81,8 @@ std::vector<std::string> stringLiterals(std::string_view jinja) {
   std::vector<std::string> out;
   size_t i = 0;
   while (i + 1 < jinja.size()) {
-    if (jinja[i] != '{' || (jinja[i + 1] != '{' && jinja[i + 1] != '%' &&
-                            jinja[i + 1] != '#')) {
+    if (jinja[i] != '{' ||
+        (jinja[i + 1] != '{' && jinja[i + 1] != '%' && jinja[i + 1] != '#')) {
       ++i;
       continue;
     }
@@ -141,8 +141,9 @@ std::vector<std::string> stringLiterals(std::string_view jinja) {
 }
 
 std::string unknownTemplate(const std::string &why) {
-  return "unrecognised chat template (" + why + "); known families: " +
-         ChatTemplate::knownFamilies() + " (pass one with --template)";
+  return "unrecognised chat template (" + why +
+         "); known families: " + ChatTemplate::knownFamilies() +
+         " (pass one with --template)";
 }
 
 } // namespace

@@ -121,8 +121,8 @@ static int chatRender(const std::string &configPath,
   }
   std::optional<ChatTemplate> tpl;
   if (!templateName.empty()) {
-    tpl = ChatTemplate::fromName(templateName, config.bosToken,
-                                 config.eosToken);
+    tpl =
+        ChatTemplate::fromName(templateName, config.bosToken, config.eosToken);
     if (!tpl) {
       std::cerr << "lowbit-tokenize: unknown template '" << templateName
                 << "' (known: " << ChatTemplate::knownFamilies() << ")\n";
@@ -156,8 +156,8 @@ static int chatRender(const std::string &configPath,
                      "string}\n";
         return 1;
       }
-      messages.push_back({m["role"].get<std::string>(),
-                          m["content"].get<std::string>()});
+      messages.push_back(
+          {m["role"].get<std::string>(), m["content"].get<std::string>()});
     }
     std::string text;
     if (tpl->render(messages, generationPrompt, text, err))
