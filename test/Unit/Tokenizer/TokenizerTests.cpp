@@ -12,6 +12,7 @@
 ///
 //===----------------------------------------------------------------------===//
 
+#include "lowbitrt/ChatTemplate.h"
 #include "lowbitrt/Tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +26,10 @@
 #include <fstream>
 #include <sstream>
 
+using lowbit::rt::ChatConfig;
+using lowbit::rt::ChatMessage;
+using lowbit::rt::ChatTemplate;
+using lowbit::rt::parseChatConfig;
 using lowbit::rt::Tokenizer;
 using json = nlohmann::json;
 
@@ -477,6 +482,125 @@ TEST(SentencePieceStyle, NoTemplateBosRules) {
   EXPECT_EQ(tok->bosId(), 2);
   EXPECT_EQ(tok->eosId(), 0);
   EXPECT_EQ(tok->encode("ab", true), (Ids{2, 265}));
+}
+
+TEST(SentencePieceStyle, AddBosTokenOverridesTemplate) {
+  // The template prepends <s>; an explicit add_bos_token decides, as
+  // transformers rebuilds the post-processor from it.
+  json j = sentencepieceJSON();
+  std::string err;
+  auto tok = Tokenizer::fromJSON(j.dump(), err);
+  ASSERT_TRUE(tok) << err;
+  EXPECT_EQ(tok->encode("ab", true), (Ids{1, 265}));
+  tok = Tokenizer::fromJSON(j.dump(), err, R"({"add_bos_token": false})");
+  ASSERT_TRUE(tok) << err;
+  EXPECT_EQ(tok->encode("ab", true), (Ids{265}));
+  EXPECT_TRUE(tok->bosPrefix().empty());
+  EXPECT_EQ(tok->bosId(), 1);
+  tok = Tokenizer::fromJSON(j.dump(), err, R"({"add_bos_token": true})");
+  ASSERT_TRUE(tok) << err;
+  EXPECT_EQ(tok->encode("ab", true), (Ids{1, 265}));
+  // null means unset: the template decides.
+  tok = Tokenizer::fromJSON(j.dump(), err, R"({"add_bos_token": null})");
+  ASSERT_TRUE(tok) << err;
+  EXPECT_EQ(tok->encode("ab", true), (Ids{1, 265}));
+}
+
+//===----------------------------------------------------------------------===//
+// Chat templates (rendering is compared with Jinja by check_chat_templates.py)
+//===----------------------------------------------------------------------===//
+
+TEST(ChatTemplate, RecognizesFamilies) {
+  std::string err;
+  auto t = ChatTemplate::recognize(
+      "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + "
+      "m['content'] + '<|im_end|>\\n'}}{% endfor %}",
+      "", "", err);
+  ASSERT_TRUE(t) << err;
+  EXPECT_STREQ(t->name(), "chatml");
+  EXPECT_FALSE(t->defaultSystem());
+  EXPECT_EQ(t->endOfTurnToken(), "<|im_end|>");
+  // A default system prompt, with escapes and quotes.
+  t = ChatTemplate::recognize(
+      "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nIt\\'s "
+      "\"me\"<|im_end|>\\n' }}{% endif %}<|im_end|>",
+      "", "", err);
+  ASSERT_TRUE(t) << err;
+  ASSERT_TRUE(t->defaultSystem());
+  EXPECT_EQ(*t->defaultSystem(), "It's \"me\"");
+  t = ChatTemplate::recognize("<|start_header_id|>x<|eot_id|>", "<b>", "</b>",
+                              err);
+  ASSERT_TRUE(t) << err;
+  EXPECT_STREQ(t->name(), "llama3");
+  EXPECT_EQ(t->endOfTurnToken(), "<|eot_id|>");
+  t = ChatTemplate::recognize("[INST] <<SYS>> [/INST]", "<s>", "</s>", err);
+  ASSERT_TRUE(t) << err;
+  EXPECT_STREQ(t->name(), "llama2");
+  EXPECT_EQ(t->endOfTurnToken(), "</s>");
+}
+
+TEST(ChatTemplate, RejectsUnknownTemplates) {
+  std::string err;
+  for (const char *text :
+       {"{{ messages[0].content }}", "[INST] {{ x }} [/INST]",
+        "<|start_header_id|>Cutting Knowledge Date<|eot_id|>",
+        "<|im_start|><|im_end|>[INST][/INST]"}) {
+    EXPECT_FALSE(ChatTemplate::recognize(text, "", "", err)) << text;
+    EXPECT_NE(err.find("known families: chatml, llama2, llama3, none"),
+              std::string::npos)
+        << err;
+  }
+  EXPECT_FALSE(ChatTemplate::fromName("vicuna", "", ""));
+}
+
+TEST(ChatTemplate, RendersFamilies) {
+  std::vector<ChatMessage> conv = {{"system", "S"}, {"user", " hi "}};
+  std::string out, err;
+  auto t = ChatTemplate::fromName("chatml", "<s>", "</s>");
+  ASSERT_TRUE(t && t->render(conv, true, out, err)) << err;
+  EXPECT_EQ(out, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n hi "
+                 "<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_FALSE(t->writesBos());
+  t = ChatTemplate::fromName("llama3", "<B>", "<E>");
+  ASSERT_TRUE(t && t->render(conv, false, out, err)) << err;
+  EXPECT_EQ(out, "<B><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+                 "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>");
+  EXPECT_TRUE(t->writesBos());
+  t = ChatTemplate::fromName("llama2", "<s>", "</s>");
+  conv.push_back({"assistant", "yo"});
+  ASSERT_TRUE(t && t->render(conv, true, out, err)) << err;
+  EXPECT_EQ(out, "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\n hi [/INST] yo </s>");
+  // Llama-2 turns must alternate, starting with the user.
+  EXPECT_FALSE(t->render({{"assistant", "a"}}, true, out, err));
+  EXPECT_NE(err.find("alternate"), std::string::npos) << err;
+  t = ChatTemplate::fromName("none", "<s>", "</s>");
+  ASSERT_TRUE(t && t->render(conv, true, out, err)) << err;
+  EXPECT_EQ(out, "S hi yo");
+}
+
+TEST(ChatTemplate, ParsesConfig) {
+  ChatConfig c;
+  std::string err;
+  ASSERT_TRUE(parseChatConfig(
+      R"({"chat_template": [{"name": "tool_use", "template": "T"},
+                            {"name": "default", "template": "D"}],
+          "bos_token": {"content": "<s>"}, "eos_token": "</s>",
+          "add_bos_token": false, "add_eos_token": null, "other": 1})",
+      c, err))
+      << err;
+  EXPECT_EQ(c.chatTemplate.value_or(""), "D");
+  EXPECT_EQ(c.bosToken, "<s>");
+  EXPECT_EQ(c.eosToken, "</s>");
+  EXPECT_EQ(c.addBosToken, std::optional<bool>(false));
+  EXPECT_FALSE(c.addEosToken);
+  EXPECT_FALSE(parseChatConfig(R"({"add_bos_token": 1})", c, err));
+  EXPECT_EQ(err, "field 'add_bos_token' must be a boolean or null");
+  EXPECT_FALSE(parseChatConfig(R"({"bos_token": {"id": 1}})", c, err));
+  EXPECT_NE(err.find("'bos_token'"), std::string::npos);
+  EXPECT_FALSE(parseChatConfig(R"({"chat_template": [{"name": 1}]})", c, err));
+  EXPECT_NE(err.find("'chat_template'[0]"), std::string::npos);
+  EXPECT_FALSE(parseChatConfig("[]", c, err));
+  EXPECT_FALSE(parseChatConfig("{", c, err));
 }
 
 //===----------------------------------------------------------------------===//
