@@ -54,6 +54,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 struct Options {
@@ -601,9 +603,13 @@ int main(int argc, char **argv) {
       if (!conv.turn(runner, o.prompt, family))
         return 1;
     } else {
+      // A terminal gets a prompt marker on stderr before each turn.
+      const bool tty = isatty(STDIN_FILENO) != 0;
       std::string line;
       int c;
       bool any = false, skipped = false;
+      if (tty)
+        std::fprintf(stderr, "> ");
       while ((c = std::fgetc(stdin)) != EOF || any) {
         if (c != EOF && c != '\n') {
           line += char(c);
@@ -618,6 +624,8 @@ int main(int argc, char **argv) {
         any = false;
         if (c == EOF)
           break;
+        if (tty)
+          std::fprintf(stderr, "> ");
       }
       if (skipped)
         status = 1;

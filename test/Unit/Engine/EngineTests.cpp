@@ -18,6 +18,7 @@
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -293,6 +294,38 @@ TEST_F(EngineTest, BadArguments) {
             std::string::npos);
 }
 
+TEST_F(EngineTest, TruncateKeepsThePrefix) {
+  std::vector<int32_t> tokens = someTokens(10, 17);
+  std::vector<int32_t> other = someTokens(4, 19);
+  SessionHandle a{newSession(1, 4)}, b{newSession(1, 4)};
+  // a: tokens[0..6) + other, by truncating a longer context.
+  ASSERT_EQ(lowbit_rt_prefill(a.session, tokens.data(), 10, nullptr),
+            LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_session_truncate(a.session, 11),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(lowbit_rt_session_truncate(a.session, -1),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(lowbit_rt_session_position(a.session), 10);
+  ASSERT_EQ(lowbit_rt_session_truncate(a.session, 6), LOWBIT_RT_OK);
+  EXPECT_EQ(lowbit_rt_session_position(a.session), 6);
+  EXPECT_EQ(lowbit_rt_logits(a.session), nullptr);
+  int32_t tok = 0;
+  EXPECT_NE(lowbit_rt_sample(a.session, nullptr, &tok), LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_prefill(a.session, other.data(), 4, nullptr),
+            LOWBIT_RT_OK);
+  // b: the same context from scratch.
+  std::vector<int32_t> want(tokens.begin(), tokens.begin() + 6);
+  want.insert(want.end(), other.begin(), other.end());
+  ASSERT_EQ(lowbit_rt_prefill(b.session, want.data(), 10, nullptr),
+            LOWBIT_RT_OK);
+  const float *la = lowbit_rt_logits(a.session);
+  const float *lb = lowbit_rt_logits(b.session);
+  ASSERT_TRUE(la && lb);
+  for (int64_t v = 0; v < kVocab; ++v)
+    EXPECT_EQ(la[v], lb[v]) << v;
+  EXPECT_EQ(lowbit_rt_session_truncate(nullptr, 0), LOWBIT_RT_INVALID_ARGUMENT);
+}
+
 TEST(EngineOpen, MissingFileIsIO) {
   lowbit_rt_model *m = nullptr;
   EXPECT_EQ(lowbit_rt_model_open("/nonexistent/x.lowbit", &m), LOWBIT_RT_IO);
@@ -564,6 +597,202 @@ TEST(EngineTokenizer, TokenizeDetokenizeAndPieces) {
     prev = id;
   }
   EXPECT_EQ(streamed, text);
+}
+
+/// tinyTokenizer() with <|im_start|> (30) and <|im_end|> (31).
+json chatTokenizer() {
+  json t = tinyTokenizer();
+  for (auto [id, content] :
+       {std::pair<int, const char *>{30, "<|im_start|>"}, {31, "<|im_end|>"}})
+    t["added_tokens"].push_back({{"id", id},
+                                 {"content", content},
+                                 {"single_word", false},
+                                 {"lstrip", false},
+                                 {"rstrip", false},
+                                 {"normalized", false},
+                                 {"special", true}});
+  return t;
+}
+
+/// Opens the tiny model with `tokenizer` and `config` (null: none).
+void openWith(ModelHandle &h, const json &tokenizer, const json &config) {
+  json m = TinyModel::get().manifest;
+  m["tokenizer"] = tokenizer;
+  if (!config.is_null())
+    m["tokenizer_config"] = config;
+  std::string p = TinyModel::get().write(m);
+  ASSERT_EQ(lowbit_rt_model_open(p.c_str(), &h.model), LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  std::remove(p.c_str());
+}
+
+struct ChatHandle {
+  lowbit_rt_chat *chat = nullptr;
+  ~ChatHandle() { lowbit_rt_chat_free(chat); }
+};
+
+const char *kChatML = "{% for m in messages %}{{'<|im_start|>' + m['role'] + "
+                      "' ' + m['content'] + '<|im_end|>'}}{% endfor %}";
+
+TEST(EngineChat, TemplateTokensAndStops) {
+  ModelHandle h;
+  openWith(h, chatTokenizer(),
+           {{"chat_template", kChatML},
+            {"add_bos_token", false},
+            {"eos_token", {{"content", "</s>"}}}});
+  ChatHandle c;
+  ASSERT_EQ(lowbit_rt_chat_create(h.model, nullptr, &c.chat), LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  const char *family = nullptr;
+  ASSERT_EQ(lowbit_rt_chat_get_family(c.chat, &family), LOWBIT_RT_OK);
+  EXPECT_STREQ(family, "chatml");
+
+  lowbit_rt_chat_message msgs[] = {{"user", "ab"}};
+  char buf[128];
+  size_t len = 0;
+  ASSERT_EQ(lowbit_rt_chat_render(c.chat, msgs, 1, 0, buf, sizeof(buf), &len),
+            LOWBIT_RT_OK);
+  EXPECT_EQ(std::string(buf, len), "<|im_start|>user\nab<|im_end|>\n");
+  EXPECT_EQ(lowbit_rt_chat_render(c.chat, msgs, 1, 1, buf, 4, &len),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(len, std::strlen("<|im_start|>user\nab<|im_end|>\n"
+                             "<|im_start|>assistant\n"));
+  // Special tokens become their ids; add_bos_token false: no BOS.
+  int64_t n = 0;
+  int32_t ids[64];
+  ASSERT_EQ(lowbit_rt_chat_tokenize(c.chat, msgs, 1, 1, ids, 64, &n),
+            LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  ASSERT_GT(n, 3);
+  EXPECT_EQ(ids[0], 30);
+  EXPECT_NE(std::find(ids, ids + n, 29), ids + n); // "ab"
+  EXPECT_NE(std::find(ids, ids + n, 31), ids + n);
+  EXPECT_EQ(std::count(ids, ids + n, 30), 2);
+  EXPECT_EQ(lowbit_rt_chat_tokenize(c.chat, msgs, 1, 1, ids, 1, &n),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  // The plain prompt has no BOS either.
+  ASSERT_EQ(lowbit_rt_tokenize(h.model, "ab", 2, 1, ids, 64, &n), LOWBIT_RT_OK);
+  EXPECT_EQ(std::vector<int32_t>(ids, ids + n), std::vector<int32_t>{29});
+
+  lowbit_rt_stop_kind kind;
+  ASSERT_EQ(lowbit_rt_chat_stop(c.chat, 31, &kind), LOWBIT_RT_OK);
+  EXPECT_EQ(kind, LOWBIT_RT_STOP_END_OF_TURN);
+  ASSERT_EQ(lowbit_rt_chat_stop(c.chat, 1, &kind), LOWBIT_RT_OK);
+  EXPECT_EQ(kind, LOWBIT_RT_STOP_EOS);
+  ASSERT_EQ(lowbit_rt_chat_stop(c.chat, 5, &kind), LOWBIT_RT_OK);
+  EXPECT_EQ(kind, LOWBIT_RT_STOP_NONE);
+  ASSERT_EQ(lowbit_rt_model_eos_ids(h.model, ids, 64, &n), LOWBIT_RT_OK);
+  EXPECT_EQ(std::vector<int32_t>(ids, ids + n), std::vector<int32_t>{1});
+
+  // Llama-2 rejects turns that do not alternate.
+  ChatHandle l2;
+  ASSERT_EQ(lowbit_rt_chat_create(h.model, "llama2", &l2.chat), LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  lowbit_rt_chat_message two[] = {{"user", "a"}, {"user", "b"}};
+  EXPECT_EQ(lowbit_rt_chat_render(l2.chat, two, 2, 1, buf, sizeof(buf), &len),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("alternate"),
+            std::string::npos);
+  lowbit_rt_chat_message nul[] = {{"user", nullptr}};
+  EXPECT_EQ(lowbit_rt_chat_render(c.chat, nul, 1, 1, buf, sizeof(buf), &len),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  ChatHandle bad;
+  EXPECT_EQ(lowbit_rt_chat_create(h.model, "vicuna", &bad.chat),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(lowbit_rt_last_error())
+                .find("known: chatml, llama2, llama3, none"),
+            std::string::npos);
+}
+
+TEST(EngineChat, EosTokenJoinsTheEosIds) {
+  ModelHandle h;
+  openWith(h, chatTokenizer(),
+           {{"chat_template", kChatML}, {"eos_token", "<|im_end|>"}});
+  int64_t n = 0;
+  int32_t ids[4];
+  ASSERT_EQ(lowbit_rt_model_eos_ids(h.model, ids, 4, &n), LOWBIT_RT_OK);
+  EXPECT_EQ(std::vector<int32_t>(ids, ids + n), (std::vector<int32_t>{1, 31}));
+  EXPECT_EQ(lowbit_rt_model_eos_ids(h.model, ids, 1, &n),
+            LOWBIT_RT_INVALID_ARGUMENT);
+  EXPECT_EQ(n, 2);
+  ChatHandle c;
+  ASSERT_EQ(lowbit_rt_chat_create(h.model, nullptr, &c.chat), LOWBIT_RT_OK);
+  lowbit_rt_stop_kind kind;
+  ASSERT_EQ(lowbit_rt_chat_stop(c.chat, 31, &kind), LOWBIT_RT_OK);
+  EXPECT_EQ(kind, LOWBIT_RT_STOP_EOS);
+}
+
+TEST(EngineChat, NoOrUnknownTemplate) {
+  ModelHandle h;
+  openWith(h, chatTokenizer(), nullptr);
+  ChatHandle c;
+  EXPECT_EQ(lowbit_rt_chat_create(h.model, nullptr, &c.chat),
+            LOWBIT_RT_UNSUPPORTED);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("no chat template"),
+            std::string::npos);
+  // No <|eot_id|> in this tokenizer.
+  EXPECT_EQ(lowbit_rt_chat_create(h.model, "llama3", &c.chat),
+            LOWBIT_RT_UNSUPPORTED);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("'<|eot_id|>'"),
+            std::string::npos);
+  // "none" needs nothing; the plain BOS rule applies (template: <s>).
+  ASSERT_EQ(lowbit_rt_chat_create(h.model, "none", &c.chat), LOWBIT_RT_OK);
+  lowbit_rt_chat_message msgs[] = {{"user", "ab"}};
+  int64_t n = 0;
+  int32_t ids[8];
+  ASSERT_EQ(lowbit_rt_chat_tokenize(c.chat, msgs, 1, 1, ids, 8, &n),
+            LOWBIT_RT_OK);
+  EXPECT_EQ(std::vector<int32_t>(ids, ids + n), (std::vector<int32_t>{0, 29}));
+  lowbit_rt_stop_kind kind;
+  ASSERT_EQ(lowbit_rt_chat_stop(c.chat, 31, &kind), LOWBIT_RT_OK);
+  EXPECT_EQ(kind, LOWBIT_RT_STOP_NONE);
+
+  ModelHandle u;
+  openWith(u, chatTokenizer(), {{"chat_template", "{{ messages }}"}});
+  ChatHandle cu;
+  EXPECT_EQ(lowbit_rt_chat_create(u.model, nullptr, &cu.chat),
+            LOWBIT_RT_UNSUPPORTED);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("unrecognised"),
+            std::string::npos);
+}
+
+TEST(EngineChat, ManifestTypeErrors) {
+  json m = TinyModel::get().manifest;
+  m["tokenizer"] = chatTokenizer();
+  struct Case {
+    json config;
+    const char *message;
+  } cases[] = {
+      {json::array(), "field 'tokenizer_config' must be a JSON object"},
+      {{{"add_bos_token", 1}}, "field 'add_bos_token' must be a boolean"},
+      {{{"add_eos_token", "no"}}, "field 'add_eos_token' must be a boolean"},
+      {{{"bos_token", 3}}, "field 'bos_token' must be a string"},
+      {{{"chat_template", {{"a", 1}}}}, "field 'chat_template' must be"},
+      {{{"chat_template", {{{"name", "default"}}}}},
+       "field 'chat_template'[0] must be an object"},
+  };
+  for (const Case &c : cases) {
+    m["tokenizer_config"] = c.config;
+    std::string p = TinyModel::get().write(m);
+    lowbit_rt_model *model = nullptr;
+    EXPECT_EQ(lowbit_rt_model_open(p.c_str(), &model), LOWBIT_RT_FORMAT)
+        << c.config.dump();
+    EXPECT_NE(std::string(lowbit_rt_last_error()).find(c.message),
+              std::string::npos)
+        << lowbit_rt_last_error();
+    lowbit_rt_model_free(model);
+    std::remove(p.c_str());
+  }
+  // Without a tokenizer, a tokenizer_config is an error too.
+  json bare = TinyModel::get().manifest;
+  bare["tokenizer_config"] = json::object();
+  std::string p = TinyModel::get().write(bare);
+  lowbit_rt_model *model = nullptr;
+  EXPECT_EQ(lowbit_rt_model_open(p.c_str(), &model), LOWBIT_RT_FORMAT);
+  EXPECT_NE(std::string(lowbit_rt_last_error()).find("needs a 'tokenizer'"),
+            std::string::npos);
+  lowbit_rt_model_free(model);
+  std::remove(p.c_str());
 }
 
 } // namespace
