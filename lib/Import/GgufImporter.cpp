@@ -9,26 +9,15 @@
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Support/GgufModel.h"
+#include "lowbit/Support/GgufTokenizer.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 
 namespace lowbit {
-
-bool isGgufPath(StringRef path) {
-  if (llvm::sys::fs::is_directory(path))
-    return false;
-  if (path.ends_with(".gguf"))
-    return true;
-  if (!llvm::sys::fs::is_regular_file(path))
-    return false;
-  auto head = llvm::MemoryBuffer::getFileSlice(path, /*MapSize=*/4,
-                                               /*Offset=*/0);
-  return head && (*head)->getBuffer() == "GGUF";
-}
 
 llvm::Expected<OwningOpRef<ModuleOp>>
 importGgufModel(MLIRContext *ctx, StringRef path, StringRef baseDir) {
@@ -52,13 +41,23 @@ importGgufModel(MLIRContext *ctx, StringRef path, StringRef baseDir) {
           path.str().c_str(), expected.name.c_str(),
           formatShape(expected.shape).c_str(), config.architecture.c_str(),
           static_cast<long long>(config.numLayers));
+  // The tokenizer, when the file has one, must convert; the IR records the
+  // file itself as the tokenizer (relative to the checkpoint's directory).
+  std::string tokenizer;
+  if (ggufHasTokenizer((*store)->file())) {
+    llvm::Expected<GgufTokenizerJSON> converted =
+        tokenizerFromGguf((*store)->file());
+    if (!converted)
+      return converted.takeError();
+    tokenizer = llvm::sys::path::filename(path).str();
+  }
   // Record the file relative to where the IR goes, so the IR holds no host
   // path.
   llvm::Expected<std::string> relPath = makeRelativePath(path, baseDir);
   if (!relPath)
     return relPath.takeError();
-  return buildModelIR(ctx, config, /*store=*/nullptr, path, *relPath,
-                      /*tokenizer=*/"", "gguf");
+  return buildModelIR(ctx, config, /*store=*/nullptr, path, *relPath, tokenizer,
+                      "gguf");
 }
 
 llvm::Expected<OwningOpRef<ModuleOp>>

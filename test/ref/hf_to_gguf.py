@@ -4,7 +4,7 @@ llama.cpp's convert_hf_to_gguf.py does, with the `gguf` package.
 
     hf_to_gguf.py MODEL_DIR OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1]
         [--dequant-out DIR] [--tokenizer llama|gpt2|none] [--pre NAME]
-        [--no-add-bos] [--add-eos] [--chat-template TEXT] [--set KEY=JSON ...]
+        [--shuffle-scores] [--no-add-bos] [--add-eos] [--chat-template TEXT] [--set KEY=JSON ...]
         [--drop TENSOR ...] [--raw-type TENSOR=TYPE ...]
 
 Tensors get llama.cpp's names; llama q/k rows are permuted per head as the
@@ -18,7 +18,8 @@ GGUF and DIR describe the same float model.
 The tokenizer metadata comes from MODEL_DIR/tokenizer.json:
   * --tokenizer llama: a sentencepiece vocabulary (tokens, scores,
     token_type) for a BPE model with byte fallback; a token's score is minus
-    its id, as in a sentencepiece model whose pieces are listed by score.
+    its id, as in a sentencepiece model whose pieces are listed by score
+    (--shuffle-scores: a fixed permutation instead).
   * --tokenizer gpt2: tokens, merges, token_type and tokenizer.ggml.pre.
 --set adds or overrides metadata (a JSON value: int, float, string, bool or
 list; `null` deletes the key), --drop leaves a tensor out and --raw-type
@@ -78,7 +79,7 @@ def llama_cpp_unpermute(w, n_head):
             .swapaxes(1, 2).reshape(w.shape))
 
 
-def tokenizer_metadata(w, model_dir, kind, pre):
+def tokenizer_metadata(w, model_dir, kind, pre, shuffle_scores):
     with open(os.path.join(model_dir, "tokenizer.json"), encoding="utf-8") as f:
         tok = json.load(f)
     vocab = dict(tok["model"]["vocab"])
@@ -102,7 +103,12 @@ def tokenizer_metadata(w, model_dir, kind, pre):
     w.add_token_list(tokens)
     w.add_token_types(types)
     if kind == "llama":
-        w.add_token_scores([-float(i) for i in range(n)])
+        scores = [-float(i) for i in range(n)]
+        if shuffle_scores:
+            # Scores that do not follow the ids (a fixed permutation), so
+            # that the merge order derived from them is really exercised.
+            scores = list(np.random.RandomState(1).permutation(n).astype(float) * -0.5)
+        w.add_token_scores(scores)
         unk = tok["model"].get("unk_token")
         if unk is not None and unk in vocab:
             w.add_unk_token_id(vocab[unk])
@@ -134,6 +140,7 @@ def main():
     ap.add_argument("--dequant-out")
     ap.add_argument("--tokenizer", choices=["llama", "gpt2", "none"], default="llama")
     ap.add_argument("--pre", default="gpt-2")
+    ap.add_argument("--shuffle-scores", action="store_true")
     ap.add_argument("--no-add-bos", action="store_true")
     ap.add_argument("--add-eos", action="store_true")
     ap.add_argument("--chat-template")
@@ -168,7 +175,8 @@ def main():
     w.add_vocab_size(cfg["vocab_size"])
     w.add_file_type(0 if qtype == Q.F32 else 1 if qtype == Q.F16 else 7)
     if args.tokenizer != "none":
-        tokenizer_metadata(w, args.model, args.tokenizer, args.pre)
+        tokenizer_metadata(w, args.model, args.tokenizer, args.pre,
+                           args.shuffle_scores)
         w.add_add_bos_token(not args.no_add_bos)
         w.add_add_eos_token(args.add_eos)
     if args.chat_template:

@@ -19,6 +19,7 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Support/GgufTokenizer.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
@@ -122,8 +123,13 @@ public:
     }
     if (loaded.tokenizerPath.empty())
       fail("--prompt needs a tokenizer.json next to the model");
+    llvm::Expected<lowbit::TokenizerTexts> texts =
+        lowbit::loadTokenizerTexts(loaded.tokenizerPath);
+    if (!texts)
+      fail(toString(texts.takeError()));
     std::string err;
-    auto tok = lowbit::rt::Tokenizer::fromFile(loaded.tokenizerPath, err);
+    auto tok = lowbit::rt::Tokenizer::fromJSON(texts->tokenizerJSON, err,
+                                               texts->configJSON);
     if (!tok)
       fail(loaded.tokenizerPath + ": " + err);
     if (!tok->encode(text, /*addBos=*/true, ids, err))

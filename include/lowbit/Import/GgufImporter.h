@@ -15,16 +15,13 @@
 #ifndef LOWBIT_IMPORT_GGUFIMPORTER_H
 #define LOWBIT_IMPORT_GGUFIMPORTER_H
 
+#include "lowbit/Support/Gguf.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
 namespace lowbit {
-
-/// Whether `path` names a GGUF file rather than a directory or an IR file:
-/// a regular file whose name ends in `.gguf` or that starts with the GGUF
-/// magic.
-bool isGgufPath(llvm::StringRef path);
 
 /// Imports the GGUF model `path`: reads the configuration from its metadata,
 /// checks every tensor (Hugging Face name, dequantizable type, shape; none
