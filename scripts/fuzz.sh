@@ -20,18 +20,33 @@
 #                                   and duration per target, then a summary
 #                                   table; exits non-zero on any crash (the
 #                                   input is kept in build-fuzz/campaign/).
+#   scripts/fuzz.sh --long --resume ...
+#                                   Counts N as each target's total over its
+#                                   runs so far and runs only what is left.
+#                                   Every run is appended to
+#                                   build-fuzz/campaign/<corpus>.history, and
+#                                   the summary also gives each target's
+#                                   total over all its runs (a campaign can be
+#                                   resumed: the working corpus is kept).
+#                                   Campaign runs use a 64 MB ASan quarantine
+#                                   (less RSS; LOWBIT_FUZZ_ASAN_OPTIONS
+#                                   overrides) and cap TokenizerFuzzer inputs
+#                                   at 1024 bytes (its per-input cost grows
+#                                   with the text).
 # Run campaigns under `nice -n 19` on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
 SECONDS_EACH=${LOWBIT_FUZZ_SECONDS:-20}
 LONG=0
+RESUME=0
 EXECS=10000000
 MAX_TIME=0
 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --long) LONG=1 ;;
+    --resume) RESUME=1 ;;
     --execs) EXECS=$2; shift ;;
     --execs=*) EXECS=${1#*=} ;;
     --target) ONLY=$2; shift ;;
@@ -42,7 +57,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$LONG" = 0 ] && { [ -n "$ONLY" ] || [ "$MAX_TIME" != 0 ]; }; then
+if [ "$LONG" = 0 ] && { [ -n "$ONLY" ] || [ "$MAX_TIME" != 0 ] || [ "$RESUME" = 1 ]; }; then
   echo "fuzz.sh: --target, --execs and --max-time need --long" >&2; exit 2
 fi
 if ! [[ "$EXECS" =~ ^[1-9][0-9]*$ && "$MAX_TIME" =~ ^[0-9]+$ ]]; then
@@ -105,11 +120,24 @@ for f in "${FUZZERS[@]}"; do
   [ -f "test/Fuzz/$corpus.dict" ] && dict=(-dict="test/Fuzz/$corpus.dict")
   limit=()
   [ "$MAX_TIME" != 0 ] && limit=(-max_total_time="$MAX_TIME")
-  echo "fuzz: $name: up to $EXECS executions${limit:+ or $MAX_TIME s}" \
+  [ "$corpus" = tokenizer ] && limit+=(-max_len=1024)
+  history=$CAMPAIGN/$corpus.history
+  runs=$EXECS
+  if [ "$RESUME" = 1 ] && [ -f "$history" ]; then
+    done_execs=$(sed -n 's/.* execs=\([0-9]*\) .*/\1/p' "$history" |
+      awk '{ t += $1 } END { print t + 0 }')
+    runs=$(( EXECS - done_execs ))
+    if [ "$runs" -le 0 ]; then
+      line="$name total_execs=$done_execs (goal $EXECS reached; nothing to run)"
+      echo "fuzz: $line"; summary+=("$line"); continue
+    fi
+  fi
+  echo "fuzz: $name: up to $runs executions${limit:+ or $MAX_TIME s}" \
     "($(date -u +%FT%TZ))" >&2
   start=$(date +%s)
   rc=0
-  "$exe" "${dict[@]}" -runs="$EXECS" "${limit[@]}" -print_final_stats=1 \
+  ASAN_OPTIONS=${LOWBIT_FUZZ_ASAN_OPTIONS:-quarantine_size_mb=64} \
+    "$exe" "${dict[@]}" -runs="$runs" "${limit[@]}" -print_final_stats=1 \
     -artifact_prefix="$CAMPAIGN/$corpus-crashes/" \
     "$work" "test/Fuzz/corpus/$corpus" >"$log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
@@ -146,7 +174,11 @@ for f in "${FUZZERS[@]}"; do
     fi
     rm -rf "$tmp"
   fi
-  line="$name execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corp=${corp:-?} crashes=$crashes merged=$merged time=${secs}s"
+  echo "$(date -u +%FT%TZ) execs=${execs:-0} secs=$secs rc=$rc crashes=$crashes cov=${cov:-?} ft=${ft:-?}" \
+    >>"$history"
+  total=$(sed -n 's/.* execs=\([0-9]*\) .*/\1/p' "$history" |
+    awk '{ t += $1 } END { print t + 0 }')
+  line="$name execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corp=${corp:-?} crashes=$crashes merged=$merged time=${secs}s total_execs=$total"
   echo "fuzz: $line"
   summary+=("$line")
 done

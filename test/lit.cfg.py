@@ -72,6 +72,31 @@ else:
 if getattr(config, "lowbit_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
 
+# GGUF tests (docs/gguf.md). `transformers`: the reference for GGUF tokenizer
+# conversion is installed; `smollm2`: LOWBIT_SMOLLM2_GGUF names the SmolLM2
+# GGUF (scripts/setup.sh downloads it, scripts/test.sh sets the variable).
+# The RUN lines' python3 (first on PATH) is asked, not lit's own interpreter.
+import subprocess
+if subprocess.call(
+        ["python3", "-c", "import importlib.util, sys; "
+         "sys.exit(importlib.util.find_spec('transformers') is None)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("transformers")
+else:
+    lit_config.note("transformers not installed: the GGUF tokenizer "
+                    "reference tests are skipped")
+config.substitutions.append(
+    ("%lowbit_tokenize",
+     os.path.join(config.lowbit_obj_root, "runtime", "src", "tokenizer",
+                  "lowbit-tokenize")))
+smollm2 = os.environ.get("LOWBIT_SMOLLM2_GGUF", "")
+if smollm2 and os.path.isfile(smollm2):
+    config.available_features.add("smollm2")
+    config.substitutions.append(("%smollm2", smollm2))
+else:
+    lit_config.note("LOWBIT_SMOLLM2_GGUF not set: the SmolLM2 tests are "
+                    "skipped")
+
 # Python reference packages of the chat tests (test/Tools/lowbit-run-chat*):
 # `jinja2` renders the real chat templates, `tokenizers` tokenizes them. The
 # tests run the `python3` on PATH (not necessarily lit's own interpreter).

@@ -8,6 +8,7 @@
 #include "lowbit/OpSemantics/OpSemantics.h"
 
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Support/GgufTokenizer.h"
 
 #include "lowbit/Dialect/Lowbit/IR/KernelExports.h"
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
@@ -835,7 +836,18 @@ llvm::Error emitBundle(ModuleOp module, llvm::StringRef targetName,
       ParamResolver::get(module.getContext()).getTokenizerPath(module);
   if (!tokenizer)
     return tokenizer.takeError();
-  if (!tokenizer->empty()) {
+  if (!tokenizer->empty() && isGgufPath(*tokenizer)) {
+    // A GGUF model: its tokenizer metadata, converted to a tokenizer.json and
+    // a tokenizer_config.json (docs/gguf.md).
+    llvm::Expected<std::unique_ptr<GgufFile>> gguf = GgufFile::open(*tokenizer);
+    if (!gguf)
+      return gguf.takeError();
+    llvm::Expected<GgufTokenizerJSON> converted = tokenizerFromGguf(**gguf);
+    if (!converted)
+      return converted.takeError();
+    manifest["tokenizer"] = std::move(converted->tokenizer);
+    manifest["tokenizer_config"] = std::move(converted->tokenizerConfig);
+  } else if (!tokenizer->empty()) {
     auto buffer = llvm::MemoryBuffer::getFile(*tokenizer);
     if (!buffer)
       return llvm::createStringError("%s: %s", tokenizer->c_str(),

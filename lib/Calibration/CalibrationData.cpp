@@ -9,6 +9,7 @@
 
 #include "lowbit/Calibration/Calibration.h"
 
+#include "lowbit/Support/GgufTokenizer.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
 
@@ -103,8 +104,14 @@ llvm::Expected<CalibrationSet> loadCalibration(const CalibrationOptions &opts) {
       return llvm::createStringError(
           "%s: a text calibration file needs the model's tokenizer.json",
           opts.path.c_str());
+    // A tokenizer.json (with its tokenizer_config.json), or a GGUF file's
+    // tokenizer metadata.
+    llvm::Expected<TokenizerTexts> texts =
+        loadTokenizerTexts(opts.tokenizerPath);
+    if (!texts)
+      return texts.takeError();
     std::string err;
-    tok = rt::Tokenizer::fromFile(opts.tokenizerPath, err);
+    tok = rt::Tokenizer::fromJSON(texts->tokenizerJSON, err, texts->configJSON);
     if (!tok)
       return llvm::createStringError("%s: %s", opts.tokenizerPath.c_str(),
                                      err.c_str());

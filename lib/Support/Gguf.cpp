@@ -9,6 +9,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -529,4 +530,16 @@ GgufFile::dequantize(const GgufTensor &tensor) const {
   if (llvm::Error err = dequantize(tensor, out.data()))
     return err;
   return out;
+}
+
+bool lowbit::isGgufPath(llvm::StringRef path) {
+  if (llvm::sys::fs::is_directory(path))
+    return false;
+  if (path.ends_with(".gguf"))
+    return true;
+  if (!llvm::sys::fs::is_regular_file(path))
+    return false;
+  auto head = llvm::MemoryBuffer::getFileSlice(path, /*MapSize=*/4,
+                                               /*Offset=*/0);
+  return head && (*head)->getBuffer() == "GGUF";
 }

@@ -145,12 +145,12 @@ void checkModel(const Model &m, const Bundle &b) {
   check(p.tokens != p.positions, "distinct inputs");
   f32(p.output, m.vocabSize);
 
-  // A weight of `n` floats lies inside the bundle.
+  // A weight of `bytes` bytes lies inside the bundle.
   const uint8_t *lo = b.data(), *hi = b.data() + b.size();
-  auto inside = [&](const float *w, int64_t n) {
-    auto *q = reinterpret_cast<const uint8_t *>(w);
-    check(w && q >= lo && q <= hi && n >= 0 &&
-              static_cast<uint64_t>(n) * 4 <= static_cast<uint64_t>(hi - q),
+  auto inside = [&](const void *w, uint64_t bytes) {
+    auto *q = static_cast<const uint8_t *>(w);
+    check(w && q >= lo && q <= hi &&
+              bytes <= static_cast<uint64_t>(hi - q),
           "weight inside the bundle");
   };
 
@@ -167,6 +167,21 @@ void checkModel(const Model &m, const Bundle &b) {
     const int x = op.in[0];
     // Per-op invariants from the op table's descriptor.
     check(op.def != nullptr, "op has a table entry");
+    // Every weight the table declares is present unless optional, and
+    // lies inside the bundle; no weight beyond the declared ones.
+    for (int w = 0; w < lowbit::rt::ops::kMaxWeights; ++w) {
+      const auto &role = op.def->weights[w];
+      const void *ptr = op.weight[static_cast<size_t>(w)];
+      if (!role.name) {
+        check(ptr == nullptr, "no weight beyond the table's roles");
+        continue;
+      }
+      if (!ptr) {
+        check(role.optional, "required weight present");
+        continue;
+      }
+      inside(ptr, op.weightBytes[static_cast<size_t>(w)]);
+    }
     const lowbit_hal_op_desc &d = op.desc;
     switch (op.def->kind) {
     case LOWBIT_HAL_OP_EMBEDDING:

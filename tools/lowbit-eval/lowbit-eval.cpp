@@ -3,9 +3,9 @@
 // lowbit-eval --model M --tokens FILE [--reference R] [--window 512] [--json]
 // lowbit-eval --model M (--prompt TEXT | --ids 1,2,3) --dump-logits OUT
 //
-// M and R may be Hugging Face directories, lowbit IR files, quantized model
-// directories (all run by the reference executor) or .lowbit bundles (run by
-// the runtime through its C API, with the generated kernels).
+// M and R may be Hugging Face directories, GGUF files, lowbit IR files,
+// quantized model directories (all run by the reference executor) or .lowbit
+// bundles (run by the runtime through its C API, with the generated kernels).
 //
 // Evaluates a model on a token file (int32 little-endian) with the protocol
 // of the shared models' README: non-overlapping windows, each run from
@@ -19,6 +19,7 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Support/GgufTokenizer.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Support/Safetensors.h"
 #include "lowbitrt/Kernels.h"
@@ -122,8 +123,13 @@ public:
     }
     if (loaded.tokenizerPath.empty())
       fail("--prompt needs a tokenizer.json next to the model");
+    llvm::Expected<lowbit::TokenizerTexts> texts =
+        lowbit::loadTokenizerTexts(loaded.tokenizerPath);
+    if (!texts)
+      fail(toString(texts.takeError()));
     std::string err;
-    auto tok = lowbit::rt::Tokenizer::fromFile(loaded.tokenizerPath, err);
+    auto tok = lowbit::rt::Tokenizer::fromJSON(texts->tokenizerJSON, err,
+                                               texts->configJSON);
     if (!tok)
       fail(loaded.tokenizerPath + ": " + err);
     if (!tok->encode(text, /*addBos=*/true, ids, err))
@@ -220,8 +226,8 @@ int main(int argc, char **argv) {
   cl::OptionCategory category("lowbit-eval options");
   cl::opt<std::string> modelPath(
       "model", cl::Required,
-      cl::desc("Model: Hugging Face directory, lowbit IR file or quantized "
-               "model directory"),
+      cl::desc("Model: Hugging Face directory, GGUF file, lowbit IR file or "
+               "quantized model directory"),
       cl::cat(category));
   cl::opt<std::string> tokensPath(
       "tokens", cl::desc("Evaluation tokens (int32 little-endian)"),

@@ -1,21 +1,27 @@
-//===- lowbit-import.cpp - Hugging Face model -> lowbit IR ------*- C++ -*-===//
+//===- lowbit-import.cpp - Hugging Face / GGUF model -> lowbit IR -*- C++
+//-*-===//
 //
-// lowbit-import MODEL_DIR [-o model.mlir] [--emit-bytecode]
+// lowbit-import MODEL [-o model.mlir] [--emit-bytecode] [--emit-tokenizer DIR]
 //
 // Reads config.json and the (possibly sharded) safetensors of a Hugging Face
-// causal LM, validates them and prints the lowbit graph IR. Weights are not
-// copied: the IR names them and records MODEL_DIR as its `checkpoint`
-// parameter scope, by a path relative to the output file's directory (to the
-// current directory when printing to stdout), so the IR holds no host path.
+// causal LM, or a llama/qwen2 GGUF file (MODEL ending in .gguf), validates
+// them and prints the lowbit graph IR. Weights are not copied: the IR names
+// them and records MODEL as its `checkpoint` parameter scope, by a path
+// relative to the output file's directory (to the current directory when
+// printing to stdout), so the IR holds no host path. --emit-tokenizer also
+// writes the model's tokenizer as DIR/tokenizer.json and
+// DIR/tokenizer_config.json (for a GGUF file: converted from its metadata).
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Import/HFImporter.h"
+#include "lowbit/Import/GgufImporter.h"
+#include "lowbit/Support/GgufTokenizer.h"
 #include "lowbit/Support/OutputFile.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
@@ -26,20 +32,26 @@ using namespace llvm;
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   cl::OptionCategory category("lowbit-import options");
-  cl::opt<std::string> modelDir(cl::Positional, cl::Required,
-                                cl::desc("<Hugging Face model directory>"),
-                                cl::cat(category));
+  cl::opt<std::string> modelDir(
+      cl::Positional, cl::Required,
+      cl::desc("<Hugging Face model directory or .gguf file>"),
+      cl::cat(category));
   cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                               cl::value_desc("file"), cl::init("-"),
                               cl::cat(category));
   cl::opt<bool> emitBytecode("emit-bytecode",
                              cl::desc("Write MLIR bytecode instead of text"),
                              cl::cat(category));
+  cl::opt<std::string> tokenizerDir(
+      "emit-tokenizer",
+      cl::desc("Also write the model's tokenizer.json and "
+               "tokenizer_config.json into this directory"),
+      cl::value_desc("dir"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "lowbit-import: Hugging Face causal LM (config.json + safetensors) -> "
-      "lowbit graph IR\n");
+      "lowbit-import: Hugging Face causal LM (config.json + safetensors) or "
+      "GGUF file -> lowbit graph IR\n");
 
   // Pre-flight: an unwritable output fails before the import.
   if (Error e = lowbit::checkOutputFile(output, /*dashIsStdout=*/true)) {
@@ -55,11 +67,41 @@ int main(int argc, char **argv) {
     if (baseDir.empty())
       baseDir = ".";
   }
-  auto module = lowbit::importHFModel(&ctx, modelDir, baseDir);
+  auto module = lowbit::importModel(&ctx, modelDir, baseDir);
   if (!module) {
     WithColor::error(errs(), "lowbit-import")
         << toString(module.takeError()) << "\n";
     return 1;
+  }
+  if (!tokenizerDir.empty()) {
+    std::string source = modelDir;
+    if (!lowbit::isGgufPath(modelDir)) {
+      SmallString<256> path(modelDir);
+      sys::path::append(path, "tokenizer.json");
+      source = path.str().str();
+    }
+    Expected<lowbit::TokenizerTexts> texts = lowbit::loadTokenizerTexts(source);
+    if (!texts) {
+      WithColor::error(errs(), "lowbit-import")
+          << toString(texts.takeError()) << "\n";
+      return 1;
+    }
+    if (std::error_code ec = sys::fs::create_directories(tokenizerDir)) {
+      WithColor::error(errs(), "lowbit-import")
+          << tokenizerDir << ": " << ec.message() << "\n";
+      return 1;
+    }
+    SmallString<256> tokenizerPath(tokenizerDir), configPath(tokenizerDir);
+    sys::path::append(tokenizerPath, "tokenizer.json");
+    sys::path::append(configPath, "tokenizer_config.json");
+    Error err = lowbit::writeOutputFile(tokenizerPath, texts->tokenizerJSON);
+    if (!err && !texts->configJSON.empty())
+      err = lowbit::writeOutputFile(configPath, texts->configJSON);
+    if (err) {
+      WithColor::error(errs(), "lowbit-import")
+          << toString(std::move(err)) << "\n";
+      return 1;
+    }
   }
   // Through the atomic output helper: a failure never leaves a half-written
   // output or replaces a good one; /dev/null and FIFOs are written directly.

@@ -118,6 +118,11 @@ struct GgufTensor {
   std::vector<int64_t> shape() const;
 };
 
+/// Whether `path` names a GGUF file rather than a directory or another kind
+/// of file: a regular file whose name ends in `.gguf` or that starts with
+/// the GGUF magic. (Whether it is valid is for GgufFile::open to say.)
+bool isGgufPath(llvm::StringRef path);
+
 /// A validated, memory-mapped GGUF file.
 class GgufFile {
 public:
