@@ -203,6 +203,12 @@ ParamResolver::getTokenizerPath(ModuleOp module) const {
       resolvePath(module, mlir::lowbit::kCheckpointScope);
   if (!checkpoint)
     return checkpoint.takeError();
+  // A GGUF checkpoint is its own tokenizer (also when --param-scope points
+  // the scope at another file).
+  mlir::lowbit::ScopeAttr scope = mlir::lowbit::lookupParameterScope(
+      module, mlir::lowbit::kCheckpointScope);
+  if (scope && scope.getFormat() == "gguf")
+    return *checkpoint;
   llvm::SmallString<256> path(*checkpoint);
   if (!llvm::sys::fs::is_directory(path))
     llvm::sys::path::remove_filename(path);

@@ -468,24 +468,33 @@ llvm::Expected<GgufTokenizerJSON> Converter::run() {
   // Added tokens: CONTROL tokens (in a byte-level vocabulary only those
   // spelled in the byte alphabet) and the BOS/EOS/UNK/PAD tokens are
   // special; USER_DEFINED tokens are not.
+  // transformers adds them by their text as the file spells it, so a token
+  // takes the id that text has in the (respelled) vocabulary, and one whose
+  // text is not in it (a byte-level token outside the alphabet) is left out.
   std::map<int64_t, bool> addedTokens; // id -> special
+  auto addToken = [&](uint64_t i, bool special) {
+    auto it = vocab.find(tokens[i]);
+    if (it == vocab.end())
+      return;
+    if (special)
+      addedTokens[it->second] = true;
+    else
+      addedTokens.emplace(it->second, false);
+  };
   if (*types) {
     for (uint64_t i = 0; i < n; ++i) {
       std::optional<int64_t> type = (**types)[i].getAsInt64();
-      if (type == kTokenControl && (!byteLevel || spelled[i] == tokens[i]))
-        addedTokens[int64_t(i)] = true;
+      if (type == kTokenControl)
+        addToken(i, /*special=*/true);
       else if (type == kTokenUserDefined)
-        addedTokens.emplace(int64_t(i), false);
+        addToken(i, /*special=*/false);
     }
   }
   for (const std::optional<int64_t> &id : {bos, eos, unk, pad})
     if (id)
-      addedTokens[*id] = true;
+      addToken(*id, /*special=*/true);
   json::Array added;
   for (auto [id, special] : addedTokens) {
-    // A token that a later duplicate displaced has no id of its own.
-    if (vocab.lookup(spelled[id]) != id)
-      continue;
     added.push_back(json::Object{{"id", id},
                                  {"content", spelled[id]},
                                  {"single_word", false},

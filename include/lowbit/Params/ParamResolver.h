@@ -95,7 +95,8 @@ public:
   lookup(mlir::ModuleOp module, llvm::StringRef scope, llvm::StringRef key);
 
   /// tokenizer.json of the module (`lowbit.tokenizer`, relative to the
-  /// checkpoint scope's directory), or "" when the module names none.
+  /// checkpoint scope's directory), or "" when the module names none. For a
+  /// "gguf" checkpoint scope, the GGUF file itself.
   llvm::Expected<std::string> getTokenizerPath(mlir::ModuleOp module) const;
 
   /// Tensors a pass writes, kept in memory for later passes, and its report.

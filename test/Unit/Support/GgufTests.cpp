@@ -14,6 +14,7 @@
 
 #include "lowbit/Support/Gguf.h"
 #include "lowbit/Support/GgufModel.h"
+#include "lowbit/Support/GgufTokenizer.h"
 #include "lowbit/Support/Safetensors.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -782,6 +783,150 @@ TEST(GgufSmolLM2, ReadsAndDequantizes) {
   ASSERT_NE(k, nullptr);
   EXPECT_EQ(k->shape, (std::vector<int64_t>{192, 576}));
   EXPECT_EQ(errorText(checkTensors(**store, c, path)), "");
+}
+
+//===----------------------------------------------------------------------===//
+// Tokenizer conversion (GgufTokenizer.h)
+//===----------------------------------------------------------------------===//
+
+std::string kvString(llvm::StringRef key, llvm::StringRef v) {
+  return Bytes().str(key).u32(8).str(v).data;
+}
+std::string kvStrings(llvm::StringRef key,
+                      const std::vector<std::string> &values) {
+  Bytes b;
+  b.str(key).u32(9).u32(8).u64(values.size());
+  for (const std::string &v : values)
+    b.str(v);
+  return b.data;
+}
+std::string kvFloats(llvm::StringRef key, const std::vector<float> &values) {
+  Bytes b;
+  b.str(key).u32(9).u32(6).u64(values.size());
+  for (float v : values) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    b.u32(bits);
+  }
+  return b.data;
+}
+std::string kvInts(llvm::StringRef key, const std::vector<int32_t> &values) {
+  Bytes b;
+  b.str(key).u32(9).u32(5).u64(values.size());
+  for (int32_t v : values)
+    b.u32(uint32_t(v));
+  return b.data;
+}
+
+/// The converted tokenizer of a file with the given metadata, as JSON text
+/// (tokenizer, then config), or the error.
+std::string convert(const std::string &kv, uint64_t count) {
+  auto file = openBytes(buildFile(kv, count, {}, 0));
+  if (!file)
+    return errorText(file);
+  auto converted = tokenizerFromGguf(**file);
+  if (!converted)
+    return errorText(converted);
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << llvm::json::Value(std::move(converted->tokenizer)) << "\n"
+     << llvm::json::Value(std::move(converted->tokenizerConfig));
+  return out;
+}
+
+// transformers' generate_merges: every split of a token into two tokens,
+// best score first, then the longer left part; within a token, by the ids
+// of the parts.
+TEST(GgufTokenizer, SentencePieceMergesFollowScores) {
+  std::string kv =
+      kvString("tokenizer.ggml.model", "llama") +
+      kvStrings("tokenizer.ggml.tokens",
+                {"<unk>", "<s>", "a", "b", "ab", "ba", "aba"}) +
+      kvFloats("tokenizer.ggml.scores", {0, 0, -1, -2, -4, -3, -0.5f}) +
+      kvInts("tokenizer.ggml.token_type", {2, 3, 1, 1, 1, 1, 1}) +
+      kvU32("tokenizer.ggml.bos_token_id", 1) +
+      kvU32("tokenizer.ggml.unknown_token_id", 0);
+  std::string out = convert(kv, 6);
+  EXPECT_NE(out.find(R"("merges":[["ab","a"],["a","ba"],["b","a"],["a","b"]])"),
+            std::string::npos)
+      << out;
+  // BOS is added by default for sentencepiece; <s> (CONTROL) and <unk> (the
+  // UNK id) are special added tokens.
+  EXPECT_NE(out.find(R"("single":[{"SpecialToken":{"id":"<s>","type_id":0}})"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"({"content":"<unk>","id":0,)"), std::string::npos);
+  EXPECT_NE(out.find(R"({"content":"<s>","id":1,)"), std::string::npos);
+  EXPECT_NE(
+      out.find(
+          R"("add_bos_token":true,"add_eos_token":false,"bos_token":"<s>","eos_token":null,"pad_token":null,"unk_token":"<unk>")"),
+      std::string::npos)
+      << out;
+  // Deterministic.
+  EXPECT_EQ(convert(kv, 6), out);
+}
+
+TEST(GgufTokenizer, ByteLevelRespellsAndKeepsFileMerges) {
+  // "\n" and " b" are not spelled in GPT-2's byte alphabet: they are
+  // respelled ("\u010a", "\u0120b"), and the user-defined " b" is then no
+  // added token (transformers looks it up as the file spells it); "<t>" is.
+  // Merges stay as the file has them.
+  std::string kv =
+      kvString("tokenizer.ggml.model", "gpt2") +
+      kvString("tokenizer.ggml.pre", "qwen2") +
+      kvStrings("tokenizer.ggml.tokens", {"<|endoftext|>", "a", "\u0120",
+                                          "\u0120a", "\n", " b", "<t>"}) +
+      kvStrings("tokenizer.ggml.merges", {"\u0120 a"}) +
+      kvInts("tokenizer.ggml.token_type", {3, 1, 1, 1, 1, 4, 4}) +
+      kvU32("tokenizer.ggml.eos_token_id", 0);
+  std::string out = convert(kv, 6);
+  EXPECT_NE(out.find(R"("merges":[["Ġ","a"]])"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("Ċ":4)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("Ġb":5)"), std::string::npos) << out;
+  EXPECT_EQ(out.find(R"({"content":"Ġb")"), std::string::npos) << out;
+  EXPECT_NE(
+      out.find(
+          R"({"content":"<t>","id":6,"lstrip":false,"normalized":false,"rstrip":false,"single_word":false,"special":false})"),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"({"content":"<|endoftext|>","id":0,)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("single":[{"Sequence":{"id":"A","type_id":0}}])"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("type":"Split")"), std::string::npos) << out;
+}
+
+TEST(GgufTokenizer, ErrorsNameTheKey) {
+  std::string tokens = kvStrings("tokenizer.ggml.tokens", {"a", "b", "ab"});
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "t5") + tokens, 2),
+            "mem.gguf: metadata key 'tokenizer.ggml.model': tokenizer 't5' is "
+            "not supported (supported: gpt2, llama)");
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "llama") + tokens, 2),
+            "mem.gguf: missing metadata key 'tokenizer.ggml.scores'");
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "llama") + tokens +
+                        kvFloats("tokenizer.ggml.scores", {0, 0}),
+                    3),
+            "mem.gguf: metadata key 'tokenizer.ggml.scores': 2 elements, but "
+            "there are 3 tokens");
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "gpt2") + tokens +
+                        kvStrings("tokenizer.ggml.merges", {"a b", "b a"}),
+                    3),
+            "mem.gguf: metadata key 'tokenizer.ggml.merges': element 1 ('b "
+            "a'): a token or the merged token is not in the vocabulary");
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "gpt2") + tokens +
+                        kvStrings("tokenizer.ggml.merges", {"a b"}) +
+                        kvU32("tokenizer.ggml.bos_token_id", 3),
+                    4),
+            "mem.gguf: metadata key 'tokenizer.ggml.bos_token_id': not a token "
+            "id (0..2)");
+  EXPECT_EQ(convert(kvString("tokenizer.ggml.model", "gpt2") +
+                        kvStrings("tokenizer.ggml.tokens", {"a", "\xff"}) +
+                        kvStrings("tokenizer.ggml.merges", {}),
+                    3),
+            "mem.gguf: metadata key 'tokenizer.ggml.tokens': token 1 is not "
+            "valid UTF-8");
 }
 
 } // namespace
