@@ -61,6 +61,6 @@ func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_siz
 
 // -----
 
-// expected-error @below {{expected ::mlir::lowbit::ZeroForm to be one of: zero_point, min}}
+// expected-error @below {{expected one of [zero_point, min] for how an asymmetric scheme's stored zero enters dequantization, got: offset}}
 // expected-error @below {{failed to parse Lowbit_SchemeAttr parameter 'zero_form'}}
 func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = offset>}

@@ -86,11 +86,11 @@ TEST_P(X86GgufKernels, MatchGgufDequantizedMatmul) {
 
   // GGUF blocks -> unpacked -> the kernels' layout, no requantization.
   codec::UnpackedWeight u;
-  ASSERT_TRUE(findCodec(ref.codecName())
+  ASSERT_TRUE(codec::findCodec(ref.codecName())
                   ->decode(d, ref.blocks.data(), ref.blocks.size(), u, &err))
       << err;
   std::vector<uint8_t> packed;
-  ASSERT_TRUE(findCodec(codec::kX86Tile16Codec)->encode(d, u, packed, &err))
+  ASSERT_TRUE(codec::findCodec(codec::kX86Tile16Codec)->encode(d, u, packed, &err))
       << err;
 
   rt::CpuFeatures feats = rt::detectCpuFeatures();
