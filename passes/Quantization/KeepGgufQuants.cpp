@@ -186,8 +186,8 @@ struct KeepGgufQuantsPass
                                                                   shape.end()))
         return param.emitOpError("weight '")
                << weightName << "' has type " << param.getType()
-               << " but GGUF tensor '" << tensor.name << "' has "
-               << fileShape.size() << " dimensions of other sizes";
+               << " but GGUF tensor '" << tensor.name << "' is ["
+               << llvm::make_range(fileShape.begin(), fileShape.end()) << "]";
       const char *typeName = ::lowbit::ggmlTypeTraits(tensor.type).name;
       SchemeAttr scheme;
       const char *codecName = exactCodec(tensor.type, ctx, scheme);

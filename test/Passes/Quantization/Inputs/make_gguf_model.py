@@ -2,7 +2,7 @@
 """Writes a small random llama model as GGUF, quantized by the `gguf` package.
 
     make_gguf_model.py OUT.gguf [--types mixed|Q4_0|Q4_1|Q8_0] [--hidden H]
-                                [--layers L] [--seed S]
+                                [--layers L] [--seed S] [--head-dim D]
 
 The tensors are written as llama.cpp's converter writes them: the q/k
 projection rows permuted per head (convert_hf_to_gguf.py, LlamaModel), then
@@ -44,11 +44,12 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--head-dim", type=int, default=0)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     hidden, heads, kv_heads, layers, vocab = a.hidden, 4, 2, a.layers, 512
     ffn = 2 * hidden
-    head_dim = hidden // heads
+    head_dim = a.head_dim or hidden // heads
 
     w = gguf.GGUFWriter(a.out, arch="llama")
     w.add_block_count(layers)
@@ -60,6 +61,8 @@ def main() -> None:
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(10000.0)
     w.add_rope_dimension_count(head_dim)
+    if a.head_dim:
+        w.add_key_length(head_dim)
     w.add_vocab_size(vocab)
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
@@ -72,7 +75,7 @@ def main() -> None:
     def add(name, role, shape, permute_heads=0, scale=None):
         x = rng.standard_normal(shape).astype(np.float32)
         x *= scale if scale is not None else 1.0 / np.sqrt(shape[-1])
-        if permute_heads:
+        if permute_heads and shape[0] % (2 * permute_heads) == 0:
             x = llama_cpp_permute(x, permute_heads)
         if role is None:
             w.add_tensor(name, x)
@@ -102,7 +105,8 @@ def main() -> None:
         add(b + "attn_k.weight", "attn_k", (kv_heads * head_dim, hidden),
             kv_heads)
         add(b + "attn_v.weight", "attn_v", (kv_heads * head_dim, hidden))
-        add(b + "attn_output.weight", "attn_output", (hidden, heads * head_dim))
+        add(b + "attn_output.weight", None if a.head_dim else "attn_output",
+            (hidden, heads * head_dim))
         add(b + "ffn_gate.weight", "ffn_gate", (ffn, hidden))
         add(b + "ffn_up.weight", "ffn_up", (ffn, hidden))
         add(b + "ffn_down.weight", "ffn_down", (hidden, ffn))
