@@ -192,6 +192,7 @@ struct KeepGgufQuantsPass
       SchemeAttr scheme;
       const char *codecName = exactCodec(tensor.type, ctx, scheme);
       llvm::json::Object entry{{"name", weightName},
+                               {"weight", weightName},
                                {"gguf_tensor", tensor.name},
                                {"gguf_type", typeName},
                                {"kept", codecName != nullptr}};
@@ -265,7 +266,7 @@ struct KeepGgufQuantsPass
           if (llvm::Error err = output->store.set(std::move(t)))
             return ::lowbit::emitErr(param, std::move(err));
       }
-      entry["qparam"] = name;
+      entry["name"] = name; // The quantized parameter, as RTN names it.
       entry["bits"] = int64_t(scheme.getBits());
       entry["group_size"] = int64_t(32);
       entry["shape"] = llvm::json::Array{n, k};
