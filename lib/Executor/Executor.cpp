@@ -265,14 +265,15 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
     int64_t maxCode = scheme.getMaxCode();
     for (int64_t r = 0; r < n; ++r) {
       for (int64_t c = 0; c < k; ++c) {
-        int64_t g = gIdx.empty()
-                        ? (scheme.isPerChannel() ? 0 : c / scheme.getGroupSize())
-                        : gIdx[c];
+        int64_t g =
+            gIdx.empty()
+                ? (scheme.isPerChannel() ? 0 : c / scheme.getGroupSize())
+                : gIdx[c];
         uint8_t q = codeBytes[r * k + c];
         if (q > maxCode)
           return opError(op, "tensor '" + name + ".qcodes': code " + Twine(q) +
-                                 " does not fit in " +
-                                 Twine(scheme.getBits()) + " bits");
+                                 " does not fit in " + Twine(scheme.getBits()) +
+                                 " bits");
         float product = (*scales->f)[r * ng + g] * static_cast<float>(q);
         w[r * k + c] = product + (*zeros->f)[r * ng + g];
       }

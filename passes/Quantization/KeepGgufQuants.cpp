@@ -58,8 +58,8 @@ const char *exactCodec(::lowbit::GgmlType type, MLIRContext *ctx,
                              RotationAttr(), ZeroForm::ZeroPoint);
     return codec::kGgufQ4_0Codec;
   case ::lowbit::GgmlType::Q4_1:
-    scheme = SchemeAttr::get(ctx, 4, 32, false, f16, f16, false,
-                             RotationAttr(), ZeroForm::Min);
+    scheme = SchemeAttr::get(ctx, 4, 32, false, f16, f16, false, RotationAttr(),
+                             ZeroForm::Min);
     return codec::kGgufQ4_1Codec;
   case ::lowbit::GgmlType::Q8_0:
     scheme = SchemeAttr::get(ctx, 8, 32, true, f16, Type(), false,
@@ -182,8 +182,8 @@ struct KeepGgufQuantsPass
       const ::lowbit::GgufTensor &tensor = *found->second;
       auto shape = param.getType().getShape();
       std::vector<int64_t> fileShape = tensor.shape();
-      if (shape.size() != 2 || fileShape != std::vector<int64_t>(shape.begin(),
-                                                                  shape.end()))
+      if (shape.size() != 2 ||
+          fileShape != std::vector<int64_t>(shape.begin(), shape.end()))
         return param.emitOpError("weight '")
                << weightName << "' has type " << param.getType()
                << " but GGUF tensor '" << tensor.name << "' is ["
@@ -276,8 +276,8 @@ struct KeepGgufQuantsPass
       auto qType = QWeightType::get(ctx, shape, scheme);
       auto qparam = QParamOp::create(
           b, param.getLoc(), qType, b.getStringAttr(this->scope),
-          b.getStringAttr(name), ElementsAttr(), ElementsAttr(),
-          ElementsAttr(), ElementsAttr());
+          b.getStringAttr(name), ElementsAttr(), ElementsAttr(), ElementsAttr(),
+          ElementsAttr());
       b.setInsertionPoint(linear);
       auto dequant = DequantizeOp::create(b, linear.getLoc(), param.getType(),
                                           qparam.getResult());

@@ -421,8 +421,9 @@ int main(int argc, char **argv) {
     for (const json::Value &entry : reportEntries)
       if (const json::Object *obj = entry.getAsObject())
         if (std::optional<StringRef> type = obj->getString("gguf_type"))
-          ++(obj->getBoolean("kept").value_or(false) ? kept
-                                                     : dequantized)[type->str()];
+          ++(obj->getBoolean("kept").value_or(false)
+                 ? kept
+                 : dequantized)[type->str()];
     auto list = [](const std::map<std::string, int> &counts) {
       std::string text;
       for (const auto &[type, count] : counts)

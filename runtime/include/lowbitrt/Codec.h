@@ -104,8 +104,10 @@ int64_t scaleTypeBytes(ScaleType type);
 
 /// How an asymmetric weight's stored zero enters the dequantization.
 enum class ZeroKind : uint8_t {
-  Integer,  ///< W = s * (q - z), integer z in [0, 2^bits) (UnpackedWeight::zeros)
-  FloatMin, ///< W = s * q + m, float m (UnpackedWeight::mins)
+  /// W = s * (q - z), integer z in [0, 2^bits) (UnpackedWeight::zeros).
+  Integer,
+  /// W = s * q + m, float m (UnpackedWeight::mins).
+  FloatMin,
 };
 
 /// Logical description of one quantized weight W = [N, K] (the

@@ -280,12 +280,9 @@ Codec::~Codec() = default;
 /// Every codec, sorted by name.
 static const Codec *const *allCodecs(size_t &count) {
   static const Codec *const codecs[] = {
-      &detail::ggufQ4_0Codec(),
-      &detail::ggufQ4_1Codec(),
-      &detail::ggufQ8_0Codec(),
-      &detail::gptqInt32Codec(),
-      &detail::plainCodec(),
-      &detail::x86Tile16Codec(),
+      &detail::ggufQ4_0Codec(), &detail::ggufQ4_1Codec(),
+      &detail::ggufQ8_0Codec(), &detail::gptqInt32Codec(),
+      &detail::plainCodec(),    &detail::x86Tile16Codec(),
   };
   count = sizeof(codecs) / sizeof(codecs[0]);
   return codecs;

@@ -77,7 +77,9 @@ std::string describe(const WeightDesc &d) {
 
 /// The GGUF block codecs hold one fixed scheme each (gguf-q4_0-v1: 4-bit,
 /// groups of 32, symmetric, f16 scales, K a multiple of 32; ...).
-bool isGgufCodec(const std::string &name) { return name.rfind("gguf-", 0) == 0; }
+bool isGgufCodec(const std::string &name) {
+  return name.rfind("gguf-", 0) == 0;
+}
 
 /// Whether the GGUF codec `name` holds `d`.
 bool ggufHolds(const std::string &name, const WeightDesc &d) {
@@ -104,9 +106,9 @@ uint32_t word(const std::vector<uint8_t> &bytes, int64_t index) {
 
 TEST(Codecs, Registry) {
   std::vector<std::string> names = codecNames();
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "gguf-q4_0-v1", "gguf-q4_1-v1", "gguf-q8_0-v1",
-                       "gptq-int32-v1", "plain-v1", "x86-tile16-v1"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"gguf-q4_0-v1", "gguf-q4_1-v1",
+                                             "gguf-q8_0-v1", "gptq-int32-v1",
+                                             "plain-v1", "x86-tile16-v1"}));
   for (const std::string &n : names) {
     const Codec *c = findCodec(n);
     ASSERT_NE(c, nullptr) << n;

@@ -30,8 +30,8 @@ struct GgufBlocksRef {
   std::string type; // "Q4_0", "Q4_1", "Q8_0"
   int64_t N = 0, K = 0, B = 0;
   std::vector<uint8_t> blocks;
-  std::vector<float> W; // gguf.quants.dequantize, [N, K]
-  std::vector<float> x; // [B, K]
+  std::vector<float> W;  // gguf.quants.dequantize, [N, K]
+  std::vector<float> x;  // [B, K]
   std::vector<double> y; // x @ W.T in float64, [B, N]
 
   /// The codec of this GGUF type and the WeightDesc it holds.
@@ -45,8 +45,8 @@ struct GgufBlocksRef {
     d.bits = type == "Q8_0" ? 8 : 4;
     d.groupSize = 32;
     d.symmetric = type != "Q4_1";
-    d.zeroKind = type == "Q4_1" ? codec::ZeroKind::FloatMin
-                                : codec::ZeroKind::Integer;
+    d.zeroKind =
+        type == "Q4_1" ? codec::ZeroKind::FloatMin : codec::ZeroKind::Integer;
     d.scaleType = codec::ScaleType::F16;
     d.N = N;
     d.K = K;

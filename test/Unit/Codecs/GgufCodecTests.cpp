@@ -150,8 +150,8 @@ TEST(GgufCodecBytes, Q4_0ByHand) {
   ASSERT_TRUE(findCodec(kGgufQ4_0Codec)
                   ->dequantizeRows(d, bytes.data(), bytes.size(), 0, 1,
                                    w.data(), &err));
-  EXPECT_EQ(w[0], -16.0f);  // 2 * (0 - 8)
-  EXPECT_EQ(w[31], 14.0f);  // 2 * (15 - 8)
+  EXPECT_EQ(w[0], -16.0f); // 2 * (0 - 8)
+  EXPECT_EQ(w[31], 14.0f); // 2 * (15 - 8)
 }
 
 TEST(GgufCodecBytes, Q4_1ByHand) {
@@ -169,7 +169,7 @@ TEST(GgufCodecBytes, Q4_1ByHand) {
   ASSERT_TRUE(findCodec(kGgufQ4_1Codec)
                   ->dequantizeRows(d, bytes.data(), bytes.size(), 0, 1,
                                    w.data(), &err));
-  EXPECT_EQ(w[0], -1.5f);       // 2 * 0 - 1.5
+  EXPECT_EQ(w[0], -1.5f);        // 2 * 0 - 1.5
   EXPECT_EQ(w[17], 2.0f - 1.5f); // 2 * 1 - 1.5
 }
 
@@ -199,12 +199,12 @@ TEST(GgufCodecBytes, Q8_0ByHand) {
 TEST(GgufCodecErrors, SchemesAndShapes) {
   std::string why;
   const Codec *q4_1 = findCodec(kGgufQ4_1Codec);
-  EXPECT_FALSE(q4_1->supports(ggufDesc(4, false, ZeroKind::Integer, 4, 64),
-                              &why));
+  EXPECT_FALSE(
+      q4_1->supports(ggufDesc(4, false, ZeroKind::Integer, 4, 64), &why));
   EXPECT_NE(why.find("GGUF Q4_1 holds float minimums"), std::string::npos)
       << why;
-  EXPECT_FALSE(q4_1->supports(ggufDesc(4, false, ZeroKind::FloatMin, 4, 48),
-                              &why));
+  EXPECT_FALSE(
+      q4_1->supports(ggufDesc(4, false, ZeroKind::FloatMin, 4, 48), &why));
   EXPECT_NE(why.find("K = 48 is not a multiple of 32"), std::string::npos)
       << why;
   WeightDesc f32 = ggufDesc(4, true, ZeroKind::Integer, 4, 64);
@@ -216,9 +216,9 @@ TEST(GgufCodecErrors, SchemesAndShapes) {
   EXPECT_FALSE(findCodec(kGgufQ8_0Codec)->supports(g64, &why));
   EXPECT_NE(why.find("groups of 32, not group size 64"), std::string::npos)
       << why;
-  EXPECT_FALSE(findCodec(kGgufQ8_0Codec)
-                   ->supports(ggufDesc(4, true, ZeroKind::Integer, 4, 64),
-                              &why));
+  EXPECT_FALSE(
+      findCodec(kGgufQ8_0Codec)
+          ->supports(ggufDesc(4, true, ZeroKind::Integer, 4, 64), &why));
   EXPECT_NE(why.find("8-bit codes, not 4-bit"), std::string::npos) << why;
 }
 
@@ -279,8 +279,8 @@ TEST(GgufCodecErrors, X86StoresTheMinimumItself) {
   const Codec *x86 = findCodec(kX86Tile16Codec);
   ASSERT_TRUE(x86->encode(d, u, packed, &err)) << err;
   std::vector<float> w(3 * 64);
-  ASSERT_TRUE(
-      x86->dequantizeRows(d, packed.data(), packed.size(), 0, 3, w.data(), &err))
+  ASSERT_TRUE(x86->dequantizeRows(d, packed.data(), packed.size(), 0, 3,
+                                  w.data(), &err))
       << err;
   for (int n = 0; n < 3; ++n)
     for (int k = 0; k < 64; ++k) {

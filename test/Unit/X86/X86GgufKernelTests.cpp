@@ -90,7 +90,8 @@ TEST_P(X86GgufKernels, MatchGgufDequantizedMatmul) {
                   ->decode(d, ref.blocks.data(), ref.blocks.size(), u, &err))
       << err;
   std::vector<uint8_t> packed;
-  ASSERT_TRUE(codec::findCodec(codec::kX86Tile16Codec)->encode(d, u, packed, &err))
+  ASSERT_TRUE(
+      codec::findCodec(codec::kX86Tile16Codec)->encode(d, u, packed, &err))
       << err;
 
   rt::CpuFeatures feats = rt::detectCpuFeatures();
@@ -150,8 +151,8 @@ TEST_P(X86GgufKernels, MatchGgufDequantizedMatmul) {
         bound += 1e-5 * mag + 1e-30;
         double got = y[b * N + n], want = ref.y[b * N + n];
         ASSERT_LE(std::fabs(got - want), bound)
-            << ref.type << " " << key.symbolName() << " b=" << b
-            << " n=" << n << " got " << got << " want " << want;
+            << ref.type << " " << key.symbolName() << " b=" << b << " n=" << n
+            << " got " << got << " want " << want;
       }
     ++ran;
   }
