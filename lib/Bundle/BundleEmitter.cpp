@@ -323,7 +323,16 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   if (failed(scales))
     return failure();
   std::vector<uint8_t> zeros;
-  if (type.getZerosType()) {
+  std::vector<float> mins;
+  if (scheme.hasMinZero()) {
+    // zero_form = min: the zeros tensor holds float minimums (W = s * q + m).
+    FailureOr<std::vector<float>> m =
+        loadFloats(param, param.getScope(), name + ".zeros", param.getZeros(),
+                   store, n * groups);
+    if (failed(m))
+      return failure();
+    mins = std::move(*m);
+  } else if (type.getZerosType()) {
     FailureOr<std::vector<int64_t>> z =
         loadInts(param, param.getScope(), name + ".zeros", param.getZeros(),
                  store, n * groups);
@@ -373,6 +382,8 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   desc.bits = scheme.getBits();
   desc.groupSize = scheme.getGroupSize();
   desc.symmetric = scheme.getSymmetric();
+  desc.zeroKind = scheme.hasMinZero() ? codec::ZeroKind::FloatMin
+                                      : codec::ZeroKind::Integer;
   desc.N = n;
   desc.K = k;
   if (!codec::parseScaleType(scaleType, desc.scaleType))
@@ -382,6 +393,7 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   unpacked.codes = std::move(packedCodes);
   unpacked.scales = std::move(*scales);
   unpacked.zeros = std::move(zeros);
+  unpacked.mins = std::move(mins);
   std::vector<uint8_t> packed;
   std::string error;
   if (!codec->encode(desc, unpacked, packed, &error))

@@ -258,6 +258,30 @@ llvm::Expected<Tensor> Executor::Impl::dequantize(QParamOp op) {
   for (size_t i = 0; i < codeBytes.size(); ++i)
     codeBytes[i] = static_cast<uint8_t>((*codes->f)[i]);
   std::vector<float> w(n * k);
+  if (scheme.hasMinZero()) {
+    // zero_form = min: W = scale * q + min (GGUF Q4_1), in that order, each
+    // step rounded to f32 as gguf.quants.dequantize computes it.
+    int64_t ng = type.getNumGroups();
+    int64_t maxCode = scheme.getMaxCode();
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        int64_t g =
+            gIdx.empty()
+                ? (scheme.isPerChannel() ? 0 : c / scheme.getGroupSize())
+                : gIdx[c];
+        uint8_t q = codeBytes[r * k + c];
+        if (q > maxCode)
+          return opError(op, "tensor '" + name + ".qcodes': code " + Twine(q) +
+                                 " does not fit in " + Twine(scheme.getBits()) +
+                                 " bits");
+        float product = (*scales->f)[r * ng + g] * static_cast<float>(q);
+        w[r * k + c] = product + (*zeros->f)[r * ng + g];
+      }
+    }
+    Tensor t = Tensor::floats({n, k}, std::move(w));
+    weightCache[op] = t;
+    return t;
+  }
   kernels::Status status = kernels::dequantizeRows(
       codeBytes.data(), scales->f->data(), zeros ? zeros->f->data() : nullptr,
       gIdx.empty() ? nullptr : gIdx.data(), n, k, scheme.getGroupSize(),

@@ -297,8 +297,9 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   Type zeroType =
       p.symmetric ? Type() : IntegerType::get(ctx, 8, IntegerType::Unsigned);
   bool actOrder = !result.perm.empty();
-  auto scheme = SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric,
-                                scaleType, zeroType, actOrder, RotationAttr());
+  auto scheme =
+      SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric, scaleType,
+                      zeroType, actOrder, RotationAttr(), ZeroForm::ZeroPoint);
   auto qType = QWeightType::get(ctx, wType.getShape(), scheme);
   int64_t g = qType.getNumGroups();
   if (result.codes.size() != static_cast<size_t>(n * k) ||

@@ -60,6 +60,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <map>
 
 using namespace llvm;
 
@@ -247,10 +248,24 @@ struct PassTimer : public mlir::PassInstrumentation {
   bool quantizationFailed = false;
 };
 
+/// Whether the module reads parameters from a GGUF file.
+bool hasGgufScope(mlir::ModuleOp module) {
+  auto scopes = module->getAttrOfType<mlir::DictionaryAttr>(
+      mlir::lowbit::kParameterScopesAttrName);
+  if (!scopes)
+    return false;
+  return llvm::any_of(scopes, [](mlir::NamedAttribute entry) {
+    auto scope = dyn_cast<mlir::lowbit::ScopeAttr>(entry.getValue());
+    return scope && scope.getFormat() == "gguf";
+  });
+}
+
 /// The textual pipeline for the command line: lowbit-quantize-pipeline
-/// (unless nothing is quantized) and, for --emit bundle,
-/// lowbit-to-bundle-pipeline, every option spelled out.
-std::string buildPipeline(StringRef outScope, StringRef outParams) {
+/// (unless nothing is quantized), lowbit-keep-gguf-quants (--method none on
+/// a GGUF model: its Q4_0/Q4_1/Q8_0 weights are kept as they are) and, for
+/// --emit bundle, lowbit-to-bundle-pipeline, every option spelled out.
+std::string buildPipeline(StringRef outScope, StringRef outParams,
+                          bool keepGguf) {
   SmallVector<std::string> elements;
   if (method != "none" || lmHeadBits != 0) {
     mlir::lowbit::QuantizePipelineOptions q;
@@ -281,6 +296,10 @@ std::string buildPipeline(StringRef outScope, StringRef outParams) {
     }
     elements.push_back(mlir::lowbit::printPipelineElement(q));
   }
+  if (keepGguf)
+    elements.push_back(("lowbit-keep-gguf-quants{output-params=" + outParams +
+                        " scope=" + outScope + " write-params=false}")
+                           .str());
   if (emit == "bundle") {
     mlir::lowbit::ToBundlePipelineOptions b;
     b.target = targetName;
@@ -358,7 +377,8 @@ int main(int argc, char **argv) {
   std::string outScope =
       freeScopeName(module, method == "none" ? StringRef("rtn") : method);
   std::string outParams = "params-" + outScope + ".safetensors";
-  std::string pipeline = buildPipeline(outScope, outParams);
+  bool keepGguf = method == "none" && hasGgufScope(module);
+  std::string pipeline = buildPipeline(outScope, outParams, keepGguf);
   if (printPipeline)
     outs() << pipeline << "\n";
   FailureOr<mlir::OpPassManager> parsed =
@@ -395,6 +415,25 @@ int main(int argc, char **argv) {
   std::vector<json::Value> reportEntries;
   if (outputs)
     reportEntries = outputs->report;
+  if (keepGguf) {
+    // What lowbit-keep-gguf-quants did with each linear weight of the GGUF.
+    std::map<std::string, int> kept, dequantized;
+    for (const json::Value &entry : reportEntries)
+      if (const json::Object *obj = entry.getAsObject())
+        if (std::optional<StringRef> type = obj->getString("gguf_type"))
+          ++(obj->getBoolean("kept").value_or(false)
+                 ? kept
+                 : dequantized)[type->str()];
+    auto list = [](const std::map<std::string, int> &counts) {
+      std::string text;
+      for (const auto &[type, count] : counts)
+        text += (text.empty() ? "" : ", ") + std::to_string(count) + " " + type;
+      return text.empty() ? std::string("none") : text;
+    };
+    errs() << "lowbit-compile: GGUF linear weights kept as they are: "
+           << list(kept) << "; read dequantized to f32: " << list(dequantized)
+           << "\n";
+  }
   // The passes that quantized the model, in canonical form (as the bundle's
   // provenance lists them): no paths or command-line spellings.
   std::string passes;

@@ -27,7 +27,8 @@ LogicalResult RotationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  unsigned bits, int64_t groupSize,
                                  bool symmetric, Type scaleType, Type zeroType,
-                                 bool actOrder, RotationAttr rotation) {
+                                 bool actOrder, RotationAttr rotation,
+                                 ZeroForm zeroForm) {
   if (bits < 2 || bits > 8)
     return emitError() << "bits must be in [2, 8], got " << bits;
   if (groupSize == 0 || groupSize < -1)
@@ -57,6 +58,15 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                             "or bf16, got "
                          << zeroType;
     }
+  }
+  if (zeroForm == ZeroForm::Min) {
+    if (symmetric)
+      return emitError() << "zero_form = min needs an asymmetric scheme (a "
+                            "symmetric one has no stored minimum)";
+    if (!isa<FloatType>(zeroType))
+      return emitError() << "zero_form = min stores float minimums: the zero "
+                            "type must be f32, f16 or bf16, got "
+                         << zeroType;
   }
   return success();
 }

@@ -202,6 +202,64 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
 
+def LowbitKeepGgufQuants
+    : Pass<"lowbit-keep-gguf-quants", "::mlir::ModuleOp"> {
+  let summary = "keep GGUF Q4_0, Q4_1 and Q8_0 linear weights as they are "
+                "quantized";
+  let description = [{
+    A model read from a GGUF file (`#lowbit.scope<"gguf", ...>`) sees every
+    tensor dequantized to f32. This pass keeps the quantized ones whose
+    blocks map exactly onto a lowbit scheme: the weight of each
+    `lowbit.linear` that is a `lowbit.param` of a `gguf` scope stored as
+
+    * `Q4_0` (`d * (q - 8)`) becomes `bits = 4, group_size = 32,
+      symmetric = true, scale_type = f16`,
+    * `Q4_1` (`d * q + m`) becomes `bits = 4, group_size = 32,
+      symmetric = false, scale_type = f16, zero_type = f16, zero_form = min`,
+    * `Q8_0` (`q * d`) becomes `bits = 8, group_size = 32,
+      symmetric = true, scale_type = f16` (codes `q + 128`),
+
+    a `lowbit.qparam` of the output scope `scope` (named like RTN's: the
+    weight name without `.weight`, `lm_head` for a tied embedding used as
+    the output projection, whose float table stays for the lookup) and a
+    `lowbit.dequantize`. Codes, f16 scales and f16 minimums are decoded from
+    the GGUF blocks (codecs gguf-q4_0-v1, gguf-q4_1-v1, gguf-q8_0-v1), so
+    the dequantized weight equals the tensor the `gguf` scope serves bit for
+    bit; for llama's q/k projections the rows are put back in Hugging Face
+    order like the scope does (rows move, blocks stay intact). Other types
+    (F32, F16, BF16, Q5_0, Q5_1, k-quants) stay float and are read
+    dequantized. The output scope's report lists every linear weight of a
+    `gguf` scope with its GGUF type and whether it was kept.
+
+    Before (`blk.0.attn_q.weight` stored as Q4_1):
+
+    ```mlir
+    %w = lowbit.param "checkpoint"::"model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %q = lowbit.qparam "gguf_blocks"::"model.layers.0.self_attn.q_proj" : !lowbit.qweight<64x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>>
+    %w = lowbit.dequantize %q : !lowbit.qweight<64x64, #scheme> -> tensor<64x64xf32>
+    %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<64x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"scope", "scope", "std::string", "\"gguf_blocks\"",
+           "parameter scope the kept codes, scales and minimums are written "
+           "to">,
+    Option<"outputParams", "output-params", "std::string", "\"\"",
+           "safetensors file of the output scope, relative to the IR file's "
+           "directory">,
+    Option<"writeParams", "write-params", "bool", "true",
+           "save the output scope to output-params when the pass ends "
+           "(false: keep it in memory for later passes of this process)">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Bundle emission
 //===----------------------------------------------------------------------===//

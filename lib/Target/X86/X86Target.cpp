@@ -103,7 +103,17 @@ bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
        << "f16)";
     return false;
   }
-  if (!scheme.getSymmetric() && !isa<IntegerType>(scheme.getZeroType())) {
+  if (scheme.hasMinZero()) {
+    // The layout stores the offset of each group in the scale type: the
+    // minimum goes there unchanged when the scale type holds it exactly.
+    Type minType = scheme.getZeroType();
+    if (minType != scaleType && !scaleType.isF32()) {
+      os << "minimum type " << minType << " is not exactly representable in "
+         << "the scale type " << scaleType;
+      return false;
+    }
+  } else if (!scheme.getSymmetric() &&
+             !isa<IntegerType>(scheme.getZeroType())) {
     os << "zero type " << scheme.getZeroType()
        << " is not supported (asymmetric schemes need an integer zero type)";
     return false;

@@ -52,16 +52,25 @@
 ///    bits / 8] (per-block padding), scales [N * nblocks], optional
 ///    zero_points uint8 packed [N, ceil(nblocks * bits / 8)]: a codec with
 ///    groupSize = block_size; the padding is part of byteSize().
-///  - GGUF Q4_0 / Q8_0: blocks of 32 weights with one f16 scale (d) each,
-///    symmetric with zero 8 (Q4_0) or signed codes (Q8_0 = zero 128 after a
-///    +128 bias): groupSize = 32, symmetric, scaleType = F16; bytes are the
-///    block array row by row (18 or 34 bytes per block).
-///  - GGUF Q4_1 stores a float minimum m instead of an integer zero point:
-///    W = d * q + m. That is not expressible as scale * (q - integer zero),
-///    so WeightDesc would grow a field `ZeroKind zeroKind = Integer` with a
-///    variant `FloatMin`, and UnpackedWeight a `std::vector<float> mins`
-///    ([N, numGroups], used instead of `zeros` when zeroKind == FloatMin);
-///    codecs that only hold integer zeros reject FloatMin in supports().
+///  - "gguf-q4_0-v1", "gguf-q4_1-v1", "gguf-q8_0-v1": GGUF's (ggml's) block
+///    arrays, row by row, blocks of 32 weights along K (K a multiple of 32):
+///      Q4_0 (18 bytes): f16 d, 16 bytes of nibbles (element j < 16 in the
+///        low nibble of byte j, element j + 16 in its high nibble);
+///        W = d * (q - 8): bits 4, groupSize 32, symmetric, F16 scales.
+///      Q4_1 (20 bytes): f16 d, f16 m, 16 bytes of nibbles as Q4_0;
+///        W = d * q + m: bits 4, groupSize 32, asymmetric with
+///        zeroKind = FloatMin, F16 scales (the minimums are f16 as well).
+///      Q8_0 (34 bytes): f16 d, 32 int8 q; W = q * d: bits 8, groupSize 32,
+///        symmetric (code = q + 128, zero 128), F16 scales.
+///    dequantizeRows computes what gguf.quants.dequantize computes, in its
+///    operand order.
+///
+/// Float minimums: GGUF Q4_1 stores a minimum m instead of an integer zero
+/// point, W = d * q + m, which is not scale * (q - integer zero). A WeightDesc
+/// with zeroKind = FloatMin holds it: UnpackedWeight::mins ([N, numGroups],
+/// as the float the stored value rounds to) replaces `zeros`. x86-tile16-v1
+/// stores the minimum in its offset slot (it computes s * q + m anyway);
+/// plain-v1 and gptq-int32-v1, which only hold integer zeros, reject it.
 ///
 /// Versioning rule: a codec name ends in "-v<N>". Any change to the bytes a
 /// codec writes or accepts for some WeightDesc (order, padding, rounding,
@@ -93,6 +102,14 @@ bool parseScaleType(std::string_view name, ScaleType &type);
 /// Bytes per stored scale: 4 or 2.
 int64_t scaleTypeBytes(ScaleType type);
 
+/// How an asymmetric weight's stored zero enters the dequantization.
+enum class ZeroKind : uint8_t {
+  /// W = s * (q - z), integer z in [0, 2^bits) (UnpackedWeight::zeros).
+  Integer,
+  /// W = s * q + m, float m (UnpackedWeight::mins).
+  FloatMin,
+};
+
 /// Logical description of one quantized weight W = [N, K] (the
 /// #lowbit.scheme facts a layout needs).
 struct WeightDesc {
@@ -102,6 +119,8 @@ struct WeightDesc {
   bool symmetric = true;   // zero = 2^(bits-1) implicitly
   ScaleType scaleType = ScaleType::F32;
   int64_t N = 0, K = 0;
+  /// Integer zero points or float minimums (asymmetric only).
+  ZeroKind zeroKind = ZeroKind::Integer;
 
   /// Columns per group: K when groupSize is -1.
   int64_t groupCols() const { return groupSize < 0 ? K : groupSize; }
@@ -114,7 +133,8 @@ struct WeightDesc {
 };
 
 /// The checks every codec makes: bits in [2, 8], groupSize -1 or positive,
-/// 0 < N, K <= 2^31. False with a lowercase reason naming the value.
+/// 0 < N, K <= 2^31, no float minimums in a symmetric desc. False with a
+/// lowercase reason naming the value.
 bool validateDesc(const WeightDesc &desc, std::string *why);
 
 /// The unpacked (logical) form:
@@ -122,7 +142,9 @@ bool validateDesc(const WeightDesc &desc, std::string *why);
 struct UnpackedWeight {
   std::vector<uint8_t> codes; // [N*K]
   std::vector<float> scales;  // [N*numGroups]
-  std::vector<uint8_t> zeros; // [N*numGroups], empty when symmetric
+  std::vector<uint8_t> zeros; // [N*numGroups], empty when symmetric or
+                              // FloatMin
+  std::vector<float> mins;    // [N*numGroups] when FloatMin, else empty
 };
 
 /// Checks that `in` matches `desc`: vector sizes, codes and zeros below
@@ -166,6 +188,9 @@ std::vector<std::string> codecNames();
 constexpr const char *kPlainCodec = "plain-v1";
 constexpr const char *kX86Tile16Codec = "x86-tile16-v1";
 constexpr const char *kGptqInt32Codec = "gptq-int32-v1";
+constexpr const char *kGgufQ4_0Codec = "gguf-q4_0-v1";
+constexpr const char *kGgufQ4_1Codec = "gguf-q4_1-v1";
+constexpr const char *kGgufQ8_0Codec = "gguf-q8_0-v1";
 
 /// IEEE binary16 conversions (round to nearest even; NaN stays NaN).
 uint16_t floatToHalf(float f);

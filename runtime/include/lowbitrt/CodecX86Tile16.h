@@ -44,7 +44,9 @@
 ///  - Scales: for group g, 16 values (one per tile row) at
 ///    codesBytes + 16 g * scaleSize, as f32 or IEEE f16 (scaleType).
 ///  - Offsets (asymmetric only): m = -s * z per row and group, 16 values per
-///    group after all scales, same type as the scales. Kernels compute
+///    group after all scales, same type as the scales. With float minimums
+///    (ZeroKind::FloatMin, GGUF Q4_1's W = d * q + m) the slot holds the
+///    minimum m itself. Kernels compute
 ///    s * sum(q x) + m * sum(x), so the zero point costs one FMA per group.
 ///    Decoding recovers z = round(-m / s) (0 where s == 0).
 ///

@@ -149,6 +149,10 @@ bool lowbit::codec::validateDesc(const WeightDesc &d, std::string *why) {
   if (d.scaleType != ScaleType::F32 && d.scaleType != ScaleType::F16 &&
       d.scaleType != ScaleType::BF16)
     return detail::fail(why, "invalid scale type");
+  if (d.zeroKind != ZeroKind::Integer && d.zeroKind != ZeroKind::FloatMin)
+    return detail::fail(why, "invalid zero kind");
+  if (d.symmetric && d.zeroKind == ZeroKind::FloatMin)
+    return detail::fail(why, "a symmetric weight has no float minimums");
   return true;
 }
 
@@ -166,12 +170,20 @@ bool lowbit::codec::validateUnpacked(const WeightDesc &d,
     return detail::fail(error,
                         "scales hold " + std::to_string(in.scales.size()) +
                             " values, expected " + std::to_string(d.N * ng));
-  int64_t wantZeros = d.symmetric ? 0 : d.N * ng;
+  bool mins = d.zeroKind == ZeroKind::FloatMin;
+  int64_t wantZeros = d.symmetric || mins ? 0 : d.N * ng;
   if (int64_t(in.zeros.size()) != wantZeros)
     return detail::fail(error, "zeros hold " + std::to_string(in.zeros.size()) +
                                    " values, expected " +
                                    std::to_string(wantZeros) +
-                                   (d.symmetric ? " (symmetric)" : ""));
+                                   (d.symmetric ? " (symmetric)"
+                                    : mins      ? " (float minimums)"
+                                                : ""));
+  int64_t wantMins = mins ? d.N * ng : 0;
+  if (int64_t(in.mins.size()) != wantMins)
+    return detail::fail(error, "mins hold " + std::to_string(in.mins.size()) +
+                                   " values, expected " +
+                                   std::to_string(wantMins));
   unsigned maxCode = (1u << d.bits) - 1;
   for (size_t i = 0; i < in.codes.size(); ++i)
     if (in.codes[i] > maxCode)
@@ -206,6 +218,12 @@ bool mulAdd(int64_t a, int64_t b, int64_t c, int64_t &r) {
   int64_t p;
   if (__builtin_mul_overflow(a, b, &p) || __builtin_add_overflow(p, c, &r))
     return false;
+  return true;
+}
+
+bool rejectFloatMin(const WeightDesc &desc, std::string *why) {
+  if (desc.zeroKind == ZeroKind::FloatMin)
+    return fail(why, "float minimums (zero kind min) are not supported");
   return true;
 }
 
@@ -262,9 +280,9 @@ Codec::~Codec() = default;
 /// Every codec, sorted by name.
 static const Codec *const *allCodecs(size_t &count) {
   static const Codec *const codecs[] = {
-      &detail::gptqInt32Codec(),
-      &detail::plainCodec(),
-      &detail::x86Tile16Codec(),
+      &detail::ggufQ4_0Codec(), &detail::ggufQ4_1Codec(),
+      &detail::ggufQ8_0Codec(), &detail::gptqInt32Codec(),
+      &detail::plainCodec(),    &detail::x86Tile16Codec(),
   };
   count = sizeof(codecs) / sizeof(codecs[0]);
   return codecs;

@@ -82,6 +82,13 @@ bool checkRows(const Codec &codec, const WeightDesc &desc, size_t size,
 const Codec &plainCodec();
 const Codec &x86Tile16Codec();
 const Codec &gptqInt32Codec();
+const Codec &ggufQ4_0Codec();
+const Codec &ggufQ4_1Codec();
+const Codec &ggufQ8_0Codec();
+
+/// False with "float minimums are not supported" for a FloatMin desc: the
+/// check of codecs that only hold integer zero points.
+bool rejectFloatMin(const WeightDesc &desc, std::string *why);
 
 } // namespace lowbit::codec::detail
 

@@ -167,7 +167,10 @@ public:
         int64_t at = (g * kTileRows + r) * ss;
         storeScale(l.scaleType, tile + l.scalesOffset() + at, s);
         if (!l.symmetric) {
-          float m = -s * float(in.zeros[n * ng + g]);
+          // The offset slot holds m = -s * z, or the float minimum itself.
+          float m = l.zeroKind == ZeroKind::FloatMin
+                        ? in.mins[n * ng + g]
+                        : -s * float(in.zeros[n * ng + g]);
           storeScale(l.scaleType, tile + l.offsetsOffset() + at, m);
         }
       }
@@ -184,7 +187,9 @@ public:
     const int64_t ng = l.numGroups(), tileBytes = l.tileBytes();
     out.codes.assign(size_t(l.N * l.K), 0);
     out.scales.assign(size_t(l.N * ng), 0.0f);
-    out.zeros.assign(l.symmetric ? 0 : size_t(l.N * ng), 0);
+    bool mins = l.zeroKind == ZeroKind::FloatMin;
+    out.zeros.assign(l.symmetric || mins ? 0 : size_t(l.N * ng), 0);
+    out.mins.assign(mins ? size_t(l.N * ng) : 0, 0.0f);
     for (int64_t n = 0; n < l.N; ++n) {
       const uint8_t *tile = data + (n / kTileRows) * tileBytes;
       int64_t r = n % kTileRows;
@@ -196,7 +201,10 @@ public:
         int64_t at = (g * kTileRows + r) * l.scaleSize();
         float s = loadScale(l.scaleType, tile + l.scalesOffset() + at);
         out.scales[n * ng + g] = s;
-        if (!l.symmetric) {
+        if (mins) {
+          out.mins[n * ng + g] =
+              loadScale(l.scaleType, tile + l.offsetsOffset() + at);
+        } else if (!l.symmetric) {
           float m = loadScale(l.scaleType, tile + l.offsetsOffset() + at);
           double z = s != 0.0f ? std::nearbyint(-double(m) / double(s)) : 0.0;
           // NaN (from a NaN scale or offset) decodes as zero 0.
@@ -229,8 +237,12 @@ public:
                       : loadScale(l.scaleType, tile + l.offsetsOffset() + at);
         int64_t len = l.groupLen(g), kp0 = l.groupPadBegin(g);
         float *wg = w + g * l.groupCols();
-        for (int64_t i = 0; i < len; ++i)
-          wg[i] = s * float(readCode(l, tile, r, kp0 + i)) + m;
+        // Two roundings, no fused multiply-add: for GGUF Q4_1 (float
+        // minimums) this is gguf's (d * q) + m bit for bit.
+        for (int64_t i = 0; i < len; ++i) {
+          float product = s * float(readCode(l, tile, r, kp0 + i));
+          wg[i] = product + m;
+        }
       }
     }
     return true;

@@ -48,3 +48,19 @@ func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 8, group_siz
 
 // expected-error @below {{zero type must be an integer type or f32, f16 or bf16, got 'index'}}
 func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = index>}
+
+// -----
+
+// expected-error @below {{zero_form = min needs an asymmetric scheme (a symmetric one has no stored minimum)}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, zero_form = min>}
+
+// -----
+
+// expected-error @below {{zero_form = min stores float minimums: the zero type must be f32, f16 or bf16, got 'ui8'}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = ui8, zero_form = min>}
+
+// -----
+
+// expected-error @below {{expected one of [zero_point, min] for how an asymmetric scheme's stored zero enters dequantization, got: offset}}
+// expected-error @below {{failed to parse Lowbit_SchemeAttr parameter 'zero_form'}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = offset>}

@@ -51,3 +51,16 @@ func.func @zero_types() {
   %1 = lowbit.qparam "b" : !lowbit.qweight<4x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = si8>>
   return
 }
+
+// -----
+
+// A float minimum instead of a zero point (GGUF Q4_1: W = d * q + m); the
+// default zero_form = zero_point is elided.
+// CHECK: #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>
+// CHECK: #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8>
+// CHECK-LABEL: func.func @zero_forms
+func.func @zero_forms() {
+  %0 = lowbit.qparam "q4_1" : !lowbit.qweight<4x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>>
+  %1 = lowbit.qparam "zp" : !lowbit.qweight<4x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8, zero_form = zero_point>>
+  return
+}

@@ -40,3 +40,20 @@ func.func @layout(%q: !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size
   %p = lowbit.pack %q : !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>> -> !lowbit.packed<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>, "cuda-mma-v1">
   return
 }
+
+// -----
+
+// Float minimums (zero_form = min) go into the layout's offset slot, stored
+// in the scale type: bf16 minimums do not fit f16 scales exactly. A float
+// zero point (zero_form = zero_point) has no x86 kernel at all.
+func.func @min_type(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
+  // expected-error @below {{'lowbit.qparam' op cannot be compiled for target x86: minimum type bf16 is not exactly representable in the scale type f16}}
+  %q = lowbit.qparam "w" : !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = bf16, zero_form = min>>
+  // expected-error @below {{'lowbit.qmatmul' op cannot be compiled for target x86: minimum type bf16 is not exactly representable in the scale type f16}}
+  %y = lowbit.qmatmul %x, %q : (tensor<?x64xf32>, !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = bf16, zero_form = min>>) -> tensor<?x32xf32>
+  // expected-error @below {{'lowbit.qparam' op cannot be compiled for target x86: zero type f16 is not supported (asymmetric schemes need an integer zero type)}}
+  %q2 = lowbit.qparam "w2" : !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16>>
+  // expected-error @below {{'lowbit.qmatmul' op cannot be compiled for target x86: zero type f16 is not supported (asymmetric schemes need an integer zero type)}}
+  %y2 = lowbit.qmatmul %x, %q2 : (tensor<?x64xf32>, !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16>>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

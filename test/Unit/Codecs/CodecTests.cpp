@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <random>
 
 using namespace lowbit::codec;
@@ -74,6 +75,23 @@ std::string describe(const WeightDesc &d) {
          std::to_string(d.K);
 }
 
+/// The GGUF block codecs hold one fixed scheme each (gguf-q4_0-v1: 4-bit,
+/// groups of 32, symmetric, f16 scales, K a multiple of 32; ...).
+bool isGgufCodec(const std::string &name) {
+  return name.rfind("gguf-", 0) == 0;
+}
+
+/// Whether the GGUF codec `name` holds `d`.
+bool ggufHolds(const std::string &name, const WeightDesc &d) {
+  if (d.groupSize != 32 || d.scaleType != ScaleType::F16 || d.K % 32)
+    return false;
+  if (name == kGgufQ4_0Codec)
+    return d.bits == 4 && d.symmetric;
+  if (name == kGgufQ4_1Codec)
+    return d.bits == 4 && !d.symmetric && d.zeroKind == ZeroKind::FloatMin;
+  return d.bits == 8 && d.symmetric;
+}
+
 uint32_t word(const std::vector<uint8_t> &bytes, int64_t index) {
   uint32_t v;
   std::memcpy(&v, bytes.data() + 4 * index, 4);
@@ -88,8 +106,9 @@ uint32_t word(const std::vector<uint8_t> &bytes, int64_t index) {
 
 TEST(Codecs, Registry) {
   std::vector<std::string> names = codecNames();
-  EXPECT_EQ(names, (std::vector<std::string>{"gptq-int32-v1", "plain-v1",
-                                             "x86-tile16-v1"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"gguf-q4_0-v1", "gguf-q4_1-v1",
+                                             "gguf-q8_0-v1", "gptq-int32-v1",
+                                             "plain-v1", "x86-tile16-v1"}));
   for (const std::string &n : names) {
     const Codec *c = findCodec(n);
     ASSERT_NE(c, nullptr) << n;
@@ -214,7 +233,7 @@ TEST(Codecs, RoundTripEveryCodec) {
       {64, 96},  // Every codec; ragged for g 64.
       {5, 40},   // Tiny, groups padded to 64 columns by x86.
   };
-  int checked[3] = {0, 0, 0};
+  std::map<std::string, int> checked;
   for (unsigned bits : {2u, 3u, 4u, 8u})
     for (int64_t g : {32, 64, 128, -1})
       for (bool sym : {true, false})
@@ -233,7 +252,8 @@ TEST(Codecs, RoundTripEveryCodec) {
                 bool expected =
                     (names[ci] == kX86Tile16Codec && st == ScaleType::BF16) ||
                     (names[ci] == kGptqInt32Codec &&
-                     (N % 32 != 0 || K % 32 != 0));
+                     (N % 32 != 0 || K % 32 != 0)) ||
+                    (isGgufCodec(names[ci]) && !ggufHolds(names[ci], d));
                 EXPECT_TRUE(expected) << what << ": " << why;
                 continue;
               }
@@ -249,14 +269,19 @@ TEST(Codecs, RoundTripEveryCodec) {
               std::vector<uint8_t> again;
               ASSERT_TRUE(c.encode(d, back, again, &err)) << what;
               EXPECT_EQ(again, bytes) << what;
-              ++checked[ci];
+              ++checked[names[ci]];
             }
           }
   // Every codec ran on its part of the grid: gptq on (64, 96) with f32,
-  // f16 and bf16 scales, x86 on every shape with f32 and f16, plain on all.
-  EXPECT_EQ(checked[0], 4 * 4 * 2 * 3);
-  EXPECT_EQ(checked[1], 4 * 4 * 2 * 3 * 3);
-  EXPECT_EQ(checked[2], 4 * 4 * 2 * 2 * 3);
+  // f16 and bf16 scales, x86 on every shape with f32 and f16, plain on all,
+  // Q4_0 and Q8_0 on their scheme with K = 256 and 96 (Q4_1 needs float
+  // minimums: GgufCodecs.*).
+  EXPECT_EQ(checked[kGptqInt32Codec], 4 * 4 * 2 * 3);
+  EXPECT_EQ(checked[kPlainCodec], 4 * 4 * 2 * 3 * 3);
+  EXPECT_EQ(checked[kX86Tile16Codec], 4 * 4 * 2 * 2 * 3);
+  EXPECT_EQ(checked[kGgufQ4_0Codec], 2);
+  EXPECT_EQ(checked[kGgufQ8_0Codec], 2);
+  EXPECT_EQ(checked[kGgufQ4_1Codec], 0);
 }
 
 TEST(Codecs, RoundTripThroughEachOther) {
@@ -366,6 +391,8 @@ TEST(Codecs, DecodeRejectsWrongSizes) {
   std::mt19937 rng(5);
   UnpackedWeight w = randomWeight(d, rng);
   for (const std::string &name : codecNames()) {
+    if (isGgufCodec(name)) // One scheme each: GgufCodecs.*.
+      continue;
     const Codec &c = codec(name.c_str());
     std::vector<uint8_t> bytes;
     std::string err;
@@ -396,6 +423,8 @@ TEST(Codecs, EncodeRejectsBadInput) {
   WeightDesc d = desc(4, 32, true, ScaleType::F32, 32, 64);
   std::mt19937 rng(9);
   for (const std::string &name : codecNames()) {
+    if (isGgufCodec(name)) // One scheme each: GgufCodecs.*.
+      continue;
     const Codec &c = codec(name.c_str());
     std::vector<uint8_t> out;
     std::string err;

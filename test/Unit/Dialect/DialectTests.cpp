@@ -20,7 +20,8 @@ protected:
                     bool actOrder = false) {
     return SchemeAttr::getChecked(
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, bits, group,
-        sym, Type(Float16Type::get(&ctx)), zero, actOrder, RotationAttr());
+        sym, Type(Float16Type::get(&ctx)), zero, actOrder, RotationAttr(),
+        ZeroForm::ZeroPoint);
   }
 
   MLIRContext ctx;

@@ -207,4 +207,39 @@ module {
     }
 }
 
+/// zero_form = min (GGUF Q4_1): W = scale * q + min with f16 scales and
+/// minimums, in that order, per group of 2 with a ragged last group.
+TEST(ExecutorTest, DequantizesFloatMinimums) {
+  const char *ir = R"mlir(
+module {
+  func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x2xf32> {
+    %t = lowbit.param "emb" {value = dense<[[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<5x5xf32>} : tensor<5x5xf32>
+    %h = lowbit.embedding %t, %ids : (tensor<5x5xf32>, tensor<?xi32>) -> tensor<?x5xf32>
+    %q = lowbit.qparam "w" {codes = dense<[[0, 1, 2, 3, 15], [4, 5, 6, 7, 8]]> : tensor<2x5xui4>, scales = dense<[[0.5, 0.25, 2.0], [1.0, 0.125, 4.0]]> : tensor<2x3xf16>, zeros = dense<[[-1.5, 0.3, 7.0], [0.0, -0.0625, -100.0]]> : tensor<2x3xf16>} : !lowbit.qweight<2x5, #lowbit.scheme<bits = 4, group_size = 2, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>>
+    %y = lowbit.qmatmul %h, %q : (tensor<?x5xf32>, !lowbit.qweight<2x5, #lowbit.scheme<bits = 4, group_size = 2, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>>) -> tensor<?x2xf32>
+    return %y : tensor<?x2xf32>
+  }
+}
+)mlir";
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect>();
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
+  ASSERT_TRUE(module);
+  auto exec = Executor::create(*module);
+  ASSERT_TRUE(bool(exec)) << llvm::toString(exec.takeError());
+  std::vector<float> logits;
+  ASSERT_FALSE(bool((*exec)->forward({0, 1, 2, 3, 4}, positions(5), logits)));
+  int codes[2][5] = {{0, 1, 2, 3, 15}, {4, 5, 6, 7, 8}};
+  float scales[2][3] = {{0.5f, 0.25f, 2.0f}, {1.0f, 0.125f, 4.0f}};
+  // The minimums as f16 stores them (0.3 is not a binary16 value).
+  float mins[2][3] = {{-1.5f, 0.300048828125f, 7.0f},
+                      {0.0f, -0.0625f, -100.0f}};
+  for (int n = 0; n < 2; ++n)
+    for (int k = 0; k < 5; ++k) {
+      float product = scales[n][k / 2] * float(codes[n][k]);
+      EXPECT_EQ(logits[k * 2 + n], product + mins[n][k / 2])
+          << "n=" << n << " k=" << k;
+    }
+}
+
 } // namespace

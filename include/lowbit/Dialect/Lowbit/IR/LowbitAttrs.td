@@ -34,6 +34,15 @@ def Lowbit_RotationSide : I32EnumAttr<"RotationSide",
   let genSpecializedAttr = 0;
 }
 
+def Lowbit_ZeroForm : I32EnumAttr<"ZeroForm",
+    "how an asymmetric scheme's stored zero enters dequantization", [
+      I32EnumAttrCase<"ZeroPoint", 0, "zero_point">,
+      I32EnumAttrCase<"Min", 1, "min">
+    ]> {
+  let cppNamespace = "::mlir::lowbit";
+  let genSpecializedAttr = 0;
+}
+
 def Lowbit_RotaryStyleAttr : I32EnumAttr<"RotaryStyle",
     "pairing of rotary-embedding dimensions", [
       I32EnumAttrCase<"RotateHalf", 0, "rotate_half">,
@@ -113,12 +122,21 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
       (GPTQ act-order); the permutation is stored with the weight and
       groups are formed along the permuted order.
     * `rotation`: an optional `#lowbit.rotation` folded into the weight.
+    * `zero_form`: `zero_point` (default) is the formula above. `min` stores
+      a float minimum `m` per group instead of a zero point, and
+      dequantization is `W[n, k] = scale[n, g(k)] * q[n, k] + m[n, g(k)]`
+      (GGUF Q4_1 and Q5_1: `d * q + m`, computed in that order). It needs an
+      asymmetric scheme and a float `zero_type`, the type the minimums are
+      stored in; the `zeros` tensor of the weight holds the minimums.
 
     Example:
 
     ```mlir
     #lowbit.scheme<bits = 4, group_size = 128, symmetric = false,
                    scale_type = f16, zero_type = i8>
+    // GGUF Q4_1: W = d * q + m, f16 d and m, blocks of 32.
+    #lowbit.scheme<bits = 4, group_size = 32, symmetric = false,
+                   scale_type = f16, zero_type = f16, zero_form = min>
     ```
   }];
   let parameters = (ins
@@ -128,11 +146,17 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
     "::mlir::Type":$scale_type,
     OptionalParameter<"::mlir::Type">:$zero_type,
     DefaultValuedParameter<"bool", "false">:$act_order,
-    OptionalParameter<"::mlir::lowbit::RotationAttr">:$rotation
+    OptionalParameter<"::mlir::lowbit::RotationAttr">:$rotation,
+    DefaultValuedParameter<"::mlir::lowbit::ZeroForm",
+                           "::mlir::lowbit::ZeroForm::ZeroPoint">:$zero_form
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
+    /// True when the stored zero is a float minimum: W = scale * q + min.
+    bool hasMinZero() const {
+      return getZeroForm() == ::mlir::lowbit::ZeroForm::Min;
+    }
     /// True when each output channel has a single group.
     bool isPerChannel() const { return getGroupSize() < 0; }
     /// Number of groups along an input dimension of size `k`.

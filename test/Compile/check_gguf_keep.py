@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Checks a bundle lowbit-compile --method none built from a GGUF file.
+
+    check_gguf_keep.py REPORT.json MODEL.gguf [EVAL.json --max-kl X]
+
+REPORT.json is lowbit-compile's --report. For every linear weight of the GGUF
+it checks what lowbit-keep-gguf-quants reported: Q4_0, Q4_1 and Q8_0 kept
+(and packed by the x86 target at the GGUF size: the same bytes per 32-weight
+block, plus only the padding of the 16-row tiles to 64 bytes), every other
+type read dequantized. With EVAL.json (lowbit-eval --json against the GGUF)
+it checks the KL divergence. Prints one summary line.
+"""
+
+import argparse
+import json
+
+import gguf
+
+KEPT = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("report")
+    ap.add_argument("model")
+    ap.add_argument("eval", nargs="?")
+    ap.add_argument("--max-kl", type=float, default=1e-6)
+    a = ap.parse_args()
+    report = json.load(open(a.report))
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(a.model).tensors}
+    sizes = {t.name: int(t.n_bytes) for t in gguf.GGUFReader(a.model).tensors}
+    kept = dequantized = 0
+    kept_bytes = gguf_bytes = 0
+    for layer in report["layers"]:
+        if "gguf_type" not in layer:
+            continue
+        t = layer["gguf_type"]
+        assert types[layer["gguf_tensor"]] == t, layer
+        if t not in KEPT:
+            assert not layer["kept"], layer
+            dequantized += 1
+            continue
+        assert layer["kept"], layer
+        n, k = layer["shape"]
+        tile = (16 * (k // 32) * KEPT[t] + 63) // 64 * 64
+        want = (n + 15) // 16 * tile
+        assert layer["packed_bytes"] == want, (layer, want)
+        kept += 1
+        kept_bytes += layer["packed_bytes"]
+        gguf_bytes += sizes[layer["gguf_tensor"]]
+    assert kept > 0
+    line = (f"kept {kept} weights ({kept_bytes} bytes packed, {gguf_bytes} "
+            f"in the GGUF), dequantized {dequantized}")
+    if a.eval:
+        kl = json.load(open(a.eval))["kl"]
+        assert kl <= a.max_kl, (kl, a.max_kl)
+        line += f"; KL {kl:.3g} <= {a.max_kl:g}"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
