@@ -16,6 +16,7 @@
 
 #include "lowbit/Support/Gguf.h"
 #include "lowbit/Support/GgufModel.h"
+#include "lowbit/Support/GgufTokenizer.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -107,6 +108,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
       check(!values);
       llvm::consumeError(values.takeError());
+    }
+  }
+
+  // The tokenizer conversion reads untrusted metadata too: it converts or
+  // fails with a message naming the file.
+  if (ggufHasTokenizer(f)) {
+    llvm::Expected<GgufTokenizerJSON> tok = tokenizerFromGguf(f);
+    if (!tok) {
+      std::string message = llvm::toString(tok.takeError());
+      check(llvm::StringRef(message).starts_with("fuzz.gguf: "));
     }
   }
 

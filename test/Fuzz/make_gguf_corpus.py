@@ -98,7 +98,46 @@ def tiny_model(arch):
         data += pattern(nbytes, 10 + i) + b"\0" * (-nbytes % 32)
     return gguf(kvs, tensors, data)
 
+def str_array(key, items):
+    return kv(key, 9, struct.pack("<IQ", 8, len(items)) + b"".join(s(t) for t in items))
+
+
+def tokenizer_model(kind):
+    """A tiny model with a tokenizer in its metadata: `gpt2` (byte-level BPE
+    with merges, smollm pre-tokenizer) or `llama` (SentencePiece: scores,
+    token types, byte-fallback tokens), plus special-token ids, add_bos and a
+    ChatML template, for the tokenizer conversion part of the fuzzer."""
+    if kind == "gpt2":
+        tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "a", "b",
+                  "\u0120", "ab", "\u0120a"]
+        tokens = [t.encode().decode("unicode_escape") for t in tokens]
+        extra = [str_array("tokenizer.ggml.merges", ["a b", "\u0120 a".encode().decode("unicode_escape")]),
+                 kv("tokenizer.ggml.pre", 8, s("smollm"))]
+        types = [3, 3, 3, 1, 1, 1, 1, 1]
+    else:
+        tokens = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % b for b in range(256)] + \
+                 ["\u2581", "a", "b", "ab", "\u2581a"]
+        tokens = [t.encode().decode("unicode_escape") for t in tokens]
+        scores = [0.0] * 3 + [0.0] * 256 + [-1.0, -2.0, -3.0, -4.0, -5.0]
+        extra = [kv("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, len(scores)) +
+                    b"".join(struct.pack("<f", x) for x in scores))]
+        types = [2, 3, 3] + [6] * 256 + [1] * 5
+    kvs = [kv("general.architecture", 8, s("llama")),
+           kv("tokenizer.ggml.model", 8, s(kind)),
+           str_array("tokenizer.ggml.tokens", tokens),
+           kv("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, len(types)) +
+              b"".join(struct.pack("<i", t) for t in types)),
+           u32("tokenizer.ggml.bos_token_id", 1), u32("tokenizer.ggml.eos_token_id", 2),
+           kv("tokenizer.ggml.add_bos_token", 7, b"\1"),
+           kv("tokenizer.chat_template", 8,
+              s("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+                "<|im_end|>\n{% endfor %}"))] + extra
+    return gguf(kvs, [], b"")
+
+
 GGUF = {
+    "valid_tokenizer_gpt2.gguf": tokenizer_model("gpt2"),
+    "valid_tokenizer_llama.gguf": tokenizer_model("llama"),
     "valid_empty.gguf": b"GGUF" + struct.pack("<IQQ", 3, 0, 0),
     "valid_v2.gguf": gguf([], [F32_2x2], struct.pack("<4f", 1, 2, 3, 4), version=2),
     "valid_metadata.gguf": gguf(METADATA, [F32_2x2], pattern(16, 1)),
