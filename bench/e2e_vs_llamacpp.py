@@ -647,6 +647,10 @@ def main():
     if args.prefill < 1 or args.decode < 1 or args.repeats < 1 or not threads:
         ap.error("--prefill, --decode, --repeats and --threads must be >= 1")
 
+    for m in [m for m in args.models.split(",") if m]:
+        if m not in ("smollm2", "syn1b", "tiny"):
+            ap.error(f"unknown model {m!r} (smollm2, syn1b)")
+
     lc, why = llama_cpp_status()
     if lc is None:
         sys.exit(f"llama_cpp not available: {why} (pip install "
