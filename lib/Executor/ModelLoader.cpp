@@ -3,6 +3,7 @@
 #include "lowbit/Executor/ModelLoader.h"
 
 #include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
+#include "lowbit/Import/GgufImporter.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
 
@@ -37,8 +38,14 @@ loadModel(StringRef path,
   // Scope paths of an IR file are relative to its directory; an imported
   // checkpoint is recorded relative to the current directory.
   std::string baseDir;
-  if (isDir && llvm::sys::fs::exists(configPath) &&
-      !llvm::sys::fs::exists(irPath)) {
+  if (isGgufPath(path)) {
+    // A GGUF file: import it.
+    auto module = importGgufModel(ctx, path);
+    if (!module)
+      return module.takeError();
+    model.module = std::move(*module);
+  } else if (isDir && llvm::sys::fs::exists(configPath) &&
+             !llvm::sys::fs::exists(irPath)) {
     // A Hugging Face checkpoint: import it.
     auto module = importHFModel(ctx, path);
     if (!module)
@@ -48,8 +55,8 @@ loadModel(StringRef path,
     std::string file = isDir ? std::string(irPath) : path.str();
     if (!llvm::sys::fs::exists(file))
       return llvm::createStringError(
-          "%s: not a Hugging Face model directory (no config.json), a lowbit "
-          "IR file or a quantized model directory (no %s)",
+          "%s: not a Hugging Face model directory (no config.json), a GGUF "
+          "file, a lowbit IR file or a quantized model directory (no %s)",
           path.str().c_str(), kModelIRFile.data());
     llvm::SourceMgr sourceMgr;
     std::string diagText;

@@ -25,7 +25,8 @@ public:
       : ctx(ctx), config(config), b(ctx), f32(b.getF32Type()),
         i32(b.getI32Type()) {}
 
-  OwningOpRef<ModuleOp> build(StringRef checkpointPath, StringRef tokenizer);
+  OwningOpRef<ModuleOp> build(StringRef checkpointPath, StringRef scopeFormat,
+                              StringRef tokenizer);
 
 private:
   /// `[?, width]` activations.
@@ -143,6 +144,7 @@ func::FuncOp ModelBuilder::buildLayer(ModuleOp module, int64_t layer) {
 }
 
 OwningOpRef<ModuleOp> ModelBuilder::build(StringRef checkpointPath,
+                                          StringRef scopeFormat,
                                           StringRef tokenizer) {
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc("model"));
   (*module)->setAttr(attrs::kConfig, configAttr());
@@ -150,7 +152,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build(StringRef checkpointPath,
       mlir::lowbit::kParameterScopesAttrName,
       b.getDictionaryAttr(b.getNamedAttr(
           mlir::lowbit::kCheckpointScope,
-          mlir::lowbit::ScopeAttr::get(ctx, "safetensors", checkpointPath))));
+          mlir::lowbit::ScopeAttr::get(ctx, scopeFormat, checkpointPath))));
   if (!tokenizer.empty())
     (*module)->setAttr(attrs::kTokenizer, b.getStringAttr(tokenizer));
 
@@ -186,11 +188,13 @@ OwningOpRef<ModuleOp> ModelBuilder::build(StringRef checkpointPath,
 
 llvm::Expected<OwningOpRef<ModuleOp>>
 buildModelIR(MLIRContext *ctx, const ModelConfig &config,
-             const ParamStore &store, StringRef dirForErrors,
-             StringRef checkpointPath, StringRef tokenizer) {
+             const ParamStore *store, StringRef dirForErrors,
+             StringRef checkpointPath, StringRef tokenizer,
+             StringRef scopeFormat) {
   ctx->loadDialect<mlir::lowbit::LowbitDialect, func::FuncDialect>();
-  if (llvm::Error err = checkTensors(store, config, dirForErrors))
-    return std::move(err);
+  if (store)
+    if (llvm::Error err = checkTensors(*store, config, dirForErrors))
+      return std::move(err);
   if (!config.ropeScaling.type.empty())
     return llvm::createStringError(
         "%s: rope_scaling type '%s' is not supported yet (supported: none)",
@@ -205,7 +209,8 @@ buildModelIR(MLIRContext *ctx, const ModelConfig &config,
     return llvm::createStringError(
         "%s: internal error: the checkpoint path '%s' must be relative",
         dirForErrors.str().c_str(), checkpointPath.str().c_str());
-  OwningOpRef<ModuleOp> module = builder.build(checkpointPath, tokenizer);
+  OwningOpRef<ModuleOp> module =
+      builder.build(checkpointPath, scopeFormat, tokenizer);
   if (failed(verify(*module)))
     return llvm::createStringError(
         "%s: internal error: the imported IR does not verify",
@@ -235,7 +240,7 @@ importHFModel(MLIRContext *ctx, StringRef dir, StringRef baseDir) {
   llvm::Expected<std::string> relDir = makeRelativePath(dir, baseDir);
   if (!relDir)
     return relDir.takeError();
-  return buildModelIR(ctx, *config, **store, dir, *relDir, tokenizer);
+  return buildModelIR(ctx, *config, store->get(), dir, *relDir, tokenizer);
 }
 
 } // namespace lowbit

@@ -107,8 +107,9 @@ llvm::Expected<ModelConfig> lowbit::modelConfigFromGguf(const GgufFile &file) {
   else if (*arch == "qwen2")
     c.architecture = "Qwen2ForCausalLM";
   else
-    return makeError(file.name() + ": architecture '" + *arch +
-                     "' is not supported (supported: llama, qwen2)");
+    return makeError(file.name() +
+                     ": metadata key 'general.architecture': architecture '" +
+                     *arch + "' is not supported (supported: llama, qwen2)");
 
   MetadataReader r(file, *arch);
   if (llvm::Error err = r.readPositive("embedding_length", c.hiddenSize, {}))

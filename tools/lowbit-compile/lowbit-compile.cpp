@@ -4,8 +4,8 @@
 //     [--sym] [--act-order] [--calib FILE] [--seed S] [--target x86]
 //     [--emit bundle|quantized] -o OUT [--report FILE]
 //
-// Imports MODEL (a Hugging Face directory, lowbit IR or a quantized model
-// directory), quantizes its linear layers and writes either
+// Imports MODEL (a Hugging Face directory, a GGUF file, lowbit IR or a
+// quantized model directory), quantizes its linear layers and writes either
 //
 // --emit bundle (default): OUT, a deployable .lowbit bundle for --target
 // (docs/bundle-format.md, docs/bundle-manifest.md): the dequantizations are
@@ -67,7 +67,7 @@ namespace {
 
 cl::OptionCategory category("lowbit-compile options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                               cl::desc("<model: HF directory or lowbit IR>"),
+                               cl::desc("<model: HF dir, .gguf or lowbit IR>"),
                                cl::cat(category));
 cl::opt<std::string> output("o", cl::Required,
                             cl::desc("Output bundle file (--emit bundle) or "

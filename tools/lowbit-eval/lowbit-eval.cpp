@@ -3,9 +3,9 @@
 // lowbit-eval --model M --tokens FILE [--reference R] [--window 512] [--json]
 // lowbit-eval --model M (--prompt TEXT | --ids 1,2,3) --dump-logits OUT
 //
-// M and R may be Hugging Face directories, lowbit IR files, quantized model
-// directories (all run by the reference executor) or .lowbit bundles (run by
-// the runtime through its C API, with the generated kernels).
+// M and R may be Hugging Face directories, GGUF files, lowbit IR files,
+// quantized model directories (all run by the reference executor) or .lowbit
+// bundles (run by the runtime through its C API, with the generated kernels).
 //
 // Evaluates a model on a token file (int32 little-endian) with the protocol
 // of the shared models' README: non-overlapping windows, each run from
@@ -220,8 +220,8 @@ int main(int argc, char **argv) {
   cl::OptionCategory category("lowbit-eval options");
   cl::opt<std::string> modelPath(
       "model", cl::Required,
-      cl::desc("Model: Hugging Face directory, lowbit IR file or quantized "
-               "model directory"),
+      cl::desc("Model: Hugging Face directory, GGUF file, lowbit IR file or "
+               "quantized model directory"),
       cl::cat(category));
   cl::opt<std::string> tokensPath(
       "tokens", cl::desc("Evaluation tokens (int32 little-endian)"),

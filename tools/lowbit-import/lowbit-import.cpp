@@ -1,16 +1,18 @@
-//===- lowbit-import.cpp - Hugging Face model -> lowbit IR ------*- C++ -*-===//
+//===- lowbit-import.cpp - Hugging Face / GGUF model -> lowbit IR -*- C++
+//-*-===//
 //
-// lowbit-import MODEL_DIR [-o model.mlir] [--emit-bytecode]
+// lowbit-import MODEL [-o model.mlir] [--emit-bytecode]
 //
 // Reads config.json and the (possibly sharded) safetensors of a Hugging Face
-// causal LM, validates them and prints the lowbit graph IR. Weights are not
-// copied: the IR names them and records MODEL_DIR as its `checkpoint`
-// parameter scope, by a path relative to the output file's directory (to the
-// current directory when printing to stdout), so the IR holds no host path.
+// causal LM, or a llama/qwen2 GGUF file (MODEL ending in .gguf), validates
+// them and prints the lowbit graph IR. Weights are not copied: the IR names
+// them and records MODEL as its `checkpoint` parameter scope, by a path
+// relative to the output file's directory (to the current directory when
+// printing to stdout), so the IR holds no host path.
 //
 //===----------------------------------------------------------------------===//
 
-#include "lowbit/Import/HFImporter.h"
+#include "lowbit/Import/GgufImporter.h"
 #include "lowbit/Support/OutputFile.h"
 
 #include "mlir/Bytecode/BytecodeWriter.h"
@@ -26,9 +28,10 @@ using namespace llvm;
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   cl::OptionCategory category("lowbit-import options");
-  cl::opt<std::string> modelDir(cl::Positional, cl::Required,
-                                cl::desc("<Hugging Face model directory>"),
-                                cl::cat(category));
+  cl::opt<std::string> modelDir(
+      cl::Positional, cl::Required,
+      cl::desc("<Hugging Face model directory or .gguf file>"),
+      cl::cat(category));
   cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                               cl::value_desc("file"), cl::init("-"),
                               cl::cat(category));
@@ -38,8 +41,8 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "lowbit-import: Hugging Face causal LM (config.json + safetensors) -> "
-      "lowbit graph IR\n");
+      "lowbit-import: Hugging Face causal LM (config.json + safetensors) or "
+      "GGUF file -> lowbit graph IR\n");
 
   // Pre-flight: an unwritable output fails before the import.
   if (Error e = lowbit::checkOutputFile(output, /*dashIsStdout=*/true)) {
@@ -55,7 +58,7 @@ int main(int argc, char **argv) {
     if (baseDir.empty())
       baseDir = ".";
   }
-  auto module = lowbit::importHFModel(&ctx, modelDir, baseDir);
+  auto module = lowbit::importModel(&ctx, modelDir, baseDir);
   if (!module) {
     WithColor::error(errs(), "lowbit-import")
         << toString(module.takeError()) << "\n";

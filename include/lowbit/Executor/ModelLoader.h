@@ -1,7 +1,8 @@
 //===- ModelLoader.h - open a model for execution ---------------*- C++ -*-===//
 //
-// Tools accept a model as a Hugging Face directory (imported on the fly), a
-// lowbit IR file, or a directory holding `model.mlir` (what lowbit-compile
+// Tools accept a model as a Hugging Face directory or a GGUF file (imported
+// on the fly), a lowbit IR file, or a directory holding `model.mlir` (what
+// lowbit-compile
 // --emit quantized writes, with its parameters beside it). This resolves any
 // of them to a module in its own context, whose parameter resolver is set up
 // to find the scopes the module records (docs/parameters.md).
@@ -38,7 +39,8 @@ struct LoadedModel {
   std::string tokenizerPath;
 };
 
-/// Opens `path` (HF directory, IR file or quantized model directory) and
+/// Opens `path` (HF directory, GGUF file, IR file or quantized model
+/// directory) and
 /// configures the context's ParamResolver: scope paths relative to the IR
 /// file's directory (an imported directory: the current directory), with
 /// `scopeOverrides` (scope name -> location) taking precedence.

@@ -30,14 +30,16 @@ inline constexpr llvm::StringLiteral kEntry = "forward";
 } // namespace attrs
 
 /// Builds the graph IR of a model with `config` whose tensors live in
-/// `store` (checked against the config first). Parameters reference the
-/// `checkpoint` scope, recorded with the relative `checkpointPath`;
-/// `tokenizer` ("" omits it) is recorded relative to the checkpoint
-/// directory.
+/// `store` (checked against the config first, unless `store` is null: the
+/// caller has checked them). Parameters reference the `checkpoint` scope,
+/// recorded with the relative `checkpointPath` and the scope format
+/// `scopeFormat` ("safetensors" or "gguf"); `tokenizer` ("" omits it) is
+/// recorded relative to the checkpoint's directory.
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildModelIR(mlir::MLIRContext *ctx, const ModelConfig &config,
-             const ParamStore &store, llvm::StringRef dirForErrors,
-             llvm::StringRef checkpointPath, llvm::StringRef tokenizer);
+             const ParamStore *store, llvm::StringRef dirForErrors,
+             llvm::StringRef checkpointPath, llvm::StringRef tokenizer,
+             llvm::StringRef scopeFormat = "safetensors");
 
 /// Imports the Hugging Face model directory `dir`: parses config.json, opens
 /// the (possibly sharded) safetensors, validates every tensor and builds the

@@ -643,8 +643,8 @@ TEST(GgufModelErrors, NameTheProblem) {
   uint64_t otherCount = 0;
   std::string gemma = llamaMetadata("gemma", otherCount);
   EXPECT_EQ(configOf(buildFile(gemma, otherCount, {}, 0)),
-            "mem.gguf: architecture 'gemma' is not supported (supported: "
-            "llama, qwen2)");
+            "mem.gguf: metadata key 'general.architecture': architecture "
+            "'gemma' is not supported (supported: llama, qwen2)");
   uint64_t fewer = 0;
   std::string noVocab = llamaMetadata("llama", fewer, "vocab_size");
   EXPECT_EQ(configOf(buildFile(noVocab, fewer, {}, 0)),
