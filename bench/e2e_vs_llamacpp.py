@@ -9,8 +9,9 @@ separate processes per engine:
   * prefill tok/s of a 512-token prompt (--prefill) and decode tok/s over the
     next 128 tokens (--decode; the tokens are fed, not sampled, so both
     engines process the same ids), best of --repeats;
-  * peak RSS of the engine's process (ru_maxrss; includes the Python
-    interpreter, whose own figure is printed as "python baseline");
+  * peak RSS of the engine's process (VmHWM; includes the Python
+    interpreter and numpy, whose own figure is printed as "python
+    baseline");
   * KL(FP32 || engine) and top-1 agreement over the prompt's positions. The
     FP32 reference is lowbit's FP32 reference executor (`lowbit-eval
     --dump-logits`) on the dequantized GGUF: the .gguf itself when
@@ -151,6 +152,12 @@ def run(cmd, quiet=False, **kw):
 
 
 def peak_rss_mb():
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries
+    the parent's peak over the fork + exec into it."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
