@@ -129,13 +129,29 @@ def cpu_info():
     return model, keep
 
 
-def file_key(*paths, extra=""):
-    """A cache key from the paths' names, sizes and mtimes and `extra`."""
+def file_key(*paths, extra="", tools=()):
+    """A cache key from the paths' names, sizes and mtimes, the tools'
+    contents (a relink that changes nothing keeps the key) and `extra`."""
     h = hashlib.sha256(extra.encode())
     for p in paths:
         st = os.stat(p)
         h.update(f"{os.path.abspath(p)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for t in tools:
+        h.update(content_hash(t).encode())
     return h.hexdigest()[:16]
+
+
+_HASHES = {}
+
+
+def content_hash(path):
+    if path not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHES[path] = h.hexdigest()
+    return _HASHES[path]
 
 
 def run(cmd, quiet=False, **kw):
@@ -407,7 +423,7 @@ def lowbit_source(args, cache, gguf_path, work):
 def compile_bundle(args, cache, src, name, cargs):
     exe = os.path.join(args.build, "bin", "lowbit-compile")
     key = file_key(src if os.path.isfile(src) else
-                   os.path.join(src, "config.json"), exe, extra=cargs)
+                   os.path.join(src, "config.json"), extra=cargs, tools=[exe])
     out = os.path.join(cache, "bundles", f"{name}-{key}.lowbit")
     if not os.path.exists(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -422,8 +438,8 @@ def compile_bundle(args, cache, src, name, cargs):
 def reference_logits(args, cache, src, tokens, P):
     key = file_key(src if os.path.isfile(src) else
                    os.path.join(src, "config.json"),
-                   os.path.join(args.build, "bin", "lowbit-eval"),
-                   extra=json.dumps(tokens[:P]))
+                   extra=json.dumps(tokens[:P]),
+                   tools=[os.path.join(args.build, "bin", "lowbit-eval")])
     out = os.path.join(cache, "ref-logits", key + ".safetensors")
     if not os.path.exists(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
