@@ -533,6 +533,9 @@ def bench_model(args, cache, work, name, gguf_path, threads, bw, lib):
                             "threads": max(threads), "out": lpath}, work)
         kl["lowbit " + v] = kl_top1(ref, np.load(lpath))
     os.unlink(lpath)
+    print(f"{name}: KL / top-1 vs FP32: " + ", ".join(
+        f"{e} {k:.5f} / {t:.3f}" for e, (k, t) in kl.items()),
+        file=sys.stderr, flush=True)
 
     rows = []
     sysinfo = None
@@ -552,6 +555,11 @@ def bench_model(args, cache, work, name, gguf_path, threads, bw, lib):
                                     "repeats": args.repeats,
                                     "max_batch": args.lowbit_max_batch}, work)
             res["lowbit " + v] = (r, bytes_per_token_bundle(b))
+        for eng, (r, _) in res.items():
+            print(f"{name} {eng} {T} thread(s): prefill "
+                  f"{r['prefill_tok_s']:.1f} tok/s, decode "
+                  f"{r['decode_tok_s']:.1f} tok/s, peak RSS "
+                  f"{r['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
         base = res["llama.cpp"][0]
         for eng, (r, bpt) in res.items():
             row = {
