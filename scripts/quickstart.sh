@@ -39,13 +39,13 @@ echo "== 2a. lowbit-compile --method none: the GGUF's Q4_1 blocks kept as they a
   -o "$OUT/smollm2-q4_1.lowbit" --report "$OUT/smollm2-q4_1.report.json"
 echo "== 2b. lowbit-compile --method gptq: 4-bit, groups of 32, calibrated on examples/calib-en.txt"
 "$BIN/lowbit-compile" "$GGUF" --method gptq --bits 4 --group-size 32 \
-  --calib examples/calib-en.txt --seqlen 128 --nsamples 32 --target x86 \
+  --calib examples/calib-en.txt --seqlen 128 --nsamples 0 --target x86 \
   -o "$OUT/smollm2-gptq.lowbit" --report "$OUT/smollm2-gptq.report.json"
 du -h "$GGUF" "$OUT/smollm2-q4_1.lowbit" "$OUT/smollm2-gptq.lowbit" | sed 's/^/   size: /'
 
 echo "== 3. quality against the dequantized FP32 model on held-out text"
 echo "   (examples/eval.txt through the model's tokenizer; KL in nats, lower is better)"
-"$BIN/lowbit-tokenize" --tokenizer "$OUT/tokenizer/tokenizer.json" \
+"${BUILD_DIR:-build}/runtime/src/tokenizer/lowbit-tokenize" --tokenizer "$OUT/tokenizer/tokenizer.json" \
   --encode-file examples/eval.txt --bos |
   python3 -c "import sys, struct; ids = [int(t) for t in sys.stdin.read().split()]; open('$OUT/eval.bin', 'wb').write(struct.pack('<%di' % len(ids), *ids))"
 for b in q4_1 gptq; do
