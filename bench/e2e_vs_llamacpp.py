@@ -23,8 +23,9 @@ separate processes per engine:
     bytes per decoded token / read bandwidth) and the fraction of it each
     engine reaches, and the ratios lowbit / llama.cpp.
 
-lowbit compiles the model with each --lowbit-variant (default: RTN w4 g32,
-and the same with --act-bits 8 --lm-head-bits 8); its input is
+lowbit compiles the model with each --lowbit-variant (default: the GGUF's
+own blocks kept, `--method none`, with float and with int8 activations; RTN
+w4 g32, and the same with --act-bits 8 --lm-head-bits 8); its input is
 the GGUF when lowbit reads GGUF, else the dequantized HF directory above, or
 --lowbit-model (an HF/quantized directory, a .gguf, or a ready .lowbit
 bundle used as is). Generated models, conversions, bundles and reference
@@ -67,6 +68,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 
 DEFAULT_VARIANTS = [
+    # The GGUF's own Q4_0/Q4_1/Q8_0 blocks run by lowbit's kernels (the same
+    # weights as llama.cpp), then with int8 activations.
+    ("gguf", "--method none"),
+    ("gguf-a8", "--method none --act-bits 8"),
     ("w4g32", "--method rtn --bits 4 --group-size 32"),
     ("w4g32-a8h8", "--method rtn --bits 4 --group-size 32 "
      "--act-bits 8 --lm-head-bits 8"),
