@@ -29,8 +29,9 @@ using lowbit::test::GgufBlocksRef;
 namespace {
 
 bool sameBits(const std::vector<float> &a, const std::vector<float> &b) {
+  // memcmp's arguments must not be null, even for zero bytes (UBSan).
   return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), 4 * a.size()) == 0;
+         (a.empty() || std::memcmp(a.data(), b.data(), 4 * a.size()) == 0);
 }
 
 class GgufCodecs : public ::testing::TestWithParam<const char *> {};
