@@ -125,6 +125,11 @@ private:
   FailureOr<std::string> quantizedTensor(DispatchOp op, KernelOp kernel,
                                          ProgramOp &pop,
                                          llvm::json::Array &layers);
+  /// The bundle tensor of `pack` (written once however many ops read it)
+  /// and the scheme fields of `pop`.
+  FailureOr<std::string> packedTensor(PackOp pack, StringRef target,
+                                      ProgramOp &pop,
+                                      llvm::json::Array &layers);
   FailureOr<int64_t> newValue(Operation *op, Value v);
   void assignBuffers(int64_t outputValue, llvm::json::Object &program);
 
@@ -281,19 +286,26 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   auto pack = op.getWeight().getDefiningOp<PackOp>();
   if (!pack)
     return op.emitOpError("weight must be a lowbit.pack");
-  auto param = pack.getInput().getDefiningOp<QParamOp>();
-  if (!param)
-    return pack.emitOpError("input must be a lowbit.qparam");
-  QWeightType type = param.getType();
-  SchemeAttr scheme = kernel.getScheme();
   if (pack.getType() != kernel.getPackedType())
     return op.emitOpError("weight type ")
            << pack.getType() << " does not match kernel @"
            << kernel.getSymName() << " (" << kernel.getPackedType() << ")";
   auto executable = cast<ExecutableOp>(kernel->getParentOp());
+  return packedTensor(pack, executable.getTarget().getName(), pop, layers);
+}
+
+FailureOr<std::string> Emitter::packedTensor(PackOp pack, StringRef target,
+                                             ProgramOp &pop,
+                                             llvm::json::Array &layers) {
+  auto param = pack.getInput().getDefiningOp<QParamOp>();
+  if (!param)
+    return pack.emitOpError("input must be a lowbit.qparam");
+  QWeightType type = param.getType();
+  PackedType packedType = pack.getType();
+  SchemeAttr scheme = packedType.getScheme();
   std::string name = param.getName().str();
-  std::string packedName = name + "." + executable.getTarget().getName().str();
-  int64_t n = kernel.getN(), k = kernel.getK();
+  std::string packedName = name + "." + target.str();
+  int64_t n = packedType.getN(), k = packedType.getK();
   int64_t groups = type.getScalesType().getShape()[1];
 
   std::string scaleType;
@@ -305,7 +317,7 @@ FailureOr<std::string> Emitter::quantizedTensor(DispatchOp op, KernelOp kernel,
   pop.fields["symmetric"] = scheme.getSymmetric();
   pop.fields["scale_type"] = scaleType;
   // The weight codec of the packed tensor (runtime/include/lowbitrt/Codec.h).
-  std::string layout = kernel.getLayout().str();
+  std::string layout = packedType.getLayout().str();
   pop.fields["layout"] = layout;
   if (type.getPermType())
     pop.fields["perm"] = name + ".perm";
@@ -525,6 +537,27 @@ LogicalResult Emitter::emitOp(Operation *op,
                     kernel->getAttrOfType<ArrayAttr>(kExportsAttrName))
               pop.fields["kernels"] = *attrToJson(exports);
             return input(d.getInput());
+          })
+          .Case([&](QEmbeddingOp e) -> LogicalResult {
+            auto pack = e.getTable().getDefiningOp<PackOp>();
+            if (!pack)
+              return e.emitOpError("quantized tables are emitted packed (run "
+                                   "-lowbit-select-layouts and "
+                                   "-lowbit-materialize-packs first)");
+            auto target =
+                e->getParentOfType<ModuleOp>()->getAttrOfType<TargetAttr>(
+                    kTargetAttrName);
+            if (!target)
+              return e.emitOpError("the module has no target");
+            pop.fields["op"] = "qembedding";
+            FailureOr<std::string> name =
+                packedTensor(pack, target.getName(), pop, *layerList);
+            if (failed(name))
+              return failure();
+            pop.fields["weight"] = *name;
+            if (pack.getType().getScheme().hasMinZero())
+              pop.fields["zero_form"] = "min";
+            return input(e.getIndices());
           })
           .Case([&](QMatmulOp q) {
             return q.emitOpError("quantized matmuls are emitted from the "

@@ -348,6 +348,27 @@ llvm::Error Executor::Impl::runOp(Operation *op,
         env[d] = get(d.getInput());
         return llvm::Error::success();
       })
+      .Case([&](QEmbeddingOp e) -> llvm::Error {
+        // The quantized table's value is its dequantized tensor (see
+        // QParamOp): the lookup is the embedding op's.
+        if (!isa<QWeightType>(e.getTable().getType()))
+          return opError(op, "packed tables run in bundles, not on the "
+                             "reference executor");
+        const Tensor &table = get(e.getTable());
+        const Tensor &ids = get(e.getIndices());
+        if (!table.f || !ids.i || table.shape.size() != 2)
+          return opError(op, "expects a float [V, D] table and integer ids");
+        const int64_t V = table.shape[0], D = table.shape[1];
+        std::vector<float> out(static_cast<size_t>(ids.numel() * D));
+        kernels::Status s = kernels::embedding(
+            table.f->data(), V, D, ids.i->data(), ids.numel(), out.data());
+        if (!s)
+          return opError(op, "qembedding: " + s.message());
+        SmallVector<int64_t> shape(ids.shape.begin(), ids.shape.end());
+        shape.push_back(D);
+        env[e] = Tensor::floats(shape, std::move(out));
+        return llvm::Error::success();
+      })
       .Case<LinearOp, QMatmulOp>([&](auto l) -> llvm::Error {
         // A quantized weight's value is its dequantized tensor (see QParamOp).
         if constexpr (std::is_same_v<decltype(l), QMatmulOp>)

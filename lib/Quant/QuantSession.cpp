@@ -384,6 +384,7 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   auto dequant =
       DequantizeOp::create(b, layer.op.getLoc(), wType, qparam.getResult());
   layer.op.getWeightMutable().assign(dequant.getResult());
+  shareTiedTable(layer.weight, qparam);
   if (layer.weight->use_empty()) {
     if (exec)
       exec->forgetWeight(layer.weight);
@@ -434,3 +435,20 @@ llvm::Error QuantSession::finish(bool save, StringRef reportPath) {
 }
 
 } // namespace lowbit
+
+bool ::lowbit::shareTiedTable(ParamOp table, QParamOp q) {
+  SmallVector<EmbeddingOp> lookups;
+  for (Operation *user : table->getUsers())
+    if (auto embedding = dyn_cast<EmbeddingOp>(user);
+        embedding && embedding.getTable() == table.getResult())
+      lookups.push_back(embedding);
+  if (lookups.empty() || q.getType().getScheme().getActOrder())
+    return false;
+  OpBuilder b(q->getContext());
+  b.setInsertionPointAfter(q);
+  auto dequant =
+      DequantizeOp::create(b, q.getLoc(), table.getType(), q.getResult());
+  for (EmbeddingOp embedding : lookups)
+    embedding.getTableMutable().assign(dequant.getResult());
+  return true;
+}

@@ -1,6 +1,7 @@
 //===- FuseDequantMatmul.cpp - lowbit-fuse-dequant-matmul -------*- C++ -*-===//
 //
-// Folds lowbit.dequantize into lowbit.linear, producing lowbit.qmatmul.
+// Folds lowbit.dequantize into lowbit.linear (lowbit.qmatmul) and
+// lowbit.embedding (lowbit.qembedding).
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +40,27 @@ struct FuseLinearOfDequantize : OpRewritePattern<LinearOp> {
   }
 };
 
+/// embedding(dequantize(q), ids) -> qembedding(q, ids).
+struct FuseEmbeddingOfDequantize : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dequant = op.getTable().getDefiningOp<DequantizeOp>();
+    if (!dequant)
+      return rewriter.notifyMatchFailure(op, "table is not dequantized");
+    if (dequant.getInput().getType().getScheme().getActOrder())
+      return rewriter.notifyMatchFailure(op, "act-order table");
+    if (dequant.getType().getElementType() !=
+        op.getResult().getType().getElementType())
+      return rewriter.notifyMatchFailure(
+          op, "dequantized element type differs from the result's");
+    rewriter.replaceOpWithNewOp<QEmbeddingOp>(
+        op, op.getType(), dequant.getInput(), op.getIndices());
+    return success();
+  }
+};
+
 struct LowbitFuseDequantMatmulPass
     : mlir::lowbit::impl::LowbitFuseDequantMatmulBase<
           LowbitFuseDequantMatmulPass> {
@@ -54,5 +76,6 @@ struct LowbitFuseDequantMatmulPass
 
 void mlir::lowbit::populateFuseDequantMatmulPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<FuseLinearOfDequantize>(patterns.getContext());
+  patterns.add<FuseLinearOfDequantize, FuseEmbeddingOfDequantize>(
+      patterns.getContext());
 }

@@ -282,6 +282,7 @@ struct KeepGgufQuantsPass
       auto dequant = DequantizeOp::create(b, linear.getLoc(), param.getType(),
                                           qparam.getResult());
       linear.getWeightMutable().assign(dequant.getResult());
+      ::lowbit::shareTiedTable(param, qparam);
       if (param->use_empty())
         param->erase();
     }

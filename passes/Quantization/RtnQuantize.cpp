@@ -25,8 +25,8 @@ namespace {
 
 /// The float output projection of @forward (the last linear with a float
 /// parameter weight): the `lm_head` linear, or a tied embedding table used
-/// as one, whose quantized parameter is then named "lm_head" (the float
-/// table stays for the lookup).
+/// as one, whose quantized parameter is then named "lm_head" (the lookup
+/// then reads it too: QuantSession's shareTiedTable).
 llvm::Expected<std::vector<::lowbit::LayerChoice>>
 selectOutputProjection(ModuleOp module,
                        const ::lowbit::numerics::QuantParams &params) {

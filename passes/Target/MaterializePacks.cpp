@@ -25,26 +25,36 @@ struct LowbitMaterializePacksPass
   void runOnOperation() override {
     bool ok = true;
     OpBuilder builder(&getContext());
-    getOperation().walk([&](QMatmulOp op) {
+    // One pack per weight and layout: an existing one is reused.
+    auto packOf = [&](Operation *op, Value weight) -> PackOp {
       auto layout = op->getAttrOfType<StringAttr>(kLayoutAttrName);
       if (!layout) {
-        op.emitOpError("has no '")
+        op->emitOpError("has no '")
             << kLayoutAttrName
             << "' attribute; run -lowbit-select-layouts first";
         ok = false;
-        return;
+        return nullptr;
       }
-      Value weight = op.getWeight();
-      QWeightType type = op.getWeight().getType();
+      auto type = cast<QWeightType>(weight.getType());
       auto packedType = PackedType::get(&getContext(), type.getShape(),
                                         type.getScheme(), layout.getValue());
-      // One pack per weight and layout: reuse an existing one.
       for (Operation *user : weight.getUsers())
         if (auto pack = dyn_cast<PackOp>(user);
             pack && pack.getType() == packedType)
-          return;
+          return pack;
       builder.setInsertionPointAfterValue(weight);
-      PackOp::create(builder, weight.getLoc(), packedType, weight);
+      return PackOp::create(builder, weight.getLoc(), packedType, weight);
+    };
+    getOperation().walk(
+        [&](QMatmulOp op) { (void)packOf(op, op.getWeight()); });
+    // A quantized table reads its pack directly (a graph op, not a kernel).
+    getOperation().walk([&](QEmbeddingOp op) {
+      if (!isa<QWeightType>(op.getTable().getType()))
+        return;
+      if (PackOp pack = packOf(op, op.getTable())) {
+        op.getTableMutable().assign(pack.getResult());
+        op->removeAttr(kLayoutAttrName);
+      }
     });
     if (!ok)
       signalPassFailure();

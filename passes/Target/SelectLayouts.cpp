@@ -46,6 +46,29 @@ struct LowbitSelectLayoutsPass
       }
       op->setAttr(kLayoutAttrName, StringAttr::get(&getContext(), *layout));
     });
+    // A quantized table takes the layout of the qmatmul that shares it (a
+    // tied output projection), so both read one packed tensor; otherwise
+    // the target's.
+    module.walk([&](QEmbeddingOp op) {
+      if (!ok || !isa<QWeightType>(op.getTable().getType()))
+        return;
+      StringAttr layout;
+      for (Operation *user : op.getTable().getUsers())
+        if (auto matmul = dyn_cast<QMatmulOp>(user))
+          if (auto l = matmul->getAttrOfType<StringAttr>(kLayoutAttrName)) {
+            layout = l;
+            break;
+          }
+      if (!layout) {
+        FailureOr<std::string> selected = (*backend)->selectLayout(op);
+        if (failed(selected)) {
+          ok = false;
+          return;
+        }
+        layout = StringAttr::get(&getContext(), *selected);
+      }
+      op->setAttr(kLayoutAttrName, layout);
+    });
     if (!ok)
       signalPassFailure();
   }

@@ -166,6 +166,46 @@ TEST_P(CtsOps, Embedding) {
              [](auto &g, auto &r, auto w) { expectRel(g, r, 0, 0, w); });
 }
 
+/// A lookup in a packed table (x86-tile16, 20 rows: one full 16-row tile
+/// and a partial one); the driver must keep the layout name the descriptor
+/// pointed at when the kernel was created.
+TEST_P(CtsOps, QuantizedEmbedding) {
+  std::mt19937 rng(11);
+  const int64_t V = 20, D = 64, T = 4;
+  namespace codec = lowbit::codec;
+  codec::WeightDesc w;
+  w.bits = 4;
+  w.groupSize = 32;
+  w.symmetric = false;
+  w.scaleType = codec::ScaleType::F16;
+  w.N = V;
+  w.K = D;
+  codec::UnpackedWeight u;
+  for (int64_t i = 0; i < V * D; ++i)
+    u.codes.push_back(uint8_t(rng() % 16));
+  for (int64_t i = 0; i < V * 2; ++i) {
+    u.scales.push_back(0.01f * float(1 + rng() % 50));
+    u.zeros.push_back(uint8_t(rng() % 16));
+  }
+  std::vector<uint8_t> packed;
+  std::string error;
+  ASSERT_TRUE(
+      codec::findCodec(codec::kX86Tile16Codec)->encode(w, u, packed, &error))
+      << error;
+  std::string layout = codec::kX86Tile16Codec;
+  lowbit_hal_op_desc op = desc(LOWBIT_HAL_OP_QEMBEDDING, "qembedding");
+  op.rows = V;
+  op.cols = D;
+  op.bits = 4;
+  op.group_size = 32;
+  op.flags = LOWBIT_HAL_OP_F16_SCALES;
+  op.layout = layout.c_str();
+  op.weight_bytes = packed.size();
+  std::vector<int32_t> ids = {19, 0, 17, 19};
+  compareOne(GetParam(), op, {in(packed), in(ids), out(T * D)}, T,
+             [](auto &g, auto &r, auto w) { expectRel(g, r, 0, 0, w); });
+}
+
 TEST_P(CtsOps, RmsNorm) {
   std::mt19937 rng(2);
   const int64_t D = 48, T = 3;

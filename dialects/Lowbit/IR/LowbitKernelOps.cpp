@@ -275,10 +275,11 @@ LogicalResult mlir::lowbit::verifyKernelLevelAttribute(Operation *op,
     return success();
   }
   if (attr.getName() == kLayoutAttrName) {
-    if (!isa<QMatmulOp>(op))
+    if (!isa<QMatmulOp, QEmbeddingOp>(op))
       return op->emitError("'")
              << kLayoutAttrName << "' is only valid on "
-             << "lowbit.qmatmul, not on '" << op->getName() << "'";
+             << "lowbit.qmatmul and lowbit.qembedding, not on '"
+             << op->getName() << "'";
     auto layout = dyn_cast<StringAttr>(attr.getValue());
     if (!layout || !isVersionedTag(layout.getValue()))
       return op->emitError("'")

@@ -380,6 +380,38 @@ LogicalResult QMatmulOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// QEmbeddingOp
+//===----------------------------------------------------------------------===//
+
+QWeightType QEmbeddingOp::getQWeightType() {
+  Type type = getTable().getType();
+  if (auto packed = dyn_cast<PackedType>(type))
+    return packed.getQWeightType();
+  return cast<QWeightType>(type);
+}
+
+LogicalResult QEmbeddingOp::verify() {
+  QWeightType table = getQWeightType();
+  RankedTensorType indices = getIndices().getType();
+  RankedTensorType result = getResult().getType();
+  if (table.getScheme().getActOrder())
+    return emitOpError("act-order tables are not supported (their columns "
+                       "are permuted)");
+  if (result.getRank() != indices.getRank() + 1)
+    return emitOpError("result rank must be indices rank + 1 = ")
+           << indices.getRank() + 1 << ", got " << result.getRank();
+  for (int64_t i = 0, e = indices.getRank(); i < e; ++i)
+    if (!dimsAgree(indices.getDimSize(i), result.getDimSize(i)))
+      return emitOpError("result dimension ")
+             << i << " does not match indices dimension";
+  if (!dimsAgree(lastDim(result), table.getK()))
+    return emitOpError("result feature size ")
+           << lastDim(result) << " does not match embedding width "
+           << table.getK();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // GraphOpInterface: each graph op onto its entry of the runtime's op table
 // (runtime/include/lowbitrt/OpTable.h; docs/adding-an-op.md)
 //===----------------------------------------------------------------------===//
@@ -403,6 +435,36 @@ NamedAttribute namedString(Operation *op, StringRef name, StringRef value) {
 
 SmallVector<Value> EmbeddingOp::getSemanticInputs() { return {getIndices()}; }
 SmallVector<Value> EmbeddingOp::getSemanticWeights() { return {getTable()}; }
+
+SmallVector<Value> QEmbeddingOp::getSemanticInputs() { return {getIndices()}; }
+SmallVector<Value> QEmbeddingOp::getSemanticWeights() { return {getTable()}; }
+void QEmbeddingOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
+                                    std::optional<int64_t>,
+                                    std::string &unsupported) {
+  QWeightType type = getQWeightType();
+  SchemeAttr scheme = type.getScheme();
+  attrs.push_back(namedInt(*this, "N", type.getN()));
+  attrs.push_back(namedInt(*this, "K", type.getK()));
+  attrs.push_back(namedInt(*this, "bits", scheme.getBits()));
+  attrs.push_back(namedInt(*this, "group_size", scheme.getGroupSize()));
+  attrs.push_back(named(*this, "symmetric",
+                        BoolAttr::get(getContext(), scheme.getSymmetric())));
+  Type scaleType = scheme.getScaleType();
+  if (scaleType.isF32())
+    attrs.push_back(namedString(*this, "scale_type", "f32"));
+  else if (scaleType.isF16())
+    attrs.push_back(namedString(*this, "scale_type", "f16"));
+  else
+    unsupported = "a quantized table with scale type other than f32 or f16";
+  auto packed = dyn_cast<PackedType>(getTable().getType());
+  if (!packed) {
+    unsupported = "an unpacked quantized table (run -lowbit-materialize-packs)";
+    return;
+  }
+  attrs.push_back(namedString(*this, "layout", packed.getLayout()));
+  if (scheme.hasMinZero())
+    attrs.push_back(namedString(*this, "zero_form", "min"));
+}
 
 SmallVector<Value> RMSNormOp::getSemanticInputs() { return {getInput()}; }
 SmallVector<Value> RMSNormOp::getSemanticWeights() { return {getWeight()}; }

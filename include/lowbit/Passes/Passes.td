@@ -15,12 +15,17 @@ include "mlir/Pass/PassBase.td"
 //===----------------------------------------------------------------------===//
 
 def LowbitFuseDequantMatmul : Pass<"lowbit-fuse-dequant-matmul"> {
-  let summary = "fuse lowbit.dequantize into the lowbit.linear that uses it";
+  let summary = "fuse lowbit.dequantize into the lowbit.linear and "
+                "lowbit.embedding that use it";
   let description = [{
     Rewrites `lowbit.linear %x, (lowbit.dequantize %q)` into
     `lowbit.qmatmul %x, %q`, so no float copy of the weight is ever
-    materialized and targets see the scheme at the matmul. A dequantized
-    weight that still has other users keeps its `lowbit.dequantize`.
+    materialized and targets see the scheme at the matmul. Likewise
+    `lowbit.embedding (lowbit.dequantize %q), %ids` becomes
+    `lowbit.qembedding %q, %ids` (not for act-order tables), so a tied
+    embedding and its quantized output projection read one table. A
+    dequantized weight that still has other users keeps its
+    `lowbit.dequantize`.
 
     Before:
 
@@ -148,7 +153,8 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
     layers an earlier pass quantized are skipped. With `lm-head`, the pass
     quantizes the output projection of `@forward` instead (the `lm_head`
     linear, or a tied embedding's use as one: the quantized parameter is
-    then named `lm_head` and the float table stays for the lookup).
+    then named `lm_head`, and the lookup reads it too, through a second
+    `lowbit.dequantize`, so the bundle holds one quantized table).
 
     When it succeeds the pass records itself for the provenance of the
     bundle emitted later in the same process (its options in canonical
@@ -221,8 +227,8 @@ def LowbitKeepGgufQuants
 
     a `lowbit.qparam` of the output scope `scope` (named like RTN's: the
     weight name without `.weight`, `lm_head` for a tied embedding used as
-    the output projection, whose float table stays for the lookup) and a
-    `lowbit.dequantize`. Codes, f16 scales and f16 minimums are decoded from
+    the output projection, whose lookup then reads the same quantized
+    table through a second `lowbit.dequantize`) and a `lowbit.dequantize`. Codes, f16 scales and f16 minimums are decoded from
     the GGUF blocks (codecs gguf-q4_0-v1, gguf-q4_1-v1, gguf-q8_0-v1), so
     the dequantized weight equals the tensor the `gguf` scope serves bit for
     bit; for llama's q/k projections the rows are put back in Hugging Face
@@ -374,7 +380,9 @@ def LowbitMaterializePacks
     matmuls share it (an existing pack of the same type is reused).
     `-lowbit-outline-kernels` makes the dispatches it creates read the pack;
     until then the pack has no users, so run the two passes back to back
-    (no dead-code elimination in between).
+    (no dead-code elimination in between). A `lowbit.qembedding` with a
+    selected layout reads the pack at once (it is a graph op, not a kernel):
+    a tied embedding and its output projection share one pack.
 
     Before:
 
@@ -427,12 +435,15 @@ def LowbitOutlineKernels
 }
 
 def LowbitSelectLayouts : Pass<"lowbit-select-layouts", "::mlir::ModuleOp"> {
-  let summary = "choose the packed weight layout of every qmatmul";
+  let summary = "choose the packed weight layout of every qmatmul and "
+                "quantized embedding table";
   let description = [{
     Asks the module's target (its `lowbit.target` attribute, set by
     `-lowbit-legalize-for-target`) which layout codec each
     `lowbit.qmatmul`'s weight is packed in, and records the answer on the
-    op as `lowbit.layout`.
+    op as `lowbit.layout`. A `lowbit.qembedding` gets the layout of a
+    `lowbit.qmatmul` that reads the same table (a tied output projection),
+    else the target's answer for it.
 
     Before:
 

@@ -135,6 +135,13 @@ private:
   std::vector<llvm::json::Value> report;
 };
 
+/// A tied embedding whose output projection was just quantized to `q`:
+/// makes every lowbit.embedding that reads `table` read
+/// `lowbit.dequantize q` instead (inserted right after `q`), so after
+/// fusion the lookup and the output projection read one quantized table.
+/// Returns whether an embedding was rewired.
+bool shareTiedTable(mlir::lowbit::ParamOp table, mlir::lowbit::QParamOp q);
+
 /// Writes `entries` as `{"layers": [...]}` to `path`, atomically.
 llvm::Error writeReport(llvm::StringRef path,
                         llvm::ArrayRef<llvm::json::Value> entries);

@@ -108,7 +108,8 @@ public:
   //===--- Kernel level (passes/Target) -----------------------------------===//
   //
   // -lowbit-legalize-for-target records #lowbit.target<name, features> on the
-  // module, -lowbit-select-layouts asks selectLayout() for each qmatmul,
+  // module, -lowbit-select-layouts asks selectLayout() for each qmatmul (and
+  // each quantized table no qmatmul shares),
   // -lowbit-materialize-packs and -lowbit-outline-kernels are generic, and
   // -lowbit-translate-executables calls serializeExecutable() per executable.
 
@@ -120,9 +121,10 @@ public:
   }
 
   /// The versioned layout codec (runtime/include/lowbitrt/Codec.h) that the
-  /// weight of `matmul` (a legal lowbit.qmatmul) is packed in for this
-  /// target's kernels, e.g. "x86-tile16-v1". On failure emits a diagnostic on
-  /// `matmul`. The default reports that the target has no packed layouts.
+  /// weight of `matmul` (a legal lowbit.qmatmul, or a lowbit.qembedding whose
+  /// table no qmatmul shares) is packed in for this target, e.g.
+  /// "x86-tile16-v1". On failure emits a diagnostic on `matmul`. The default
+  /// reports that the target has no packed layouts.
   virtual mlir::FailureOr<std::string>
   selectLayout(mlir::Operation *matmul) const;
 

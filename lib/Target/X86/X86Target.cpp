@@ -245,6 +245,20 @@ public:
               return false;
           return isSupportedActBits(matmul.getActBits());
         })
+        // A quantized table runs on the portable reference, which decodes
+        // rows with the codec of its layout.
+        .Case([&](QEmbeddingOp embedding) {
+          if (!isSupportedScheme(embedding.getQWeightType().getScheme(),
+                                 reason))
+            return false;
+          if (auto packed =
+                  dyn_cast<PackedType>(embedding.getTable().getType()))
+            return isSupportedLayout(packed.getLayout());
+          if (auto layout =
+                  embedding->getAttrOfType<StringAttr>(kLayoutAttrName))
+            return isSupportedLayout(layout.getValue());
+          return true;
+        })
         // The kernel level: packed weights and the kernels reading them.
         .Case([&](PackOp pack) {
           PackedType type = pack.getType();
@@ -327,9 +341,9 @@ public:
   }
 
   FailureOr<std::string> selectLayout(Operation *op) const override {
-    auto matmul = dyn_cast<QMatmulOp>(op);
-    if (!matmul)
-      return op->emitOpError("x86 selectLayout expects a lowbit.qmatmul");
+    if (!isa<QMatmulOp, QEmbeddingOp>(op))
+      return op->emitOpError(
+          "x86 selectLayout expects a lowbit.qmatmul or lowbit.qembedding");
     std::string reason;
     if (!isLegal(op, reason))
       return op->emitOpError("cannot be compiled for target x86: ") << reason;

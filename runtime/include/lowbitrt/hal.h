@@ -89,30 +89,34 @@ typedef enum lowbit_hal_op_kind {
   LOWBIT_HAL_OP_ATTENTION = 5,
   LOWBIT_HAL_OP_GATED_ACT = 6,
   LOWBIT_HAL_OP_ADD = 7,
-  LOWBIT_HAL_OP_KIND_COUNT = 8
+  LOWBIT_HAL_OP_QEMBEDDING = 8,
+  LOWBIT_HAL_OP_KIND_COUNT = 9
 } lowbit_hal_op_kind;
 
 /* lowbit_hal_op_desc.flags */
 #define LOWBIT_HAL_OP_HAS_BIAS 0x1u            /* linear, qmatmul */
 #define LOWBIT_HAL_OP_HAS_PERM 0x2u            /* qmatmul */
-#define LOWBIT_HAL_OP_SYMMETRIC 0x4u           /* qmatmul */
-#define LOWBIT_HAL_OP_F16_SCALES 0x8u          /* qmatmul */
+#define LOWBIT_HAL_OP_SYMMETRIC 0x4u           /* qmatmul, qembedding */
+#define LOWBIT_HAL_OP_F16_SCALES 0x8u          /* qmatmul, qembedding */
 #define LOWBIT_HAL_OP_ROTARY_INTERLEAVED 0x10u /* rotary (else rotate_half) */
 #define LOWBIT_HAL_OP_GELU_TANH 0x20u          /* gated_act (else silu) */
+#define LOWBIT_HAL_OP_MIN_ZERO 0x40u /* qembedding: float minimums as zeros */
 
 /**
  * One validated program op (docs/bundle-manifest.md). Sizes:
- *  - embedding: rows = V, cols = D;   rms_norm: cols = D, eps;
+ *  - embedding, qembedding: rows = V, cols = D;   rms_norm: cols = D, eps;
  *  - linear, qmatmul: rows = N, cols = K;
  *  - rotary: num_heads, head_dim, theta;
  *  - attention: num_heads, num_kv_heads, head_dim;
  *  - gated_act, add: cols.
- * qmatmul also has bits, group_size (-1: one group per row) and layout, the
- * codec name of the packed weight (runtime/include/lowbitrt/Codec.h).
+ * qmatmul and qembedding also have bits, group_size (-1: one group per row)
+ * and layout, the codec name of the packed weight
+ * (runtime/include/lowbitrt/Codec.h).
  *
  * Bindings of lowbit_hal_dispatch, in this order (a NULL buffer for an
  * absent optional one; i32 for ids and positions, f32 otherwise):
  *  - embedding: table [V, D], ids [T], out [T, D]
+ *  - qembedding: packed table (bytes), ids [T], out [T, D]
  *  - rms_norm:  x [T, D], weight [D], out [T, D]
  *  - linear:    x [T, K], weight [N, K], bias [N]?, out [T, N]
  *  - qmatmul:   x [T, K], packed weight (bytes), bias [N]?, perm [K]?,
@@ -135,9 +139,10 @@ typedef struct lowbit_hal_op_desc {
   int64_t head_dim;
   int32_t bits;
   int64_t group_size;
-  /** qmatmul: the codec of the packed weight, e.g. "x86-tile16-v1". */
+  /** qmatmul, qembedding: the codec of the packed weight, e.g.
+   *  "x86-tile16-v1". */
   const char *layout;
-  /** qmatmul: the byte size of the packed weight tensor. */
+  /** qmatmul, qembedding: the byte size of the packed weight tensor. */
   uint64_t weight_bytes;
   /** The op's manifest object as JSON text (target-specific fields such as
    *  a kernel list) and its length; may be NULL. */

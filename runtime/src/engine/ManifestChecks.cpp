@@ -64,6 +64,7 @@ void lowbit::rt::engine::checkProgramConsistency(const Model &model,
     }
     switch (op.def->kind) {
     case LOWBIT_HAL_OP_EMBEDDING:
+    case LOWBIT_HAL_OP_QEMBEDDING:
       if (op.in[0] != prog.tokens)
         fail(ctx + ": input buffer " + num(op.in[0]) +
              " is not the program's tokens buffer " + num(prog.tokens));

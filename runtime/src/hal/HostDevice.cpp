@@ -144,8 +144,10 @@ lowbit_hal_status kernelCreate(lowbit_hal_device *d, lowbit_hal_executable *exe,
                           "'");
   auto k = std::make_unique<HostKernel>();
   k->desc = *op;
-  // The pointers of the descriptor are only valid during this call.
-  k->desc.layout = nullptr;
+  // The pointers of the descriptor are only valid during this call; the
+  // layout is kept (qembedding's reference decodes rows with its codec).
+  k->layout = op->layout ? op->layout : "";
+  k->desc.layout = op->layout ? k->layout.c_str() : nullptr;
   k->desc.op_json = nullptr;
   k->desc.op_json_size = 0;
   k->desc.context = nullptr;

@@ -52,6 +52,9 @@ struct HostKernel {
   lowbit_hal_op_desc desc{};
   /// The op's definition (lowbitrt/OpTable.h).
   const lowbit::rt::ops::OpDef *def = nullptr;
+  /// The codec name desc.layout points at (the caller's pointer is only
+  /// valid during kernel_create).
+  std::string layout;
   /// What OpDef::prepare precomputed (rotary: the Dh/2 inverse frequencies).
   std::vector<double> constants;
   /// qmatmul: the driver's state.

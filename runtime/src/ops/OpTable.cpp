@@ -14,12 +14,15 @@
 
 #include "lowbitrt/OpTable.h"
 
+#include "lowbitrt/Codec.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 using namespace lowbit::rt;
 using namespace lowbit::rt::ops;
+namespace codec = lowbit::codec;
 
 namespace {
 
@@ -136,6 +139,94 @@ bool embeddingRef(OpCall &c) {
 }
 
 //===----------------------------------------------------------------------===//
+// qembedding: out[t] = dequant(packed)[ids[t]] (a quantized table, e.g. the
+// one a tied lm_head's qmatmul reads)
+//===----------------------------------------------------------------------===//
+
+const char *const kScaleTypes[] = {"f32", "f16", nullptr};
+const char *const kZeroForms[] = {"zero_point", "min", nullptr};
+
+/// The codec description of a qmatmul or qembedding descriptor.
+codec::WeightDesc weightDescOf(const lowbit_hal_op_desc &d) {
+  codec::WeightDesc w;
+  w.bits = static_cast<unsigned>(d.bits);
+  w.groupSize = d.group_size;
+  w.symmetric = (d.flags & LOWBIT_HAL_OP_SYMMETRIC) != 0;
+  w.scaleType = (d.flags & LOWBIT_HAL_OP_F16_SCALES) ? codec::ScaleType::F16
+                                                     : codec::ScaleType::F32;
+  w.zeroKind = (d.flags & LOWBIT_HAL_OP_MIN_ZERO) ? codec::ZeroKind::FloatMin
+                                                  : codec::ZeroKind::Integer;
+  w.N = d.rows;
+  w.K = d.cols;
+  return w;
+}
+
+std::string qembeddingShape(ShapeQuery &q) {
+  const int64_t V = attr(q, 0).i, D = attr(q, 1).i;
+  q.desc.rows = V;
+  q.desc.cols = D;
+  q.wantOut = D;
+  q.desc.bits = static_cast<int32_t>(attr(q, 2).i);
+  q.desc.group_size = attr(q, 3).i;
+  if (attr(q, 4).b)
+    q.desc.flags |= LOWBIT_HAL_OP_SYMMETRIC;
+  if (attr(q, 5).choice == 1)
+    q.desc.flags |= LOWBIT_HAL_OP_F16_SCALES;
+  q.layout = attr(q, 6).s;
+  if (attr(q, 7).present && attr(q, 7).choice == 1)
+    q.desc.flags |= LOWBIT_HAL_OP_MIN_ZERO;
+  const WeightInfo &t = q.weights[0];
+  q.desc.weight_bytes = t.bytes;
+  // Unlike a qmatmul's (the target's kernels check theirs), the portable
+  // reference decodes this table: check it against its codec here.
+  const codec::Codec *c = codec::findCodec(q.layout);
+  if (!c)
+    return "unknown weight codec '" + q.layout + "'";
+  codec::WeightDesc w = weightDescOf(q.desc);
+  std::string why;
+  if (!codec::validateDesc(w, &why) || !c->supports(w, &why))
+    return "weight codec " + q.layout + ": " + why;
+  int64_t bytes = c->byteSize(w);
+  if (bytes < 0 || static_cast<uint64_t>(bytes) != t.bytes)
+    return "tensor '" + std::string(t.name) + "' has " +
+           std::to_string(t.bytes) + " bytes, codec " + q.layout + " needs " +
+           std::to_string(bytes) + " for a " + std::to_string(V) + "x" +
+           std::to_string(D) + " table";
+  return "";
+}
+
+bool qembeddingRef(OpCall &c) {
+  const lowbit_hal_op_desc &d = *c.desc;
+  const uint8_t *table = c.get<const uint8_t>(0, d.weight_bytes, "table");
+  const int32_t *ids = c.get<const int32_t>(1, c.rows, "ids");
+  float *out = c.get<float>(2, c.rows * d.cols, "out");
+  if (!c.error.empty())
+    return false;
+  const codec::Codec *codec = d.layout ? codec::findCodec(d.layout) : nullptr;
+  if (!codec) {
+    c.error = "qembedding: unknown weight codec";
+    return false;
+  }
+  const codec::WeightDesc w = weightDescOf(d);
+  for (int64_t t = 0; t < c.rows; ++t) {
+    if (ids[t] < 0 || ids[t] >= d.rows) {
+      c.error = "qembedding: token id " + std::to_string(ids[t]) +
+                " at position " + std::to_string(t) +
+                " is outside the vocabulary [0, " + std::to_string(d.rows) +
+                ")";
+      return false;
+    }
+    std::string error;
+    if (!codec->dequantizeRows(w, table, d.weight_bytes, ids[t], ids[t] + 1,
+                               out + t * d.cols, &error)) {
+      c.error = "qembedding: " + error;
+      return false;
+    }
+  }
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
 // rms_norm: out = x / rms(x) * weight
 //===----------------------------------------------------------------------===//
 
@@ -194,8 +285,6 @@ bool linearRef(OpCall &c) {
 //===----------------------------------------------------------------------===//
 // qmatmul: out = x dequant(packed)^T + bias (the target's kernels)
 //===----------------------------------------------------------------------===//
-
-const char *const kScaleTypes[] = {"f32", "f16", nullptr};
 
 std::string qmatmulShape(ShapeQuery &q) {
   const int64_t N = attr(q, 0).i, K = attr(q, 1).i;
@@ -483,6 +572,17 @@ Table::Table() {
       {bind(Slot::Input, 0), bind(Slot::Input, 1), bind(Slot::Output)});
   add.shape = elementwiseShape;
   add.reference = elementwiseRef<true>;
+
+  OpDef &qemb = ops[LOWBIT_HAL_OP_QEMBEDDING] = makeOp(
+      "qembedding", LOWBIT_HAL_OP_QEMBEDDING, {role("tokens", VT::I32)},
+      {role("weight", VT::Bytes)},
+      {intAttr("N", 1, kMaxDim), intAttr("K", 1, kMaxDim),
+       intAttr("bits", 2, 8), intAttr("group_size"), boolAttr("symmetric"),
+       stringAttr("scale_type", kScaleTypes), stringAttr("layout", nullptr),
+       stringAttr("zero_form", kZeroForms, /*required=*/false)},
+      {bind(Slot::Weight, 0), bind(Slot::Input, 0), bind(Slot::Output)});
+  qemb.shape = qembeddingShape;
+  qemb.reference = qembeddingRef;
 }
 
 const Table &table() {

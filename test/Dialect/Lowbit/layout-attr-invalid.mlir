@@ -9,7 +9,7 @@ func.func @unversioned(%x: tensor<?x64xf32>, %q: !lowbit.qweight<32x64, #lowbit.
 // -----
 
 func.func @not_qmatmul(%x: tensor<?x64xf32>) {
-  // expected-error @below {{'lowbit.layout' is only valid on lowbit.qmatmul, not on 'lowbit.add'}}
+  // expected-error @below {{'lowbit.layout' is only valid on lowbit.qmatmul and lowbit.qembedding, not on 'lowbit.add'}}
   %y = lowbit.add %x, %x {lowbit.layout = "x86-tile16-v1"} : tensor<?x64xf32>
   return
 }

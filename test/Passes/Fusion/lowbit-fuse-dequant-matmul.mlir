@@ -54,3 +54,34 @@ func.func @float_weight(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
   %y = lowbit.linear %x, %w : (tensor<?x64xf32>, tensor<32x64xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// A tied table: the lookup and the output projection both read the
+// quantized table, and the dequantize goes away.
+// CHECK-LABEL: func.func @tied_embedding
+// CHECK-SAME: (%[[IDS:.*]]: tensor<?xi32>)
+// CHECK: %[[Q:.*]] = lowbit.qparam "lm_head"
+// CHECK-NOT: lowbit.dequantize
+// CHECK: %[[H:.*]] = lowbit.qembedding %[[Q]], %[[IDS]] : (!lowbit.qweight<512x64, #scheme>, tensor<?xi32>) -> tensor<?x64xf32>
+// CHECK: lowbit.qmatmul %[[H]], %[[Q]]
+func.func @tied_embedding(%ids: tensor<?xi32>) -> tensor<?x512xf32> {
+  %q = lowbit.qparam "lm_head" : !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>
+  %t = lowbit.dequantize %q : !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>> -> tensor<512x64xf32>
+  %h = lowbit.embedding %t, %ids : (tensor<512x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  %y = lowbit.linear %h, %t : (tensor<?x64xf32>, tensor<512x64xf32>) -> tensor<?x512xf32>
+  return %y : tensor<?x512xf32>
+}
+
+// -----
+
+// An act-order table is not fused into a lookup (its columns are permuted).
+// CHECK-LABEL: func.func @act_order_embedding
+// CHECK: lowbit.dequantize
+// CHECK: lowbit.embedding
+func.func @act_order_embedding(%ids: tensor<?xi32>) -> tensor<?x64xf32> {
+  %q = lowbit.qparam "t" : !lowbit.qweight<512x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, act_order = true>>
+  %t = lowbit.dequantize %q : !lowbit.qweight<512x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, act_order = true>> -> tensor<512x64xf32>
+  %h = lowbit.embedding %t, %ids : (tensor<512x64xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return %h : tensor<?x64xf32>
+}

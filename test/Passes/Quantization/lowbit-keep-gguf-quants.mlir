@@ -6,8 +6,8 @@
 // The weights of a GGUF llama (Inputs/make_gguf_model.py, "mixed" types):
 // Q4_1 q_proj and gate_proj, Q4_0 k_proj and down_proj, Q8_0 v_proj and
 // embedding are kept with their exact schemes; Q6_K o_proj and Q5_0 up_proj
-// stay float. The tied embedding keeps its float table for the lookup and
-// gets a Q8_0 "lm_head" for the output projection.
+// stay float. The tied embedding gets a Q8_0 "lm_head" for the output
+// projection, and the lookup reads it too (no float table is left).
 
 // CHECK-DAG: #[[Q41:.*]] = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min>
 // CHECK-DAG: #[[Q40:.*]] = #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16>
@@ -15,7 +15,8 @@
 // CHECK: module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "m.gguf">, gguf_blocks = #lowbit.scope<"safetensors", "{{.*}}kept.safetensors">}}
 // CHECK-LABEL: func.func @forward
 // CHECK: %[[H:.*]] = lowbit.qparam "gguf_blocks"::"lm_head" : !lowbit.qweight<512x256, #[[Q80]]>
-// CHECK: %[[E:.*]] = lowbit.param "checkpoint"::"model.embed_tokens.weight" : tensor<512x256xf32>
+// CHECK-NEXT: %[[E:.*]] = lowbit.dequantize %[[H]] : !lowbit.qweight<512x256, #[[Q80]]> -> tensor<512x256xf32>
+// CHECK-NOT: model.embed_tokens.weight
 // CHECK: lowbit.embedding %[[E]], %{{.*}}
 // CHECK: %[[HW:.*]] = lowbit.dequantize %[[H]]
 // CHECK: lowbit.linear %{{.*}}, %[[HW]]

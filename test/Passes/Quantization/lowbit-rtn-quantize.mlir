@@ -38,13 +38,15 @@
 // OVR-NOT: lowbit.qparam
 
 // lm-head: only the output projection, here the tied embedding's use as one
-// (named lm_head; the float table stays for the lookup). Every value is 0.5:
+// (named lm_head; the lookup reads it too, through a second dequantize, and
+// the float table is gone). Every value is 0.5:
 // an all-positive row keeps the range [0, 0.5] (as in the reference
 // quantizer), so every code is the largest, 255.
 // HEAD: #[[S:.*]] = #lowbit.scheme<bits = 8, group_size = -1, symmetric = true
 // HEAD-LABEL: func.func @forward
 // HEAD: %[[Q:.*]] = lowbit.qparam "lm_head" {codes = dense<255> : tensor<8x4xui8>, {{.*}}} : !lowbit.qweight<8x4, #[[S]]>
-// HEAD: %[[T:.*]] = lowbit.param "model.embed_tokens.weight"
+// HEAD-NEXT: %[[T:.*]] = lowbit.dequantize %[[Q]]
+// HEAD-NOT: lowbit.param "model.embed_tokens.weight"
 // HEAD: lowbit.embedding %[[T]]
 // HEAD: %[[W:.*]] = lowbit.dequantize %[[Q]]
 // HEAD: lowbit.linear %{{.*}}, %[[W]]

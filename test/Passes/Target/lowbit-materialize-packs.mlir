@@ -6,12 +6,12 @@
 // CHECK-LABEL: func.func @shared
 // CHECK: %[[Q:.*]] = lowbit.qparam "w"
 // CHECK-NEXT: lowbit.pack %[[Q]] : !lowbit.qweight<32x64, #scheme> -> !lowbit.packed<32x64, #scheme, "x86-tile16-v1">
-// CHECK-NOT: lowbit.pack
+// CHECK-NOT: lowbit.pack %
 // CHECK: lowbit.qmatmul %{{.*}}, %[[Q]] {lowbit.layout = "x86-tile16-v1"}
 // CHECK: lowbit.qmatmul %{{.*}}, %[[Q]] {act_bits = 8 : i64, lowbit.layout = "x86-tile16-v1"}
 // CHECK: %[[Q2:.*]] = lowbit.qparam "w2"
 // CHECK-NEXT: lowbit.pack %[[Q2]] : !lowbit.qweight<32x64, #scheme1> -> !lowbit.packed<32x64, #scheme1, "x86-tile16-v1">
-// CHECK-NOT: lowbit.pack
+// CHECK-NOT: lowbit.pack %
 func.func @shared(%x: tensor<?x64xf32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
   %q = lowbit.qparam "w" : !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>>
   %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>>) -> tensor<?x32xf32>
@@ -31,4 +31,21 @@ func.func @shared(%x: tensor<?x64xf32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, 
 func.func @argument(%x: tensor<?x64xf32>, %q: !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>>) -> tensor<?x32xf32> {
   %y = lowbit.qmatmul %x, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<32x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32>>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// A tied table: the lookup reads the pack the output projection's dispatch
+// will read (one pack), and loses its layout attribute.
+// CHECK-LABEL: func.func @tied_table
+// CHECK: %[[Q:.*]] = lowbit.qparam "lm_head"
+// CHECK-NEXT: %[[P:.*]] = lowbit.pack %[[Q]]
+// CHECK-NOT: lowbit.pack %
+// CHECK: lowbit.qembedding %[[P]], %{{.*}} : (!lowbit.packed<512x64, #scheme, "x86-tile16-v1">, tensor<?xi32>)
+// CHECK: lowbit.qmatmul %{{.*}}, %[[Q]] {lowbit.layout = "x86-tile16-v1"}
+func.func @tied_table(%ids: tensor<?xi32>) -> tensor<?x512xf32> {
+  %q = lowbit.qparam "lm_head" : !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>
+  %h = lowbit.qembedding %q, %ids {lowbit.layout = "x86-tile16-v1"} : (!lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>, tensor<?xi32>) -> tensor<?x64xf32>
+  %y = lowbit.qmatmul %h, %q {lowbit.layout = "x86-tile16-v1"} : (tensor<?x64xf32>, !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>) -> tensor<?x512xf32>
+  return %y : tensor<?x512xf32>
 }

@@ -16,3 +16,22 @@ module attributes {lowbit.target = #lowbit.target<"x86", features = ["avx2", "f1
     return %y, %z, %l : tensor<?x32xf32>, tensor<?x16xf32>, tensor<?x8xf32>
   }
 }
+
+// -----
+
+// A quantized table takes the layout of the qmatmul sharing it (a tied
+// output projection); one no qmatmul shares gets the target's.
+// CHECK-LABEL: func.func @tables
+// CHECK: lowbit.qembedding %{{.*}}, %{{.*}} {lowbit.layout = "x86-tile16-v1"} : (!lowbit.qweight<512x64, #scheme>
+// CHECK: lowbit.qmatmul %{{.*}}, %{{.*}} {lowbit.layout = "x86-tile16-v1"}
+// CHECK: lowbit.qembedding %{{.*}}, %{{.*}} {lowbit.layout = "x86-tile16-v1"} : (!lowbit.qweight<256x64, #scheme1>
+module attributes {lowbit.target = #lowbit.target<"x86", features = ["avx2", "f16c", "fma"]>} {
+  func.func @tables(%ids: tensor<?xi32>) -> (tensor<?x512xf32>, tensor<?x64xf32>) {
+    %q = lowbit.qparam "lm_head" : !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>
+    %h = lowbit.qembedding %q, %ids : (!lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>, tensor<?xi32>) -> tensor<?x64xf32>
+    %y = lowbit.qmatmul %h, %q : (tensor<?x64xf32>, !lowbit.qweight<512x64, #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>>) -> tensor<?x512xf32>
+    %q2 = lowbit.qparam "t" : !lowbit.qweight<256x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = ui8>>
+    %g = lowbit.qembedding %q2, %ids : (!lowbit.qweight<256x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = ui8>>, tensor<?xi32>) -> tensor<?x64xf32>
+    return %y, %g : tensor<?x512xf32>, tensor<?x64xf32>
+  }
+}

@@ -23,6 +23,10 @@
 #include "mlir/Parser/Parser.h"
 #include "gtest/gtest.h"
 
+#include "lowbitrt/Codec.h"
+
+#include <cmath>
+#include <random>
 #include <set>
 
 using namespace mlir;
@@ -256,6 +260,151 @@ TEST(OpTable, ReferenceImplementationChecksBindings) {
   EXPECT_FALSE(add->reference(shortCall));
   EXPECT_NE(shortCall.error.find("binding 1 (second input)"), std::string::npos)
       << shortCall.error;
+}
+
+/// qembedding: the shape rule checks the packed table against its codec,
+/// and the reference gathers rows exactly as the codec dequantizes them
+/// (for x86-tile16, what the tied lm_head's qmatmul kernels compute).
+TEST(OpTable, QuantizedEmbeddingGathersCodecRows) {
+  const rtops::OpDef *def = rtops::opByName("qembedding");
+  ASSERT_NE(def, nullptr);
+  struct Case {
+    const char *layout;
+    bool symmetric, minZero;
+    unsigned bits;
+  };
+  for (Case c : {Case{"x86-tile16-v1", false, false, 4},
+                 Case{"x86-tile16-v1", true, false, 8},
+                 Case{"x86-tile16-v1", false, true, 4},
+                 Case{"gguf-q4_1-v1", false, true, 4},
+                 Case{"plain-v1", false, false, 3}}) {
+    SCOPED_TRACE(c.layout);
+    const int64_t V = 40, D = 64; // V: two full 16-row tiles and a partial
+    ::lowbit::codec::WeightDesc w;
+    w.bits = c.bits;
+    w.groupSize = 32;
+    w.symmetric = c.symmetric;
+    w.scaleType = ::lowbit::codec::ScaleType::F16;
+    w.zeroKind = c.minZero ? ::lowbit::codec::ZeroKind::FloatMin
+                           : ::lowbit::codec::ZeroKind::Integer;
+    w.N = V;
+    w.K = D;
+    std::mt19937 rng(7);
+    ::lowbit::codec::UnpackedWeight u;
+    for (int64_t i = 0; i < V * D; ++i)
+      u.codes.push_back(uint8_t(rng() % (1u << c.bits)));
+    for (int64_t i = 0; i < V * 2; ++i) {
+      u.scales.push_back(::lowbit::codec::halfToFloat(
+          ::lowbit::codec::floatToHalf(0.01f + float(rng() % 100) * 1e-3f)));
+      if (c.minZero)
+        u.mins.push_back(::lowbit::codec::halfToFloat(
+            ::lowbit::codec::floatToHalf(-float(rng() % 100) * 1e-2f)));
+      else if (!c.symmetric)
+        u.zeros.push_back(uint8_t(rng() % (1u << c.bits)));
+    }
+    const ::lowbit::codec::Codec *codec = ::lowbit::codec::findCodec(c.layout);
+    ASSERT_NE(codec, nullptr);
+    std::vector<uint8_t> packed;
+    std::string error;
+    ASSERT_TRUE(codec->encode(w, u, packed, &error)) << error;
+
+    rtops::AttrValues attrs;
+    auto setInt = [&](int i, int64_t v) {
+      attrs[size_t(i)].present = true;
+      attrs[size_t(i)].i = v;
+    };
+    setInt(0, V);
+    setInt(1, D);
+    setInt(2, c.bits);
+    setInt(3, 32);
+    attrs[4].present = true;
+    attrs[4].b = c.symmetric;
+    attrs[5].present = true;
+    attrs[5].s = "f16";
+    attrs[5].choice = 1;
+    attrs[6].present = true;
+    attrs[6].s = c.layout;
+    if (c.minZero) {
+      attrs[7].present = true;
+      attrs[7].s = "min";
+      attrs[7].choice = 1;
+    }
+    rtops::ShapeQuery q;
+    q.attrs = &attrs;
+    q.inCols[0] = 1;
+    q.outCols = D;
+    q.weights[0].present = true;
+    q.weights[0].name = "lm_head.x86";
+    q.weights[0].shape = {int64_t(packed.size())};
+    q.weights[0].data = packed.data();
+    q.weights[0].bytes = packed.size();
+    q.desc.kind = def->kind;
+    ASSERT_EQ(def->shape(q), "");
+    EXPECT_EQ(q.wantOut, D);
+    std::string layout = q.layout;
+    q.desc.layout = layout.c_str();
+
+    // Rows 0, 39 (the partial tile) and 17, gathered.
+    int32_t ids[3] = {0, 39, 17};
+    std::vector<float> out(3 * D, -1.0f);
+    lowbit_hal_binding bind[3] = {};
+    rtops::HostMemory memory[3];
+    void *ptrs[3] = {packed.data(), ids, out.data()};
+    uint64_t sizes[3] = {packed.size(), sizeof(ids), out.size() * 4};
+    for (int i = 0; i < 3; ++i) {
+      memory[i].data = static_cast<uint8_t *>(ptrs[i]);
+      memory[i].size = sizes[i];
+      bind[i].buffer = reinterpret_cast<lowbit_hal_buffer *>(&memory[i]);
+      bind[i].length = sizes[i];
+    }
+    rtops::OpCall call;
+    call.desc = &q.desc;
+    call.rows = 3;
+    call.bind = bind;
+    ASSERT_TRUE(def->reference(call)) << call.error;
+    std::vector<float> all(V * D);
+    ASSERT_TRUE(codec->dequantizeRows(w, packed.data(), packed.size(), 0, V,
+                                      all.data(), &error))
+        << error;
+    for (int t = 0; t < 3; ++t)
+      for (int64_t k = 0; k < D; ++k)
+        ASSERT_EQ(out[t * D + k], all[ids[t] * D + k])
+            << "row " << ids[t] << " col " << k;
+    // And the logical weight s * (q - z) (or s * q + m) within rounding:
+    // x86-tile16 stores the offset -s * z in the scale type (f16 here).
+    for (int64_t k = 0; k < D; ++k) {
+      int64_t n = 39, g = k / 32;
+      float s = u.scales[n * 2 + g];
+      float z = c.minZero     ? 0.0f
+                : c.symmetric ? float(1u << (c.bits - 1))
+                              : float(u.zeros[n * 2 + g]);
+      float want = c.minZero ? s * float(u.codes[n * D + k]) + u.mins[n * 2 + g]
+                             : s * (float(u.codes[n * D + k]) - z);
+      EXPECT_NEAR(out[D + k], want, 1e-6f + s * z * std::ldexp(1.0f, -11));
+    }
+
+    // A token outside the vocabulary is an error naming it.
+    ids[1] = int32_t(V);
+    call.error.clear();
+    EXPECT_FALSE(def->reference(call));
+    EXPECT_NE(call.error.find("token id 40 at position 1"), std::string::npos)
+        << call.error;
+
+    // A table of the wrong size, or an unknown codec, fails the shape rule.
+    rtops::ShapeQuery bad = q;
+    bad.desc = {};
+    bad.weights[0].bytes = packed.size() - 1;
+    EXPECT_NE(bad.weights[0].bytes, packed.size());
+    std::string err = def->shape(bad);
+    EXPECT_NE(err.find("bytes, codec"), std::string::npos) << err;
+    attrs[6].s = "x86-tile17-v1";
+    bad = q;
+    bad.desc = {};
+    err = def->shape(bad);
+    EXPECT_NE(err.find("unknown weight codec 'x86-tile17-v1'"),
+              std::string::npos)
+        << err;
+  }
 }
 
 } // namespace

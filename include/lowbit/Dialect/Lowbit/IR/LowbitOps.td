@@ -295,4 +295,35 @@ def Lowbit_QMatmulOp : Lowbit_Op<"qmatmul", [Pure]> {
 
 include "lowbit/Dialect/Lowbit/IR/LowbitKernelOps.td"
 
+def Lowbit_QEmbeddingOp : Lowbit_Op<"qembedding", [Pure,
+    DeclareOpInterfaceMethods<Lowbit_GraphOpInterface, ["getSemanticWeights",
+                                                 "getSemanticAttrs"]>]> {
+  let summary = "token embedding lookup in a quantized table";
+  let description = [{
+    Same semantics as `lowbit.embedding` of `lowbit.dequantize` of `table`
+    (`[V, D]`), without materializing the float table: each looked-up row
+    is dequantized when it is gathered. The table is a quantized weight at
+    the quantized level and a packed one (`!lowbit.packed`, whose layout
+    codec defines the row values) at the kernel level, so a tied embedding
+    and the `lowbit.qmatmul` of its output projection read one table.
+    Act-order tables are not supported (their columns are permuted).
+
+    Example:
+
+    ```mlir
+    %h = lowbit.qembedding %q, %ids : (!lowbit.qweight<512x64, #s>, tensor<?xi32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyTypeOf<[Lowbit_QWeightType, Lowbit_PackedType]>:$table,
+                       Lowbit_IndexTensor:$indices);
+  let results = (outs Lowbit_FloatTensor:$result);
+  let assemblyFormat = "$table `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The table's logical quantized weight type (of the packed weight at
+    /// the kernel level).
+    ::mlir::lowbit::QWeightType getQWeightType();
+  }];
+}
+
 #endif // LOWBIT_DIALECT_LOWBIT_IR_LOWBITOPS_TD
