@@ -63,6 +63,24 @@ static LogicalResult verifyMatmulShapes(Operation *op, RankedTensorType input,
   return success();
 }
 
+/// The result of a lookup (embedding, qembedding) of `indices` in a table
+/// `width` wide: shape indices.shape + [width].
+static LogicalResult verifyLookupShapes(Operation *op, RankedTensorType indices,
+                                        RankedTensorType result,
+                                        int64_t width) {
+  if (result.getRank() != indices.getRank() + 1)
+    return op->emitOpError("result rank must be indices rank + 1 = ")
+           << indices.getRank() + 1 << ", got " << result.getRank();
+  for (int64_t i = 0, e = indices.getRank(); i < e; ++i)
+    if (!dimsAgree(indices.getDimSize(i), result.getDimSize(i)))
+      return op->emitOpError("result dimension ")
+             << i << " does not match indices dimension";
+  if (!dimsAgree(lastDim(result), width))
+    return op->emitOpError("result feature size ")
+           << lastDim(result) << " does not match embedding width " << width;
+  return success();
+}
+
 /// Checks an optional inline component of a quantized parameter.
 static LogicalResult verifyComponent(Operation *op, StringRef what,
                                      std::optional<ElementsAttr> value,
@@ -241,17 +259,8 @@ LogicalResult EmbeddingOp::verify() {
   if (table.getRank() != 2)
     return emitOpError("table must be 2-D [V, D], got rank ")
            << table.getRank();
-  if (result.getRank() != indices.getRank() + 1)
-    return emitOpError("result rank must be indices rank + 1 = ")
-           << indices.getRank() + 1 << ", got " << result.getRank();
-  for (int64_t i = 0, e = indices.getRank(); i < e; ++i)
-    if (!dimsAgree(indices.getDimSize(i), result.getDimSize(i)))
-      return emitOpError("result dimension ")
-             << i << " does not match indices dimension";
-  if (!dimsAgree(lastDim(result), table.getDimSize(1)))
-    return emitOpError("result feature size ")
-           << lastDim(result) << " does not match embedding width "
-           << table.getDimSize(1);
+  if (failed(verifyLookupShapes(*this, indices, result, table.getDimSize(1))))
+    return failure();
   if (table.getElementType() != result.getElementType())
     return emitOpError("result element type must match the table's");
   return success();
@@ -397,18 +406,7 @@ LogicalResult QEmbeddingOp::verify() {
   if (table.getScheme().getActOrder())
     return emitOpError("act-order tables are not supported (their columns "
                        "are permuted)");
-  if (result.getRank() != indices.getRank() + 1)
-    return emitOpError("result rank must be indices rank + 1 = ")
-           << indices.getRank() + 1 << ", got " << result.getRank();
-  for (int64_t i = 0, e = indices.getRank(); i < e; ++i)
-    if (!dimsAgree(indices.getDimSize(i), result.getDimSize(i)))
-      return emitOpError("result dimension ")
-             << i << " does not match indices dimension";
-  if (!dimsAgree(lastDim(result), table.getK()))
-    return emitOpError("result feature size ")
-           << lastDim(result) << " does not match embedding width "
-           << table.getK();
-  return success();
+  return verifyLookupShapes(*this, indices, result, table.getK());
 }
 
 //===----------------------------------------------------------------------===//

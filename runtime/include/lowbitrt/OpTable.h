@@ -30,6 +30,7 @@
 #ifndef LOWBITRT_OPTABLE_H
 #define LOWBITRT_OPTABLE_H
 
+#include "lowbitrt/Codec.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/hal.h"
 
@@ -220,6 +221,10 @@ int opCount();
 const OpDef *opByKind(int kind);
 /// The op named \p name in manifests (null if none).
 const OpDef *opByName(std::string_view name);
+
+/// The codec description of a qmatmul or qembedding descriptor: bits, group
+/// size, symmetric / f16-scale / float-minimum flags, N = rows, K = cols.
+codec::WeightDesc weightDescOf(const lowbit_hal_op_desc &op);
 
 /// Parses attribute \p def from a JSON-like scalar given by its type; used by
 /// frontends that do not read JSON (the compiler). Returns "" or the reason.

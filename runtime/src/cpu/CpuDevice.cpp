@@ -35,18 +35,6 @@ namespace {
 /// Weight rows dequantized at a time per thread.
 constexpr int64_t kBlockRows = 16;
 
-codec::WeightDesc weightDesc(const lowbit_hal_op_desc &op) {
-  codec::WeightDesc d;
-  d.bits = static_cast<unsigned>(op.bits);
-  d.groupSize = op.group_size;
-  d.symmetric = (op.flags & LOWBIT_HAL_OP_SYMMETRIC) != 0;
-  d.scaleType = (op.flags & LOWBIT_HAL_OP_F16_SCALES) ? codec::ScaleType::F16
-                                                      : codec::ScaleType::F32;
-  d.N = op.rows;
-  d.K = op.cols;
-  return d;
-}
-
 struct CpuQMatmul : HostQMatmul {
   const codec::Codec *codec = nullptr;
   codec::WeightDesc desc;
@@ -99,7 +87,8 @@ public:
     if (!op.layout)
       return false;
     const codec::Codec *c = codec::findCodec(op.layout);
-    return c && op.bits > 0 && c->supports(weightDesc(op), nullptr);
+    return c && op.bits > 0 &&
+           c->supports(lowbit::rt::ops::weightDescOf(op), nullptr);
   }
 
   lowbit_hal_status createQMatmul(lowbit_hal_executable *,
@@ -108,7 +97,7 @@ public:
     const std::string ctx = op.context ? op.context : "qmatmul";
     auto q = std::make_unique<CpuQMatmul>();
     q->codec = codec::findCodec(op.layout);
-    q->desc = weightDesc(op);
+    q->desc = lowbit::rt::ops::weightDescOf(op);
     int64_t bytes = q->codec->byteSize(q->desc);
     if (bytes < 0 || op.weight_bytes != static_cast<uint64_t>(bytes))
       return makeStatus(LOWBIT_HAL_FORMAT,

@@ -146,19 +146,15 @@ bool embeddingRef(OpCall &c) {
 const char *const kScaleTypes[] = {"f32", "f16", nullptr};
 const char *const kZeroForms[] = {"zero_point", "min", nullptr};
 
-/// The codec description of a qmatmul or qembedding descriptor.
-codec::WeightDesc weightDescOf(const lowbit_hal_op_desc &d) {
-  codec::WeightDesc w;
-  w.bits = static_cast<unsigned>(d.bits);
-  w.groupSize = d.group_size;
-  w.symmetric = (d.flags & LOWBIT_HAL_OP_SYMMETRIC) != 0;
-  w.scaleType = (d.flags & LOWBIT_HAL_OP_F16_SCALES) ? codec::ScaleType::F16
-                                                     : codec::ScaleType::F32;
-  w.zeroKind = (d.flags & LOWBIT_HAL_OP_MIN_ZERO) ? codec::ZeroKind::FloatMin
-                                                  : codec::ZeroKind::Integer;
-  w.N = d.rows;
-  w.K = d.cols;
-  return w;
+/// The scheme attributes qmatmul and qembedding share (bits, group_size,
+/// symmetric, scale_type at indices 2 to 5) into the descriptor.
+void schemeFromAttrs(ShapeQuery &q) {
+  q.desc.bits = static_cast<int32_t>(attr(q, 2).i);
+  q.desc.group_size = attr(q, 3).i;
+  if (attr(q, 4).b)
+    q.desc.flags |= LOWBIT_HAL_OP_SYMMETRIC;
+  if (attr(q, 5).choice == 1)
+    q.desc.flags |= LOWBIT_HAL_OP_F16_SCALES;
 }
 
 std::string qembeddingShape(ShapeQuery &q) {
@@ -166,12 +162,7 @@ std::string qembeddingShape(ShapeQuery &q) {
   q.desc.rows = V;
   q.desc.cols = D;
   q.wantOut = D;
-  q.desc.bits = static_cast<int32_t>(attr(q, 2).i);
-  q.desc.group_size = attr(q, 3).i;
-  if (attr(q, 4).b)
-    q.desc.flags |= LOWBIT_HAL_OP_SYMMETRIC;
-  if (attr(q, 5).choice == 1)
-    q.desc.flags |= LOWBIT_HAL_OP_F16_SCALES;
+  schemeFromAttrs(q);
   q.layout = attr(q, 6).s;
   if (attr(q, 7).present && attr(q, 7).choice == 1)
     q.desc.flags |= LOWBIT_HAL_OP_MIN_ZERO;
@@ -314,12 +305,7 @@ std::string qmatmulShape(ShapeQuery &q) {
   }
   // The quantization scheme (what every device needs); the packed layout's
   // own checks are the device's.
-  q.desc.bits = static_cast<int32_t>(attr(q, 2).i);
-  q.desc.group_size = attr(q, 3).i;
-  if (attr(q, 4).b)
-    q.desc.flags |= LOWBIT_HAL_OP_SYMMETRIC;
-  if (attr(q, 5).choice == 1)
-    q.desc.flags |= LOWBIT_HAL_OP_F16_SCALES;
+  schemeFromAttrs(q);
   // Manifests without a `layout` field hold the layout of their target.
   if (attr(q, 6).present)
     q.layout = attr(q, 6).s;
@@ -591,6 +577,20 @@ const Table &table() {
 }
 
 } // namespace
+
+codec::WeightDesc lowbit::rt::ops::weightDescOf(const lowbit_hal_op_desc &d) {
+  codec::WeightDesc w;
+  w.bits = static_cast<unsigned>(d.bits);
+  w.groupSize = d.group_size;
+  w.symmetric = (d.flags & LOWBIT_HAL_OP_SYMMETRIC) != 0;
+  w.scaleType = (d.flags & LOWBIT_HAL_OP_F16_SCALES) ? codec::ScaleType::F16
+                                                     : codec::ScaleType::F32;
+  w.zeroKind = (d.flags & LOWBIT_HAL_OP_MIN_ZERO) ? codec::ZeroKind::FloatMin
+                                                  : codec::ZeroKind::Integer;
+  w.N = d.rows;
+  w.K = d.cols;
+  return w;
+}
 
 const char *lowbit::rt::ops::valueTypeName(ValueType type) {
   switch (type) {
