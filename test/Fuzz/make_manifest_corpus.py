@@ -149,6 +149,19 @@ TOKENIZER = {
                                        "b": 3, "\u0120": 4, "ab": 5},
               "merges": ["a b"]}}
 
+def tied_table(**over):
+    table = {"op": "qembedding", "in": [TOK], "out": ACT, "N": D, "K": I,
+             "bits": 4, "group_size": 32, "symmetric": True,
+             "scale_type": "f32", "layout": "x86-tile16-v1",
+             "weight": L0 + "mlp.down_proj.qweight"}
+    table.update(over)
+    ops = [table, qmatmul(ACT, DOWN, perm=None)]
+    m = json.loads(manifest(ops, cfg=config(vocab_size=D, hidden_size=I,
+                                            num_hidden_layers=0), kv=False))
+    m["program"]["output"] = DOWN
+    return json.dumps(m, sort_keys=True, separators=(",", ":"))
+
+
 QLAYER = {"name": L0 + "mlp.down_proj", "tensor": L0 + "mlp.down_proj.qweight",
           "N": D, "K": I, "bits": 4, "group_size": 32, "symmetric": True,
           "scale_type": "f32", "act_order": True, "bytes": 320}
@@ -176,7 +189,12 @@ SEEDS = {
     "qmatmul_int8_f16_asym": manifest(llama_ops(down=qmatmul(
         ACT, DOWN, symmetric=False, scale_type="f16", group_size=-1,
         path="int8", perm=None))),
+    # A tied table: the lookup (qembedding) and the output projection
+    # (qmatmul) read the same packed tensor; vocabulary 16, hidden 32.
+    # Valid up to the kernels, like the qmatmul seeds.
+    "tied_qembedding": tied_table(),
     # Invalid: fails in validation at a known place.
+    "bad_qembedding_size": tied_table(bits=8),
     "bad_perm": manifest(llama_ops(down=qmatmul(
         ACT, DOWN, perm=L0 + "mlp.down_proj.perm_bad"))),
     "bad_packed_size": manifest(llama_ops(down=qmatmul(ACT, DOWN, bits=8))),
