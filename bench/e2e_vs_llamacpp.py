@@ -66,6 +66,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
+sys.path.insert(0, BENCH)
+from x86_vs_ggml import loadavg  # noqa: E402  (the same load probe)
 
 DEFAULT_VARIANTS = [
     # The GGUF's own Q4_0/Q4_1/Q8_0 blocks run by lowbit's kernels (the same
@@ -109,14 +111,6 @@ put off until the autumn, as such questions usually are. Mara repainted the
 sign above the shop door, keeping her grandfather's lettering, and added a
 line underneath in smaller letters: established before the breakwater.
 """
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
 
 
 def cpu_info():
