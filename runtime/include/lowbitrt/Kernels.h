@@ -232,12 +232,29 @@ Status attention(const float *q, const float *k, const float *v,
                  int64_t Dh, KVCache &cache, float *out,
                  ThreadPool *pool = nullptr);
 
+/// Attention work is split into this many scratch slots per thread of the
+/// pool (contiguous task ranges, which balances the uneven causal rows).
+constexpr int64_t kAttentionSlotsPerThread = 4;
+
+/// Attention calls of fewer multiply-adds (T * H * (max pos + 1) * Dh) run
+/// on the caller: waking the pool costs more than they do.
+constexpr int64_t kMinParallelAttentionMacs = int64_t(1) << 17;
+
 /// The number of doubles of scratch attention() needs for query positions
 /// below \p maxCtx, head dimension \p Dh, run on \p pool (null: inline).
 /// A buffer of this size serves every call with the same pool, a cache of at
-/// most \p maxCtx rows and at most \p Dh channels per head.
+/// most \p maxCtx rows and at most \p Dh channels per head. With \p group
+/// (query heads per KV head) it is also enough for drivers' fp32 kernels
+/// that score a KV head's query heads together: per slot, group * (maxCtx +
+/// 32) floats.
 int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh,
-                             const ThreadPool *pool);
+                             const ThreadPool *pool, int64_t group = 1);
+
+/// The argument checks of attention(): positive head counts, H a multiple of
+/// Hkv, a cache of Hkv heads of Dh channels with storage, and every pos[t]
+/// in [0, maxCtx). Drivers' own attention kernels share them.
+Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
+                          int64_t Hkv, int64_t Dh, const KVCacheView &cache);
 
 /// attention() on a cache view, with caller-provided scratch (see below).
 Status attention(const float *q, const float *k, const float *v,

@@ -226,6 +226,21 @@ const OpDef *opByName(std::string_view name);
 /// size, symmetric / f16-scale / float-minimum flags, N = rows, K = cols.
 codec::WeightDesc weightDescOf(const lowbit_hal_op_desc &op);
 
+/// The operands of an attention dispatch, resolved to host pointers.
+struct AttentionOperands {
+  const float *q = nullptr;
+  const float *k = nullptr;
+  const float *v = nullptr;
+  const int32_t *pos = nullptr;
+  kernels::KVCacheView cache;
+  float *out = nullptr;
+};
+
+/// Resolves the bindings of attention call \p c (sized by its rows and cache
+/// rows); false with `c.error` set when one is missing or too small. The
+/// reference implementation and drivers' own attention kernels use it.
+bool attentionOperands(OpCall &c, AttentionOperands &ops);
+
 /// Parses attribute \p def from a JSON-like scalar given by its type; used by
 /// frontends that do not read JSON (the compiler). Returns "" or the reason.
 std::string checkAttr(const AttrDef &def, AttrValue &value);

@@ -157,9 +157,14 @@ lowbit_hal_status kernelCreate(lowbit_hal_device *d, lowbit_hal_executable *exe,
     if (!err.empty())
       return invalid(ctx + ": " + err);
   }
-  if (k->def->targetKernel)
+  if (k->def->targetKernel) {
     if (lowbit_hal_status s = dev(d)->createQMatmul(exe, *op, k->qmatmul))
       return s;
+  } else {
+    k->run = dev(d)->hostKernel(*op);
+    if (!k->run)
+      k->run = k->def->reference;
+  }
   *out = reinterpret_cast<lowbit_hal_kernel *>(k.release());
   return nullptr;
 }
@@ -350,7 +355,7 @@ lowbit_hal_status HostDevice::dispatch(HostQueue &queue,
       return invalid(call.error);
     return runQMatmul(kernel, a, queue);
   }
-  if (!def.reference(call))
+  if (!kernel.run(call))
     return invalid(call.error);
   return nullptr;
 }

@@ -47,6 +47,10 @@ struct HostQMatmul {
   virtual ~HostQMatmul() = default;
 };
 
+/// A host implementation of a graph op: the op table's reference
+/// implementation (OpDef::reference), or a driver's own with its contract.
+using HostOpFn = bool (*)(lowbit::rt::ops::OpCall &call);
+
 /// A bound op: the descriptor's sizes and the precomputed constants.
 struct HostKernel {
   lowbit_hal_op_desc desc{};
@@ -59,6 +63,9 @@ struct HostKernel {
   std::vector<double> constants;
   /// qmatmul: the driver's state.
   std::unique_ptr<HostQMatmul> qmatmul;
+  /// Every other op: what dispatch runs (HostDevice::hostKernel, else the
+  /// reference implementation).
+  HostOpFn run = nullptr;
 };
 
 /// A session's stream: its thread pool and scratch.
@@ -120,8 +127,17 @@ public:
                                        const QMatmulArgs &args,
                                        HostQueue &queue) const = 0;
 
-  /// dispatch of any kernel (the op table's reference implementation, or
-  /// runQMatmul for the target's own kernel).
+  /// The driver's own implementation of graph op \p op (not qmatmul), or
+  /// null (the default) for the op table's reference implementation. It
+  /// takes the same bindings, attributes and scratch (OpDef::scratchDoubles)
+  /// as the reference and must be tested against it (lowbit-cts runs both).
+  virtual HostOpFn hostKernel(const lowbit_hal_op_desc &op) const {
+    (void)op;
+    return nullptr;
+  }
+
+  /// dispatch of any kernel (HostKernel::run, or runQMatmul for the
+  /// target's own kernel).
   lowbit_hal_status dispatch(HostQueue &queue, const HostKernel &kernel,
                              const lowbit_hal_binding *bindings, int32_t count,
                              const void *push, uint32_t pushSize) const;

@@ -22,10 +22,10 @@
 
 using namespace lowbit::rt::kernels;
 
-/// Checks that attention() can run with these arguments.
-static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
-                                 int64_t Hkv, int64_t Dh,
-                                 const KVCacheView &cache) {
+Status lowbit::rt::kernels::checkAttentionArgs(const int32_t *pos, int64_t T,
+                                               int64_t H, int64_t Hkv,
+                                               int64_t Dh,
+                                               const KVCacheView &cache) {
   if (H <= 0 || Hkv <= 0 || Dh <= 0)
     return Status::error("attention needs positive head counts and head "
                          "dimension, got H = " +
@@ -54,7 +54,7 @@ static Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
 /// Tasks (token, head pairs) are spread over this many slots per thread; each
 /// slot owns a scratch row, so the split balances the uneven causal rows
 /// without any allocation.
-static constexpr int64_t kSlotsPerThread = 4;
+static constexpr int64_t kSlotsPerThread = kAttentionSlotsPerThread;
 
 /// The number of scratch slots for \p tasks tasks on \p pool.
 static int64_t numSlots(int64_t tasks, const ThreadPool *pool) {
@@ -65,10 +65,15 @@ static int64_t numSlots(int64_t tasks, const ThreadPool *pool) {
 }
 
 int64_t lowbit::rt::kernels::attentionScratchSize(int64_t maxCtx, int64_t Dh,
-                                                  const ThreadPool *pool) {
+                                                  const ThreadPool *pool,
+                                                  int64_t group) {
   int64_t slots =
       pool ? static_cast<int64_t>(pool->getNumThreads()) * kSlotsPerThread : 1;
-  return slots * (std::max<int64_t>(maxCtx, 1) + std::max<int64_t>(Dh, 0));
+  const int64_t ctx = std::max<int64_t>(maxCtx, 1);
+  const int64_t reference = ctx + std::max<int64_t>(Dh, 0);
+  // group * (ctx + 32) floats, in doubles.
+  const int64_t grouped = (std::max<int64_t>(group, 1) * (ctx + 32) + 1) / 2;
+  return slots * std::max(reference, grouped);
 }
 
 namespace {
@@ -223,7 +228,7 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
   // Small problems (decode steps of small models) run on the caller: waking
   // the pool costs more than they do. Same slots, same results.
   const int64_t work = tasks * (static_cast<int64_t>(maxPos) + 1) * Dh;
-  if (slots == 1 || work < detail::kMinParallelElements * 4) {
+  if (slots == 1 || work < kMinParallelAttentionMacs) {
     for (int64_t s = 0; s < slots; ++s)
       job.runSlot(s);
     return Status::success();

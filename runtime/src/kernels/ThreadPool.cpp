@@ -6,10 +6,20 @@
 ///
 /// \file
 /// A fixed pool of workers that run one parallelFor at a time. The caller
-/// publishes a job under a mutex and bumps a generation counter; workers and
-/// the caller then claim chunks of the index range from an atomic counter.
-/// The caller returns once every worker has checked out of the generation, so
+/// publishes a job and bumps an atomic generation counter; workers and the
+/// caller then claim chunks of the index range from an atomic counter. The
+/// caller returns once every worker has checked out of the generation, so
 /// the job (which lives on the caller's stack) is never used after return.
+///
+/// A decode step issues a few hundred loops of tens of microseconds each,
+/// with short serial ops between them, so waking sleeping threads through
+/// the kernel for each loop would cost as much as the loops. Workers
+/// therefore spin (with a pause hint) for up to kSpinNanos after a loop,
+/// watching the generation, before they sleep on a condition variable; the
+/// caller likewise spins before sleeping while it waits for the workers. A
+/// caller notifies only when a worker sleeps, and a worker only when the
+/// caller sleeps (sequentially consistent counters, checked again under
+/// the mutex, so no wake-up is lost).
 ///
 /// Workers are POSIX threads with at least kMinWorkerStack bytes of stack:
 /// the generated x86 qmatmul kernels keep up to ~600 KB of activation scratch
@@ -22,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <pthread.h>
@@ -32,19 +43,48 @@ using namespace lowbit::rt::kernels;
 /// The least stack a worker thread gets.
 static constexpr size_t kMinWorkerStack = size_t(8) << 20;
 
+/// How long a worker (or the waiting caller) spins before it sleeps.
+static constexpr int64_t kSpinNanos = 200 * 1000;
+
+/// A spin-wait hint to the CPU (a pause on x86).
+static inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// Spins until \p done() or kSpinNanos pass; true when done.
+template <typename Pred> static bool spinUntil(Pred done) {
+  auto start = std::chrono::steady_clock::now();
+  for (unsigned i = 1;; ++i) {
+    if (done())
+      return true;
+    cpuRelax();
+    // The clock is read every 64 rounds (a pause is ~10-140 cycles).
+    if (i % 64 == 0 && std::chrono::steady_clock::now() - start >
+                           std::chrono::nanoseconds(kSpinNanos))
+      return done();
+  }
+}
+
 struct ThreadPool::Impl {
   /// Serializes parallelFor calls from different threads.
   std::mutex submitMutex;
 
-  /// Guards everything below up to `workers`.
+  /// Sleeping workers wait on workAvailable, a sleeping caller on workDone.
   std::mutex mutex;
   std::condition_variable workAvailable;
   std::condition_variable workDone;
-  uint64_t generation = 0;
-  unsigned pendingWorkers = 0;
-  bool stopping = false;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<unsigned> pendingWorkers{0};
+  std::atomic<unsigned> sleepingWorkers{0};
+  std::atomic<bool> callerSleeping{false};
+  std::atomic<bool> stopping{false};
 
-  /// The current job; valid while pendingWorkers > 0.
+  /// The current job, written before `generation` is bumped and valid while
+  /// pendingWorkers > 0.
   const std::function<void(int64_t, int64_t)> *job = nullptr;
   int64_t jobSize = 0;
   int64_t chunkSize = 1;
@@ -67,21 +107,29 @@ struct ThreadPool::Impl {
     }
   }
 
+  /// Waits for a generation other than \p seen; false when stopping.
+  bool waitForWork(uint64_t seen) {
+    auto ready = [&] {
+      return stopping.load() || generation.load() != seen;
+    };
+    if (!spinUntil(ready)) {
+      std::unique_lock<std::mutex> lock(mutex);
+      sleepingWorkers.fetch_add(1);
+      workAvailable.wait(lock, ready);
+      sleepingWorkers.fetch_sub(1);
+    }
+    return !stopping.load();
+  }
+
   void workerLoop() {
     uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        workAvailable.wait(lock,
-                           [&] { return stopping || generation != seen; });
-        if (stopping)
-          return;
-        seen = generation;
-      }
+    while (waitForWork(seen)) {
+      seen = generation.load();
       runChunks();
-      std::lock_guard<std::mutex> lock(mutex);
-      if (--pendingWorkers == 0)
+      if (pendingWorkers.fetch_sub(1) == 1 && callerSleeping.load()) {
+        std::lock_guard<std::mutex> lock(mutex);
         workDone.notify_one();
+      }
     }
   }
 
@@ -131,7 +179,7 @@ ThreadPool::ThreadPool(unsigned numThreads) : impl(std::make_unique<Impl>()) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(impl->mutex);
-    impl->stopping = true;
+    impl->stopping.store(true);
   }
   impl->workAvailable.notify_all();
   for (pthread_t t : impl->workers)
@@ -157,21 +205,27 @@ void ThreadPool::parallelFor(int64_t n,
   // A few chunks per thread balance uneven rows (e.g. causal attention)
   // without making chunks so small that claiming them dominates.
   int64_t targetChunks = static_cast<int64_t>(getNumThreads()) * 4;
-  {
+  impl->job = &fn;
+  impl->jobSize = n;
+  impl->chunkSize = std::max<int64_t>(1, (n + targetChunks - 1) / targetChunks);
+  impl->nextChunk.store(0, std::memory_order_relaxed);
+  impl->pendingWorkers.store(static_cast<unsigned>(impl->workers.size()));
+  // Publishes the job (sequentially consistent: the workers' loads of the
+  // generation acquire it).
+  impl->generation.fetch_add(1);
+  if (impl->sleepingWorkers.load() > 0) {
     std::lock_guard<std::mutex> lock(impl->mutex);
-    impl->job = &fn;
-    impl->jobSize = n;
-    impl->chunkSize =
-        std::max<int64_t>(1, (n + targetChunks - 1) / targetChunks);
-    impl->nextChunk.store(0, std::memory_order_relaxed);
-    impl->pendingWorkers = static_cast<unsigned>(impl->workers.size());
-    ++impl->generation;
+    impl->workAvailable.notify_all();
   }
-  impl->workAvailable.notify_all();
   impl->runChunks();
 
-  std::unique_lock<std::mutex> lock(impl->mutex);
-  impl->workDone.wait(lock, [&] { return impl->pendingWorkers == 0; });
+  auto finished = [&] { return impl->pendingWorkers.load() == 0; };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(impl->mutex);
+    impl->callerSleeping.store(true);
+    impl->workDone.wait(lock, finished);
+    impl->callerSleeping.store(false);
+  }
   impl->job = nullptr;
   impl->activeCaller.store(std::thread::id(), std::memory_order_relaxed);
 }

@@ -403,30 +403,19 @@ std::string attentionPrepare(const lowbit_hal_op_desc &d,
 
 int64_t attentionScratch(const lowbit_hal_op_desc &d, int64_t cacheRows,
                          kernels::ThreadPool *pool) {
-  return kernels::attentionScratchSize(cacheRows, d.head_dim, pool);
+  return kernels::attentionScratchSize(
+      cacheRows, d.head_dim, pool,
+      d.num_kv_heads > 0 ? d.num_heads / d.num_kv_heads : 1);
 }
 
 bool attentionRef(OpCall &c) {
   const lowbit_hal_op_desc &d = *c.desc;
-  const int64_t T = c.rows, C = c.cacheRows;
-  const int64_t qCols = d.num_heads * d.head_dim;
-  const int64_t kvCols = d.num_kv_heads * d.head_dim;
-  const float *q = c.get<const float>(0, T * qCols, "q");
-  const float *k = c.get<const float>(1, T * kvCols, "k");
-  const float *v = c.get<const float>(2, T * kvCols, "v");
-  const int32_t *pos = c.get<const int32_t>(3, T, "positions");
-  kernels::KVCacheView cache;
-  cache.k = c.get<float>(4, C * kvCols, "k cache");
-  cache.v = c.get<float>(5, C * kvCols, "v cache");
-  cache.maxCtx = C;
-  cache.numKVHeads = d.num_kv_heads;
-  cache.headDim = d.head_dim;
-  float *out = c.get<float>(6, T * qCols, "out");
-  if (!c.error.empty())
+  AttentionOperands o;
+  if (!attentionOperands(c, o))
     return false;
-  kernels::Status s = kernels::attention(q, k, v, pos, T, d.num_heads,
-                                         d.num_kv_heads, d.head_dim, cache, out,
-                                         c.pool, c.scratch, c.scratchSize);
+  kernels::Status s = kernels::attention(
+      o.q, o.k, o.v, o.pos, c.rows, d.num_heads, d.num_kv_heads, d.head_dim,
+      o.cache, o.out, c.pool, c.scratch, c.scratchSize);
   if (!s) {
     c.error = "attention: " + s.message();
     return false;
@@ -590,6 +579,24 @@ codec::WeightDesc lowbit::rt::ops::weightDescOf(const lowbit_hal_op_desc &d) {
   w.N = d.rows;
   w.K = d.cols;
   return w;
+}
+
+bool lowbit::rt::ops::attentionOperands(OpCall &c, AttentionOperands &o) {
+  const lowbit_hal_op_desc &d = *c.desc;
+  const int64_t T = c.rows, C = c.cacheRows;
+  const int64_t qCols = d.num_heads * d.head_dim;
+  const int64_t kvCols = d.num_kv_heads * d.head_dim;
+  o.q = c.get<const float>(0, T * qCols, "q");
+  o.k = c.get<const float>(1, T * kvCols, "k");
+  o.v = c.get<const float>(2, T * kvCols, "v");
+  o.pos = c.get<const int32_t>(3, T, "positions");
+  o.cache.k = c.get<float>(4, C * kvCols, "k cache");
+  o.cache.v = c.get<float>(5, C * kvCols, "v cache");
+  o.cache.maxCtx = C;
+  o.cache.numKVHeads = d.num_kv_heads;
+  o.cache.headDim = d.head_dim;
+  o.out = c.get<float>(6, T * qCols, "out");
+  return c.error.empty();
 }
 
 const char *lowbit::rt::ops::valueTypeName(ValueType type) {

@@ -14,6 +14,7 @@
 ///
 //===----------------------------------------------------------------------===//
 
+#include "Attention.h"
 #include "CpuFeatures.h"
 #include "EngineError.h"
 #include "Fields.h"
@@ -50,6 +51,35 @@ struct X86Executable {
   std::unique_ptr<KernelLibrary> library;
 };
 
+/// attention on the fp32 SIMD kernel of ISA \p Isa (Attention.h), with the
+/// bindings and scratch of the op table's reference implementation.
+template <X86Variant Isa> bool attentionOp(lowbit::rt::ops::OpCall &c) {
+  lowbit::rt::ops::AttentionOperands o;
+  if (!lowbit::rt::ops::attentionOperands(c, o))
+    return false;
+  AttentionArgs a;
+  a.q = o.q;
+  a.k = o.k;
+  a.v = o.v;
+  a.pos = o.pos;
+  a.T = c.rows;
+  a.H = c.desc->num_heads;
+  a.Hkv = c.desc->num_kv_heads;
+  a.Dh = c.desc->head_dim;
+  a.cache = o.cache;
+  a.out = o.out;
+  // The op table's scratch (doubles) is sized for this kernel too
+  // (kernels::attentionScratchSize with the group).
+  a.scratch = reinterpret_cast<float *>(c.scratch);
+  a.scratchFloats = 2 * c.scratchSize;
+  lowbit::rt::kernels::Status s = attentionF32(Isa, a, c.pool);
+  if (!s) {
+    c.error = "attention: " + s.message();
+    return false;
+  }
+  return true;
+}
+
 /// A bound qmatmul: the call without its operands (bound per dispatch).
 struct X86QMatmul : HostQMatmul {
   QMatmulCall call;
@@ -63,6 +93,16 @@ public:
   bool supportsQMatmul(const lowbit_hal_op_desc &op) const override {
     return op.layout && std::strcmp(op.layout, kLayout) == 0 &&
            (op.bits == 2 || op.bits == 3 || op.bits == 4 || op.bits == 8);
+  }
+
+  lowbit::hal::HostOpFn hostKernel(const lowbit_hal_op_desc &op) const override {
+    if (op.kind != LOWBIT_HAL_OP_ATTENTION)
+      return nullptr;
+    if (supportsVariant(cpu, X86Variant::AVX512))
+      return attentionOp<X86Variant::AVX512>;
+    if (supportsVariant(cpu, X86Variant::AVX2))
+      return attentionOp<X86Variant::AVX2>;
+    return nullptr;
   }
 
   lowbit_hal_status loadExecutable(const char *format, const void *data,

@@ -1,0 +1,64 @@
+//===- AttentionAvx2.cpp - x86 attention, AVX2 + FMA ------------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The attention kernel of AttentionImpl.h on 8-float ymm vectors. This file
+/// is compiled with -mavx2 -mfma (runtime/src/x86/CMakeLists.txt) and runs
+/// only on CPUs the driver found to support both.
+///
+//===----------------------------------------------------------------------===//
+
+#include "AttentionImpl.h"
+
+#include <immintrin.h>
+
+namespace {
+/// 8 floats in a ymm register.
+struct VecAvx2 {
+  using Reg = __m256;
+  static constexpr int kWidth = 8;
+  /// Accumulators of up to 4 heads x 2 chunks, the chunks and a
+  /// broadcast fit the 16 registers.
+  static constexpr int kMaxChunks = 2;
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg set1(float f) { return _mm256_set1_ps(f); }
+  static Reg load(const float *p) { return _mm256_loadu_ps(p); }
+  static void store(float *p, Reg r) { _mm256_storeu_ps(p, r); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
+  static Reg round(Reg r) {
+    return _mm256_round_ps(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  /// r * 2^n for integral n in [-126, 127]: n added to the exponent field.
+  static Reg scale2(Reg r, Reg n) {
+    __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(r), e));
+  }
+  static float reduceAdd(Reg r) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(r),
+                          _mm256_extractf128_ps(r, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  static float reduceMax(Reg r) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(r),
+                          _mm256_extractf128_ps(r, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+} // namespace
+
+void lowbitrt::x86::detail::attentionTasksAvx2(const AttentionJob &job,
+                                               int64_t begin, int64_t end,
+                                               float *scratch) {
+  AttentionKernel<VecAvx2>::runTasks(job, begin, end, scratch);
+}

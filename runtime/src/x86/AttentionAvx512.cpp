@@ -1,0 +1,50 @@
+//===- AttentionAvx512.cpp - x86 attention, AVX-512 -------------*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The attention kernel of AttentionImpl.h on 16-float zmm vectors. This
+/// file is compiled with -mavx512f (runtime/src/x86/CMakeLists.txt) and runs
+/// only on CPUs (and OSes) the driver found to support it.
+///
+//===----------------------------------------------------------------------===//
+
+#include "AttentionImpl.h"
+
+#include <immintrin.h>
+
+namespace {
+/// 16 floats in a zmm register.
+struct VecAvx512 {
+  using Reg = __m512;
+  static constexpr int kWidth = 16;
+  /// Accumulators of up to 4 heads x 4 chunks, the chunks and a
+  /// broadcast fit the 32 registers.
+  static constexpr int kMaxChunks = 4;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg set1(float f) { return _mm512_set1_ps(f); }
+  static Reg load(const float *p) { return _mm512_loadu_ps(p); }
+  static void store(float *p, Reg r) { _mm512_storeu_ps(p, r); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
+  static Reg round(Reg r) {
+    return _mm512_roundscale_ps(r, _MM_FROUND_TO_NEAREST_INT |
+                                       _MM_FROUND_NO_EXC);
+  }
+  /// r * 2^n (n integral).
+  static Reg scale2(Reg r, Reg n) { return _mm512_scalef_ps(r, n); }
+  static float reduceAdd(Reg r) { return _mm512_reduce_add_ps(r); }
+  static float reduceMax(Reg r) { return _mm512_reduce_max_ps(r); }
+};
+} // namespace
+
+void lowbitrt::x86::detail::attentionTasksAvx512(const AttentionJob &job,
+                                                 int64_t begin, int64_t end,
+                                                 float *scratch) {
+  AttentionKernel<VecAvx512>::runTasks(job, begin, end, scratch);
+}

@@ -1,0 +1,279 @@
+//===- X86AttentionTests.cpp - the x86 driver's fp32 attention --*- C++ -*-===//
+//
+// Part of the lowbit project.
+//
+//===----------------------------------------------------------------------===//
+//
+// attentionF32 (runtime/src/x86/Attention.h) on each ISA this CPU runs,
+// against the double-precision reference kernels::attention: head layouts
+// with KV groups of 1 to 8 heads, head dimensions with and without a ragged
+// vector end, prefill and decode; bitwise equality between prefill and
+// token-by-token decode and between thread counts; the cache rows it writes;
+// and the errors it shares with the reference. An ISA this CPU lacks is
+// reported as skipped.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Attention.h"
+
+#include "gtest/gtest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace rt = lowbitrt::x86;
+namespace kn = lowbit::rt::kernels;
+
+namespace {
+
+struct Shape {
+  int64_t H, Hkv, Dh;
+};
+
+/// A KV cache with its storage, viewed as kernels::KVCacheView.
+struct Cache {
+  std::vector<float> k, v;
+  kn::KVCacheView view;
+  Cache(int64_t maxCtx, int64_t Hkv, int64_t Dh)
+      : k(maxCtx * Hkv * Dh, 0.0f), v(maxCtx * Hkv * Dh, 0.0f) {
+    view.k = k.data();
+    view.v = v.data();
+    view.maxCtx = maxCtx;
+    view.numKVHeads = Hkv;
+    view.headDim = Dh;
+  }
+};
+
+std::vector<float> randomVector(size_t n, std::mt19937 &rng, float scale) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> x(n);
+  for (float &f : x)
+    f = dist(rng);
+  return x;
+}
+
+/// Runs attentionF32 of \p isa on T tokens at \p pos.
+kn::Status runF32(rt::X86Variant isa, const Shape &s, const float *q,
+                  const float *k, const float *v, const int32_t *pos, int64_t T,
+                  Cache &cache, float *out, kn::ThreadPool *pool) {
+  const unsigned threads = pool ? pool->getNumThreads() : 1;
+  std::vector<float> scratch(static_cast<size_t>(
+      rt::attentionScratchFloats(cache.view.maxCtx, s.H / s.Hkv, threads)));
+  rt::AttentionArgs a;
+  a.q = q;
+  a.k = k;
+  a.v = v;
+  a.pos = pos;
+  a.T = T;
+  a.H = s.H;
+  a.Hkv = s.Hkv;
+  a.Dh = s.Dh;
+  a.cache = cache.view;
+  a.out = out;
+  a.scratch = scratch.data();
+  a.scratchFloats = static_cast<int64_t>(scratch.size());
+  return rt::attentionF32(isa, a, pool);
+}
+
+/// The ISAs attentionF32 has, those this CPU lacks noted in \p skipped.
+std::vector<rt::X86Variant> runnableIsas(std::string &skipped) {
+  rt::CpuFeatures f = rt::detectCpuFeatures();
+  std::vector<rt::X86Variant> isas;
+  for (rt::X86Variant isa : {rt::X86Variant::AVX2, rt::X86Variant::AVX512}) {
+    if (rt::supportsVariant(f, isa))
+      isas.push_back(isa);
+    else
+      skipped += std::string(" ") + rt::variantName(isa);
+  }
+  return isas;
+}
+
+class X86Attention : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
+  const Shape s = GetParam();
+  std::string skipped;
+  std::vector<rt::X86Variant> isas = runnableIsas(skipped);
+  if (isas.empty())
+    GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
+  if (!skipped.empty())
+    std::printf("[ note ] not run (this CPU lacks them):%s\n",
+                skipped.c_str());
+
+  const int64_t prefill = 37, decode = 6, maxCtx = 64;
+  const int64_t T = prefill + decode;
+  const int64_t qCols = s.H * s.Dh, kvCols = s.Hkv * s.Dh;
+  std::mt19937 rng(static_cast<unsigned>(s.H * 100 + s.Hkv * 10 + s.Dh));
+  // Scores of a few units so the softmax is neither flat nor one-hot.
+  std::vector<float> q = randomVector(T * qCols, rng, 1.5f);
+  std::vector<float> k = randomVector(T * kvCols, rng, 1.5f);
+  std::vector<float> v = randomVector(T * kvCols, rng, 1.0f);
+  std::vector<int32_t> pos(T);
+  for (int64_t t = 0; t < T; ++t)
+    pos[t] = static_cast<int32_t>(t);
+
+  // The reference, prefill of all T tokens at once.
+  kn::KVCache refCache(maxCtx, s.Hkv, s.Dh);
+  std::vector<float> want(T * qCols);
+  ASSERT_TRUE(bool(kn::attention(q.data(), k.data(), v.data(), pos.data(), T,
+                                 s.H, s.Hkv, s.Dh, refCache, want.data())));
+
+  kn::ThreadPool pool2(2);
+  for (rt::X86Variant isa : isas) {
+    SCOPED_TRACE(rt::variantName(isa));
+    // Prefill of `prefill` tokens then `decode` single-token steps, on one
+    // thread; the same on two threads; and all T tokens at once.
+    auto stepwise = [&](kn::ThreadPool *pool, std::vector<float> &got,
+                        Cache &cache) {
+      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(),
+                              pos.data(), prefill, cache, got.data(), pool)));
+      for (int64_t t = prefill; t < T; ++t)
+        ASSERT_TRUE(bool(runF32(isa, s, q.data() + t * qCols,
+                                k.data() + t * kvCols, v.data() + t * kvCols,
+                                pos.data() + t, 1, cache, got.data() + t * qCols,
+                                pool)));
+    };
+    std::vector<float> got1(T * qCols), got2(T * qCols), gotAll(T * qCols);
+    Cache c1(maxCtx, s.Hkv, s.Dh), c2(maxCtx, s.Hkv, s.Dh),
+        cAll(maxCtx, s.Hkv, s.Dh);
+    stepwise(nullptr, got1, c1);
+    stepwise(&pool2, got2, c2);
+    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
+                            T, cAll, gotAll.data(), &pool2)));
+
+    // Bitwise: a task's result depends neither on its thread nor on
+    // whether earlier rows came from this call.
+    EXPECT_EQ(0, std::memcmp(got1.data(), got2.data(), got1.size() * 4));
+    EXPECT_EQ(0, std::memcmp(got1.data(), gotAll.data(), got1.size() * 4));
+    // The cache rows written are the inputs, as in the reference.
+    EXPECT_EQ(0, std::memcmp(c1.k.data(), refCache.k.data(), T * kvCols * 4));
+    EXPECT_EQ(0, std::memcmp(c1.v.data(), refCache.v.data(), T * kvCols * 4));
+
+    // Against the double reference: outputs are convex mixtures of values
+    // of magnitude ~1, so an absolute bound is the meaningful one.
+    double worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(got1[i])) << "element " << i;
+      worst = std::max(worst, std::fabs(double(got1[i]) - want[i]));
+    }
+    EXPECT_LT(worst, 2e-5) << "worst absolute error " << worst;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, X86Attention,
+    ::testing::Values(Shape{9, 3, 64},  // SmolLM2: groups of 3
+                      Shape{4, 4, 80},  // multi-head, 80 = 5 x 16
+                      Shape{8, 1, 36},  // multi-query, ragged end (36)
+                      Shape{16, 2, 128}, // groups of 8 (two blocks of 4)
+                      Shape{5, 5, 7}),   // narrower than a vector
+    [](const ::testing::TestParamInfo<Shape> &info) {
+      return "H" + std::to_string(info.param.H) + "_Hkv" +
+             std::to_string(info.param.Hkv) + "_Dh" +
+             std::to_string(info.param.Dh);
+    });
+
+/// A long row whose scores span far below the max: the exp of the tail
+/// vanishes instead of turning into NaN or a negative weight.
+TEST(X86AttentionEdge, LongRowWithPeakedScores) {
+  std::string skipped;
+  std::vector<rt::X86Variant> isas = runnableIsas(skipped);
+  if (isas.empty())
+    GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
+  const Shape s{2, 1, 16};
+  const int64_t T = 1, maxCtx = 300;
+  std::mt19937 rng(7);
+  kn::KVCache refCache(maxCtx, s.Hkv, s.Dh);
+  // Earlier rows through the reference's cache (any writer will do).
+  std::vector<float> kAll = randomVector(maxCtx * s.Dh, rng, 8.0f);
+  std::vector<float> vAll = randomVector(maxCtx * s.Dh, rng, 1.0f);
+  refCache.k = kAll;
+  refCache.v = vAll;
+  std::vector<float> q = randomVector(s.H * s.Dh, rng, 8.0f);
+  int32_t pos = static_cast<int32_t>(maxCtx - 1);
+  std::vector<float> want(s.H * s.Dh);
+  ASSERT_TRUE(bool(kn::attention(q.data(), kAll.data() + pos * s.Dh,
+                                 vAll.data() + pos * s.Dh, &pos, T, s.H, s.Hkv,
+                                 s.Dh, refCache, want.data())));
+  for (rt::X86Variant isa : isas) {
+    SCOPED_TRACE(rt::variantName(isa));
+    Cache cache(maxCtx, s.Hkv, s.Dh);
+    std::copy(kAll.begin(), kAll.end(), cache.k.begin());
+    std::copy(vAll.begin(), vAll.end(), cache.v.begin());
+    std::vector<float> got(s.H * s.Dh);
+    ASSERT_TRUE(bool(runF32(isa, s, q.data(), kAll.data() + pos * s.Dh,
+                            vAll.data() + pos * s.Dh, &pos, T, cache,
+                            got.data(), nullptr)));
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], want[i], 2e-5) << "element " << i;
+  }
+}
+
+TEST(X86AttentionEdge, RejectsWhatTheReferenceRejects) {
+  std::string skipped;
+  std::vector<rt::X86Variant> isas = runnableIsas(skipped);
+  if (isas.empty())
+    GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
+  const Shape s{4, 2, 16};
+  std::vector<float> q(s.H * s.Dh, 1.0f), kv(s.Hkv * s.Dh, 1.0f),
+      out(s.H * s.Dh, 42.0f);
+  for (rt::X86Variant isa : isas) {
+    Cache cache(8, s.Hkv, s.Dh);
+    int32_t bad = 8;
+    kn::Status st = runF32(isa, s, q.data(), kv.data(), kv.data(), &bad, 1,
+                           cache, out.data(), nullptr);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("position 8"), std::string::npos)
+        << st.message();
+    Shape odd{3, 2, 16};
+    int32_t ok = 0;
+    st = runF32(isa, odd, q.data(), kv.data(), kv.data(), &ok, 1, cache,
+                out.data(), nullptr);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("not a multiple"), std::string::npos)
+        << st.message();
+
+    // Too little scratch: an error, and neither the cache nor the output
+    // touched.
+    rt::AttentionArgs a;
+    a.q = q.data();
+    a.k = kv.data();
+    a.v = kv.data();
+    a.pos = &ok;
+    a.T = 1;
+    a.H = s.H;
+    a.Hkv = s.Hkv;
+    a.Dh = s.Dh;
+    a.cache = cache.view;
+    a.out = out.data();
+    float tiny[4];
+    a.scratch = tiny;
+    a.scratchFloats = 4;
+    st = rt::attentionF32(isa, a, nullptr);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("scratch"), std::string::npos)
+        << st.message();
+    for (float f : cache.k)
+      EXPECT_EQ(f, 0.0f);
+    for (float f : out)
+      EXPECT_EQ(f, 42.0f);
+  }
+}
+
+/// The op table's attention scratch (kernels::attentionScratchSize with the
+/// group, in doubles) holds attentionF32's.
+TEST(X86AttentionEdge, OpTableScratchIsEnough) {
+  for (unsigned threads : {1u, 2u, 3u})
+    for (int64_t group : {1, 3, 8})
+      for (int64_t ctx : {1, 17, 2048}) {
+        kn::ThreadPool pool(threads);
+        EXPECT_GE(2 * kn::attentionScratchSize(ctx, 64, &pool, group),
+                  rt::attentionScratchFloats(ctx, group, threads))
+            << threads << " threads, group " << group << ", ctx " << ctx;
+      }
+}
+
+} // namespace
