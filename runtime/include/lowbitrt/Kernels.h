@@ -243,12 +243,13 @@ constexpr int64_t kMinParallelAttentionMacs = int64_t(1) << 17;
 /// The number of doubles of scratch attention() needs for query positions
 /// below \p maxCtx, head dimension \p Dh, run on \p pool (null: inline).
 /// A buffer of this size serves every call with the same pool, a cache of at
-/// most \p maxCtx rows and at most \p Dh channels per head. With \p group
-/// (query heads per KV head) it is also enough for drivers' fp32 kernels
-/// that score a KV head's query heads together: per slot, group * (maxCtx +
-/// 32) floats.
+/// most \p maxCtx rows and at most \p Dh channels per head. With the head
+/// counts \p H and \p Hkv it is also enough for drivers' fp32 kernels: per
+/// slot group * (maxCtx + 32) floats (group = H / Hkv), or in all H *
+/// (maxCtx + 32) + ceil(maxCtx / 64) * H * Dh floats, whichever is more.
 int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh,
-                             const ThreadPool *pool, int64_t group = 1);
+                             const ThreadPool *pool, int64_t H = 1,
+                             int64_t Hkv = 1);
 
 /// The argument checks of attention(): positive head counts, H a multiple of
 /// Hkv, a cache of Hkv heads of Dh channels with storage, and every pos[t]

@@ -66,14 +66,20 @@ static int64_t numSlots(int64_t tasks, const ThreadPool *pool) {
 
 int64_t lowbit::rt::kernels::attentionScratchSize(int64_t maxCtx, int64_t Dh,
                                                   const ThreadPool *pool,
-                                                  int64_t group) {
+                                                  int64_t H, int64_t Hkv) {
   int64_t slots =
       pool ? static_cast<int64_t>(pool->getNumThreads()) * kSlotsPerThread : 1;
   const int64_t ctx = std::max<int64_t>(maxCtx, 1);
-  const int64_t reference = ctx + std::max<int64_t>(Dh, 0);
-  // group * (ctx + 32) floats, in doubles.
-  const int64_t grouped = (std::max<int64_t>(group, 1) * (ctx + 32) + 1) / 2;
-  return slots * std::max(reference, grouped);
+  const int64_t dh = std::max<int64_t>(Dh, 0);
+  const int64_t heads = std::max<int64_t>(H, 1);
+  const int64_t group = Hkv > 0 ? std::max<int64_t>(heads / Hkv, 1) : 1;
+  const int64_t reference = ctx + dh;
+  // Floats, in doubles: a group's scores per slot, or every head's scores
+  // and the partials of 64-key blocks.
+  const int64_t grouped = (group * (ctx + 32) + 1) / 2;
+  const int64_t sweep = (heads * (ctx + 32) + (ctx + 63) / 64 * heads * dh +
+                         1) / 2;
+  return std::max(slots * std::max(reference, grouped), sweep);
 }
 
 namespace {

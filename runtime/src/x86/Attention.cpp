@@ -39,13 +39,24 @@ bool lowbitrt::x86::isAvx512Attention(X86Variant isa) {
   return isa == X86Variant::AVX512 || isa == X86Variant::AVX512VNNI;
 }
 
-int64_t lowbitrt::x86::attentionScratchFloats(int64_t maxCtx, int64_t group,
+/// Floats of scratch of a decode sweep: every head's scores, a vector for a
+/// ragged end, and the block partials.
+static int64_t decodeFloats(int64_t maxCtx, int64_t H, int64_t Dh) {
+  const int64_t ctx = std::max<int64_t>(maxCtx, 1);
+  const int64_t blocks = (ctx + detail::kValueBlock - 1) / detail::kValueBlock;
+  return H * ((ctx + 15) / 16 * 16) + 16 + blocks * H * Dh;
+}
+
+int64_t lowbitrt::x86::attentionScratchFloats(int64_t maxCtx, int64_t H,
+                                              int64_t Hkv, int64_t Dh,
                                               unsigned threads) {
   const int64_t slots =
       threads <= 1 ? 1
                    : static_cast<int64_t>(threads) *
                          lowbit::rt::kernels::kAttentionSlotsPerThread;
-  return slots * slotFloats(maxCtx, group);
+  const int64_t group = Hkv > 0 ? H / Hkv : 1;
+  return std::max(slots * slotFloats(maxCtx, group),
+                  decodeFloats(maxCtx, H, Dh));
 }
 
 Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
@@ -59,20 +70,24 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
   const int32_t maxPos = *std::max_element(a.pos, a.pos + a.T);
   const int64_t group = a.H / a.Hkv;
   const unsigned threads = pool ? pool->getNumThreads() : 1;
-  // Fewer (token, KV head) pairs than two per thread (a decode step of a
-  // model with few KV heads): one query head per task, so the threads share
-  // the work; each head's arithmetic is the same either way.
+  const bool decode = a.T == 1;
+  // Fewer (token, KV head) pairs than two per thread: one query head per
+  // task, so the threads share the work; each head's arithmetic is the
+  // same either way.
   const bool splitGroups =
       threads > 1 && a.T * a.Hkv < 2 * static_cast<int64_t>(threads);
   const int64_t headsPerTask = splitGroups ? 1 : group;
   const int64_t tasks = a.T * a.Hkv * (group / headsPerTask);
   const int64_t slots = numSlots(tasks, threads);
-  const int64_t perSlot = slotFloats(static_cast<int64_t>(maxPos) + 1, group);
-  if (!a.scratch || a.scratchFloats < slots * perSlot)
+  const int64_t ctx = static_cast<int64_t>(maxPos) + 1;
+  const int64_t perSlot = slotFloats(ctx, group);
+  const int64_t need =
+      decode ? decodeFloats(ctx, a.H, a.Dh) : slots * perSlot;
+  if (!a.scratch || a.scratchFloats < need)
     return Status::error("attention scratch of " +
                          std::to_string(a.scratchFloats) +
                          " floats is smaller than the " +
-                         std::to_string(slots * perSlot) + " needed");
+                         std::to_string(need) + " needed");
 
   const int64_t kvRow = a.Hkv * a.Dh;
   for (int64_t t = 0; t < a.T; ++t) {
@@ -83,17 +98,7 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
                 sizeof(float) * static_cast<size_t>(kvRow));
   }
 
-  struct Slots {
-    detail::AttentionJob job;
-    void (*tasksFn)(const detail::AttentionJob &, int64_t, int64_t, float *);
-    float *scratch;
-    int64_t tasks, slots;
-    void run(int64_t slot) const {
-      tasksFn(job, slot * tasks / slots, (slot + 1) * tasks / slots,
-              scratch + slot * job.slotFloats);
-    }
-  } work;
-  detail::AttentionJob &job = work.job;
+  detail::AttentionJob job;
   job.q = a.q;
   job.pos = a.pos;
   job.cacheK = a.cache.k;
@@ -108,16 +113,65 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
   job.qRow = a.H * a.Dh;
   job.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.Dh)));
   job.slotFloats = perSlot;
-  work.tasksFn = isAvx512Attention(isa) ? detail::attentionTasksAvx512
-                                        : detail::attentionTasksAvx2;
-  work.scratch = a.scratch;
-  work.tasks = tasks;
-  work.slots = slots;
+  const bool wide = isAvx512Attention(isa);
+
+  // Small problems run on the caller: waking the pool costs more.
+  const int64_t macs = a.T * a.H * ctx * a.Dh;
+  const bool parallel =
+      threads > 1 && macs >= lowbit::rt::kernels::kMinParallelAttentionMacs;
+
+  if (decode) {
+    detail::DecodeSweep d;
+    d.job = &job;
+    d.len = ctx;
+    d.sStride = (ctx + 15) / 16 * 16;
+    d.blocks = (ctx + detail::kValueBlock - 1) / detail::kValueBlock;
+    d.scores = a.scratch;
+    d.tail = d.scores + a.H * d.sStride;
+    d.partials = d.tail + 16;
+    auto phaseFn =
+        wide ? detail::attentionDecodeAvx512 : detail::attentionDecodeAvx2;
+    struct Sweep {
+      const detail::DecodeSweep *d;
+      void (*fn)(const detail::DecodeSweep &, detail::DecodePhase, int64_t);
+      detail::DecodePhase phase;
+    } sweep{&d, phaseFn, detail::DecodePhase::Scores};
+    const Sweep *sw = &sweep;
+    // Blocks of keys are the tasks of the two sweeps; the softmax and the
+    // in-order merge run on the caller.
+    for (detail::DecodePhase phase :
+         {detail::DecodePhase::Scores, detail::DecodePhase::Values}) {
+      sweep.phase = phase;
+      if (parallel && d.blocks > 1)
+        pool->parallelFor(d.blocks, [sw](int64_t begin, int64_t end) {
+          for (int64_t b = begin; b < end; ++b)
+            sw->fn(*sw->d, sw->phase, b);
+        });
+      else
+        for (int64_t b = 0; b < d.blocks; ++b)
+          phaseFn(d, phase, b);
+      if (phase == detail::DecodePhase::Scores)
+        phaseFn(d, detail::DecodePhase::Softmax, 0);
+    }
+    phaseFn(d, detail::DecodePhase::Merge, 0);
+    return Status::success();
+  }
+
+  struct Slots {
+    const detail::AttentionJob *job;
+    void (*tasksFn)(const detail::AttentionJob &, int64_t, int64_t, float *);
+    float *scratch;
+    int64_t tasks, slots;
+    void run(int64_t slot) const {
+      tasksFn(*job, slot * tasks / slots, (slot + 1) * tasks / slots,
+              scratch + slot * job->slotFloats);
+    }
+  } work{&job, wide ? detail::attentionTasksAvx512 : detail::attentionTasksAvx2,
+         a.scratch, tasks, slots};
 
   // Each slot is a contiguous range of tasks with its own scratch; a task's
-  // result does not depend on its slot. Small problems run on the caller.
-  const int64_t macs = a.T * a.H * (static_cast<int64_t>(maxPos) + 1) * a.Dh;
-  if (slots == 1 || macs < lowbit::rt::kernels::kMinParallelAttentionMacs) {
+  // result does not depend on its slot.
+  if (slots == 1 || !parallel) {
     for (int64_t s = 0; s < slots; ++s)
       work.run(s);
     return Status::success();

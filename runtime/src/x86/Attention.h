@@ -50,11 +50,12 @@ struct AttentionArgs {
 bool isAvx512Attention(X86Variant isa);
 
 /// Floats of scratch attentionF32 needs for query positions below
-/// \p maxCtx, KV groups of \p group query heads and \p threads threads.
-/// At most 2 * kernels::attentionScratchSize(maxCtx, Dh, group, pool), so
-/// the op table's attention scratch serves both kernels.
-int64_t attentionScratchFloats(int64_t maxCtx, int64_t group,
-                               unsigned threads);
+/// \p maxCtx, H query heads over Hkv KV heads of Dh channels and
+/// \p threads threads. At most 2 * kernels::attentionScratchSize(maxCtx,
+/// Dh, pool, H, Hkv), so the op table's attention scratch serves both
+/// kernels.
+int64_t attentionScratchFloats(int64_t maxCtx, int64_t H, int64_t Hkv,
+                               int64_t Dh, unsigned threads);
 
 /// Runs attention with the kernel of \p isa (which the CPU must support);
 /// fails, touching nothing, on the arguments kernels::attention rejects or
@@ -79,6 +80,26 @@ struct AttentionJob {
   /// Floats of scratch per slot.
   int64_t slotFloats;
 };
+/// Keys per block of the blocked value sums (and per task of a decode
+/// step's sweeps).
+constexpr int64_t kValueBlock = 64;
+
+/// One decode token (T = 1) as row sweeps over blocks of keys, each cache
+/// row read whole (all KV heads) and contiguously: scores of every head per
+/// block, then the softmax of every head, then every head's weighted values
+/// per block into partials, then the partials added in block order. The
+/// value sums are blocked the same way in the per-task path, so both give
+/// the same bits.
+struct DecodeSweep {
+  const AttentionJob *job;
+  /// Keys (pos + 1), the scores' row stride, and ceil(len / kValueBlock).
+  int64_t len, sStride, blocks;
+  float *scores;   ///< [H][sStride]
+  float *tail;     ///< one vector
+  float *partials; ///< [blocks][H][Dh]
+};
+enum class DecodePhase { Scores, Softmax, Values, Merge };
+
 /// Runs tasks [begin, end) (task = (t * Hkv + kv head) * splits + split,
 /// splits = ceil(group / headsPerTask)) with \p scratch of
 /// job.slotFloats floats; one per ISA, each in its own translation unit
@@ -87,6 +108,11 @@ void attentionTasksAvx2(const AttentionJob &job, int64_t begin, int64_t end,
                         float *scratch);
 void attentionTasksAvx512(const AttentionJob &job, int64_t begin, int64_t end,
                           float *scratch);
+/// Runs \p phase of a decode sweep (block \p block for Scores and Values).
+void attentionDecodeAvx2(const DecodeSweep &d, DecodePhase phase,
+                         int64_t block);
+void attentionDecodeAvx512(const DecodeSweep &d, DecodePhase phase,
+                           int64_t block);
 } // namespace detail
 
 } // namespace lowbitrt::x86

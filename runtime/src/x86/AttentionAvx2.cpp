@@ -62,3 +62,18 @@ void lowbitrt::x86::detail::attentionTasksAvx2(const AttentionJob &job,
                                                float *scratch) {
   AttentionKernel<VecAvx2>::runTasks(job, begin, end, scratch);
 }
+
+void lowbitrt::x86::detail::attentionDecodeAvx2(const DecodeSweep &d,
+                                                DecodePhase phase, int64_t block) {
+  using K = AttentionKernel<VecAvx2>;
+  switch (phase) {
+  case DecodePhase::Scores:
+    return K::decodeScores(d, block);
+  case DecodePhase::Softmax:
+    return K::decodeSoftmax(d);
+  case DecodePhase::Values:
+    return K::decodeValues(d, block);
+  case DecodePhase::Merge:
+    return K::decodeMerge(d);
+  }
+}

@@ -48,3 +48,18 @@ void lowbitrt::x86::detail::attentionTasksAvx512(const AttentionJob &job,
                                                  float *scratch) {
   AttentionKernel<VecAvx512>::runTasks(job, begin, end, scratch);
 }
+
+void lowbitrt::x86::detail::attentionDecodeAvx512(const DecodeSweep &d,
+                                                  DecodePhase phase, int64_t block) {
+  using K = AttentionKernel<VecAvx512>;
+  switch (phase) {
+  case DecodePhase::Scores:
+    return K::decodeScores(d, block);
+  case DecodePhase::Softmax:
+    return K::decodeSoftmax(d);
+  case DecodePhase::Values:
+    return K::decodeValues(d, block);
+  case DecodePhase::Merge:
+    return K::decodeMerge(d);
+  }
+}

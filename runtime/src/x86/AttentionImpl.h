@@ -17,7 +17,11 @@
 /// `round(r)` (to nearest), `scale2(r, n)` (r * 2^n, n integral),
 /// `reduceAdd(r)` and `reduceMax(r)`.
 ///
-/// Include only from those two files.
+/// Include only from those two files, and use no library templates or
+/// inline library functions here (<algorithm>, std::function, ...): their
+/// out-of-line copies are merged across object files, so one compiled for
+/// AVX-512 could end up called from generic code. Everything here is a
+/// member of AttentionKernel<V>, whose V has internal linkage.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -26,7 +30,6 @@
 
 #include "Attention.h"
 
-#include <algorithm>
 #include <cmath>
 
 namespace lowbitrt::x86::detail {
@@ -34,6 +37,11 @@ namespace lowbitrt::x86::detail {
 template <class V> struct AttentionKernel {
   using Reg = typename V::Reg;
   static constexpr int64_t W = V::kWidth;
+
+  /// min without <algorithm>: a library template instantiated here would be
+  /// compiled for this file's ISA and could be the copy the linker keeps for
+  /// every other caller (see the file comment).
+  static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
   /// e^x for x <= 0 (inputs are max-subtracted scores): Cephes' expf, a
   /// degree-6 polynomial on |r| <= ln2/2 after x = n ln2 + r; within 2 ulp
@@ -78,7 +86,7 @@ template <class V> struct AttentionKernel {
       m = V::max(m, V::load(s + j));
     float maxScore = V::reduceMax(m);
     for (; j < len; ++j)
-      maxScore = std::max(maxScore, s[j]);
+      maxScore = s[j] > maxScore ? s[j] : maxScore;
     const Reg mv = V::set1(maxScore);
     Reg sum = V::zero();
     for (j = 0; j + W <= len; j += W) {
@@ -89,8 +97,8 @@ template <class V> struct AttentionKernel {
     float total = V::reduceAdd(sum);
     if (j < len) {
       // The ragged end through the same vector exp, padded with the max.
-      std::fill(tail, tail + W, maxScore);
-      std::copy(s + j, s + len, tail);
+      for (int64_t i = 0; i < W; ++i)
+        tail[i] = j + i < len ? s[j + i] : maxScore;
       V::store(tail, exp(V::sub(V::load(tail), mv)));
       for (int64_t i = 0; j + i < len; ++i) {
         s[j + i] = tail[i];
@@ -101,7 +109,7 @@ template <class V> struct AttentionKernel {
   }
 
   /// Rows ahead of the one being read that the loops prefetch.
-  static constexpr int64_t kPrefetchRows = 8;
+  static constexpr int64_t kPrefetchRows = 16;
 
   /// Prefetches the \p bytes at \p p, a cache line at a time.
   static void prefetch(const float *p, int64_t bytes) {
@@ -110,36 +118,57 @@ template <class V> struct AttentionKernel {
       __builtin_prefetch(c + b);
   }
 
-  /// out[i][c..c+NC*W) = sum_j p[i][j] * v_j[c..c+NC*W) for NH heads: each
-  /// value vector is loaded once for the NH heads.
+  /// out[i][c..c+NC*W) = sum_j p[i][j] * v_j[c..c+NC*W) over rows
+  /// [j0, j1) for NH heads (prefetching rows below \p pfEnd); each value vector is loaded once for the NH
+  /// heads. The sum is blocked: rows of each kValueBlock-aligned block are
+  /// accumulated from zero, and the block sums are added in order to a
+  /// total that starts at zero, so a range split at block boundaries and
+  /// merged in order (decodeStep) gives the same bits. With \p prefetchRow
+  /// the whole rows (\p rowBytes) ahead are prefetched, else the vectors
+  /// read.
   template <int NH, int NC>
   static void weightedValues(const float *p, int64_t pStride,
-                             const float *vBase, int64_t kvRow, int64_t len,
-                             int64_t c, float *out, int64_t Dh) {
-    Reg acc[NH][NC];
+                             const float *vBase, int64_t kvRow, int64_t j0,
+                             int64_t j1, int64_t pfEnd, int64_t c,
+                             float *out, int64_t Dh, int64_t rowBytes) {
+    Reg total[NH][NC];
     for (int i = 0; i < NH; ++i)
       for (int n = 0; n < NC; ++n)
-        acc[i][n] = V::zero();
-    for (int64_t j = 0; j < len; ++j) {
-      const float *vj = vBase + j * kvRow + c;
-      if (j + kPrefetchRows < len)
-        prefetch(vj + kPrefetchRows * kvRow, NC * W * 4);
-      Reg x[NC];
-      for (int n = 0; n < NC; ++n)
-        x[n] = V::load(vj + n * W);
-      for (int i = 0; i < NH; ++i) {
-        const Reg pij = V::set1(p[i * pStride + j]);
+        total[i][n] = V::zero();
+    const int64_t pfBytes = rowBytes > 0 ? rowBytes : NC * W * 4;
+    const float *pfBase = rowBytes > 0 ? vBase : vBase + c;
+    for (int64_t b0 = j0; b0 < j1;) {
+      const int64_t b1 = imin(j1, (b0 / kValueBlock + 1) * kValueBlock);
+      Reg acc[NH][NC];
+      for (int i = 0; i < NH; ++i)
         for (int n = 0; n < NC; ++n)
-          acc[i][n] = V::fma(pij, x[n], acc[i][n]);
+          acc[i][n] = V::zero();
+      for (int64_t j = b0; j < b1; ++j) {
+        const float *vj = vBase + j * kvRow + c;
+        if (j + kPrefetchRows < pfEnd)
+          prefetch(pfBase + (j + kPrefetchRows) * kvRow, pfBytes);
+        Reg x[NC];
+        for (int n = 0; n < NC; ++n)
+          x[n] = V::load(vj + n * W);
+        for (int i = 0; i < NH; ++i) {
+          const Reg pij = V::set1(p[i * pStride + j]);
+          for (int n = 0; n < NC; ++n)
+            acc[i][n] = V::fma(pij, x[n], acc[i][n]);
+        }
       }
+      for (int i = 0; i < NH; ++i)
+        for (int n = 0; n < NC; ++n)
+          total[i][n] = V::add(total[i][n], acc[i][n]);
+      b0 = b1;
     }
     for (int i = 0; i < NH; ++i)
       for (int n = 0; n < NC; ++n)
-        V::store(out + i * Dh + c + n * W, acc[i][n]);
+        V::store(out + i * Dh + c + n * W, total[i][n]);
   }
 
   using ValuesFn = void (*)(const float *, int64_t, const float *, int64_t,
-                            int64_t, int64_t, float *, int64_t);
+                            int64_t, int64_t, int64_t, int64_t, float *,
+                            int64_t, int64_t);
 
   /// weightedValues<nh, nc> for 1 <= nh <= 4, 1 <= nc <= V::kMaxChunks.
   static ValuesFn valuesFn(int64_t nh, int64_t nc) {
@@ -159,6 +188,53 @@ template <class V> struct AttentionKernel {
          weightedValues<4, V::kMaxChunks == 4 ? 3 : 2>,
          weightedValues<4, V::kMaxChunks == 4 ? 4 : 2>}};
     return table[nh - 1][nc - 1];
+  }
+
+  /// The weighted values of \p G heads sharing one KV head (probabilities
+  /// p[i][j], stride \p pStride) over rows [j0, j1), all Dh channels, into
+  /// out[i][0..Dh) (stride Dh); blocked as in weightedValues.
+  static void groupValues(const float *p, int64_t pStride, int64_t G,
+                          const float *vBase, int64_t kvRow, int64_t j0,
+                          int64_t j1, int64_t pfEnd, float *out, int64_t Dh,
+                          int64_t rowBytes) {
+    const int64_t chunks = Dh / W, full = chunks * W;
+    for (int64_t i0 = 0; i0 < G; i0 += 4) {
+      const int64_t hb = imin(4, G - i0);
+      const float *pi = p + i0 * pStride;
+      float *oi = out + i0 * Dh;
+      for (int64_t c = 0; c < chunks; c += V::kMaxChunks) {
+        const int64_t nc = imin(V::kMaxChunks, chunks - c);
+        valuesFn(hb, nc)(pi, pStride, vBase, kvRow, j0, j1, pfEnd, c * W, oi,
+                         Dh, rowBytes);
+        rowBytes = 0; // the first pass brought the rows in
+      }
+      // Channels past the last full vector, blocked the same way.
+      for (int64_t d = full; d < Dh; ++d)
+        for (int64_t i = 0; i < hb; ++i) {
+          float total = 0.0f;
+          for (int64_t b0 = j0; b0 < j1;) {
+            const int64_t b1 =
+                imin(j1, (b0 / kValueBlock + 1) * kValueBlock);
+            float acc = 0.0f;
+            for (int64_t j = b0; j < b1; ++j)
+              acc += pi[i * pStride + j] * vBase[j * kvRow + d];
+            total += acc;
+            b0 = b1;
+          }
+          oi[i * Dh + d] = total;
+        }
+    }
+  }
+
+  /// s[0..len) = softmax(s[0..len)).
+  static void softmax(float *s, int64_t len, float *tail) {
+    const float r = 1.0f / softmaxNumerators(s, len, tail);
+    const Reg rv = V::set1(r);
+    int64_t j = 0;
+    for (; j + W <= len; j += W)
+      V::store(s + j, V::mul(V::load(s + j), rv));
+    for (; j < len; ++j)
+      s[j] *= r;
   }
 
   /// One task: token t against KV head kvh, for \p nh of its query heads
@@ -184,38 +260,9 @@ template <class V> struct AttentionKernel {
       for (int64_t i = 0; i < G; ++i)
         s[i * sStride + j] = dot(q + i * Dh, kj, Dh) * job.scale;
     }
-    // Probabilities: numerators scaled by 1 / sum (a pass over G * len
-    // floats, against G * len * Dh multiply-adds for the values).
-    for (int64_t i = 0; i < G; ++i) {
-      float *si = s + i * sStride;
-      const float r = 1.0f / softmaxNumerators(si, len, tail);
-      const Reg rv = V::set1(r);
-      int64_t j = 0;
-      for (; j + W <= len; j += W)
-        V::store(si + j, V::mul(V::load(si + j), rv));
-      for (; j < len; ++j)
-        si[j] *= r;
-    }
-
-    // Values: blocks of up to 4 heads and kMaxChunks vectors of channels
-    // share each loaded value vector.
-    const int64_t chunks = Dh / W, full = chunks * W;
-    for (int64_t i0 = 0; i0 < G; i0 += 4) {
-      const int64_t hb = std::min<int64_t>(4, G - i0);
-      const float *si = s + i0 * sStride;
-      float *oi = out + i0 * Dh;
-      for (int64_t c = 0; c < chunks; c += V::kMaxChunks) {
-        const int64_t nc = std::min<int64_t>(V::kMaxChunks, chunks - c);
-        valuesFn(hb, nc)(si, sStride, vBase, kvRow, len, c * W, oi, Dh);
-      }
-      for (int64_t d = full; d < Dh; ++d)
-        for (int64_t i = 0; i < hb; ++i) {
-          float acc = 0.0f;
-          for (int64_t j = 0; j < len; ++j)
-            acc += si[i * sStride + j] * vBase[j * kvRow + d];
-          oi[i * Dh + d] = acc;
-        }
-    }
+    for (int64_t i = 0; i < G; ++i)
+      softmax(s + i * sStride, len, tail);
+    groupValues(s, sStride, G, vBase, kvRow, 0, len, len, out, Dh, 0);
   }
 
   static void runTasks(const AttentionJob &job, int64_t begin, int64_t end,
@@ -228,7 +275,65 @@ template <class V> struct AttentionKernel {
       const int64_t split = task % splits, tk = task / splits;
       const int64_t h0 = split * job.headsPerTask;
       runTask(job, tk / job.Hkv, tk % job.Hkv, h0,
-              std::min(job.headsPerTask, job.group - h0), scratch);
+              imin(job.headsPerTask, job.group - h0), scratch);
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // One decode token: row sweeps over blocks of keys (DecodeSweep)
+  //===--------------------------------------------------------------------===//
+
+  /// Scores of every head for the keys of block \p b: each cache row is
+  /// read whole (all KV heads, contiguous) once.
+  static void decodeScores(const DecodeSweep &d, int64_t b) {
+    const AttentionJob &job = *d.job;
+    const int64_t Dh = job.Dh, kvRow = job.kvRow;
+    const int64_t j0 = b * kValueBlock;
+    const int64_t j1 = imin(d.len, j0 + kValueBlock);
+    for (int64_t j = j0; j < j1; ++j) {
+      const float *kj = job.cacheK + j * kvRow;
+      if (j + kPrefetchRows < d.len)
+        prefetch(kj + kPrefetchRows * kvRow, kvRow * 4);
+      for (int64_t h = 0; h < job.H; ++h)
+        d.scores[h * d.sStride + j] =
+            dot(job.q + h * Dh, kj + (h / job.group) * Dh, Dh) * job.scale;
+    }
+  }
+
+  /// Softmax of every head's row (serial: H * len floats).
+  static void decodeSoftmax(const DecodeSweep &d) {
+    for (int64_t h = 0; h < d.job->H; ++h)
+      softmax(d.scores + h * d.sStride, d.len, d.tail);
+  }
+
+  /// The weighted values of block \p b for every head, into
+  /// partials[b][H][Dh].
+  static void decodeValues(const DecodeSweep &d, int64_t b) {
+    const AttentionJob &job = *d.job;
+    const int64_t Dh = job.Dh, kvRow = job.kvRow;
+    const int64_t j0 = b * kValueBlock;
+    const int64_t j1 = imin(d.len, j0 + kValueBlock);
+    float *part = d.partials + b * job.H * Dh;
+    for (int64_t kvh = 0; kvh < job.Hkv; ++kvh) {
+      const int64_t h = kvh * job.group;
+      // The first KV head's pass prefetches whole rows for the others.
+      groupValues(d.scores + h * d.sStride, d.sStride, job.group,
+                  job.cacheV + kvh * Dh, kvRow, j0, j1, d.len, part + h * Dh,
+                  Dh, kvh == 0 ? kvRow * 4 : 0);
+    }
+  }
+
+  /// out = the block partials added in block order, from zero (the same
+  /// additions as weightedValues' total).
+  static void decodeMerge(const DecodeSweep &d) {
+    const int64_t n = d.job->H * d.job->Dh;
+    float *out = d.job->out;
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = 0.0f;
+    for (int64_t b = 0; b < d.blocks; ++b) {
+      const float *part = d.partials + b * n;
+      for (int64_t i = 0; i < n; ++i)
+        out[i] += part[i];
     }
   }
 };

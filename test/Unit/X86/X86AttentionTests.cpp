@@ -61,7 +61,8 @@ kn::Status runF32(rt::X86Variant isa, const Shape &s, const float *q,
                   Cache &cache, float *out, kn::ThreadPool *pool) {
   const unsigned threads = pool ? pool->getNumThreads() : 1;
   std::vector<float> scratch(static_cast<size_t>(
-      rt::attentionScratchFloats(cache.view.maxCtx, s.H / s.Hkv, threads)));
+      rt::attentionScratchFloats(cache.view.maxCtx, s.H, s.Hkv, s.Dh,
+                                 threads)));
   rt::AttentionArgs a;
   a.q = q;
   a.k = k;
@@ -212,6 +213,57 @@ TEST(X86AttentionEdge, LongRowWithPeakedScores) {
   }
 }
 
+/// A decode step over 400 keys (7 blocks of 64) on two threads, with
+/// enough work to run the block sweeps in parallel: bitwise equal to one
+/// thread and to the last row of a 400-token prefill (the per-task path),
+/// and close to the reference.
+TEST(X86AttentionEdge, LongDecodeMatchesPrefillBitwise) {
+  std::string skipped;
+  std::vector<rt::X86Variant> isas = runnableIsas(skipped);
+  if (isas.empty())
+    GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
+  const Shape s{9, 3, 64};
+  const int64_t T = 400, maxCtx = 512;
+  const int64_t qCols = s.H * s.Dh, kvCols = s.Hkv * s.Dh;
+  std::mt19937 rng(11);
+  std::vector<float> q = randomVector(T * qCols, rng, 1.5f);
+  std::vector<float> k = randomVector(T * kvCols, rng, 1.5f);
+  std::vector<float> v = randomVector(T * kvCols, rng, 1.0f);
+  std::vector<int32_t> pos(T);
+  for (int64_t t = 0; t < T; ++t)
+    pos[t] = static_cast<int32_t>(t);
+  kn::KVCache refCache(maxCtx, s.Hkv, s.Dh);
+  std::vector<float> want(T * qCols);
+  ASSERT_TRUE(bool(kn::attention(q.data(), k.data(), v.data(), pos.data(), T,
+                                 s.H, s.Hkv, s.Dh, refCache, want.data())));
+  kn::ThreadPool pool2(2);
+  const int64_t last = T - 1;
+  for (rt::X86Variant isa : isas) {
+    SCOPED_TRACE(rt::variantName(isa));
+    Cache prefillCache(maxCtx, s.Hkv, s.Dh);
+    std::vector<float> all(T * qCols);
+    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
+                            T, prefillCache, all.data(), &pool2)));
+    for (kn::ThreadPool *pool : {static_cast<kn::ThreadPool *>(nullptr),
+                                 &pool2}) {
+      Cache cache(maxCtx, s.Hkv, s.Dh);
+      std::vector<float> got(qCols);
+      // Rows 0..T-2 from the prefill, row T-1 written by the decode step.
+      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(),
+                              pos.data(), last, cache, all.data(), pool)));
+      ASSERT_TRUE(bool(runF32(isa, s, q.data() + last * qCols,
+                              k.data() + last * kvCols,
+                              v.data() + last * kvCols, pos.data() + last, 1,
+                              cache, got.data(), pool)));
+      EXPECT_EQ(0, std::memcmp(got.data(), all.data() + last * qCols,
+                               qCols * 4))
+          << (pool ? "2 threads" : "1 thread");
+      for (int64_t i = 0; i < qCols; ++i)
+        ASSERT_NEAR(got[i], want[last * qCols + i], 2e-5) << "element " << i;
+    }
+  }
+}
+
 TEST(X86AttentionEdge, RejectsWhatTheReferenceRejects) {
   std::string skipped;
   std::vector<rt::X86Variant> isas = runnableIsas(skipped);
@@ -264,15 +316,17 @@ TEST(X86AttentionEdge, RejectsWhatTheReferenceRejects) {
 }
 
 /// The op table's attention scratch (kernels::attentionScratchSize with the
-/// group, in doubles) holds attentionF32's.
+/// head counts, in doubles) holds attentionF32's.
 TEST(X86AttentionEdge, OpTableScratchIsEnough) {
+  const Shape shapes[] = {{9, 3, 64}, {4, 4, 80}, {8, 1, 36}, {32, 8, 128}};
   for (unsigned threads : {1u, 2u, 3u})
-    for (int64_t group : {1, 3, 8})
-      for (int64_t ctx : {1, 17, 2048}) {
+    for (const Shape &s : shapes)
+      for (int64_t ctx : {1, 17, 64, 65, 2048}) {
         kn::ThreadPool pool(threads);
-        EXPECT_GE(2 * kn::attentionScratchSize(ctx, 64, &pool, group),
-                  rt::attentionScratchFloats(ctx, group, threads))
-            << threads << " threads, group " << group << ", ctx " << ctx;
+        EXPECT_GE(2 * kn::attentionScratchSize(ctx, s.Dh, &pool, s.H, s.Hkv),
+                  rt::attentionScratchFloats(ctx, s.H, s.Hkv, s.Dh, threads))
+            << threads << " threads, H " << s.H << "/" << s.Hkv << ", ctx "
+            << ctx;
       }
 }
 
