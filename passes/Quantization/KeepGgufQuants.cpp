@@ -13,6 +13,7 @@
 
 #include "QuantPassUtils.h"
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Support/Gguf.h"
 #include "lowbit/Support/GgufModel.h"
@@ -150,9 +151,63 @@ struct KeepGgufQuantsPass
     return raw;
   }
 
+  /// Requantizes `param`, a GGUF weight of a type without an exact scheme,
+  /// from its dequantized values (the gguf scope's) by RTN to requantBits
+  /// bits, symmetric groups of 32, f16 scales, through `session` (opened on
+  /// first use, on the same output scope); `entry` gets the scheme.
+  LogicalResult requantize(std::unique_ptr<::lowbit::QuantSession> &session,
+                           ModuleOp module, LinearOp linear, ParamOp param,
+                           StringRef weightName, llvm::json::Object &entry) {
+    if (!session) {
+      if (outputParams.empty())
+        return module.emitError("lowbit-keep-gguf-quants: output-params is "
+                                "needed to store the requantized weights "
+                                "(scope '")
+               << this->scope << "')";
+      auto opened =
+          ::lowbit::QuantSession::open(module, this->scope, outputParams);
+      if (!opened)
+        return ::lowbit::emitErr(module, opened.takeError());
+      session = std::move(*opened);
+    }
+    auto params = ::lowbit::makeQuantParams(requantBits, 32, true, false,
+                                            "f16");
+    if (!params)
+      return ::lowbit::emitErr(module, params.takeError());
+    ::lowbit::LayerChoice layer;
+    layer.op = linear;
+    layer.weight = param;
+    layer.weightName = weightName.str();
+    StringRef base = weightName;
+    base.consume_back(".weight");
+    // As RTN names a tied table's use as the output projection.
+    layer.name = param->hasOneUse() ? base.str() : std::string("lm_head");
+    layer.params = *params;
+    if (llvm::Error err = session->quantizeRtn(layer))
+      return ::lowbit::emitErr(param, std::move(err));
+    entry["name"] = layer.name;
+    entry["requantized"] = "rtn";
+    entry["bits"] = int64_t(requantBits);
+    entry["group_size"] = int64_t(32);
+    entry["note"] = "no exact lowbit scheme: requantized from the "
+                    "dequantized values";
+    if (!session->reportEntries().empty())
+      if (const llvm::json::Object *rtn =
+              session->reportEntries().back().getAsObject())
+        if (std::optional<double> e = rtn->getNumber("weight_rel_error"))
+          entry["weight_rel_error"] = *e;
+    if (param->use_empty())
+      param->erase();
+    return success();
+  }
+
   LogicalResult run() {
     ModuleOp module = getOperation();
     MLIRContext *ctx = module.getContext();
+    if (requantBits != 0 && (requantBits < 2 || requantBits > 8))
+      return module.emitError("lowbit-keep-gguf-quants: requant-bits must be "
+                              "0 or 2-8, got ")
+             << static_cast<unsigned>(requantBits);
     SmallVector<LinearOp> linears;
     module.walk([&](LinearOp linear) {
       auto param = linear.getWeight().getDefiningOp<ParamOp>();
@@ -166,6 +221,7 @@ struct KeepGgufQuantsPass
     ::lowbit::ParamResolver &resolver = ::lowbit::ParamResolver::get(ctx);
     ::lowbit::ParamResolver::OutputScope *output = nullptr;
     ScopeMap scopes;
+    std::unique_ptr<::lowbit::QuantSession> session;
     std::vector<llvm::json::Value> report;
     for (LinearOp linear : linears) {
       auto param = linear.getWeight().getDefiningOp<ParamOp>();
@@ -196,8 +252,18 @@ struct KeepGgufQuantsPass
                                {"gguf_tensor", tensor.name},
                                {"gguf_type", typeName},
                                {"kept", codecName != nullptr}};
-      if (!codecName) {
+      const bool floatType = tensor.type == ::lowbit::GgmlType::F32 ||
+                             tensor.type == ::lowbit::GgmlType::F16 ||
+                             tensor.type == ::lowbit::GgmlType::BF16;
+      if (!codecName && (floatType || requantBits == 0)) {
         entry["note"] = "no exact lowbit scheme: read dequantized to f32";
+        report.push_back(std::move(entry));
+        continue;
+      }
+      if (!codecName) {
+        if (failed(requantize(session, module, linear, param, weightName,
+                              entry)))
+          return failure();
         report.push_back(std::move(entry));
         continue;
       }
@@ -285,6 +351,15 @@ struct KeepGgufQuantsPass
       ::lowbit::shareTiedTable(param, qparam);
       if (param->use_empty())
         param->erase();
+    }
+    if (!output && (session || (!report.empty() && !outputParams.empty()))) {
+      // Only requantized weights (their session opened the scope), or none
+      // kept at all: the report still goes to the output scope.
+      llvm::Expected<::lowbit::ParamResolver::OutputScope *> opened =
+          resolver.openOutputScope(module, this->scope, outputParams);
+      if (!opened)
+        return ::lowbit::emitErr(module, opened.takeError());
+      output = *opened;
     }
     if (output) {
       for (llvm::json::Value &entry : report)

@@ -6,8 +6,9 @@
 REPORT.json is lowbit-compile's --report. For every linear weight of the GGUF
 it checks what lowbit-keep-gguf-quants reported: Q4_0, Q4_1 and Q8_0 kept
 (and packed by the x86 target at the GGUF size: the same bytes per 32-weight
-block, plus only the padding of the 16-row tiles to 64 bytes), every other
-type read dequantized. With EVAL.json (lowbit-eval --json against the GGUF)
+block, plus only the padding of the 16-row tiles to 64 bytes), other
+quantized types either requantized by RTN in groups of 32 (--gguf-requant-bits)
+or read dequantized, float types read dequantized. With EVAL.json (lowbit-eval --json against the GGUF)
 it checks the KL divergence. Prints one summary line.
 """
 
@@ -29,7 +30,7 @@ def main() -> None:
     report = json.load(open(a.report))
     types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(a.model).tensors}
     sizes = {t.name: int(t.n_bytes) for t in gguf.GGUFReader(a.model).tensors}
-    kept = dequantized = 0
+    kept = requantized = dequantized = 0
     kept_bytes = gguf_bytes = 0
     for layer in report["layers"]:
         if "gguf_type" not in layer:
@@ -38,7 +39,14 @@ def main() -> None:
         assert types[layer["gguf_tensor"]] == t, layer
         if t not in KEPT:
             assert not layer["kept"], layer
-            dequantized += 1
+            if "requantized" in layer:
+                # Quantized types without an exact scheme (Q5_x, k-quants).
+                assert t not in ("F32", "F16", "BF16"), layer
+                assert layer["requantized"] == "rtn", layer
+                assert layer["group_size"] == 32, layer
+                requantized += 1
+            else:
+                dequantized += 1
             continue
         assert layer["kept"], layer
         n, k = layer["shape"]
@@ -48,9 +56,12 @@ def main() -> None:
         kept += 1
         kept_bytes += layer["packed_bytes"]
         gguf_bytes += sizes[layer["gguf_tensor"]]
-    assert kept > 0
+    assert kept + requantized > 0
     line = (f"kept {kept} weights ({kept_bytes} bytes packed, {gguf_bytes} "
-            f"in the GGUF), dequantized {dequantized}")
+            f"in the GGUF), ")
+    if requantized:
+        line += f"requantized {requantized}, "
+    line += f"dequantized {dequantized}"
     if a.eval:
         kl = json.load(open(a.eval))["kl"]
         assert kl <= a.max_kl, (kl, a.max_kl)

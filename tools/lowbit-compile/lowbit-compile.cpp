@@ -86,6 +86,14 @@ cl::opt<unsigned> lmHeadBits(
              "embedding's use as one) by RTN to this many bits, in groups of "
              "--group-size (default 0: keep it in float)"),
     cl::init(0), cl::cat(category));
+cl::opt<unsigned> ggufRequantBits(
+    "gguf-requant-bits",
+    cl::desc("With --method none on a GGUF model: requantize linear weights "
+             "of quantized types that no lowbit scheme reproduces exactly "
+             "(Q5_0, Q5_1, k-quants) by RTN to this many bits, symmetric "
+             "groups of 32, f16 scales (default 8; 0: read them dequantized "
+             "to f32)"),
+    cl::init(8), cl::cat(category));
 cl::opt<unsigned> actBits("act-bits",
                           cl::desc("Quantize activations of quantized "
                                    "matmuls dynamically to this many bits "
@@ -298,6 +306,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
   }
   if (keepGguf)
     elements.push_back(("lowbit-keep-gguf-quants{output-params=" + outParams +
+                        " requant-bits=" + Twine(ggufRequantBits) +
                         " scope=" + outScope + " write-params=false}")
                            .str());
   if (emit == "bundle") {
@@ -325,6 +334,9 @@ int main(int argc, char **argv) {
     fail("--method must be none, rtn or gptq, got '" + method + "'");
   if (method == "none" && emit == "quantized" && lmHeadBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
+  if (ggufRequantBits != 0 && (ggufRequantBits < 2 || ggufRequantBits > 8))
+    fail("--gguf-requant-bits must be 0 or 2-8, got " +
+         Twine(ggufRequantBits));
   if (actBits != 0 && actBits != 8)
     fail("--act-bits must be 0 (float activations) or 8, got " +
          Twine(actBits));
@@ -378,6 +390,8 @@ int main(int argc, char **argv) {
       freeScopeName(module, method == "none" ? StringRef("rtn") : method);
   std::string outParams = "params-" + outScope + ".safetensors";
   bool keepGguf = method == "none" && hasGgufScope(module);
+  if (ggufRequantBits.getNumOccurrences() && !keepGguf)
+    fail("--gguf-requant-bits only applies to --method none on a GGUF model");
   std::string pipeline = buildPipeline(outScope, outParams, keepGguf);
   if (printPipeline)
     outs() << pipeline << "\n";
@@ -417,13 +431,13 @@ int main(int argc, char **argv) {
     reportEntries = outputs->report;
   if (keepGguf) {
     // What lowbit-keep-gguf-quants did with each linear weight of the GGUF.
-    std::map<std::string, int> kept, dequantized;
+    std::map<std::string, int> kept, requantized, dequantized;
     for (const json::Value &entry : reportEntries)
       if (const json::Object *obj = entry.getAsObject())
         if (std::optional<StringRef> type = obj->getString("gguf_type"))
-          ++(obj->getBoolean("kept").value_or(false)
-                 ? kept
-                 : dequantized)[type->str()];
+          ++(obj->getBoolean("kept").value_or(false) ? kept
+             : obj->getString("requantized")          ? requantized
+                                                      : dequantized)[type->str()];
     auto list = [](const std::map<std::string, int> &counts) {
       std::string text;
       for (const auto &[type, count] : counts)
@@ -431,8 +445,11 @@ int main(int argc, char **argv) {
       return text.empty() ? std::string("none") : text;
     };
     errs() << "lowbit-compile: GGUF linear weights kept as they are: "
-           << list(kept) << "; read dequantized to f32: " << list(dequantized)
-           << "\n";
+           << list(kept);
+    if (!requantized.empty())
+      errs() << "; requantized from the dequantized values (rtn "
+             << ggufRequantBits << "-bit, group 32): " << list(requantized);
+    errs() << "; read dequantized to f32: " << list(dequantized) << "\n";
   }
   // The passes that quantized the model, in canonical form (as the bundle's
   // provenance lists them): no paths or command-line spellings.

@@ -232,10 +232,15 @@ def LowbitKeepGgufQuants
     the GGUF blocks (codecs gguf-q4_0-v1, gguf-q4_1-v1, gguf-q8_0-v1), so
     the dequantized weight equals the tensor the `gguf` scope serves bit for
     bit; for llama's q/k projections the rows are put back in Hugging Face
-    order like the scope does (rows move, blocks stay intact). Other types
-    (F32, F16, BF16, Q5_0, Q5_1, k-quants) stay float and are read
-    dequantized. The output scope's report lists every linear weight of a
-    `gguf` scope with its GGUF type and whether it was kept.
+    order like the scope does (rows move, blocks stay intact). Float types
+    (F32, F16, BF16) stay float. The other quantized types (Q5_0, Q5_1, the
+    k-quants, ...), which no lowbit scheme reproduces exactly, stay float
+    too by default; with `requant-bits=B` they are requantized from their
+    dequantized values by round-to-nearest to B bits in symmetric groups of
+    32 with f16 scales (RTN's tensors and naming; a tied table is shared
+    with its lookup as above), instead of being widened to f32. The output
+    scope's report lists every linear weight of a `gguf` scope with its GGUF
+    type, whether it was kept and, if so, how it was requantized.
 
     Before (`blk.0.attn_q.weight` stored as Q4_1):
 
@@ -261,7 +266,11 @@ def LowbitKeepGgufQuants
            "directory">,
     Option<"writeParams", "write-params", "bool", "true",
            "save the output scope to output-params when the pass ends "
-           "(false: keep it in memory for later passes of this process)">
+           "(false: keep it in memory for later passes of this process)">,
+    Option<"requantBits", "requant-bits", "unsigned", "0",
+           "requantize linear weights of quantized GGUF types without an "
+           "exact scheme by RTN to this many bits (2-8), symmetric groups of "
+           "32, f16 scales (0: read them dequantized to f32)">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }

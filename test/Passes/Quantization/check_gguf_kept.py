@@ -7,7 +7,11 @@ For every kept weight (NAME.qcodes, NAME.scales and, for Q4_1, NAME.zeros =
 the minimums) it recomputes the weight the way gguf.quants.dequantize does
 (Q4_0: d * (q - 8), Q4_1: (d * q) + m, Q8_0: (q - 128) * d, in float32) and
 compares it bit for bit with gguf.quants.dequantize of the GGUF tensor, with
-llama's q/k rows put back in Hugging Face order. Prints one line per tensor.
+llama's q/k rows put back in Hugging Face order. A weight of another type
+(requant-bits=B: RTN to B bits, symmetric groups of 32) is checked against
+the same reference within RTN's bound: every value within half a step (d)
+of the dequantized one, plus the f16 rounding of the scale over the codes. Prints one line
+per tensor.
 """
 
 import sys
@@ -55,6 +59,17 @@ def main() -> None:
         q = kept[name + ".qcodes"].astype(np.float32)
         d = np.repeat(kept[name + ".scales"].astype(np.float32), 32, axis=1)
         kind = t.tensor_type.name
+        if kind not in ("Q4_0", "Q4_1", "Q8_0"):
+            bits = int(q.max()).bit_length()
+            w = (q - np.float32(1 << (bits - 1))) * d
+            worst = float(np.max(np.abs(w - ref) / np.maximum(d, 1e-30)))
+            # Half a step, plus the f16 rounding of the scale (relative
+            # 2^-11) over codes up to 2^(bits-1) steps from the middle.
+            ok = w.shape == ref.shape and worst <= 0.5 + 2.0 ** (bits - 12)
+            print(name, kind, f"requantized to {bits} bits",
+                  "within half a step" if ok else f"OFF ({worst:.3f} steps)")
+            checked += 1
+            continue
         if kind == "Q4_0":
             w = d * (q - np.float32(8))
         elif kind == "Q8_0":
@@ -66,7 +81,7 @@ def main() -> None:
             w.view(np.uint32), ref.view(np.uint32))
         print(name, kind, "exact" if same else "DIFFERENT")
         checked += 1
-    print(checked, "kept tensors checked")
+    print(checked, "stored tensors checked")
 
 
 if __name__ == "__main__":

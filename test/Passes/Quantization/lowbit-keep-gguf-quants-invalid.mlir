@@ -5,6 +5,8 @@
 // RUN: lowbit-opt %s -split-input-file -verify-diagnostics --param-scope checkpoint=%t/m.gguf --param-scope odd=%t/odd.gguf --param-scope bad=%t/bad.gguf -lowbit-keep-gguf-quants="output-params=%t/kept.safetensors"
 // RUN: lowbit-opt %S/Inputs/keep-gguf-quants-no-output.mlir -verify-diagnostics --param-scope checkpoint=%t/m.gguf -lowbit-keep-gguf-quants
 // RUN: not lowbit-opt %S/Inputs/keep-gguf-quants-no-output.mlir --param-scope checkpoint=%t/m.gguf -lowbit-keep-gguf-quants="scope=checkpoint output-params=%t/k.safetensors" 2>&1 | FileCheck %s --check-prefix=TAKEN
+// RUN: not lowbit-opt %S/Inputs/keep-gguf-quants-no-output.mlir --param-scope checkpoint=%t/m.gguf -lowbit-keep-gguf-quants="output-params=%t/k.safetensors requant-bits=1" 2>&1 | FileCheck %s --check-prefix=BITS
+// BITS: error: lowbit-keep-gguf-quants: requant-bits must be 0 or 2-8, got 1
 
 // A weight the GGUF file does not have.
 module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "m.gguf">}} {

@@ -2,6 +2,8 @@
 // RUN: python3 %S/Inputs/make_gguf_model.py %t/m.gguf
 // RUN: lowbit-opt %s --param-scope checkpoint=%t/m.gguf -lowbit-keep-gguf-quants="output-params=%t/kept.safetensors" | FileCheck %s
 // RUN: python3 %S/check_gguf_kept.py %t/m.gguf %t/kept.safetensors | FileCheck %s --check-prefix=REF
+// RUN: lowbit-opt %s --param-scope checkpoint=%t/m.gguf -lowbit-keep-gguf-quants="output-params=%t/req.safetensors requant-bits=8" | FileCheck %s --check-prefix=REQ
+// RUN: python3 %S/check_gguf_kept.py %t/m.gguf %t/req.safetensors | FileCheck %s --check-prefix=REQREF
 
 // The weights of a GGUF llama (Inputs/make_gguf_model.py, "mixed" types):
 // Q4_1 q_proj and gate_proj, Q4_0 k_proj and down_proj, Q8_0 v_proj and
@@ -30,6 +32,18 @@
 // CHECK-DAG: lowbit.qparam "gguf_blocks"::"model.layers.0.mlp.down_proj" : !lowbit.qweight<256x512, #[[Q40]]>
 // CHECK-NOT: lowbit.param "checkpoint"::"model.layers.0.self_attn.q_proj.weight"
 
+// With requant-bits=8 the Q6_K o_proj and the Q5_0 up_proj are requantized
+// from their dequantized values by RTN (8 bits, symmetric, groups of 32, f16
+// scales: the Q8_0 scheme) instead of staying float; the rest is as above.
+// REQ-DAG: #[[R8:.*]] = #lowbit.scheme<bits = 8, group_size = 32, symmetric = true, scale_type = f16>
+// REQ-DAG: lowbit.qparam "gguf_blocks"::"model.layers.0.self_attn.o_proj" : !lowbit.qweight<256x256, #[[R8]]>
+// REQ-DAG: lowbit.qparam "gguf_blocks"::"model.layers.0.mlp.up_proj" : !lowbit.qweight<512x256, #[[R8]]>
+// REQ-NOT: lowbit.param "checkpoint"::"model.layers.0.self_attn.o_proj.weight"
+// REQ-NOT: lowbit.param "checkpoint"::"model.layers.0.mlp.up_proj.weight"
+// REQREF: model.layers.0.mlp.up_proj Q5_0 requantized to 8 bits within half a step
+// REQREF: model.layers.0.self_attn.o_proj Q6_K requantized to 8 bits within half a step
+// REQREF: 8 stored tensors checked
+
 // The stored codes, scales and minimums dequantize to gguf.quants.dequantize
 // of the file's blocks (q/k rows back in Hugging Face order), bit for bit.
 // REF: lm_head Q8_0 exact
@@ -38,7 +52,7 @@
 // REF: model.layers.0.self_attn.k_proj Q4_0 exact
 // REF: model.layers.0.self_attn.q_proj Q4_1 exact
 // REF: model.layers.0.self_attn.v_proj Q8_0 exact
-// REF: 6 kept tensors checked
+// REF: 6 stored tensors checked
 
 module attributes {lowbit.parameter_scopes = {checkpoint = #lowbit.scope<"gguf", "m.gguf">}} {
   func.func @forward(%ids: tensor<?xi32>) -> tensor<?x512xf32> {
