@@ -13,8 +13,8 @@
 
 #include "QuantPassUtils.h"
 #include "lowbit/Params/ParamResolver.h"
-#include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Support/Gguf.h"
 #include "lowbit/Support/GgufModel.h"
 #include "lowbit/Support/GgufQuants.h"
@@ -170,8 +170,8 @@ struct KeepGgufQuantsPass
         return ::lowbit::emitErr(module, opened.takeError());
       session = std::move(*opened);
     }
-    auto params = ::lowbit::makeQuantParams(requantBits, 32, true, false,
-                                            "f16");
+    auto params =
+        ::lowbit::makeQuantParams(requantBits, 32, true, false, "f16");
     if (!params)
       return ::lowbit::emitErr(module, params.takeError());
     ::lowbit::LayerChoice layer;
@@ -261,8 +261,8 @@ struct KeepGgufQuantsPass
         continue;
       }
       if (!codecName) {
-        if (failed(requantize(session, module, linear, param, weightName,
-                              entry)))
+        if (failed(
+                requantize(session, module, linear, param, weightName, entry)))
           return failure();
         report.push_back(std::move(entry));
         continue;

@@ -335,8 +335,7 @@ int main(int argc, char **argv) {
   if (method == "none" && emit == "quantized" && lmHeadBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
   if (ggufRequantBits != 0 && (ggufRequantBits < 2 || ggufRequantBits > 8))
-    fail("--gguf-requant-bits must be 0 or 2-8, got " +
-         Twine(ggufRequantBits));
+    fail("--gguf-requant-bits must be 0 or 2-8, got " + Twine(ggufRequantBits));
   if (actBits != 0 && actBits != 8)
     fail("--act-bits must be 0 (float activations) or 8, got " +
          Twine(actBits));
@@ -436,8 +435,8 @@ int main(int argc, char **argv) {
       if (const json::Object *obj = entry.getAsObject())
         if (std::optional<StringRef> type = obj->getString("gguf_type"))
           ++(obj->getBoolean("kept").value_or(false) ? kept
-             : obj->getString("requantized")          ? requantized
-                                                      : dequantized)[type->str()];
+             : obj->getString("requantized")         ? requantized
+                                             : dequantized)[type->str()];
     auto list = [](const std::map<std::string, int> &counts) {
       std::string text;
       for (const auto &[type, count] : counts)

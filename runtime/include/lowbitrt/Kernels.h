@@ -250,15 +250,14 @@ constexpr int64_t kMinParallelAttentionMacs = int64_t(1) << 17;
 /// counts \p H and \p Hkv it is also enough for drivers' fp32 kernels: per
 /// slot group * (maxCtx + 32) floats (group = H / Hkv), or in all H *
 /// (maxCtx + 32) + ceil(maxCtx / 64) * H * Dh floats, whichever is more.
-int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh,
-                             const ThreadPool *pool, int64_t H = 1,
-                             int64_t Hkv = 1);
+int64_t attentionScratchSize(int64_t maxCtx, int64_t Dh, const ThreadPool *pool,
+                             int64_t H = 1, int64_t Hkv = 1);
 
 /// The argument checks of attention(): positive head counts, H a multiple of
 /// Hkv, a cache of Hkv heads of Dh channels with storage, and every pos[t]
 /// in [0, maxCtx). Drivers' own attention kernels share them.
-Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H,
-                          int64_t Hkv, int64_t Dh, const KVCacheView &cache);
+Status checkAttentionArgs(const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
+                          int64_t Dh, const KVCacheView &cache);
 
 /// attention() on a cache view, with caller-provided scratch (see below).
 Status attention(const float *q, const float *k, const float *v,

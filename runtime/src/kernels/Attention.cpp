@@ -77,8 +77,8 @@ int64_t lowbit::rt::kernels::attentionScratchSize(int64_t maxCtx, int64_t Dh,
   // Floats, in doubles: a group's scores per slot, or every head's scores
   // and the partials of 64-key blocks.
   const int64_t grouped = (group * (ctx + 32) + 1) / 2;
-  const int64_t sweep = (heads * (ctx + 32) + (ctx + 63) / 64 * heads * dh +
-                         1) / 2;
+  const int64_t sweep =
+      (heads * (ctx + 32) + (ctx + 63) / 64 * heads * dh + 1) / 2;
   return std::max(slots * std::max(reference, grouped), sweep);
 }
 

@@ -109,9 +109,7 @@ struct ThreadPool::Impl {
 
   /// Waits for a generation other than \p seen; false when stopping.
   bool waitForWork(uint64_t seen) {
-    auto ready = [&] {
-      return stopping.load() || generation.load() != seen;
-    };
+    auto ready = [&] { return stopping.load() || generation.load() != seen; };
     if (!spinUntil(ready)) {
       std::unique_lock<std::mutex> lock(mutex);
       sleepingWorkers.fetch_add(1);

@@ -403,8 +403,8 @@ std::string attentionPrepare(const lowbit_hal_op_desc &d,
 
 int64_t attentionScratch(const lowbit_hal_op_desc &d, int64_t cacheRows,
                          kernels::ThreadPool *pool) {
-  return kernels::attentionScratchSize(cacheRows, d.head_dim, pool,
-                                      d.num_heads, d.num_kv_heads);
+  return kernels::attentionScratchSize(cacheRows, d.head_dim, pool, d.num_heads,
+                                       d.num_kv_heads);
 }
 
 bool attentionRef(OpCall &c) {

@@ -30,9 +30,9 @@ static int64_t slotFloats(int64_t maxCtx, int64_t group) {
 static int64_t numSlots(int64_t tasks, unsigned threads) {
   if (threads <= 1)
     return 1;
-  return std::min<int64_t>(tasks, static_cast<int64_t>(threads) *
-                                      lowbit::rt::kernels::
-                                          kAttentionSlotsPerThread);
+  return std::min<int64_t>(tasks,
+                           static_cast<int64_t>(threads) *
+                               lowbit::rt::kernels::kAttentionSlotsPerThread);
 }
 
 bool lowbitrt::x86::isAvx512Attention(X86Variant isa) {
@@ -50,10 +50,10 @@ static int64_t decodeFloats(int64_t maxCtx, int64_t H, int64_t Dh) {
 int64_t lowbitrt::x86::attentionScratchFloats(int64_t maxCtx, int64_t H,
                                               int64_t Hkv, int64_t Dh,
                                               unsigned threads) {
-  const int64_t slots =
-      threads <= 1 ? 1
-                   : static_cast<int64_t>(threads) *
-                         lowbit::rt::kernels::kAttentionSlotsPerThread;
+  const int64_t slots = threads <= 1
+                            ? 1
+                            : static_cast<int64_t>(threads) *
+                                  lowbit::rt::kernels::kAttentionSlotsPerThread;
   const int64_t group = Hkv > 0 ? H / Hkv : 1;
   return std::max(slots * slotFloats(maxCtx, group),
                   decodeFloats(maxCtx, H, Dh));
@@ -63,8 +63,8 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
                                    ThreadPool *pool) {
   if (a.T <= 0)
     return Status::success();
-  if (Status s = lowbit::rt::kernels::checkAttentionArgs(
-          a.pos, a.T, a.H, a.Hkv, a.Dh, a.cache);
+  if (Status s = lowbit::rt::kernels::checkAttentionArgs(a.pos, a.T, a.H, a.Hkv,
+                                                         a.Dh, a.cache);
       !s)
     return s;
   const int32_t maxPos = *std::max_element(a.pos, a.pos + a.T);
@@ -81,13 +81,11 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
   const int64_t slots = numSlots(tasks, threads);
   const int64_t ctx = static_cast<int64_t>(maxPos) + 1;
   const int64_t perSlot = slotFloats(ctx, group);
-  const int64_t need =
-      decode ? decodeFloats(ctx, a.H, a.Dh) : slots * perSlot;
+  const int64_t need = decode ? decodeFloats(ctx, a.H, a.Dh) : slots * perSlot;
   if (!a.scratch || a.scratchFloats < need)
-    return Status::error("attention scratch of " +
-                         std::to_string(a.scratchFloats) +
-                         " floats is smaller than the " +
-                         std::to_string(need) + " needed");
+    return Status::error(
+        "attention scratch of " + std::to_string(a.scratchFloats) +
+        " floats is smaller than the " + std::to_string(need) + " needed");
 
   const int64_t kvRow = a.Hkv * a.Dh;
   for (int64_t t = 0; t < a.T; ++t) {

@@ -60,9 +60,9 @@ int64_t attentionScratchFloats(int64_t maxCtx, int64_t H, int64_t Hkv,
 /// Runs attention with the kernel of \p isa (which the CPU must support);
 /// fails, touching nothing, on the arguments kernels::attention rejects or
 /// a scratch smaller than attentionScratchFloats(maxPos + 1, ...).
-lowbit::rt::kernels::Status
-attentionF32(X86Variant isa, const AttentionArgs &args,
-             lowbit::rt::kernels::ThreadPool *pool);
+lowbit::rt::kernels::Status attentionF32(X86Variant isa,
+                                         const AttentionArgs &args,
+                                         lowbit::rt::kernels::ThreadPool *pool);
 
 namespace detail {
 /// What a slot of the parallel loop reads (defined in Attention.cpp).

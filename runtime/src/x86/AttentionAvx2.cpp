@@ -41,15 +41,15 @@ struct VecAvx2 {
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(r), e));
   }
   static float reduceAdd(Reg r) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(r),
-                          _mm256_extractf128_ps(r, 1));
+    __m128 s =
+        _mm_add_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
   static float reduceMax(Reg r) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(r),
-                          _mm256_extractf128_ps(r, 1));
+    __m128 s =
+        _mm_max_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
@@ -64,16 +64,7 @@ void lowbitrt::x86::detail::attentionTasksAvx2(const AttentionJob &job,
 }
 
 void lowbitrt::x86::detail::attentionDecodeAvx2(const DecodeSweep &d,
-                                                DecodePhase phase, int64_t block) {
-  using K = AttentionKernel<VecAvx2>;
-  switch (phase) {
-  case DecodePhase::Scores:
-    return K::decodeScores(d, block);
-  case DecodePhase::Softmax:
-    return K::decodeSoftmax(d);
-  case DecodePhase::Values:
-    return K::decodeValues(d, block);
-  case DecodePhase::Merge:
-    return K::decodeMerge(d);
-  }
+                                                DecodePhase phase,
+                                                int64_t block) {
+  AttentionKernel<VecAvx2>::decodePhase(d, phase, block);
 }

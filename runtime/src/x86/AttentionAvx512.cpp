@@ -33,8 +33,8 @@ struct VecAvx512 {
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
   static Reg round(Reg r) {
-    return _mm512_roundscale_ps(r, _MM_FROUND_TO_NEAREST_INT |
-                                       _MM_FROUND_NO_EXC);
+    return _mm512_roundscale_ps(r,
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   /// r * 2^n (n integral).
   static Reg scale2(Reg r, Reg n) { return _mm512_scalef_ps(r, n); }
@@ -50,16 +50,7 @@ void lowbitrt::x86::detail::attentionTasksAvx512(const AttentionJob &job,
 }
 
 void lowbitrt::x86::detail::attentionDecodeAvx512(const DecodeSweep &d,
-                                                  DecodePhase phase, int64_t block) {
-  using K = AttentionKernel<VecAvx512>;
-  switch (phase) {
-  case DecodePhase::Scores:
-    return K::decodeScores(d, block);
-  case DecodePhase::Softmax:
-    return K::decodeSoftmax(d);
-  case DecodePhase::Values:
-    return K::decodeValues(d, block);
-  case DecodePhase::Merge:
-    return K::decodeMerge(d);
-  }
+                                                  DecodePhase phase,
+                                                  int64_t block) {
+  AttentionKernel<VecAvx512>::decodePhase(d, phase, block);
 }

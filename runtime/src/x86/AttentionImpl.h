@@ -119,18 +119,18 @@ template <class V> struct AttentionKernel {
   }
 
   /// out[i][c..c+NC*W) = sum_j p[i][j] * v_j[c..c+NC*W) over rows
-  /// [j0, j1) for NH heads (prefetching rows below \p pfEnd); each value vector is loaded once for the NH
-  /// heads. The sum is blocked: rows of each kValueBlock-aligned block are
-  /// accumulated from zero, and the block sums are added in order to a
-  /// total that starts at zero, so a range split at block boundaries and
-  /// merged in order (decodeStep) gives the same bits. With \p prefetchRow
-  /// the whole rows (\p rowBytes) ahead are prefetched, else the vectors
-  /// read.
+  /// [j0, j1) for NH heads (prefetching rows below \p pfEnd); each value vector
+  /// is loaded once for the NH heads. The sum is blocked: rows of each
+  /// kValueBlock-aligned block are accumulated from zero, and the block sums
+  /// are added in order to a total that starts at zero, so a range split at
+  /// block boundaries and merged in order (decodeStep) gives the same bits.
+  /// With \p prefetchRow the whole rows (\p rowBytes) ahead are prefetched,
+  /// else the vectors read.
   template <int NH, int NC>
   static void weightedValues(const float *p, int64_t pStride,
                              const float *vBase, int64_t kvRow, int64_t j0,
-                             int64_t j1, int64_t pfEnd, int64_t c,
-                             float *out, int64_t Dh, int64_t rowBytes) {
+                             int64_t j1, int64_t pfEnd, int64_t c, float *out,
+                             int64_t Dh, int64_t rowBytes) {
     Reg total[NH][NC];
     for (int i = 0; i < NH; ++i)
       for (int n = 0; n < NC; ++n)
@@ -175,18 +175,18 @@ template <class V> struct AttentionKernel {
     static_assert(V::kMaxChunks == 2 || V::kMaxChunks == 4,
                   "the table below has 2 or 4 chunk columns");
     static constexpr ValuesFn table[4][4] = {
-        {weightedValues<1, 1>, weightedValues<1, 2>,
-         weightedValues<1, V::kMaxChunks == 4 ? 3 : 2>,
-         weightedValues<1, V::kMaxChunks == 4 ? 4 : 2>},
-        {weightedValues<2, 1>, weightedValues<2, 2>,
-         weightedValues<2, V::kMaxChunks == 4 ? 3 : 2>,
-         weightedValues<2, V::kMaxChunks == 4 ? 4 : 2>},
-        {weightedValues<3, 1>, weightedValues<3, 2>,
-         weightedValues<3, V::kMaxChunks == 4 ? 3 : 2>,
-         weightedValues<3, V::kMaxChunks == 4 ? 4 : 2>},
-        {weightedValues<4, 1>, weightedValues<4, 2>,
-         weightedValues<4, V::kMaxChunks == 4 ? 3 : 2>,
-         weightedValues<4, V::kMaxChunks == 4 ? 4 : 2>}};
+        {weightedValues<1, 1>, weightedValues<1, 2>, weightedValues < 1,
+         V::kMaxChunks == 4 ? 3 : 2 >, weightedValues < 1,
+         V::kMaxChunks == 4 ? 4 : 2 > },
+        {weightedValues<2, 1>, weightedValues<2, 2>, weightedValues < 2,
+         V::kMaxChunks == 4 ? 3 : 2 >, weightedValues < 2,
+         V::kMaxChunks == 4 ? 4 : 2 > },
+        {weightedValues<3, 1>, weightedValues<3, 2>, weightedValues < 3,
+         V::kMaxChunks == 4 ? 3 : 2 >, weightedValues < 3,
+         V::kMaxChunks == 4 ? 4 : 2 > },
+        {weightedValues<4, 1>, weightedValues<4, 2>, weightedValues < 4,
+         V::kMaxChunks == 4 ? 3 : 2 >, weightedValues < 4,
+         V::kMaxChunks == 4 ? 4 : 2 > }};
     return table[nh - 1][nc - 1];
   }
 
@@ -213,8 +213,7 @@ template <class V> struct AttentionKernel {
         for (int64_t i = 0; i < hb; ++i) {
           float total = 0.0f;
           for (int64_t b0 = j0; b0 < j1;) {
-            const int64_t b1 =
-                imin(j1, (b0 / kValueBlock + 1) * kValueBlock);
+            const int64_t b1 = imin(j1, (b0 / kValueBlock + 1) * kValueBlock);
             float acc = 0.0f;
             for (int64_t j = b0; j < b1; ++j)
               acc += pi[i * pStride + j] * vBase[j * kvRow + d];
@@ -320,6 +319,22 @@ template <class V> struct AttentionKernel {
       groupValues(d.scores + h * d.sStride, d.sStride, job.group,
                   job.cacheV + kvh * Dh, kvRow, j0, j1, d.len, part + h * Dh,
                   Dh, kvh == 0 ? kvRow * 4 : 0);
+    }
+  }
+
+  /// Runs \p phase of a decode sweep (block \p block for Scores and
+  /// Values): what attentionDecodeAvx2 / attentionDecodeAvx512 call.
+  static void decodePhase(const DecodeSweep &d, DecodePhase phase,
+                          int64_t block) {
+    switch (phase) {
+    case DecodePhase::Scores:
+      return decodeScores(d, block);
+    case DecodePhase::Softmax:
+      return decodeSoftmax(d);
+    case DecodePhase::Values:
+      return decodeValues(d, block);
+    case DecodePhase::Merge:
+      return decodeMerge(d);
     }
   }
 

@@ -95,7 +95,8 @@ public:
            (op.bits == 2 || op.bits == 3 || op.bits == 4 || op.bits == 8);
   }
 
-  lowbit::hal::HostOpFn hostKernel(const lowbit_hal_op_desc &op) const override {
+  lowbit::hal::HostOpFn
+  hostKernel(const lowbit_hal_op_desc &op) const override {
     if (op.kind != LOWBIT_HAL_OP_ATTENTION)
       return nullptr;
     if (supportsVariant(cpu, X86Variant::AVX512))

@@ -60,9 +60,8 @@ kn::Status runF32(rt::X86Variant isa, const Shape &s, const float *q,
                   const float *k, const float *v, const int32_t *pos, int64_t T,
                   Cache &cache, float *out, kn::ThreadPool *pool) {
   const unsigned threads = pool ? pool->getNumThreads() : 1;
-  std::vector<float> scratch(static_cast<size_t>(
-      rt::attentionScratchFloats(cache.view.maxCtx, s.H, s.Hkv, s.Dh,
-                                 threads)));
+  std::vector<float> scratch(static_cast<size_t>(rt::attentionScratchFloats(
+      cache.view.maxCtx, s.H, s.Hkv, s.Dh, threads)));
   rt::AttentionArgs a;
   a.q = q;
   a.k = k;
@@ -101,8 +100,7 @@ TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
   if (isas.empty())
     GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
   if (!skipped.empty())
-    std::printf("[ note ] not run (this CPU lacks them):%s\n",
-                skipped.c_str());
+    std::printf("[ note ] not run (this CPU lacks them):%s\n", skipped.c_str());
 
   const int64_t prefill = 37, decode = 6, maxCtx = 64;
   const int64_t T = prefill + decode;
@@ -129,21 +127,21 @@ TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
     // thread; the same on two threads; and all T tokens at once.
     auto stepwise = [&](kn::ThreadPool *pool, std::vector<float> &got,
                         Cache &cache) {
-      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(),
-                              pos.data(), prefill, cache, got.data(), pool)));
+      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
+                              prefill, cache, got.data(), pool)));
       for (int64_t t = prefill; t < T; ++t)
-        ASSERT_TRUE(bool(runF32(isa, s, q.data() + t * qCols,
-                                k.data() + t * kvCols, v.data() + t * kvCols,
-                                pos.data() + t, 1, cache, got.data() + t * qCols,
-                                pool)));
+        ASSERT_TRUE(
+            bool(runF32(isa, s, q.data() + t * qCols, k.data() + t * kvCols,
+                        v.data() + t * kvCols, pos.data() + t, 1, cache,
+                        got.data() + t * qCols, pool)));
     };
     std::vector<float> got1(T * qCols), got2(T * qCols), gotAll(T * qCols);
     Cache c1(maxCtx, s.Hkv, s.Dh), c2(maxCtx, s.Hkv, s.Dh),
         cAll(maxCtx, s.Hkv, s.Dh);
     stepwise(nullptr, got1, c1);
     stepwise(&pool2, got2, c2);
-    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
-                            T, cAll, gotAll.data(), &pool2)));
+    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(), T,
+                            cAll, gotAll.data(), &pool2)));
 
     // Bitwise: a task's result depends neither on its thread nor on
     // whether earlier rows came from this call.
@@ -166,9 +164,9 @@ TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, X86Attention,
-    ::testing::Values(Shape{9, 3, 64},  // SmolLM2: groups of 3
-                      Shape{4, 4, 80},  // multi-head, 80 = 5 x 16
-                      Shape{8, 1, 36},  // multi-query, ragged end (36)
+    ::testing::Values(Shape{9, 3, 64},   // SmolLM2: groups of 3
+                      Shape{4, 4, 80},   // multi-head, 80 = 5 x 16
+                      Shape{8, 1, 36},   // multi-query, ragged end (36)
                       Shape{16, 2, 128}, // groups of 8 (two blocks of 4)
                       Shape{5, 5, 7}),   // narrower than a vector
     [](const ::testing::TestParamInfo<Shape> &info) {
@@ -242,21 +240,21 @@ TEST(X86AttentionEdge, LongDecodeMatchesPrefillBitwise) {
     SCOPED_TRACE(rt::variantName(isa));
     Cache prefillCache(maxCtx, s.Hkv, s.Dh);
     std::vector<float> all(T * qCols);
-    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
-                            T, prefillCache, all.data(), &pool2)));
-    for (kn::ThreadPool *pool : {static_cast<kn::ThreadPool *>(nullptr),
-                                 &pool2}) {
+    ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(), T,
+                            prefillCache, all.data(), &pool2)));
+    for (kn::ThreadPool *pool :
+         {static_cast<kn::ThreadPool *>(nullptr), &pool2}) {
       Cache cache(maxCtx, s.Hkv, s.Dh);
       std::vector<float> got(qCols);
       // Rows 0..T-2 from the prefill, row T-1 written by the decode step.
-      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(),
-                              pos.data(), last, cache, all.data(), pool)));
-      ASSERT_TRUE(bool(runF32(isa, s, q.data() + last * qCols,
-                              k.data() + last * kvCols,
-                              v.data() + last * kvCols, pos.data() + last, 1,
-                              cache, got.data(), pool)));
-      EXPECT_EQ(0, std::memcmp(got.data(), all.data() + last * qCols,
-                               qCols * 4))
+      ASSERT_TRUE(bool(runF32(isa, s, q.data(), k.data(), v.data(), pos.data(),
+                              last, cache, all.data(), pool)));
+      ASSERT_TRUE(
+          bool(runF32(isa, s, q.data() + last * qCols, k.data() + last * kvCols,
+                      v.data() + last * kvCols, pos.data() + last, 1, cache,
+                      got.data(), pool)));
+      EXPECT_EQ(0,
+                std::memcmp(got.data(), all.data() + last * qCols, qCols * 4))
           << (pool ? "2 threads" : "1 thread");
       for (int64_t i = 0; i < qCols; ++i)
         ASSERT_NEAR(got[i], want[last * qCols + i], 2e-5) << "element " << i;
@@ -306,8 +304,7 @@ TEST(X86AttentionEdge, RejectsWhatTheReferenceRejects) {
     a.scratchFloats = 4;
     st = rt::attentionF32(isa, a, nullptr);
     ASSERT_FALSE(st.ok());
-    EXPECT_NE(st.message().find("scratch"), std::string::npos)
-        << st.message();
+    EXPECT_NE(st.message().find("scratch"), std::string::npos) << st.message();
     for (float f : cache.k)
       EXPECT_EQ(f, 0.0f);
     for (float f : out)
