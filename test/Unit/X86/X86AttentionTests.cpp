@@ -91,6 +91,32 @@ std::vector<rt::X86Variant> runnableIsas(std::string &skipped) {
   return isas;
 }
 
+/// Random queries, keys and values of T tokens at positions 0..T-1, with the
+/// reference's output of a prefill of all T at once and the cache it wrote
+/// (maxCtx rows).
+/// Scores are a few units, so the softmax is neither flat nor one-hot.
+struct Problem {
+  int64_t T, qCols, kvCols;
+  std::vector<float> q, k, v, want;
+  std::vector<int32_t> pos;
+  kn::KVCache refCache;
+  Problem(const Shape &s, int64_t T, int64_t maxCtx, unsigned seed)
+      : T(T), qCols(s.H * s.Dh), kvCols(s.Hkv * s.Dh), pos(T),
+        refCache(maxCtx, s.Hkv, s.Dh) {
+    std::mt19937 rng(seed);
+    q = randomVector(T * qCols, rng, 1.5f);
+    k = randomVector(T * kvCols, rng, 1.5f);
+    v = randomVector(T * kvCols, rng, 1.0f);
+    for (int64_t t = 0; t < T; ++t)
+      pos[t] = static_cast<int32_t>(t);
+    want.resize(T * qCols);
+    ok = bool(kn::attention(q.data(), k.data(), v.data(), pos.data(), T, s.H,
+                            s.Hkv, s.Dh, refCache, want.data()));
+  }
+  /// Whether the reference ran.
+  bool ok = false;
+};
+
 class X86Attention : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
@@ -104,21 +130,13 @@ TEST_P(X86Attention, PrefillThenDecodeAgainstReference) {
 
   const int64_t prefill = 37, decode = 6, maxCtx = 64;
   const int64_t T = prefill + decode;
-  const int64_t qCols = s.H * s.Dh, kvCols = s.Hkv * s.Dh;
-  std::mt19937 rng(static_cast<unsigned>(s.H * 100 + s.Hkv * 10 + s.Dh));
-  // Scores of a few units so the softmax is neither flat nor one-hot.
-  std::vector<float> q = randomVector(T * qCols, rng, 1.5f);
-  std::vector<float> k = randomVector(T * kvCols, rng, 1.5f);
-  std::vector<float> v = randomVector(T * kvCols, rng, 1.0f);
-  std::vector<int32_t> pos(T);
-  for (int64_t t = 0; t < T; ++t)
-    pos[t] = static_cast<int32_t>(t);
-
-  // The reference, prefill of all T tokens at once.
-  kn::KVCache refCache(maxCtx, s.Hkv, s.Dh);
-  std::vector<float> want(T * qCols);
-  ASSERT_TRUE(bool(kn::attention(q.data(), k.data(), v.data(), pos.data(), T,
-                                 s.H, s.Hkv, s.Dh, refCache, want.data())));
+  const Problem pr(s, T, maxCtx,
+                   static_cast<unsigned>(s.H * 100 + s.Hkv * 10 + s.Dh));
+  ASSERT_TRUE(pr.ok);
+  const int64_t qCols = pr.qCols, kvCols = pr.kvCols;
+  const std::vector<float> &q = pr.q, &k = pr.k, &v = pr.v, &want = pr.want;
+  const std::vector<int32_t> &pos = pr.pos;
+  const kn::KVCache &refCache = pr.refCache;
 
   kn::ThreadPool pool2(2);
   for (rt::X86Variant isa : isas) {
@@ -222,18 +240,11 @@ TEST(X86AttentionEdge, LongDecodeMatchesPrefillBitwise) {
     GTEST_SKIP() << "this CPU runs neither AVX2+FMA nor AVX-512";
   const Shape s{9, 3, 64};
   const int64_t T = 400, maxCtx = 512;
-  const int64_t qCols = s.H * s.Dh, kvCols = s.Hkv * s.Dh;
-  std::mt19937 rng(11);
-  std::vector<float> q = randomVector(T * qCols, rng, 1.5f);
-  std::vector<float> k = randomVector(T * kvCols, rng, 1.5f);
-  std::vector<float> v = randomVector(T * kvCols, rng, 1.0f);
-  std::vector<int32_t> pos(T);
-  for (int64_t t = 0; t < T; ++t)
-    pos[t] = static_cast<int32_t>(t);
-  kn::KVCache refCache(maxCtx, s.Hkv, s.Dh);
-  std::vector<float> want(T * qCols);
-  ASSERT_TRUE(bool(kn::attention(q.data(), k.data(), v.data(), pos.data(), T,
-                                 s.H, s.Hkv, s.Dh, refCache, want.data())));
+  const Problem pr(s, T, maxCtx, 11);
+  ASSERT_TRUE(pr.ok);
+  const int64_t qCols = pr.qCols, kvCols = pr.kvCols;
+  const std::vector<float> &q = pr.q, &k = pr.k, &v = pr.v, &want = pr.want;
+  const std::vector<int32_t> &pos = pr.pos;
   kn::ThreadPool pool2(2);
   const int64_t last = T - 1;
   for (rt::X86Variant isa : isas) {
