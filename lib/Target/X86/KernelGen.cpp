@@ -17,9 +17,9 @@
 //         rows; batch tiles <= 2 do both in one pass, larger ones one half
 //         per pass to keep their accumulators in registers):
 //           for each group: for each block of 32 columns: prefetch (one-pass
-//           kernels) kPrefetchDist bytes ahead, unpack the codes (one 32-bit
-//           lane per row, four columns per lane), multiply-add into int32
-//           (int8 path) or f32 (fp32 path) accumulators, sharing each
+//           kernels) the ISA's prefetch distance ahead, unpack the codes (one
+//           32-bit lane per row, four columns per lane), multiply-add into
+//           int32 (int8 path) or f32 (fp32 path) accumulators, sharing each
 //           activation broadcast between the halves; scale per block (int8)
 //           and per group; store 16 (or a partial range of) outputs, adding
 //           the bias when it is not null.
@@ -28,7 +28,8 @@
 // a 16-row tile's codes are re-read from cache for every batch tile. Batch-1
 // kernels read each tile once, front to back, with software prefetch (on a
 // 2-core AVX2 EPYC, 15-25% faster GEMV than the same pass without prefetch;
-// bench/RESULTS.md): the codes 2 KiB ahead and, for short tiles, on into the
+// bench/RESULTS.md): the codes 2 KiB (256-bit) or 4 KiB (512-bit, into L2)
+// ahead and, for short tiles, on into the
 // next tile, with each group's scales a tile ahead.
 //
 //===----------------------------------------------------------------------===//
@@ -115,36 +116,55 @@ Error KernelKey::verify() const {
 
 namespace {
 
+/// Software prefetch of kernels that stream whole tiles in one pass (batch
+/// tiles <= 2): how far ahead of the block being read, and into which cache
+/// level.
+struct StreamPrefetch {
+  int64_t distance; // Bytes.
+  int locality;     // llvm.prefetch locality: 3 = L1 (prefetcht0), 2 = L2.
+};
+
+/// 256-bit kernels: into L1, 2 KiB ahead. Measured best for batch-1 GEMV on
+/// a 2-core AVX2 EPYC (1 KiB and 4 KiB a few percent behind, none ~15%
+/// behind), and on a 2-core Zen 4 EPYC the AVX2 kernels also do as well with
+/// it as with the 512-bit setting below (bench/RESULTS.md).
+constexpr StreamPrefetch kPrefetch256 = {2048, 3};
+/// 512-bit kernels: into L2, 4 KiB ahead. The faster 512-bit loop outran an
+/// L1 prefetch 2 KiB ahead: on a 2-core Zen 4 EPYC (AVX-512 VNNI) batch-1
+/// GEMV reached 37-45% of the read bandwidth with it and 64-75% with this
+/// (1 thread; 3 KiB and 6 KiB, and L2 prefetches 2 KiB ahead, were behind;
+/// bench/RESULTS.md).
+constexpr StreamPrefetch kPrefetch512 = {4096, 2};
+
 struct IsaInfo {
   unsigned lanes; // 32-bit lanes per vector register.
   bool vnni;
   const char *cpu;
   const char *features;
+  StreamPrefetch prefetch;
 };
 
 IsaInfo getIsaInfo(Isa isa) {
   switch (isa) {
   case Isa::AVX2:
-    return {8, false, "x86-64-v3", "+avx2,+fma,+f16c"};
+    return {8, false, "x86-64-v3", "+avx2,+fma,+f16c", kPrefetch256};
   case Isa::AVXVNNI:
-    return {8, true, "x86-64-v3", "+avx2,+fma,+f16c,+avxvnni"};
+    return {8, true, "x86-64-v3", "+avx2,+fma,+f16c,+avxvnni", kPrefetch256};
   case Isa::AVX512:
     return {16, false, "x86-64-v4",
-            "+avx512f,+avx512bw,+avx512vl,+avx512dq,+avx2,+fma,+f16c"};
+            "+avx512f,+avx512bw,+avx512vl,+avx512dq,+avx2,+fma,+f16c",
+            kPrefetch512};
   case Isa::AVX512VNNI:
     return {16, true, "x86-64-v4",
             "+avx512f,+avx512bw,+avx512vl,+avx512dq,+avx512vnni,+avx2,+fma,"
-            "+f16c"};
+            "+f16c",
+            kPrefetch512};
   }
-  return {8, false, "x86-64-v3", "+avx2,+fma,+f16c"};
+  return {8, false, "x86-64-v3", "+avx2,+fma,+f16c", kPrefetch256};
 }
 
 /// Batch rows prepared (and weights streamed) per chunk.
 constexpr int64_t kChunkRows = 32;
-/// Software prefetch distance (bytes) for kernels that stream whole tiles in
-/// one pass: 2 KiB ahead measured best for batch-1 GEMV on a 2-core EPYC
-/// (AVX2), 1 KiB and 4 KiB a few percent behind, none ~15% behind.
-constexpr int64_t kPrefetchDist = 2048;
 /// Tiles of at most this size also keep the code prefetch going into the next
 /// tile's codes (skipping the scales at the tile's end) and prefetch each
 /// group's scales a tile ahead (into L2). Before, the first ~2 KiB of codes
@@ -164,13 +184,14 @@ public:
       IsaInfo avx2 = getIsaInfo(Isa::AVX2);
       info.cpu = avx2.cpu;
       info.features = avx2.features;
+      info.prefetch = avx2.prefetch;
     }
     lanes = info.lanes;
     bt = key.batchTile;
     chains = bt == 1 ? 4 : bt == 2 ? 2 : 1;
     chunkRows = alignTo(kChunkRows, bt);
     fusedSubs = bt <= 2 ? kTileRows / lanes : 1;
-    prefetchDist = fusedSubs == kTileRows / lanes ? kPrefetchDist : 0;
+    prefetchDist = fusedSubs == kTileRows / lanes ? info.prefetch.distance : 0;
     tilePrefetch = prefetchDist > 0 && l.tileBytes() <= kTilePrefetchMaxBytes;
     i8 = b.getInt8Ty();
     i16 = b.getInt16Ty();
@@ -605,9 +626,10 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
         }
         Value *pf = gep(tileBase, pfOff);
         for (int64_t o = 0; o < l.blockBytes(); o += 64)
-          b.CreateIntrinsic(
-              Intrinsic::prefetch, {ptr},
-              {gep(pf, o), b.getInt32(0), b.getInt32(3), b.getInt32(1)});
+          b.CreateIntrinsic(Intrinsic::prefetch, {ptr},
+                            {gep(pf, o), b.getInt32(0),
+                             b.getInt32(info.prefetch.locality),
+                             b.getInt32(1)});
       }
       SmallVector<SmallVector<Value *, 8>, 2> quads(ns);
       for (unsigned si = 0; si < ns; ++si)
