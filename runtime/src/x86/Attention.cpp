@@ -6,8 +6,8 @@
 ///
 /// \file
 /// Argument checks, cache writes, scratch and the parallel split of the x86
-/// attention (Attention.h); the per-ISA task loops are in AttentionAvx2.cpp
-/// and AttentionAvx512.cpp.
+/// attention (Attention.h); the per-ISA task loops are in SimdAvx2.cpp and
+/// SimdAvx512.cpp.
 ///
 //===----------------------------------------------------------------------===//
 

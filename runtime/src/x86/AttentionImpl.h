@@ -6,15 +6,15 @@
 ///
 /// \file
 /// The body of the x86 fp32 attention (Attention.h), written once over a
-/// vector type V and instantiated by AttentionAvx2.cpp and
-/// AttentionAvx512.cpp, each compiled for its ISA. V is defined in each of
+/// vector type V and instantiated by SimdAvx2.cpp and
+/// SimdAvx512.cpp, each compiled for its ISA. V is defined in each of
 /// those files inside an anonymous namespace, so every instantiation has
 /// internal linkage and the linker cannot merge an AVX-512 copy into the
 /// AVX2 path. V provides: `Reg`, `kWidth`, `kMaxChunks` (2 or 4: vectors
 /// of channels one pass over the values accumulates, as the registers
 /// allow), `zero()`, `set1(f)`, `load(p)`,
-/// `store(p, r)`, `add`, `sub`, `mul`, `fma(a, b, c)` (a * b + c), `max`,
-/// `round(r)` (to nearest), `scale2(r, n)` (r * 2^n, n integral),
+/// `store(p, r)`, `add`, `sub`, `mul`, `div`, `fma(a, b, c)` (a * b + c),
+/// `max`, `min`, `round(r)` (to nearest), `scale2(r, n)` (r * 2^n, n integral),
 /// `reduceAdd(r)` and `reduceMax(r)`.
 ///
 /// Include only from those two files, and use no library templates or
@@ -29,6 +29,7 @@
 #define LOWBITRT_X86_ATTENTIONIMPL_H
 
 #include "Attention.h"
+#include "VecMath.h"
 
 #include <cmath>
 
@@ -43,24 +44,8 @@ template <class V> struct AttentionKernel {
   /// every other caller (see the file comment).
   static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
-  /// e^x for x <= 0 (inputs are max-subtracted scores): Cephes' expf, a
-  /// degree-6 polynomial on |r| <= ln2/2 after x = n ln2 + r; within 2 ulp
-  /// of expf above -87.3, and below 2^-125 (a weight of nothing) below.
-  static Reg exp(Reg x) {
-    x = V::max(x, V::set1(-87.3365447f));
-    Reg n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
-    // ln 2 in two parts, so n * C1 is exact.
-    x = V::fma(n, V::set1(-0.693359375f), x);
-    x = V::fma(n, V::set1(2.12194440e-4f), x);
-    Reg p = V::set1(1.9875691500e-4f);
-    p = V::fma(p, x, V::set1(1.3981999507e-3f));
-    p = V::fma(p, x, V::set1(8.3334519073e-3f));
-    p = V::fma(p, x, V::set1(4.1665795894e-2f));
-    p = V::fma(p, x, V::set1(1.6666665459e-1f));
-    p = V::fma(p, x, V::set1(5.0000001201e-1f));
-    p = V::fma(p, V::mul(x, x), V::add(x, V::set1(1.0f)));
-    return V::scale2(p, n);
-  }
+  /// e^x (VecMath.h; here x <= 0: max-subtracted scores).
+  static Reg exp(Reg x) { return VecMath<V>::exp(x); }
 
   /// q . k over Dh channels.
   static float dot(const float *q, const float *k, int64_t Dh) {

@@ -14,6 +14,7 @@
 ///
 //===----------------------------------------------------------------------===//
 
+#include "Activation.h"
 #include "Attention.h"
 #include "CpuFeatures.h"
 #include "EngineError.h"
@@ -80,6 +81,18 @@ template <X86Variant Isa> bool attentionOp(lowbit::rt::ops::OpCall &c) {
   return true;
 }
 
+/// gated_act silu (the op table's bindings: gate, up, out; [rows, cols]).
+template <X86Variant Isa> bool siluMulOp(lowbit::rt::ops::OpCall &c) {
+  const int64_t n = c.rows * c.desc->cols;
+  const float *gate = c.get<const float>(0, n, "first input");
+  const float *up = c.get<const float>(1, n, "second input");
+  float *out = c.get<float>(2, n, "out");
+  if (!c.error.empty())
+    return false;
+  siluMulF32(Isa, gate, up, n, out, c.pool);
+  return true;
+}
+
 /// A bound qmatmul: the call without its operands (bound per dispatch).
 struct X86QMatmul : HostQMatmul {
   QMatmulCall call;
@@ -97,12 +110,15 @@ public:
 
   lowbit::hal::HostOpFn
   hostKernel(const lowbit_hal_op_desc &op) const override {
-    if (op.kind != LOWBIT_HAL_OP_ATTENTION)
+    const bool wide = supportsVariant(cpu, X86Variant::AVX512);
+    if (!wide && !supportsVariant(cpu, X86Variant::AVX2))
       return nullptr;
-    if (supportsVariant(cpu, X86Variant::AVX512))
-      return attentionOp<X86Variant::AVX512>;
-    if (supportsVariant(cpu, X86Variant::AVX2))
-      return attentionOp<X86Variant::AVX2>;
+    if (op.kind == LOWBIT_HAL_OP_ATTENTION)
+      return wide ? attentionOp<X86Variant::AVX512>
+                  : attentionOp<X86Variant::AVX2>;
+    if (op.kind == LOWBIT_HAL_OP_GATED_ACT &&
+        !(op.flags & LOWBIT_HAL_OP_GELU_TANH))
+      return wide ? siluMulOp<X86Variant::AVX512> : siluMulOp<X86Variant::AVX2>;
     return nullptr;
   }
 

@@ -1,16 +1,18 @@
-//===- AttentionAvx512.cpp - x86 attention, AVX-512 -------------*- C++ -*-===//
+//===- SimdAvx512.cpp - x86 fp32 SIMD kernels, AVX-512 ----------*- C++ -*-===//
 //
 // Part of the lowbit project.
 //
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// The attention kernel of AttentionImpl.h on 16-float zmm vectors. This
+/// The attention kernel of AttentionImpl.h and the activations of
+/// VecMath.h on 16-float zmm vectors. This
 /// file is compiled with -mavx512f (runtime/src/x86/CMakeLists.txt) and runs
 /// only on CPUs (and OSes) the driver found to support it.
 ///
 //===----------------------------------------------------------------------===//
 
+#include "Activation.h"
 #include "AttentionImpl.h"
 
 #include <immintrin.h>
@@ -32,6 +34,8 @@ struct VecAvx512 {
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
+  static Reg min(Reg a, Reg b) { return _mm512_min_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
   static Reg round(Reg r) {
     return _mm512_roundscale_ps(r,
                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -53,4 +57,9 @@ void lowbitrt::x86::detail::attentionDecodeAvx512(const DecodeSweep &d,
                                                   DecodePhase phase,
                                                   int64_t block) {
   AttentionKernel<VecAvx512>::decodePhase(d, phase, block);
+}
+
+void lowbitrt::x86::detail::siluMulAvx512(const float *gate, const float *up,
+                                          int64_t n, float *out) {
+  VecMath<VecAvx512>::siluMulRange(gate, up, n, out);
 }

@@ -1,16 +1,18 @@
-//===- AttentionAvx2.cpp - x86 attention, AVX2 + FMA ------------*- C++ -*-===//
+//===- SimdAvx2.cpp - x86 fp32 SIMD kernels, AVX2 + FMA ---------*- C++ -*-===//
 //
 // Part of the lowbit project.
 //
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// The attention kernel of AttentionImpl.h on 8-float ymm vectors. This file
-/// is compiled with -mavx2 -mfma (runtime/src/x86/CMakeLists.txt) and runs
-/// only on CPUs the driver found to support both.
+/// The attention kernel of AttentionImpl.h and the activations of VecMath.h
+/// on 8-float ymm vectors. This file is compiled with -mavx2 -mfma
+/// (runtime/src/x86/CMakeLists.txt) and runs only on CPUs the driver found to
+/// support both.
 ///
 //===----------------------------------------------------------------------===//
 
+#include "Activation.h"
 #include "AttentionImpl.h"
 
 #include <immintrin.h>
@@ -32,13 +34,23 @@ struct VecAvx2 {
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
+  static Reg min(Reg a, Reg b) { return _mm256_min_ps(a, b); }
+  static Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
   static Reg round(Reg r) {
     return _mm256_round_ps(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
-  /// r * 2^n for integral n in [-126, 127]: n added to the exponent field.
+  /// r * 2^n for integral n in [-126, 129], overflowing to +inf: two
+  /// multiplications by 2^(n/2) and 2^(n - n/2), each built in the exponent
+  /// field.
   static Reg scale2(Reg r, Reg n) {
-    __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
-    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(r), e));
+    const Reg n1 = _mm256_floor_ps(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
+    const Reg n2 = _mm256_sub_ps(n, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    auto pow2 = [&](Reg e) {
+      return _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(e), bias), 23));
+    };
+    return _mm256_mul_ps(_mm256_mul_ps(r, pow2(n1)), pow2(n2));
   }
   static float reduceAdd(Reg r) {
     __m128 s =
@@ -67,4 +79,9 @@ void lowbitrt::x86::detail::attentionDecodeAvx2(const DecodeSweep &d,
                                                 DecodePhase phase,
                                                 int64_t block) {
   AttentionKernel<VecAvx2>::decodePhase(d, phase, block);
+}
+
+void lowbitrt::x86::detail::siluMulAvx2(const float *gate, const float *up,
+                                        int64_t n, float *out) {
+  VecMath<VecAvx2>::siluMulRange(gate, up, n, out);
 }
