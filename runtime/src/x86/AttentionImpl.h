@@ -15,7 +15,9 @@
 /// allow), `zero()`, `set1(f)`, `load(p)`,
 /// `store(p, r)`, `add`, `sub`, `mul`, `div`, `fma(a, b, c)` (a * b + c),
 /// `max`, `min`, `round(r)` (to nearest), `scale2(r, n)` (r * 2^n, n integral),
-/// `reduceAdd(r)` and `reduceMax(r)`.
+/// `reduceAdd(r)`, `reduceMax(r)` and `transposeSum(r)` (of kWidth vectors:
+/// lane i = the sum of r[i]'s lanes, added in the same order for every
+/// lane).
 ///
 /// Include only from those two files, and use no library templates or
 /// inline library functions here (<algorithm>, std::function, ...): their
@@ -47,20 +49,68 @@ template <class V> struct AttentionKernel {
   /// e^x (VecMath.h; here x <= 0: max-subtracted scores).
   static Reg exp(Reg x) { return VecMath<V>::exp(x); }
 
-  /// q . k over Dh channels.
-  static float dot(const float *q, const float *k, int64_t Dh) {
-    Reg acc0 = V::zero(), acc1 = V::zero();
-    int64_t d = 0;
-    for (; d + 2 * W <= Dh; d += 2 * W) {
-      acc0 = V::fma(V::load(q + d), V::load(k + d), acc0);
-      acc1 = V::fma(V::load(q + d + W), V::load(k + d + W), acc1);
+  /// Scores of up to W keys for one query head: s[j] = scale * (q . k_j)
+  /// for the n <= W keys k_j = k0 + j * kvRow. Each key's products over the
+  /// NC full vectors of channels are summed into one vector (one multiply,
+  /// then fused multiply-adds in channel order), the W vectors are reduced
+  /// together (V::transposeSum; missing keys repeat the last one), and the
+  /// channels past the last full vector are added in order. A key's score
+  /// depends only on its own row, so any split of the keys into groups
+  /// (prefill tasks, decode blocks) gives the same bits. NC is a template
+  /// argument up to 8 (the query's vectors stay in registers); 0 means a
+  /// run-time count.
+  template <int NC>
+  static void scoreKeys(const float *q, const float *k0, int64_t kvRow,
+                        int64_t n, float scale, float *s, int64_t Dh) {
+    const int64_t nc = NC > 0 ? NC : Dh / W;
+    Reg qv[NC > 0 ? NC : 1];
+    if (NC > 0)
+      for (int c = 0; c < NC; ++c)
+        qv[c] = V::load(q + c * W);
+    Reg part[W];
+    for (int64_t j = 0; j < W; ++j) {
+      const float *k = k0 + imin(j, n - 1) * kvRow;
+      Reg a;
+      if (NC > 0) {
+        a = V::mul(qv[0], V::load(k));
+        for (int c = 1; c < NC; ++c)
+          a = V::fma(qv[c], V::load(k + c * W), a);
+      } else if (nc == 0) {
+        a = V::zero();
+      } else {
+        a = V::mul(V::load(q), V::load(k));
+        for (int64_t c = 1; c < nc; ++c)
+          a = V::fma(V::load(q + c * W), V::load(k + c * W), a);
+      }
+      part[j] = a;
     }
-    for (; d + W <= Dh; d += W)
-      acc0 = V::fma(V::load(q + d), V::load(k + d), acc0);
-    float s = V::reduceAdd(V::add(acc0, acc1));
-    for (; d < Dh; ++d)
-      s += q[d] * k[d];
-    return s;
+    const Reg sums = V::transposeSum(part);
+    const int64_t full = nc * W;
+    if (n == W && full == Dh) {
+      V::store(s, V::mul(sums, V::set1(scale)));
+      return;
+    }
+    float lanes[W];
+    V::store(lanes, sums);
+    for (int64_t j = 0; j < n; ++j) {
+      const float *k = k0 + j * kvRow;
+      float t = lanes[j];
+      for (int64_t d = full; d < Dh; ++d)
+        t += q[d] * k[d];
+      s[j] = t * scale;
+    }
+  }
+
+  /// Scores of keys [j0, j1) (row stride kvRow from kBase, the query's KV
+  /// head) for one query head, into s[j0..j1), W keys at a time.
+  using ScoresFn = void (*)(const float *, const float *, int64_t, int64_t,
+                            float, float *, int64_t);
+  static ScoresFn scoresFn(int64_t Dh) {
+    static constexpr ScoresFn table[9] = {
+        scoreKeys<0>, scoreKeys<1>, scoreKeys<2>, scoreKeys<3>, scoreKeys<4>,
+        scoreKeys<5>, scoreKeys<6>, scoreKeys<7>, scoreKeys<8>};
+    const int64_t nc = Dh / W;
+    return nc >= 1 && nc <= 8 ? table[nc] : table[0];
   }
 
   /// s[0..len) = exp(s - max s); returns the sum. \p tail holds W floats.
@@ -236,13 +286,16 @@ template <class V> struct AttentionKernel {
     const float *vBase = job.cacheV + kvh * Dh;
     float *out = job.out + t * job.qRow + head * Dh;
 
-    // Scores: each key row is loaded once for the task's heads.
-    for (int64_t j = 0; j < len; ++j) {
-      const float *kj = kBase + j * kvRow;
-      if (j + kPrefetchRows < len)
-        prefetch(kj + kPrefetchRows * kvRow, Dh * 4);
+    // Scores, W keys at a time for all of the task's heads (the keys stay
+    // in L1 between heads).
+    const ScoresFn scores = scoresFn(Dh);
+    for (int64_t j = 0; j < len; j += W) {
+      for (int64_t r = j + kPrefetchRows; r < imin(len, j + kPrefetchRows + W);
+           ++r)
+        prefetch(kBase + r * kvRow, Dh * 4);
       for (int64_t i = 0; i < G; ++i)
-        s[i * sStride + j] = dot(q + i * Dh, kj, Dh) * job.scale;
+        scores(q + i * Dh, kBase + j * kvRow, kvRow, imin(W, len - j),
+               job.scale, s + i * sStride + j, Dh);
     }
     for (int64_t i = 0; i < G; ++i)
       softmax(s + i * sStride, len, tail);
@@ -274,13 +327,16 @@ template <class V> struct AttentionKernel {
     const int64_t Dh = job.Dh, kvRow = job.kvRow;
     const int64_t j0 = b * kValueBlock;
     const int64_t j1 = imin(d.len, j0 + kValueBlock);
-    for (int64_t j = j0; j < j1; ++j) {
+    const ScoresFn scores = scoresFn(Dh);
+    for (int64_t j = j0; j < j1; j += W) {
+      for (int64_t r = j + kPrefetchRows;
+           r < imin(d.len, j + kPrefetchRows + W); ++r)
+        prefetch(job.cacheK + r * kvRow, kvRow * 4);
       const float *kj = job.cacheK + j * kvRow;
-      if (j + kPrefetchRows < d.len)
-        prefetch(kj + kPrefetchRows * kvRow, kvRow * 4);
-      for (int64_t h = 0; h < job.H; ++h)
-        d.scores[h * d.sStride + j] =
-            dot(job.q + h * Dh, kj + (h / job.group) * Dh, Dh) * job.scale;
+      for (int64_t kvh = 0, h = 0; kvh < job.Hkv; ++kvh)
+        for (int64_t i = 0; i < job.group; ++i, ++h)
+          scores(job.q + h * Dh, kj + kvh * Dh, kvRow, imin(W, j1 - j),
+                 job.scale, d.scores + h * d.sStride + j, Dh);
     }
   }
 

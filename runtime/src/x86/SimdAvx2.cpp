@@ -59,6 +59,16 @@ struct VecAvx2 {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+  /// Lane i = the sum of r[i]: pairwise within 128-bit halves (two hadds),
+  /// then the halves added.
+  static Reg transposeSum(const Reg *r) {
+    __m256 a =
+        _mm256_hadd_ps(_mm256_hadd_ps(r[0], r[1]), _mm256_hadd_ps(r[2], r[3]));
+    __m256 b =
+        _mm256_hadd_ps(_mm256_hadd_ps(r[4], r[5]), _mm256_hadd_ps(r[6], r[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20),
+                         _mm256_permute2f128_ps(a, b, 0x31));
+  }
   static float reduceMax(Reg r) {
     __m128 s =
         _mm_max_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));

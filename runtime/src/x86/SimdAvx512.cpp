@@ -44,6 +44,40 @@ struct VecAvx512 {
   static Reg scale2(Reg r, Reg n) { return _mm512_scalef_ps(r, n); }
   static float reduceAdd(Reg r) { return _mm512_reduce_add_ps(r); }
   static float reduceMax(Reg r) { return _mm512_reduce_max_ps(r); }
+  /// Lane i = the sum of r[i]: pairs of vectors folded together by 256-bit
+  /// halves, then by 128-bit quarters, then within quarters (the same
+  /// additions for every lane).
+  static Reg transposeSum(const Reg *r) {
+    // The tree below leaves the sum of its input x in lane 4 (x % 4) +
+    // x / 4, so input x is r[4 (x % 4) + x / 4].
+    auto in = [r](int x) { return r[4 * (x % 4) + x / 4]; };
+    // Level 1: t[i] holds inputs 2i and 2i+1 folded by 256-bit halves
+    // (quarters 0+2 and 1+3 of each).
+    __m512 t[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m512 a = in(2 * i), b = in(2 * i + 1);
+      t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44),
+                           _mm512_shuffle_f32x4(a, b, 0xEE));
+    }
+    // Level 2: each input folded to a 128-bit quarter, 4 per register.
+    __m512 u[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m512 a = t[2 * i], b = t[2 * i + 1];
+      u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88),
+                           _mm512_shuffle_f32x4(a, b, 0xDD));
+    }
+    // Levels 3-4: within quarters, as the 256-bit hadd tree.
+    const __m512 v0 = _mm512_add_ps(_mm512_unpacklo_ps(u[0], u[1]),
+                                    _mm512_unpackhi_ps(u[0], u[1]));
+    const __m512 v1 = _mm512_add_ps(_mm512_unpacklo_ps(u[2], u[3]),
+                                    _mm512_unpackhi_ps(u[2], u[3]));
+    const __m512 w = _mm512_add_ps(
+        _mm512_castpd_ps(
+            _mm512_unpacklo_pd(_mm512_castps_pd(v0), _mm512_castps_pd(v1))),
+        _mm512_castpd_ps(
+            _mm512_unpackhi_pd(_mm512_castps_pd(v0), _mm512_castps_pd(v1))));
+    return w;
+  }
 };
 } // namespace
 
