@@ -156,8 +156,8 @@ __attribute__((noinline)) uint64_t readSum(const uint8_t *p, size_t bytes) {
 /// (the kernels' own streaming pattern), so the probe is not weaker than
 /// them.
 template <bool Prefetch>
-__attribute__((noinline, target("avx2"))) uint64_t
-readSumAvx2(const uint8_t *p, size_t bytes) {
+__attribute__((noinline, target("avx2"))) uint64_t readSumAvx2(const uint8_t *p,
+                                                               size_t bytes) {
   __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
   for (size_t i = 0; i + 128 <= bytes; i += 128) {
     if (Prefetch) {
@@ -244,8 +244,8 @@ struct Ggml {
   void *(*mulMat)(void *, void *, void *);
   void *(*newGraphCustom)(void *, size_t, bool);
   void (*buildForwardExpand)(void *, void *);
-  size_t (*quantizeChunk)(int, const float *, void *, int64_t, int64_t,
-                          int64_t, const float *);
+  size_t (*quantizeChunk)(int, const float *, void *, int64_t, int64_t, int64_t,
+                          const float *);
   size_t (*rowSize)(int, int64_t);
   const char *(*typeName)(int);
   const char *(*version)();
@@ -349,8 +349,8 @@ struct Ggml {
     if (auto f = reinterpret_cast<FeatFn>(
             regGetProcAddress(reg, "ggml_backend_get_features")))
       for (GgmlFeature *ft = f(reg); ft && ft->name; ++ft)
-        features += std::string(features.empty() ? "" : " ") + ft->name +
-                    "=" + ft->value;
+        features += std::string(features.empty() ? "" : " ") + ft->name + "=" +
+                    ft->value;
     if (auto f = reinterpret_cast<ExtraFn>(
             regGetProcAddress(reg, "ggml_backend_dev_get_extra_bufts")))
       for (void **bt = f(dev); bt && *bt; ++bt)
@@ -418,8 +418,8 @@ struct GgmlSet {
     wCtx = g->init(wp);
     for (size_t c = 0; c < copies; ++c)
       w.push_back(g->newTensor2d(wCtx, type, K, N));
-    wBuf = g->allocCtxTensorsFromBuft(
-        wCtx, repack ? g->repackBuft : g->cpuBufferType());
+    wBuf = g->allocCtxTensorsFromBuft(wCtx, repack ? g->repackBuft
+                                                   : g->cpuBufferType());
     if (!wBuf)
       return false;
     for (void *t : w)
@@ -438,8 +438,8 @@ struct GgmlSet {
       pb.x = g->newTensor2d(pb.ctx, kGgmlF32, K, B);
       for (size_t gi = 0; gi < graphs; ++gi) {
         void *gr = g->newGraphCustom(pb.ctx, graphNodes, false);
-        for (size_t c = gi * perGraph; c < std::min(copies, (gi + 1) * perGraph);
-             ++c) {
+        for (size_t c = gi * perGraph;
+             c < std::min(copies, (gi + 1) * perGraph); ++c) {
           void *y = g->mulMat(pb.ctx, w[c], pb.x);
           pb.outs.push_back(y);
           g->buildForwardExpand(gr, y);
@@ -574,8 +574,9 @@ int main(int argc, char **argv) {
   for (Isa cand : {Isa::AVX2, Isa::AVXVNNI, Isa::AVX512, Isa::AVX512VNNI})
     if (isaArg == isaName(cand).str())
       isa = cand;
-  unsigned bigTile =
-      btArg ? btArg : (isa == Isa::AVX512 || isa == Isa::AVX512VNNI) ? 8 : 4;
+  unsigned bigTile = btArg                                            ? btArg
+                     : (isa == Isa::AVX512 || isa == Isa::AVX512VNNI) ? 8
+                                                                      : 4;
   std::printf("cpu features: %s\nlowbit kernels: %s, batch tiles 1 (B=1) and "
               "%u (B>1), f16 scales, symmetric int4\n",
               feats.describe().c_str(), isaName(isa).str().c_str(), bigTile);
@@ -693,7 +694,16 @@ int main(int argc, char **argv) {
       std::normal_distribution<float> nd(0.f, 0.02f);
       for (float &v : wf)
         v = nd(rng);
-      for (int type : {kGgmlQ4_0, kGgmlQ4_K})
+      for (int type : {kGgmlQ4_0, kGgmlQ4_K}) {
+        // q4_K blocks span 256 columns, q4_0 blocks 32.
+        const int64_t block = type == kGgmlQ4_K ? 256 : 32;
+        if (K % block != 0) {
+          std::printf("ggml: %s skipped for K = %lld (not a multiple of its "
+                      "%lld-column blocks)\n",
+                      type == kGgmlQ4_K ? "q4_K" : "q4_0",
+                      static_cast<long long>(K), static_cast<long long>(block));
+          continue;
+        }
         for (bool rp : {true, false}) {
           if (rp && !ggml.repackBuft)
             continue;
@@ -709,6 +719,7 @@ int main(int argc, char **argv) {
           }
           gsets.push_back(std::move(s));
         }
+      }
       // Sanity check: repacked and plain results agree.
       ggml.useThreads(1);
       for (size_t i = 0; i + 1 < gsets.size(); i += 2)
@@ -909,17 +920,17 @@ int main(int argc, char **argv) {
                     100 * bl->gbps / bl->readGbps,
                     bg ? bg->variant.c_str() : "n/a", gb, rs, ss);
         char line[512];
-        std::snprintf(line, sizeof(line),
-                      "%s{\"K\":%lld,\"N\":%lld,\"batch\":%lld,\"threads\":%lld,"
-                      "\"best_lowbit\":\"%s\",\"lowbit_gbps\":%.3f,"
-                      "\"lowbit_frac_read_bw\":%.3f,\"best_ggml\":\"%s\","
-                      "\"ggml_gbps\":%.3f,\"ratio_vs_ggml\":%.3f,"
-                      "\"time_speedup_vs_ggml\":%.3f}",
-                      summaryJson.empty() ? "" : ",", (long long)K,
-                      (long long)N, (long long)B, (long long)thr, lname,
-                      bl->gbps, bl->gbps / bl->readGbps,
-                      bg ? bg->variant.c_str() : "", bg ? bg->gbps : 0.0,
-                      ratio, speedup);
+        std::snprintf(
+            line, sizeof(line),
+            "%s{\"K\":%lld,\"N\":%lld,\"batch\":%lld,\"threads\":%lld,"
+            "\"best_lowbit\":\"%s\",\"lowbit_gbps\":%.3f,"
+            "\"lowbit_frac_read_bw\":%.3f,\"best_ggml\":\"%s\","
+            "\"ggml_gbps\":%.3f,\"ratio_vs_ggml\":%.3f,"
+            "\"time_speedup_vs_ggml\":%.3f}",
+            summaryJson.empty() ? "" : ",", (long long)K, (long long)N,
+            (long long)B, (long long)thr, lname, bl->gbps,
+            bl->gbps / bl->readGbps, bg ? bg->variant.c_str() : "",
+            bg ? bg->gbps : 0.0, ratio, speedup);
         summaryJson += line;
       }
   if (!haveGgml)
@@ -932,8 +943,8 @@ int main(int argc, char **argv) {
                      ",\"gib_per_set\":" + std::to_string(gib) +
                      ",\"reps\":" + std::to_string(reps) + ",\"ggml\":";
   if (haveGgml)
-    json += std::string("{\"version\":\"") + ggml.version() +
-            "\",\"lib\":\"" + ggmlDir + "\",\"features\":\"" + ggml.features +
+    json += std::string("{\"version\":\"") + ggml.version() + "\",\"lib\":\"" +
+            ggmlDir + "\",\"features\":\"" + ggml.features +
             "\",\"repack\":" + (ggml.repackBuft ? "true" : "false") + "}";
   else
     json += "{\"unavailable\":\"" + ggml.why + "\"}";
@@ -946,10 +957,10 @@ int main(int argc, char **argv) {
                   "\"batch\":%lld,\"threads\":%d,\"us_per_call\":%.2f,"
                   "\"weight_gbps\":%.3f,\"read_gbps\":%.3f,"
                   "\"frac_read_bw\":%.3f,\"gflops\":%.1f}",
-                  i ? "," : "", r.variant.c_str(),
-                  (long long)r.G, (long long)r.K,
-                  (long long)r.N, (long long)r.B, r.threads, r.usPerCall,
-                  r.gbps, r.readGbps, r.gbps / r.readGbps, r.gflops);
+                  i ? "," : "", r.variant.c_str(), (long long)r.G,
+                  (long long)r.K, (long long)r.N, (long long)r.B, r.threads,
+                  r.usPerCall, r.gbps, r.readGbps, r.gbps / r.readGbps,
+                  r.gflops);
     json += line;
   }
   json += "],\"summary\":[" + summaryJson + "]}";
