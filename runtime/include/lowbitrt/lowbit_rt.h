@@ -208,7 +208,11 @@ lowbit_rt_status lowbit_rt_session_truncate(lowbit_rt_session *session,
  * Appends `n` tokens to the context, in steps of at most max_batch rows.
  * Afterwards lowbit_rt_logits() holds the logits of the last token; with
  * `all_logits` non-null, the logits of every token are written to it
- * (n * vocab_size floats). LOWBIT_RT_CONTEXT_FULL, changing nothing, if the
+ * (n * vocab_size floats). Without it, the ops after the last attention of
+ * each step (the last layer's MLP, the final norm, the output projection)
+ * run on the step's last token only, as a decode step would: its logits
+ * can then differ from the same row of an `all_logits` prefill in the last
+ * bits (the kernels of one row and of many sum in different orders). LOWBIT_RT_CONTEXT_FULL, changing nothing, if the
  * position plus `n` exceeds max_context; LOWBIT_RT_INVALID_ARGUMENT for a
  * token id outside the vocabulary (nothing is processed).
  */

@@ -129,6 +129,17 @@ struct lowbit_rt_session {
   /// Every op's copies, op i's in [transferStart[i], transferStart[i+1]).
   std::vector<SessionTransfer> transfers;
   std::vector<size_t> transferStart;
+  /// The ops from tailStart on come after the last op that mixes rows
+  /// (attention): every one of them computes each row from the same row of
+  /// its inputs. A step that returns only the last row's logits runs them
+  /// on that row alone.
+  size_t tailStart = 0;
+  /// Per binding: the bytes of one row of its program buffer (inputs and
+  /// outputs), 0 for weights and caches.
+  std::vector<uint64_t> bindingRowBytes;
+  /// The bindings of one tail op, moved to the last row (no allocation per
+  /// step).
+  std::vector<lowbit_hal_binding> lastRowBindings;
   /// Host staging of the positions of a step.
   std::vector<int32_t> positions;
   std::vector<float> logits;
@@ -219,6 +230,17 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     b.length = uint64_t(maxBatch * prog.buffers[size_t(id)].cols) * 4;
     return b;
   };
+  auto rowBytes = [&](int id) {
+    return uint64_t(prog.buffers[size_t(id)].cols) * 4;
+  };
+  size_t maxOpBindings = 0;
+  for (size_t i = 0; i < prog.ops.size(); ++i) {
+    if (prog.ops[i].def->cacheAttr)
+      tailStart = i + 1;
+    maxOpBindings =
+        std::max(maxOpBindings, size_t(prog.ops[i].def->numBindings));
+  }
+  lastRowBindings.resize(maxOpBindings);
   for (const Op &op : prog.ops) {
     bindingStart.push_back(bindings.size());
     // The op's binding order (lowbitrt/OpTable.h): its constants from the
@@ -227,12 +249,15 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
     for (int k = 0; k < op.def->numBindings; ++k) {
       const ops::BindingDef &bd = op.def->bindings[k];
       lowbit_hal_binding b = op.constants[size_t(k)];
+      uint64_t row = 0;
       switch (bd.slot) {
       case ops::Slot::Input:
         b = full(op.in[bd.index], d);
+        row = rowBytes(op.in[bd.index]);
         break;
       case ops::Slot::Output:
         b = full(op.out, d);
+        row = rowBytes(op.out);
         break;
       case ops::Slot::Weight:
         break;
@@ -243,6 +268,7 @@ void lowbit_rt_session::create(const lowbit_rt_session_options &o) {
         break;
       }
       bindings.push_back(b);
+      bindingRowBytes.push_back(row);
     }
     SessionDevice &sd = devices[size_t(d)];
     if (!op.def->cacheAttr)
@@ -443,21 +469,29 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
   lowbit_hal_push_constants pc{};
   pc.rows = T;
   pc.cache_rows = cacheRows;
+  // Without all_logits only the last row's logits are read: the tail (the
+  // row-wise ops after the last attention) runs on that row alone.
+  const bool lastRowOnly = !allLogits && T > 1;
   for (size_t i = 0; i < prog.ops.size(); ++i) {
     const Op &op = prog.ops[i];
+    const bool lastRow = lastRowOnly && i >= tailStart;
+    if (lastRow)
+      pc.rows = 1;
     for (size_t k = transferStart[i]; k < transferStart[i + 1]; ++k) {
       const SessionTransfer &t = transfers[k];
-      const uint64_t bytes = t.rowBytes * uint64_t(T);
+      const uint64_t bytes = lastRow ? t.rowBytes : t.rowBytes * uint64_t(T);
+      const uint64_t offset = lastRow ? t.rowBytes * uint64_t(T - 1) : 0;
+      void *host = static_cast<char *>(t.host) + offset;
       if (t.fromCopiesToHost) {
         SessionDevice &A = devices[size_t(t.from)];
-        throwIfFailed(A.v->copy_buffer_to_host(A.device, A.queue, t.src, 0,
-                                               t.host, bytes),
+        throwIfFailed(A.v->copy_buffer_to_host(A.device, A.queue, t.src, offset,
+                                               host, bytes),
                       op.context);
         A.dirty = true;
       } else {
         SessionDevice &B = devices[size_t(t.to)];
-        throwIfFailed(B.v->copy_host_to_buffer(B.device, B.queue, t.host, t.dst,
-                                               0, bytes),
+        throwIfFailed(B.v->copy_host_to_buffer(B.device, B.queue, host, t.dst,
+                                               offset, bytes),
                       op.context);
         B.dirty = true;
       }
@@ -469,9 +503,20 @@ void lowbit_rt_session::step(const int32_t *tokens, int64_t T,
     const size_t nb =
         (i + 1 < bindingStart.size() ? bindingStart[i + 1] : bindings.size()) -
         b0;
-    throwIfFailed(sd.v->dispatch(sd.device, sd.queue, op.kernel,
-                                 bindings.data() + b0, int32_t(nb), &pc,
-                                 sizeof(pc)),
+    const lowbit_hal_binding *bound = bindings.data() + b0;
+    if (lastRow) {
+      for (size_t k = 0; k < nb; ++k) {
+        lowbit_hal_binding b = bound[k];
+        if (const uint64_t row = bindingRowBytes[b0 + k]) {
+          b.offset += row * uint64_t(T - 1);
+          b.length = row;
+        }
+        lastRowBindings[k] = b;
+      }
+      bound = lastRowBindings.data();
+    }
+    throwIfFailed(sd.v->dispatch(sd.device, sd.queue, op.kernel, bound,
+                                 int32_t(nb), &pc, sizeof(pc)),
                   op.context);
     sd.dirty = true;
   }

@@ -119,6 +119,39 @@ TEST_F(EngineTest, PrefillMatchesReference) {
     EXPECT_EQ(last[v], all[size_t(9 * kVocab + v)]);
 }
 
+// Without all_logits, the ops after the last attention run on each step's
+// last row only: the last logits still match the reference and the same row
+// of an all_logits prefill, and decoding continues from the full KV cache.
+TEST_F(EngineTest, PrefillOfLastLogitsOnly) {
+  std::vector<int32_t> tokens = someTokens(13, 3);
+  std::vector<float> want = TinyModel::get().reference(tokens);
+  // Chunks of 4 rows (4 + 4 + 2), two threads; the last two tokens decoded.
+  SessionHandle s{newSession(2, 4)}, all{newSession(2, 4)};
+  std::vector<float> rows(10 * kVocab);
+  ASSERT_EQ(lowbit_rt_prefill(all.session, tokens.data(), 10, rows.data()),
+            LOWBIT_RT_OK);
+  ASSERT_EQ(lowbit_rt_prefill(s.session, tokens.data(), 10, nullptr),
+            LOWBIT_RT_OK)
+      << lowbit_rt_last_error();
+  const float *last = lowbit_rt_logits(s.session);
+  ASSERT_NE(last, nullptr);
+  for (int64_t v = 0; v < kVocab; ++v) {
+    const double w = want[9 * kVocab + size_t(v)];
+    EXPECT_NEAR(last[v], w, 1e-4 * (1 + std::fabs(w))) << "logit " << v;
+    EXPECT_NEAR(last[v], rows[size_t(9 * kVocab + v)],
+                1e-5 * (1 + std::fabs(w)))
+        << "logit " << v;
+  }
+  for (size_t i = 10; i < tokens.size(); ++i) {
+    ASSERT_EQ(lowbit_rt_decode(s.session, tokens[i]), LOWBIT_RT_OK);
+    const float *l = lowbit_rt_logits(s.session);
+    for (int64_t v = 0; v < kVocab; ++v)
+      ASSERT_NEAR(l[v], want[i * kVocab + size_t(v)],
+                  1e-4 * (1 + std::fabs(want[i * kVocab + size_t(v)])))
+          << "token " << i << " logit " << v;
+  }
+}
+
 TEST_F(EngineTest, DecodeMatchesPrefill) {
   std::vector<int32_t> tokens = someTokens(12, 5);
   std::vector<float> want = TinyModel::get().reference(tokens);
