@@ -35,6 +35,7 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.bits = o.bits;
     p.groupSize = o.groupSize;
     p.symmetric = o.symmetric;
+    p.symGrid = o.symGrid;
     p.mse = o.mse;
     p.scaleType = o.scaleType;
     p.overrides.assign(o.overrides.begin(), o.overrides.end());
@@ -77,6 +78,7 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.bits = o.lmHeadBits;
     p.groupSize = o.groupSize;
     p.symmetric = o.symmetric;
+    p.symGrid = o.symGrid;
     p.mse = o.mse;
     p.scaleType = o.scaleType;
     p.scope = scope;

@@ -123,6 +123,16 @@ llvm::Error GroupQuantizer::checkParams(GroupParams p, int64_t row,
 
 GroupParams GroupQuantizer::paramsForRange(float xmin, float xmax) const {
   GroupParams p;
+  if (qp.symmetric && qp.symmetricExtreme) {
+    // The signed extreme onto code 0: step = extreme / -2^(bits-1).
+    const float zero = float(qp.symmetricZero());
+    const float extreme = -xmin > xmax ? xmin : xmax;
+    const float raw = std::fabs(extreme) / zero;
+    p.overflow = !(raw <= highestScale());
+    p.scale = extreme > 0 ? -roundScale(raw) : roundScale(raw);
+    p.zero = zero;
+    return p;
+  }
   float raw = (xmax - xmin) / maxQ;
   p.overflow = !(raw <= highestScale());
   p.scale = roundScale(raw);
@@ -166,7 +176,7 @@ GroupParams GroupQuantizer::findRowParams(const float *x, int64_t count) const {
     xmin = std::min(xmin, x[i]);
     xmax = std::max(xmax, x[i]);
   }
-  if (qp.symmetric) {
+  if (qp.symmetric && !qp.symmetricExtreme) {
     xmax = std::max(-xmin, xmax);
     if (xmin < 0)
       xmin = -xmax;
@@ -256,10 +266,13 @@ llvm::Error numerics::validateQuantResult(const QuantResult &r) {
                        Twine(unsigned(r.zeros[i])) + " at [" + Twine(i / g) +
                        ", " + Twine(i % g) + "] exceeds " + Twine(maxq));
   for (size_t i = 0; i < r.scales.size(); ++i)
-    if (!(std::isfinite(r.scales[i]) && r.scales[i] > 0))
-      return makeError(Twine(prefix) + "scale " + formatNumber(r.scales[i]) +
-                       " at [" + Twine(i / g) + ", " + Twine(i % g) +
-                       "] is not positive and finite");
+    // Symmetric scales may carry a sign (QuantParams::symmetricExtreme).
+    if (!(std::isfinite(r.scales[i]) &&
+          (r.scales[i] > 0 || (r.symmetric && r.scales[i] < 0))))
+      return makeError(
+          Twine(prefix) + "scale " + formatNumber(r.scales[i]) + " at [" +
+          Twine(i / g) + ", " + Twine(i % g) + "] is " +
+          (r.symmetric ? "zero or not finite" : "not positive and finite"));
   if (r.perm.empty())
     return llvm::Error::success();
   if (r.perm.size() != k)

@@ -23,10 +23,9 @@ namespace lowbit {
 // Options and layer selection
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<numerics::QuantParams> makeQuantParams(unsigned bits,
-                                                      int64_t groupSize,
-                                                      bool symmetric, bool mse,
-                                                      StringRef scaleType) {
+llvm::Expected<numerics::QuantParams>
+makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
+                StringRef scaleType, StringRef symGrid) {
   if (bits < 2 || bits > 8)
     return llvm::createStringError("bits must be in [2, 8], got %u", bits);
   if (groupSize == 0 || groupSize < -1)
@@ -38,6 +37,17 @@ llvm::Expected<numerics::QuantParams> makeQuantParams(unsigned bits,
   params.groupSize = groupSize;
   params.symmetric = symmetric;
   params.mseSearch = mse;
+  if (symGrid == "extreme") {
+    if (!symmetric)
+      return llvm::createStringError(
+          "sym-grid=extreme applies to symmetric schemes only (add "
+          "symmetric / --sym)");
+    params.symmetricExtreme = true;
+  } else if (symGrid != "absmax") {
+    return llvm::createStringError(
+        "symmetric grid must be absmax or extreme, got '%s'",
+        symGrid.str().c_str());
+  }
   if (scaleType == "f32")
     params.scaleType = numerics::ScaleType::F32;
   else if (scaleType == "f16")
@@ -274,13 +284,15 @@ llvm::Error QuantSession::quantizeRtn(LayerChoice &layer) {
     num += d * d;
     den += double((*w)[i]) * (*w)[i];
   }
-  addReport(
-      llvm::json::Object{{"name", layer.name},
-                         {"method", "rtn"},
-                         {"bits", layer.params.bits},
-                         {"group_size", layer.params.groupSize},
-                         {"shape", llvm::json::Array{n, k}},
-                         {"weight_rel_error", den > 0 ? num / den : 0.0}});
+  llvm::json::Object entry{{"name", layer.name},
+                           {"method", "rtn"},
+                           {"bits", layer.params.bits},
+                           {"group_size", layer.params.groupSize},
+                           {"shape", llvm::json::Array{n, k}},
+                           {"weight_rel_error", den > 0 ? num / den : 0.0}};
+  if (layer.params.symmetric)
+    entry["sym_grid"] = layer.params.symmetricExtreme ? "extreme" : "absmax";
+  addReport(std::move(entry));
   return applyQuantized(layer, result);
 }
 

@@ -65,8 +65,8 @@ sequentialGroups(std::vector<::lowbit::LayerChoice *> &layers,
 
 LogicalResult GptqQuantizePass::run() {
   ModuleOp module = getOperation();
-  auto params =
-      ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse, scaleType);
+  auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
+                                          scaleType, symGrid);
   if (!params)
     return ::lowbit::emitErr(module, params.takeError());
   if (!(damp >= 0.0 && damp < 1.0))
@@ -191,15 +191,18 @@ LogicalResult GptqQuantizePass::run() {
         if (llvm::Error err = numerics::gptqQuantize(w->data(), n, k, h.data(),
                                                      gptq, result, &stats))
           return ::lowbit::emitErr(layer->op, std::move(err));
-        (*session)->addReport(
-            llvm::json::Object{{"name", layer->name},
-                               {"method", "gptq"},
-                               {"bits", layer->params.bits},
-                               {"group_size", layer->params.groupSize},
-                               {"act_order", actOrder.getValue()},
-                               {"shape", llvm::json::Array{n, k}},
-                               {"rel_output_error", stats.relativeError},
-                               {"gptq_loss", stats.loss}});
+        llvm::json::Object entry{{"name", layer->name},
+                                 {"method", "gptq"},
+                                 {"bits", layer->params.bits},
+                                 {"group_size", layer->params.groupSize},
+                                 {"act_order", actOrder.getValue()},
+                                 {"shape", llvm::json::Array{n, k}},
+                                 {"rel_output_error", stats.relativeError},
+                                 {"gptq_loss", stats.loss}};
+        if (layer->params.symmetric)
+          entry["sym_grid"] =
+              layer->params.symmetricExtreme ? "extreme" : "absmax";
+        (*session)->addReport(std::move(entry));
         if (llvm::Error err = (*session)->applyQuantized(*layer, result))
           return ::lowbit::emitErr(layer->op, std::move(err));
       }

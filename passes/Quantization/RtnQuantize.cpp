@@ -68,8 +68,8 @@ struct RtnQuantizePass
     if (lmHead && (!only.empty() || !overrides.empty()))
       return module.emitError("lm-head quantizes only the output projection; "
                               "'only' and 'override' do not apply to it");
-    auto params =
-        ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse, scaleType);
+    auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
+                                            scaleType, symGrid);
     if (!params)
       return ::lowbit::emitErr(module, params.takeError());
     auto overrideList = ::lowbit::parseOverrides(overrides);

@@ -110,6 +110,14 @@ cl::opt<bool> sym("sym", cl::desc("Symmetric (implicit zero points)"),
                   cl::cat(category));
 cl::opt<bool> mse("mse", cl::desc("Search the clipping range (MSE)"),
                   cl::cat(category));
+cl::opt<std::string>
+    symGrid("sym-grid",
+            cl::desc("Grid of --sym schemes: absmax (default; GPTQ's "
+                     "reference: [-max|w|, max|w|] over 2^bits - 1 steps) or "
+                     "extreme (each group's signed extreme weight on the "
+                     "lowest code, step max|w| / 2^(bits-1), all 2^bits codes "
+                     "used, signed scales; as llama.cpp's Q4_0)"),
+            cl::init("absmax"), cl::cat(category));
 cl::opt<std::string> scaleType("scale-type",
                                cl::desc("Scale type: f32 (default), f16, "
                                         "bf16"),
@@ -281,6 +289,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     q.bits = bits;
     q.groupSize = groupSize;
     q.symmetric = sym;
+    q.symGrid = symGrid;
     q.mse = mse;
     q.scaleType = scaleType;
     std::vector<std::string> overrideList(overrides.begin(), overrides.end());
@@ -339,6 +348,13 @@ int main(int argc, char **argv) {
   if (actBits != 0 && actBits != 8)
     fail("--act-bits must be 0 (float activations) or 8, got " +
          Twine(actBits));
+  if (symGrid != "absmax" && symGrid != "extreme")
+    fail("--sym-grid must be absmax or extreme, got '" + Twine(symGrid) + "'");
+  if (symGrid == "extreme" && !sym)
+    fail("--sym-grid extreme applies to symmetric schemes only: add --sym");
+  if (symGrid == "extreme" && method == "none" && lmHeadBits == 0)
+    fail("--sym-grid extreme: --method none with no --lm-head-bits quantizes "
+         "nothing with it");
   if (actBits != 0 && emit != "bundle")
     fail("--act-bits only applies to --emit bundle");
   if (!signKey.empty() && emit != "bundle")

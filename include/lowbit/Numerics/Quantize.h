@@ -58,6 +58,13 @@ struct QuantParams {
   int64_t groupSize = 128;
   /// Symmetric: implicit zero point 2^(bits-1), no stored zeros.
   bool symmetric = false;
+  /// Symmetric grid. false (GPTQ's reference): the range [-max|w|, max|w|]
+  /// over 2^bits - 1 steps, so the codes' extremes are never used both.
+  /// true ("extreme", as llama.cpp's Q4_0 / Q8_0): the group's signed
+  /// extreme weight lands on code 0, step = extreme / -2^(bits-1), so the
+  /// step is max|w| / 2^(bits-1) and all 2^bits codes are used; the scale
+  /// then carries the extreme's sign (negative for a positive extreme).
+  bool symmetricExtreme = false;
   /// Search a shrunk range minimizing sum |w' - w|^mseNorm per row.
   bool mseSearch = false;
   double mseNorm = 2.4;
@@ -103,8 +110,8 @@ inline float roundHalfEven(float v) {
 }
 
 /// The code of `x`: clamp(round(x / scale) + zero, 0, maxq), as a float
-/// holding an integer. `scale` must be positive and finite, `zero` an integer
-/// in [0, maxq], `x` finite.
+/// holding an integer. `scale` must be finite and nonzero (negative only on
+/// the symmetric extreme grid), `zero` an integer in [0, maxq], `x` finite.
 inline float quantizeCode(float x, float scale, float zero, float maxq) {
   // |x / scale| > 512 saturates the code either way (zero <= 255), and
   // clamping first keeps roundHalfEven in its exact range (and maps an

@@ -96,6 +96,11 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
            "group length along the input dimension, or -1 for per-channel">,
     Option<"symmetric", "symmetric", "bool", "false",
            "implicit zero point 2^(bits-1) instead of a stored one">,
+    Option<"symGrid", "sym-grid", "std::string", "\"absmax\"",
+           "symmetric grid: absmax (GPTQ's reference: [-max|w|, max|w|] "
+           "over 2^bits - 1 steps) or extreme (the group's signed extreme "
+           "on code 0, step max|w| / 2^(bits-1), signed scales; as "
+           "llama.cpp's Q4_0)">,
     Option<"mse", "mse", "bool", "false",
            "search the clipping range that minimizes the quantization error">,
     Option<"scaleType", "scale-type", "std::string", "\"f32\"",
@@ -181,6 +186,11 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
            "group length along the input dimension, or -1 for per-channel">,
     Option<"symmetric", "symmetric", "bool", "false",
            "implicit zero point 2^(bits-1) instead of a stored one">,
+    Option<"symGrid", "sym-grid", "std::string", "\"absmax\"",
+           "symmetric grid: absmax (GPTQ's reference: [-max|w|, max|w|] "
+           "over 2^bits - 1 steps) or extreme (the group's signed extreme "
+           "on code 0, step max|w| / 2^(bits-1), signed scales; as "
+           "llama.cpp's Q4_0)">,
     Option<"mse", "mse", "bool", "false",
            "search the clipping range that minimizes the quantization error">,
     Option<"scaleType", "scale-type", "std::string", "\"f32\"",

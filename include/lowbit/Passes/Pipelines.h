@@ -42,6 +42,11 @@ struct QuantizePipelineOptions
   Option<bool> symmetric{*this, "symmetric",
                          llvm::cl::desc("implicit zero points"),
                          llvm::cl::init(false)};
+  Option<std::string> symGrid{
+      *this, "sym-grid",
+      llvm::cl::desc("symmetric grid: absmax (GPTQ's reference) or extreme "
+                     "(the signed extreme on code 0, as llama.cpp's Q4_0)"),
+      llvm::cl::init("absmax")};
   Option<bool> mse{*this, "mse", llvm::cl::desc("search the clipping range"),
                    llvm::cl::init(false)};
   Option<std::string> scaleType{*this, "scale-type",

@@ -71,11 +71,12 @@ llvm::Expected<std::vector<LayerChoice>>
 selectLayers(mlir::ModuleOp module, const numerics::QuantParams &defaults,
              std::vector<LayerOverride> &overrides, llvm::StringRef only = "");
 
-/// Validates bits / group size and a scale type name ("f32", "f16",
-/// "bf16"), producing a QuantParams.
+/// Validates bits / group size, a scale type name ("f32", "f16", "bf16")
+/// and a symmetric grid name ("absmax", or "extreme", symmetric only; see
+/// numerics::QuantParams::symmetricExtreme), producing a QuantParams.
 llvm::Expected<numerics::QuantParams>
 makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
-                llvm::StringRef scaleType);
+                llvm::StringRef scaleType, llvm::StringRef symGrid = "absmax");
 
 class QuantSession {
 public:

@@ -19,6 +19,10 @@
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head only=mlp" 2>&1 | FileCheck %s --check-prefix=LMONLY
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head override=up_proj:bits=8" 2>&1 | FileCheck %s --check-prefix=LMONLY
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head" 2>&1 | FileCheck %s --check-prefix=LMNONE
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="sym-grid=extreme" 2>&1 | FileCheck %s --check-prefix=GRIDSYM
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="symmetric=true sym-grid=bogus" 2>&1 | FileCheck %s --check-prefix=GRID
+// GRIDSYM: error: sym-grid=extreme applies to symmetric schemes only (add symmetric / --sym)
+// GRID: error: symmetric grid must be absmax or extreme, got 'bogus'
 // LMONLY: error: lm-head quantizes only the output projection; 'only' and 'override' do not apply to it
 // LMNONE: error: lm-head: @forward has no float output projection (already quantized?)
 

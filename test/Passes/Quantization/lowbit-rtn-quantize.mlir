@@ -2,6 +2,7 @@
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=3 group-size=-1 symmetric=true scale-type=f16" | FileCheck %s --check-prefix=SYM
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=4 group-size=2 override=down_proj:skip override=up_proj:bits=8:group-size=4" | FileCheck %s --check-prefix=OVR
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="lm-head bits=8 group-size=-1 symmetric=true" | FileCheck %s --check-prefix=HEAD
+// RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=3 group-size=-1 symmetric=true sym-grid=extreme scale-type=f16" | FileCheck %s --check-prefix=EXT
 
 // A tiny model with inline weights: the linears inside the block are
 // quantized (inline results), the tied embedding / lm_head stays float.
@@ -30,6 +31,15 @@
 // SYM: #[[S:.*]] = #lowbit.scheme<bits = 3, group_size = -1, symmetric = true, scale_type = f16>
 // SYM-LABEL: func.func private @layer0
 // SYM: lowbit.qparam "model.layers.0.mlp.up_proj" {codes = dense<{{\[\[}}4, 6, 3, 7], {{.*}}> : tensor<3x4xui3>, scales = dense<{{\[\[}}8.569330e-01], {{.*}}> : tensor<3x1xf16>} : !lowbit.qweight<3x4, #[[S]]>
+
+// sym-grid=extreme, 3 bits (zero 4): each row's signed extreme lands on code
+// 0, step = extreme / -4. Row 0 [0, 1.5, -1, 3]: extreme 3, scale -0.75,
+// codes 4, 2, round(1.33) + 4 = 5, 0. Row 1 [0.25, -0.5, 0.75, -1]: extreme
+// -1, scale 0.25, codes 5, 2, 7, 0. Row 2 [2, 2, -2, 0.125]: a tie goes to
+// the positive end, scale -0.5, codes 0, 0, 8 clamped to 7, 4.
+// EXT: #[[S:.*]] = #lowbit.scheme<bits = 3, group_size = -1, symmetric = true, scale_type = f16>
+// EXT-LABEL: func.func private @layer0
+// EXT: lowbit.qparam "model.layers.0.mlp.up_proj" {codes = dense<{{\[\[}}4, 2, 5, 0], [5, 2, 7, 0], [0, 0, 7, 4]]> : tensor<3x4xui3>, scales = dense<{{\[\[}}-7.500000e-01], [2.500000e-01], [-5.000000e-01]]> : tensor<3x1xf16>} : !lowbit.qweight<3x4, #[[S]]>
 
 // OVR: #[[S:.*]] = #lowbit.scheme<bits = 8, group_size = 4, symmetric = false
 // OVR-LABEL: func.func private @layer0

@@ -405,6 +405,72 @@ TEST(NumericsRtn, SymmetricFollowsReferenceRange) {
   EXPECT_EQ(r.codes[0], uint8_t(std::nearbyint(-2.0f / (4.0f / 15.0f)) + 8));
 }
 
+// QuantParams::symmetricExtreme: the signed extreme of each group lands on
+// code 0 (dequantizes to itself exactly), the step is max|w| / 2^(bits-1)
+// with the extreme's sign, every other weight is within half a step (or one
+// step where it is clamped at the top code: an opposite-signed weight of
+// the same magnitude), and the squared error is below the absmax grid's.
+TEST(NumericsRtn, SymmetricExtremeGrid) {
+  Rng rng(23);
+  for (unsigned bits : {2u, 3u, 4u, 8u})
+    for (int64_t gs : {int64_t(-1), int64_t(1), int64_t(32), int64_t(5)}) {
+      SCOPED_TRACE(::testing::Message() << "bits=" << bits << " gs=" << gs);
+      const int64_t N = 8, K = 96;
+      std::vector<float> W = tortureWeights(rng, N, K);
+      QuantParams p = makeParams(bits, gs, true);
+      p.symmetricExtreme = true;
+      QuantResult r, absmax;
+      ASSERT_OK(rtnQuantize(W.data(), N, K, p, r));
+      ASSERT_OK(validateQuantResult(r));
+      ASSERT_OK(
+          rtnQuantize(W.data(), N, K, makeParams(bits, gs, true), absmax));
+      const int64_t G = r.numGroups(), width = gs == -1 ? K : gs;
+      const float zero = float(1u << (bits - 1)),
+                  maxq = float((1u << bits) - 1);
+      double errExt = 0, errAbs = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t g = 0; g < G; ++g) {
+          const int64_t k0 = g * width, k1 = std::min(K, k0 + width);
+          float ext = 0;
+          for (int64_t k = k0; k < k1; ++k)
+            if (std::fabs(W[n * K + k]) > std::fabs(ext) ||
+                (std::fabs(W[n * K + k]) == std::fabs(ext) && W[n * K + k] > 0))
+              ext = W[n * K + k];
+          const float scale = r.scales[n * G + g];
+          if (ext != 0) {
+            EXPECT_EQ(std::fabs(scale), std::fabs(ext) / zero);
+            EXPECT_EQ(scale > 0, ext < 0);
+          }
+          for (int64_t k = k0; k < k1; ++k) {
+            const float w = W[n * K + k];
+            const float code = float(r.codes[n * K + k]);
+            const float deq = dequantizeCode(code, scale, zero);
+            if (w == ext && ext != 0) {
+              EXPECT_EQ(code, 0.0f) << "n " << n << " k " << k;
+            }
+            const float bound = (code == maxq ? 1.0f : 0.5f) * std::fabs(scale);
+            EXPECT_LE(std::fabs(deq - w), bound * (1 + 1e-6f))
+                << "n " << n << " k " << k;
+            errExt += double(deq - w) * (deq - w);
+            const float da = dequantizeCode(float(absmax.codes[n * K + k]),
+                                            absmax.scales[n * G + g], zero);
+            errAbs += double(da - w) * (da - w);
+          }
+        }
+      if (gs != 1) {
+        EXPECT_LT(errExt, errAbs);
+      }
+    }
+  // Scales carry the sign only in symmetric results.
+  QuantResult bad;
+  ASSERT_OK(rtnQuantize(std::vector<float>{1.0f, -0.5f}.data(), 1, 2,
+                        makeParams(4, -1, false), bad));
+  bad.scales[0] = -bad.scales[0];
+  llvm::Error e = validateQuantResult(bad);
+  EXPECT_TRUE(bool(e));
+  llvm::consumeError(std::move(e));
+}
+
 TEST(NumericsRtn, AllZeroGroupUsesUnitRange) {
   std::vector<float> W(10, 0.0f);
   QuantResult r;
