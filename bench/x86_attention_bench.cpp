@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Attention.h"
+#include "ReadProbe.h"
 
 #include "lowbitrt/Kernels.h"
 
@@ -66,19 +67,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-/// Sums 64-bit words of [p, p + bytes) (the read-bandwidth probe).
-__attribute__((noinline)) uint64_t readSum(const float *p, size_t bytes) {
-  const uint64_t *w = reinterpret_cast<const uint64_t *>(p);
-  size_t n = bytes / 8;
-  uint64_t a = 0, b = 0, c = 0, d = 0;
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    a += w[i];
-    b ^= w[i + 1];
-    c += w[i + 2];
-    d ^= w[i + 3];
-  }
-  return a + b + c + d;
-}
+using lowbit::bench::readSum;
 
 struct Layer {
   std::vector<float> k, v;

@@ -32,6 +32,7 @@
 
 #include "CpuFeatures.h"
 #include "KernelGen.h"
+#include "ReadProbe.h"
 #include "Repack.h"
 #include "lowbitrt/X86KernelABI.h"
 
@@ -138,19 +139,7 @@ private:
   const std::function<void(int)> *job = nullptr;
 };
 
-/// Sums 64-bit words (the read-bandwidth probe).
-__attribute__((noinline)) uint64_t readSum(const uint8_t *p, size_t bytes) {
-  const uint64_t *w = reinterpret_cast<const uint64_t *>(p);
-  size_t n = bytes / 8;
-  uint64_t a = 0, b = 0, c = 0, d = 0;
-  for (size_t i = 0; i + 4 <= n; i += 4) {
-    a += w[i];
-    b ^= w[i + 1];
-    c += w[i + 2];
-    d ^= w[i + 3];
-  }
-  return a + b + c + d;
-}
+using lowbit::bench::readSum;
 
 /// The same with 256-bit loads, and optionally software prefetch 2 KiB ahead
 /// (the kernels' own streaming pattern), so the probe is not weaker than

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Activation.h"
+#include "RunnableIsas.h"
 
 #include "gtest/gtest.h"
 
@@ -28,17 +29,7 @@ namespace kn = lowbit::rt::kernels;
 
 namespace {
 
-std::vector<rt::X86Variant> runnableIsas(std::string &skipped) {
-  rt::CpuFeatures f = rt::detectCpuFeatures();
-  std::vector<rt::X86Variant> isas;
-  for (rt::X86Variant isa : {rt::X86Variant::AVX2, rt::X86Variant::AVX512}) {
-    if (rt::supportsVariant(f, isa))
-      isas.push_back(isa);
-    else
-      skipped += std::string(" ") + rt::variantName(isa);
-  }
-  return isas;
-}
+using lowbit::test::runnableIsas;
 
 /// Gates: normal(0, 4), then the edges, repeated to \p n.
 std::vector<float> gates(int64_t n, std::mt19937 &rng) {

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Attention.h"
+#include "RunnableIsas.h"
 
 #include "gtest/gtest.h"
 
@@ -78,18 +79,7 @@ kn::Status runF32(rt::X86Variant isa, const Shape &s, const float *q,
   return rt::attentionF32(isa, a, pool);
 }
 
-/// The ISAs attentionF32 has, those this CPU lacks noted in \p skipped.
-std::vector<rt::X86Variant> runnableIsas(std::string &skipped) {
-  rt::CpuFeatures f = rt::detectCpuFeatures();
-  std::vector<rt::X86Variant> isas;
-  for (rt::X86Variant isa : {rt::X86Variant::AVX2, rt::X86Variant::AVX512}) {
-    if (rt::supportsVariant(f, isa))
-      isas.push_back(isa);
-    else
-      skipped += std::string(" ") + rt::variantName(isa);
-  }
-  return isas;
-}
+using lowbit::test::runnableIsas;
 
 /// Random queries, keys and values of T tokens at positions 0..T-1, with the
 /// reference's output of a prefill of all T at once and the cache it wrote
