@@ -713,7 +713,24 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
         }
         return;
       }
-      // fp32 path: widen each column of the quad to f32 and FMA.
+      // fp32 path: widen each column of the quad to f32 and FMA. 4-bit codes
+      // on 512-bit vectors are widened by a 16-entry table lookup (vpermps
+      // reads only the low 4 bits of each lane, so a shift of the raw 32-bit
+      // chunk is the whole unpack): one op per column instead of a shift,
+      // an and and a conversion, and the same floats (code 0..15 exactly).
+      const bool lut4 = l.bits == 4 && lanes == 16 && !key.emulate;
+      Value *codeTable = nullptr;
+      SmallVector<SmallVector<Value *, 4>, 2> raw(ns);
+      if (lut4) {
+        SmallVector<Constant *, 16> t;
+        for (int v = 0; v < 16; ++v)
+          t.push_back(ConstantFP::get(f32, float(v)));
+        codeTable = ConstantVector::get(t);
+        for (unsigned si = 0; si < ns; ++si)
+          for (int64_t c = 0; c < 4; ++c)
+            raw[si].push_back(b.CreateAlignedLoad(
+                vi32, gep(gep(halfBase[si], blockOff), 64 * c), Align(1)));
+      }
       Value *kOff = b.CreateAdd(kBegin, b.CreateMul(blk, cI64(kBlockCols)));
       SmallVector<Value *> acc;
       for (unsigned k = 0; k < ns * bt * per; ++k)
@@ -723,6 +740,17 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
         for (unsigned j = 0; j < 4 && col < validCols; ++j, ++col) {
           SmallVector<Value *, 2> qf;
           for (unsigned si = 0; si < ns; ++si) {
+            if (lut4) {
+              // Quad c holds the low (even c) or high (odd c) nibbles of
+              // chunk c / 2; column j is byte j of it.
+              Value *v = raw[si][c / 2];
+              const unsigned shift = 8 * j + 4 * (c % 2);
+              if (shift)
+                v = b.CreateLShr(v, splatI(shift));
+              qf.push_back(b.CreateIntrinsic(
+                  vf32, Intrinsic::x86_avx512_permvar_sf_512, {codeTable, v}));
+              continue;
+            }
             Value *q = quads[si][c];
             if (j)
               q = b.CreateLShr(q, splatI(8 * j));
