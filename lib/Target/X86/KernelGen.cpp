@@ -631,9 +631,13 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
                              b.getInt32(info.prefetch.locality),
                              b.getInt32(1)});
       }
+      // fp32 path, 4-bit codes on 512-bit vectors: widened by a table lookup
+      // of the raw chunks below, not unpacked into quads.
+      const bool lut4 = !int8Path && l.bits == 4 && lanes == 16 && !key.emulate;
       SmallVector<SmallVector<Value *, 8>, 2> quads(ns);
-      for (unsigned si = 0; si < ns; ++si)
-        unpackBlock(gep(halfBase[si], blockOff), quads[si]);
+      if (!lut4)
+        for (unsigned si = 0; si < ns; ++si)
+          unpackBlock(gep(halfBase[si], blockOff), quads[si]);
       int64_t numQuads = (validCols + 3) / 4;
       if (int8Path) {
         Value *kpOff = b.CreateAdd(kpBegin, b.CreateMul(blk, cI64(kBlockCols)));
@@ -718,7 +722,6 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
       // reads only the low 4 bits of each lane, so a shift of the raw 32-bit
       // chunk is the whole unpack): one op per column instead of a shift,
       // an and and a conversion, and the same floats (code 0..15 exactly).
-      const bool lut4 = l.bits == 4 && lanes == 16 && !key.emulate;
       Value *codeTable = nullptr;
       SmallVector<SmallVector<Value *, 4>, 2> raw(ns);
       if (lut4) {

@@ -51,8 +51,8 @@ template <class V> struct AttentionKernel {
 
   /// Scores of up to W keys for one query head: s[j] = scale * (q . k_j)
   /// for the n <= W keys k_j = k0 + j * kvRow. Each key's products over the
-  /// NC full vectors of channels are summed into one vector (one multiply,
-  /// then fused multiply-adds in channel order), the W vectors are reduced
+  /// NC full vectors of channels are summed into one vector (fused
+  /// multiply-adds in channel order from zero), the W vectors are reduced
   /// together (V::transposeSum; missing keys repeat the last one), and the
   /// channels past the last full vector are added in order. A key's score
   /// depends only on its own row, so any split of the keys into groups
@@ -70,16 +70,11 @@ template <class V> struct AttentionKernel {
     Reg part[W];
     for (int64_t j = 0; j < W; ++j) {
       const float *k = k0 + imin(j, n - 1) * kvRow;
-      Reg a;
-      if (NC > 0) {
-        a = V::mul(qv[0], V::load(k));
-        for (int c = 1; c < NC; ++c)
+      Reg a = V::zero();
+      for (int64_t c = 0; c < nc; ++c) {
+        if constexpr (NC > 0)
           a = V::fma(qv[c], V::load(k + c * W), a);
-      } else if (nc == 0) {
-        a = V::zero();
-      } else {
-        a = V::mul(V::load(q), V::load(k));
-        for (int64_t c = 1; c < nc; ++c)
+        else
           a = V::fma(V::load(q + c * W), V::load(k + c * W), a);
       }
       part[j] = a;
@@ -101,8 +96,8 @@ template <class V> struct AttentionKernel {
     }
   }
 
-  /// Scores of keys [j0, j1) (row stride kvRow from kBase, the query's KV
-  /// head) for one query head, into s[j0..j1), W keys at a time.
+  /// The scoreKeys for head dimension \p Dh: NC = Dh / W when that is 1 to
+  /// 8, else the run-time count.
   using ScoresFn = void (*)(const float *, const float *, int64_t, int64_t,
                             float, float *, int64_t);
   static ScoresFn scoresFn(int64_t Dh) {
