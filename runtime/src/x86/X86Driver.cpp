@@ -158,9 +158,13 @@ void lowbitrt::x86::runQMatmul(const QMatmulCall &call, const float *x,
   Dispatch d{
       T == 1 ? call.gemv : call.gemm, in, T, call.packed, call.bias, y, call.N};
   const int64_t tiles = (call.N + kTileRows - 1) / kTileRows;
-  // Waking the pool costs microseconds: products below about a million
-  // multiply-adds (tens of microseconds on one core) run on the caller.
-  constexpr int64_t kMinParallelMacs = int64_t(1) << 20;
+  // Waking the pool costs about a microsecond while its workers spin (they
+  // do between the loops of a decode step): only products below 64K
+  // multiply-adds (a few microseconds on one core) run on the caller. With
+  // the earlier bound of 1M every per-layer GEMV of SmolLM2 (576 x 1536 and
+  // smaller) ran on one thread; 2-thread decode went from 145 to 162 tok/s
+  // (medians of 8 interleaved runs; 8K was no better).
+  constexpr int64_t kMinParallelMacs = int64_t(1) << 16;
   if (!pool || pool->getNumThreads() == 1 || tiles == 1 ||
       T * call.N * call.K < kMinParallelMacs) {
     d.runTiles(0, tiles);
