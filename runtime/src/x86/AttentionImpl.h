@@ -141,11 +141,18 @@ template <class V> struct AttentionKernel {
   /// Rows ahead of the one being read that the loops prefetch.
   static constexpr int64_t kPrefetchRows = 16;
 
-  /// Prefetches the \p bytes at \p p, a cache line at a time.
-  static void prefetch(const float *p, int64_t bytes) {
-    const char *c = reinterpret_cast<const char *>(p);
+  /// Prefetches the \p bytes at \p p into L2, a cache line at a time. On a
+  /// 2-core Zen 4 EPYC, L2 prefetches (with the spread in decodeScores) took
+  /// 30 SmolLM2-shaped decode layers at position 576 from 2.8-2.9 to 1.8-1.9
+  /// ms per token on one thread: into L1, the bursts of misses stalled the
+  /// loads behind them (bench/RESULTS.md). Prefill (rows written this step)
+  /// measured the same either way.
+  static void prefetch(const char *p, int64_t bytes) {
     for (int64_t b = 0; b < bytes; b += 64)
-      __builtin_prefetch(c + b);
+      __builtin_prefetch(p + b, 0, 2);
+  }
+  static void prefetch(const float *p, int64_t bytes) {
+    prefetch(reinterpret_cast<const char *>(p), bytes);
   }
 
   /// out[i][c..c+NC*W) = sum_j p[i][j] * v_j[c..c+NC*W) over rows
@@ -323,15 +330,27 @@ template <class V> struct AttentionKernel {
     const int64_t j0 = b * kValueBlock;
     const int64_t j1 = imin(d.len, j0 + kValueBlock);
     const ScoresFn scores = scoresFn(Dh);
+    // The rows kPrefetchRows ahead are prefetched a slice before each
+    // head's scores rather than all at once: a step's W rows are
+    // W * kvRow * 4 bytes, and a burst of that many misses stalled the
+    // loads of the step.
+    const char *kBytes = reinterpret_cast<const char *>(job.cacheK);
+    const int64_t rowBytes = kvRow * 4, stepBytes = W * rowBytes;
+    const int64_t endBytes = d.len * rowBytes;
     for (int64_t j = j0; j < j1; j += W) {
-      for (int64_t r = j + kPrefetchRows;
-           r < imin(d.len, j + kPrefetchRows + W); ++r)
-        prefetch(job.cacheK + r * kvRow, kvRow * 4);
       const float *kj = job.cacheK + j * kvRow;
+      const int64_t ahead = (j + kPrefetchRows) * rowBytes;
       for (int64_t kvh = 0, h = 0; kvh < job.Hkv; ++kvh)
-        for (int64_t i = 0; i < job.group; ++i, ++h)
+        for (int64_t i = 0; i < job.group; ++i, ++h) {
+          // Slice h of the step's bytes, from its first whole line.
+          const int64_t from = (ahead + stepBytes * h / job.H + 63) / 64 * 64;
+          const int64_t to =
+              imin(endBytes, ahead + stepBytes * (h + 1) / job.H);
+          if (from < to)
+            prefetch(kBytes + from, to - from);
           scores(job.q + h * Dh, kj + kvh * Dh, kvRow, imin(W, j1 - j),
                  job.scale, d.scores + h * d.sStride + j, Dh);
+        }
     }
   }
 
