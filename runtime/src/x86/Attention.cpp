@@ -135,17 +135,21 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
       detail::DecodePhase phase;
     } sweep{&d, phaseFn, detail::DecodePhase::Scores};
     const Sweep *sw = &sweep;
-    // Blocks of keys are the tasks of the two sweeps; the softmax and the
+    // Blocks of keys are the tasks of the two sweeps, one contiguous range
+    // of blocks per thread (a prefetched stream each; 3-5% faster at 2
+    // threads than the pool's 4 ranges per thread); the softmax and the
     // in-order merge run on the caller.
     for (detail::DecodePhase phase :
          {detail::DecodePhase::Scores, detail::DecodePhase::Values}) {
       sweep.phase = phase;
-      if (parallel && d.blocks > 1)
-        pool->parallelFor(d.blocks, [sw](int64_t begin, int64_t end) {
-          for (int64_t b = begin; b < end; ++b)
+      if (parallel && d.blocks > 1) {
+        const int64_t blocks = d.blocks;
+        const int64_t parts = std::min<int64_t>(blocks, threads);
+        pool->parallelFor(parts, [sw, blocks, parts](int64_t pb, int64_t pe) {
+          for (int64_t b = pb * blocks / parts; b < pe * blocks / parts; ++b)
             sw->fn(*sw->d, sw->phase, b);
         });
-      else
+      } else
         for (int64_t b = 0; b < d.blocks; ++b)
           phaseFn(d, phase, b);
       if (phase == detail::DecodePhase::Scores)
