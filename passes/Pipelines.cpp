@@ -3,7 +3,8 @@
 // lowbit-quantize-pipeline{method=rtn|gptq|none ...}: weight quantization by
 // the named method (the method's pass with the shared options), then the
 // output projection by RTN when lm-head-bits is set.
-// lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N}: fuse
+// lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N act-float=RE}:
+// fuse
 // dequantizations into matmuls, run the target's codegen pipeline, legalize
 // for the target (setting act_bits), select layouts, materialize packs,
 // outline kernels, translate the executables and emit the bundle.
@@ -95,7 +96,7 @@ buildToBundlePipeline(OpPassManager &pm, const ToBundlePipelineOptions &o,
   if (o.output.empty())
     return error("lowbit-to-bundle-pipeline needs output=FILE");
   if (failed(mlir::lowbit::buildLowbitToKernelPipeline(pm, o.target, o.actBits,
-                                                       error)))
+                                                       o.actFloat, error)))
     return failure();
   mlir::lowbit::LowbitEmitBundleOptions emit;
   emit.target = o.target;
@@ -129,7 +130,7 @@ void registerPipeline(
 
 LogicalResult mlir::lowbit::buildLowbitToKernelPipeline(
     OpPassManager &pm, StringRef targetName, unsigned actBits,
-    function_ref<LogicalResult(const Twine &)> error) {
+    StringRef actFloat, function_ref<LogicalResult(const Twine &)> error) {
   ::lowbit::TargetRegistry targets;
   ::lowbit::registerAllTargets(targets);
   auto target = targets.lookup(targetName);
@@ -145,6 +146,7 @@ LogicalResult mlir::lowbit::buildLowbitToKernelPipeline(
   LowbitLegalizeForTargetOptions legalize;
   legalize.target = targetName.str();
   legalize.actBits = actBits;
+  legalize.actFloat = actFloat.str();
   pm.addPass(createLowbitLegalizeForTarget(legalize));
   pm.addPass(createLowbitSelectLayouts());
   pm.addPass(createLowbitMaterializePacks());

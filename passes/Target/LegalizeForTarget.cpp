@@ -13,6 +13,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Regex.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWBITLEGALIZEFORTARGET
@@ -86,11 +87,38 @@ struct LowbitLegalizeForTargetPass
       return signalPassFailure();
     }
 
+    if (!actFloat.empty() && actBits == 0) {
+      module.emitError("act-float '")
+          << actFloat << "' needs act-bits=8 (without it every quantized "
+          << "matmul keeps float activations)";
+      return signalPassFailure();
+    }
     if (actBits != 0) {
+      std::optional<llvm::Regex> keepFloat;
+      if (!actFloat.empty()) {
+        keepFloat.emplace(actFloat);
+        std::string why;
+        if (!keepFloat->isValid(why)) {
+          module.emitError("act-float '")
+              << actFloat << "' is not a valid regular expression: " << why;
+          return signalPassFailure();
+        }
+      }
       Builder b(module.getContext());
+      int64_t keptFloat = 0;
       module.walk([&](QMatmulOp op) {
+        auto param = op.getWeight().getDefiningOp<QParamOp>();
+        if (keepFloat && param && keepFloat->match(param.getName())) {
+          ++keptFloat;
+          return;
+        }
         op.setActBitsAttr(b.getI64IntegerAttr(actBits));
       });
+      if (keepFloat && keptFloat == 0) {
+        module.emitError("act-float '")
+            << actFloat << "' matches no quantized matmul's weight name";
+        return signalPassFailure();
+      }
     }
     bool legal = true;
     module.walk([&](Operation *op) {

@@ -56,6 +56,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -100,6 +101,13 @@ cl::opt<unsigned> actBits("act-bits",
                                    "(8: the x86 int8 path; default 0: "
                                    "float activations)"),
                           cl::init(0), cl::cat(category));
+cl::opt<std::string> actFloat(
+    "act-float",
+    cl::desc("With --act-bits 8: quantized matmuls whose weight name (e.g. "
+             "model.layers.0.self_attn.q_proj) this regular expression finds "
+             "a match in keep float activations, e.g. "
+             "'self_attn\\.[qkv]_proj'"),
+    cl::cat(category));
 cl::opt<unsigned> bits("bits", cl::desc("Code width, 2-8 (default 4)"),
                        cl::init(4), cl::cat(category));
 cl::opt<int64_t> groupSize("group-size",
@@ -323,6 +331,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     b.target = targetName;
     b.output = output;
     b.actBits = actBits;
+    b.actFloat = actFloat;
     b.signKey = signKey;
     elements.push_back(mlir::lowbit::printPipelineElement(b));
   }
@@ -357,6 +366,11 @@ int main(int argc, char **argv) {
          "nothing with it");
   if (actBits != 0 && emit != "bundle")
     fail("--act-bits only applies to --emit bundle");
+  if (!actFloat.empty() && actBits == 0)
+    fail("--act-float only applies with --act-bits 8");
+  if (std::string why; !actFloat.empty() && !Regex(actFloat).isValid(why))
+    fail("--act-float '" + actFloat +
+         "' is not a valid regular expression: " + why);
   if (!signKey.empty() && emit != "bundle")
     fail("--sign only applies to --emit bundle");
   // The key is read when the bundle is written; a missing one is reported

@@ -20,12 +20,13 @@ void registerLowbitPipelines();
 
 /// Appends the passes of `lowbit-to-bundle-pipeline` before
 /// `lowbit-emit-bundle` to `pm`: fuse-dequant-matmul, the target's codegen
-/// pipeline, legalize-for-target (with `actBits`), select-layouts,
-/// materialize-packs, outline-kernels and translate-executables. Reports an
-/// unknown target or unsupported `actBits` through `error`.
+/// pipeline, legalize-for-target (with `actBits` and `actFloat`),
+/// select-layouts, materialize-packs, outline-kernels and
+/// translate-executables. Reports an unknown target or unsupported `actBits`
+/// through `error`.
 LogicalResult
 buildLowbitToKernelPipeline(OpPassManager &pm, StringRef target,
-                            unsigned actBits,
+                            unsigned actBits, StringRef actFloat,
                             function_ref<LogicalResult(const Twine &)> error);
 
 /// Patterns of lowbit-fuse-dequant-matmul.

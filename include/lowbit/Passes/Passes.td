@@ -354,7 +354,13 @@ def LowbitLegalizeForTarget
     whose features are all listed). A module that already records a
     different target is an error. With `act-bits=8`, every `lowbit.qmatmul`
     first gets `act_bits = 8` (its activations are quantized dynamically to
-    int8), so legality, outlining and translation see the int8 path.
+    int8), so legality, outlining and translation see the int8 path, except
+    those whose weight (`lowbit.qparam` name) the regular expression
+    `act-float` finds a match in: they keep float activations (e.g.
+    `act-float=self_attn\.[qkv]_proj`, the attention projections, whose
+    int8 inputs are the largest activation cost on some models).
+    `act-float` without `act-bits=8`, an invalid expression, or one that
+    matches no quantized matmul is an error.
 
     Before:
 
@@ -384,7 +390,10 @@ def LowbitLegalizeForTarget
                "the target supports)">,
     Option<"actBits", "act-bits", "unsigned", "0",
            "quantize the activations of quantized matmuls to this many bits "
-           "(0: float activations, 8: the int8 path)">
+           "(0: float activations, 8: the int8 path)">,
+    Option<"actFloat", "act-float", "std::string", "\"\"",
+           "with act-bits=8: quantized matmuls whose weight name this "
+           "regular expression finds a match in keep float activations">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }

@@ -111,7 +111,7 @@ struct QuantizePipelineOptions
                               llvm::cl::init(true)};
 };
 
-/// lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N}.
+/// lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N act-float=RE}.
 struct ToBundlePipelineOptions
     : public PassPipelineOptions<ToBundlePipelineOptions> {
   static constexpr llvm::StringLiteral kName = "lowbit-to-bundle-pipeline";
@@ -124,6 +124,11 @@ struct ToBundlePipelineOptions
   Option<unsigned> actBits{*this, "act-bits",
                            llvm::cl::desc("0 (float activations) or 8"),
                            llvm::cl::init(0)};
+  Option<std::string> actFloat{
+      *this, "act-float",
+      llvm::cl::desc("with act-bits=8: quantized matmuls whose weight name "
+                     "this regular expression finds a match in keep float "
+                     "activations")};
   Option<std::string> signKey{
       *this, "sign-key",
       llvm::cl::desc("Ed25519 private key (PEM) that signs the code sections; "
