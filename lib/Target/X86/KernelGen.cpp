@@ -515,8 +515,18 @@ void KernelEmitter::emitPrepare(Value *chunkBegin, Value *rowsPadded,
               b.setFastMathFlags(fmf);
               sum = b.CreateFAddReduce(ConstantFP::get(f32, -0.0), v);
             } else {
-              Value *amax = b.CreateFPMaxReduce(
-                  b.CreateUnaryIntrinsic(Intrinsic::fabs, v));
+              // max |v| as an unsigned integer maximum of the bit patterns
+              // (ordered like the non-negative floats they encode): a tree
+              // of vector maxima, where llvm.vector.reduce.fmax's NaN rules
+              // made a chain of ~90 scalar ops per block. A NaN (above +inf
+              // as bits) becomes the block's scale, so it reaches the
+              // outputs instead of being dropped.
+              Value *amax = b.CreateBitCast(
+                  b.CreateIntMaxReduce(
+                      b.CreateBitCast(
+                          b.CreateUnaryIntrinsic(Intrinsic::fabs, v), v32i),
+                      /*IsSigned=*/false),
+                  f32);
               Value *pos = b.CreateFCmpOGT(amax, ConstantFP::get(f32, 0.0));
               Value *inv = b.CreateSelect(
                   b.CreateAnd(pos, valid),

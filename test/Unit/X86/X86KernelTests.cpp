@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <limits>
 #include <random>
 #include <set>
 #include <string>
@@ -372,6 +373,54 @@ INSTANTIATE_TEST_SUITE_P(All, X86Kernels,
                            return "b" + std::to_string(info.param.bits) + "_" +
                                   pathName(info.param.path).str();
                          });
+
+/// A NaN in one row's activations reaches every output of that row and no
+/// other: the int8 path quantizes a block's scale from max |x| by an integer
+/// maximum of the bit patterns (a NaN ranks above +inf), so the NaN becomes
+/// the block scale instead of being skipped as llvm.vector.reduce.fmax
+/// would (it was once dropped, and its block's codes were garbage).
+TEST(X86Kernels, Int8NaNActivationPropagates) {
+  rt::CpuFeatures feats = rt::detectCpuFeatures();
+  std::vector<KernelKey> keys;
+  for (Isa isa : {Isa::AVX2, Isa::AVX512VNNI})
+    for (unsigned bt : {1u, 4u}) {
+      KernelKey key;
+      key.bits = 4;
+      key.groupSize = 32;
+      key.symmetric = true;
+      key.scaleType = ScaleType::F16;
+      key.K = 96;
+      key.N = 21;
+      key.batchTile = bt;
+      key.isa = isa;
+      key.path = ArithPath::Int8;
+      key.emulate = !rt::supportsVariant(feats, toVariant(isa));
+      keys.push_back(key);
+    }
+  auto lib = buildKernelLibrary(keys);
+  ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
+  LoadedLibrary loaded(*lib);
+  ASSERT_TRUE(loaded.ok()) << dlerror();
+  std::mt19937 rng(7);
+  for (const KernelKey &key : keys) {
+    auto fn = loaded.get(key.symbolName());
+    ASSERT_NE(fn, nullptr) << key.symbolName();
+    auto l = *key.layout();
+    std::vector<uint8_t> packed = pack(l, randomWeights(l, rng));
+    const int64_t B = 3, K = key.K, N = key.N;
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(B * K), y(B * N, 0.0f);
+    for (float &v : x)
+      v = nd(rng);
+    x[1 * K + 40] = std::numeric_limits<float>::quiet_NaN();
+    fn(x.data(), B, packed.data(), nullptr, y.data(), 0, N);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t n = 0; n < N; ++n)
+        EXPECT_EQ(std::isnan(y[b * N + n]), b == 1)
+            << key.symbolName() << " row " << b << " output " << n << " = "
+            << y[b * N + n];
+  }
+}
 
 TEST(X86KernelGen, Deterministic) {
   KernelKey key;
