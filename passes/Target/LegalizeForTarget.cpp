@@ -109,6 +109,8 @@ struct LowbitLegalizeForTargetPass
       module.walk([&](QMatmulOp op) {
         auto param = op.getWeight().getDefiningOp<QParamOp>();
         if (keepFloat && param && keepFloat->match(param.getName())) {
+          // Also when an earlier run of the pass set it.
+          op.removeActBitsAttr();
           ++keptFloat;
           return;
         }

@@ -381,6 +381,10 @@ def LowbitLegalizeForTarget
       ...
     }
     ```
+
+    With `act-bits=8 act-float=^lm_head$`, a `lowbit.qmatmul` of the weight
+    `"model.layers.0.self_attn.k_proj"` gets `{act_bits = 8 : i64}` and one
+    of `"lm_head"` is left without it.
   }];
   let options = [
     Option<"target", "target", "std::string", "\"x86\"",

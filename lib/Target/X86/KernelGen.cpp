@@ -535,11 +535,14 @@ void KernelEmitter::emitPrepare(Value *chunkBegin, Value *rowsPadded,
               Value *scale = b.CreateSelect(
                   valid, b.CreateFDiv(amax, ConstantFP::get(f32, double(qmax))),
                   ConstantFP::get(f32, 0.0));
+              // A NaN lane (its block's inv is 0) converts as 0, not as
+              // fptosi's poison; the NaN scale carries it to the outputs.
+              Value *scaled =
+                  b.CreateFMul(v, b.CreateVectorSplat(kBlockCols, inv));
+              scaled = b.CreateSelect(b.CreateFCmpORD(scaled, scaled), scaled,
+                                      ConstantAggregateZero::get(v32f));
               Value *q = b.CreateFPToSI(
-                  b.CreateUnaryIntrinsic(
-                      Intrinsic::rint,
-                      b.CreateFMul(v, b.CreateVectorSplat(kBlockCols, inv))),
-                  v32i);
+                  b.CreateUnaryIntrinsic(Intrinsic::rint, scaled), v32i);
               Value *kpOff =
                   b.CreateAdd(kpBegin, b.CreateMul(blk, cI64(kBlockCols)));
               Value *rowOff = b.CreateMul(r, cI64(kp));

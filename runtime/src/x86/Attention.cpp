@@ -133,7 +133,15 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
       const detail::DecodeSweep *d;
       void (*fn)(const detail::DecodeSweep &, detail::DecodePhase, int64_t);
       detail::DecodePhase phase;
-    } sweep{&d, phaseFn, detail::DecodePhase::Scores};
+      /// The blocks' split into contiguous ranges, one per thread.
+      int64_t parts;
+      void runParts(int64_t pb, int64_t pe) const {
+        for (int64_t b = pb * d->blocks / parts; b < pe * d->blocks / parts;
+             ++b)
+          fn(*d, phase, b);
+      }
+    } sweep{&d, phaseFn, detail::DecodePhase::Scores,
+            std::min<int64_t>(d.blocks, threads)};
     const Sweep *sw = &sweep;
     // Blocks of keys are the tasks of the two sweeps, one contiguous range
     // of blocks per thread (a prefetched stream each; 3-5% faster at 2
@@ -142,14 +150,11 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
     for (detail::DecodePhase phase :
          {detail::DecodePhase::Scores, detail::DecodePhase::Values}) {
       sweep.phase = phase;
-      if (parallel && d.blocks > 1) {
-        const int64_t blocks = d.blocks;
-        const int64_t parts = std::min<int64_t>(blocks, threads);
-        pool->parallelFor(parts, [sw, blocks, parts](int64_t pb, int64_t pe) {
-          for (int64_t b = pb * blocks / parts; b < pe * blocks / parts; ++b)
-            sw->fn(*sw->d, sw->phase, b);
+      if (parallel && d.blocks > 1)
+        pool->parallelFor(sweep.parts, [sw](int64_t pb, int64_t pe) {
+          sw->runParts(pb, pe);
         });
-      } else
+      else
         for (int64_t b = 0; b < d.blocks; ++b)
           phaseFn(d, phase, b);
       if (phase == detail::DecodePhase::Scores)

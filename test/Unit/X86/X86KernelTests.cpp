@@ -375,28 +375,31 @@ INSTANTIATE_TEST_SUITE_P(All, X86Kernels,
                          });
 
 /// A NaN in one row's activations reaches every output of that row and no
-/// other: the int8 path quantizes a block's scale from max |x| by an integer
-/// maximum of the bit patterns (a NaN ranks above +inf), so the NaN becomes
-/// the block scale instead of being skipped as llvm.vector.reduce.fmax
-/// would (it was once dropped, and its block's codes were garbage).
+/// other (symmetric and asymmetric weights, whose offset term adds the
+/// block's activation sum): the int8 path takes a block's scale from max |x|
+/// as an integer maximum of the bit patterns (a NaN ranks above +inf), so
+/// the NaN becomes the block scale instead of being skipped as
+/// llvm.vector.reduce.fmax would (it was once dropped, and its block's codes
+/// were garbage), and the NaN lane's code is 0.
 TEST(X86Kernels, Int8NaNActivationPropagates) {
   rt::CpuFeatures feats = rt::detectCpuFeatures();
   std::vector<KernelKey> keys;
   for (Isa isa : {Isa::AVX2, Isa::AVX512VNNI})
-    for (unsigned bt : {1u, 4u}) {
-      KernelKey key;
-      key.bits = 4;
-      key.groupSize = 32;
-      key.symmetric = true;
-      key.scaleType = ScaleType::F16;
-      key.K = 96;
-      key.N = 21;
-      key.batchTile = bt;
-      key.isa = isa;
-      key.path = ArithPath::Int8;
-      key.emulate = !rt::supportsVariant(feats, toVariant(isa));
-      keys.push_back(key);
-    }
+    for (unsigned bt : {1u, 4u})
+      for (bool sym : {true, false}) {
+        KernelKey key;
+        key.bits = 4;
+        key.groupSize = 32;
+        key.symmetric = sym;
+        key.scaleType = ScaleType::F16;
+        key.K = 96;
+        key.N = 21;
+        key.batchTile = bt;
+        key.isa = isa;
+        key.path = ArithPath::Int8;
+        key.emulate = !rt::supportsVariant(feats, toVariant(isa));
+        keys.push_back(key);
+      }
   auto lib = buildKernelLibrary(keys);
   ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
   LoadedLibrary loaded(*lib);
