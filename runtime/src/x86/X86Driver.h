@@ -94,7 +94,9 @@ struct QMatmulCall {
 };
 
 /// Runs \p call on \p T rows of \p x [T, K] into \p y [T, N], splitting N
-/// over \p pool (may be null) in ranges aligned to LOWBIT_X86_TILE_ROWS rows.
+/// over \p pool (may be null) into one contiguous range of
+/// LOWBIT_X86_TILE_ROWS-row tiles per thread (products under 64K
+/// multiply-adds run on the caller).
 /// With a permutation the gathered activations go to \p permScratch (at
 /// least T * K floats). Allocates nothing.
 void runQMatmul(const QMatmulCall &call, const float *x, int64_t T, float *y,

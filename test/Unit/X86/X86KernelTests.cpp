@@ -15,6 +15,8 @@
 #include "CpuFeatures.h"
 #include "KernelGen.h"
 #include "Repack.h"
+#include "X86Driver.h"
+#include "lowbitrt/Kernels.h"
 #include "lowbitrt/X86KernelABI.h"
 
 #include "llvm/IR/LLVMContext.h"
@@ -422,6 +424,62 @@ TEST(X86Kernels, Int8NaNActivationPropagates) {
         EXPECT_EQ(std::isnan(y[b * N + n]), b == 1)
             << key.symbolName() << " row " << b << " output " << n << " = "
             << y[b * N + n];
+  }
+}
+
+/// runQMatmul splits N into one contiguous range of 16-row tiles per thread
+/// (and runs products under 64K multiply-adds on the caller): with 1, 2 and
+/// 3 threads, for the GEMV and the batched kernel, on a tile count that 2
+/// and 3 do not divide, every output is written once and the bits equal one
+/// kernel call over all rows.
+TEST(X86Driver, ThreadSplitCoversEveryTile) {
+  rt::CpuFeatures feats = rt::detectCpuFeatures();
+  const Isa isa = rt::supportsVariant(feats, rt::X86Variant::AVX512VNNI)
+                      ? Isa::AVX512VNNI
+                      : Isa::AVX2;
+  std::vector<KernelKey> keys;
+  for (unsigned bt : {1u, 4u}) {
+    KernelKey key;
+    key.bits = 4;
+    key.groupSize = 32;
+    key.symmetric = false;
+    key.scaleType = ScaleType::F16;
+    key.K = 128;
+    key.N = 16 * 37 + 5; // 38 tiles, the last one partial.
+    key.batchTile = bt;
+    key.isa = isa;
+    key.path = ArithPath::Int8;
+    key.emulate = !rt::supportsVariant(feats, toVariant(isa));
+    keys.push_back(key);
+  }
+  auto lib = buildKernelLibrary(keys);
+  ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
+  LoadedLibrary loaded(*lib);
+  ASSERT_TRUE(loaded.ok()) << dlerror();
+  auto l = *keys[0].layout();
+  std::mt19937 rng(11);
+  std::vector<uint8_t> packed = pack(l, randomWeights(l, rng));
+  rt::QMatmulCall call;
+  call.gemv = loaded.get(keys[0].symbolName());
+  call.gemm = loaded.get(keys[1].symbolName());
+  ASSERT_TRUE(call.gemv && call.gemm);
+  call.packed = packed.data();
+  call.N = keys[0].N;
+  call.K = keys[0].K;
+  for (int64_t T : {int64_t(1), int64_t(6)}) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(T * call.K), want(T * call.N);
+    for (float &v : x)
+      v = nd(rng);
+    (T == 1 ? call.gemv : call.gemm)(x.data(), T, packed.data(), nullptr,
+                                     want.data(), 0, call.N);
+    for (unsigned threads : {1u, 2u, 3u}) {
+      lowbit::rt::kernels::ThreadPool pool(threads);
+      std::vector<float> y(T * call.N, NAN);
+      rt::runQMatmul(call, x.data(), T, y.data(), nullptr, &pool);
+      EXPECT_EQ(0, std::memcmp(y.data(), want.data(), y.size() * 4))
+          << "T=" << T << " threads=" << threads;
+    }
   }
 }
 
