@@ -376,6 +376,24 @@ INSTANTIATE_TEST_SUITE_P(All, X86Kernels,
                                   pathName(info.param.path).str();
                          });
 
+/// A 4-bit, group-32, f16-scale int8-path kernel key (emulated when the CPU
+/// lacks \p isa).
+KernelKey int8Key(Isa isa, bool symmetric, int64_t K, int64_t N,
+                  unsigned batchTile) {
+  KernelKey key;
+  key.bits = 4;
+  key.groupSize = 32;
+  key.symmetric = symmetric;
+  key.scaleType = ScaleType::F16;
+  key.K = K;
+  key.N = N;
+  key.batchTile = batchTile;
+  key.isa = isa;
+  key.path = ArithPath::Int8;
+  key.emulate = !rt::supportsVariant(rt::detectCpuFeatures(), toVariant(isa));
+  return key;
+}
+
 /// A NaN in one row's activations reaches every output of that row and no
 /// other (symmetric and asymmetric weights, whose offset term adds the
 /// block's activation sum): the int8 path takes a block's scale from max |x|
@@ -384,24 +402,11 @@ INSTANTIATE_TEST_SUITE_P(All, X86Kernels,
 /// llvm.vector.reduce.fmax would (it was once dropped, and its block's codes
 /// were garbage), and the NaN lane's code is 0.
 TEST(X86Kernels, Int8NaNActivationPropagates) {
-  rt::CpuFeatures feats = rt::detectCpuFeatures();
   std::vector<KernelKey> keys;
   for (Isa isa : {Isa::AVX2, Isa::AVX512VNNI})
     for (unsigned bt : {1u, 4u})
-      for (bool sym : {true, false}) {
-        KernelKey key;
-        key.bits = 4;
-        key.groupSize = 32;
-        key.symmetric = sym;
-        key.scaleType = ScaleType::F16;
-        key.K = 96;
-        key.N = 21;
-        key.batchTile = bt;
-        key.isa = isa;
-        key.path = ArithPath::Int8;
-        key.emulate = !rt::supportsVariant(feats, toVariant(isa));
-        keys.push_back(key);
-      }
+      for (bool sym : {true, false})
+        keys.push_back(int8Key(isa, sym, 96, 21, bt));
   auto lib = buildKernelLibrary(keys);
   ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
   LoadedLibrary loaded(*lib);
@@ -433,25 +438,13 @@ TEST(X86Kernels, Int8NaNActivationPropagates) {
 /// and 3 do not divide, every output is written once and the bits equal one
 /// kernel call over all rows.
 TEST(X86Driver, ThreadSplitCoversEveryTile) {
-  rt::CpuFeatures feats = rt::detectCpuFeatures();
-  const Isa isa = rt::supportsVariant(feats, rt::X86Variant::AVX512VNNI)
-                      ? Isa::AVX512VNNI
-                      : Isa::AVX2;
-  std::vector<KernelKey> keys;
-  for (unsigned bt : {1u, 4u}) {
-    KernelKey key;
-    key.bits = 4;
-    key.groupSize = 32;
-    key.symmetric = false;
-    key.scaleType = ScaleType::F16;
-    key.K = 128;
-    key.N = 16 * 37 + 5; // 38 tiles, the last one partial.
-    key.batchTile = bt;
-    key.isa = isa;
-    key.path = ArithPath::Int8;
-    key.emulate = !rt::supportsVariant(feats, toVariant(isa));
-    keys.push_back(key);
-  }
+  const Isa isa =
+      rt::supportsVariant(rt::detectCpuFeatures(), rt::X86Variant::AVX512VNNI)
+          ? Isa::AVX512VNNI
+          : Isa::AVX2;
+  // 38 tiles, the last one partial.
+  std::vector<KernelKey> keys = {int8Key(isa, false, 128, 16 * 37 + 5, 1),
+                                 int8Key(isa, false, 128, 16 * 37 + 5, 4)};
   auto lib = buildKernelLibrary(keys);
   ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
   LoadedLibrary loaded(*lib);
