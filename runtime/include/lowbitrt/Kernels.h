@@ -110,7 +110,17 @@ public:
   void parallelFor(int64_t n,
                    const std::function<void(int64_t begin, int64_t end)> &fn);
 
+  /// parallelFor in one contiguous chunk per thread instead of a few: for
+  /// loops whose chunks pay a fixed cost each (a kernel that prepares all
+  /// its input rows per call, a prefetched stream that restarts).
+  void parallelForPerThread(
+      int64_t n, const std::function<void(int64_t begin, int64_t end)> &fn);
+
 private:
+  /// Runs \p fn over [0, n) in chunks of ceil(n / targetChunks).
+  void run(int64_t n, int64_t targetChunks,
+           const std::function<void(int64_t begin, int64_t end)> &fn);
+
   struct Impl;
   std::unique_ptr<Impl> impl;
 };

@@ -190,6 +190,18 @@ unsigned ThreadPool::getNumThreads() const {
 
 void ThreadPool::parallelFor(int64_t n,
                              const std::function<void(int64_t, int64_t)> &fn) {
+  // A few chunks per thread balance uneven rows (e.g. causal attention)
+  // without making chunks so small that claiming them dominates.
+  run(n, static_cast<int64_t>(getNumThreads()) * 4, fn);
+}
+
+void ThreadPool::parallelForPerThread(
+    int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
+  run(n, getNumThreads(), fn);
+}
+
+void ThreadPool::run(int64_t n, int64_t targetChunks,
+                     const std::function<void(int64_t, int64_t)> &fn) {
   if (n <= 0)
     return;
   if (impl->workers.empty() || n == 1 || impl->insideLoop()) {
@@ -200,9 +212,6 @@ void ThreadPool::parallelFor(int64_t n,
   std::lock_guard<std::mutex> submitLock(impl->submitMutex);
   impl->activeCaller.store(std::this_thread::get_id(),
                            std::memory_order_relaxed);
-  // A few chunks per thread balance uneven rows (e.g. causal attention)
-  // without making chunks so small that claiming them dominates.
-  int64_t targetChunks = static_cast<int64_t>(getNumThreads()) * 4;
   impl->job = &fn;
   impl->jobSize = n;
   impl->chunkSize = std::max<int64_t>(1, (n + targetChunks - 1) / targetChunks);

@@ -133,15 +133,7 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
       const detail::DecodeSweep *d;
       void (*fn)(const detail::DecodeSweep &, detail::DecodePhase, int64_t);
       detail::DecodePhase phase;
-      /// The blocks' split into contiguous ranges, one per thread.
-      int64_t parts;
-      void runParts(int64_t pb, int64_t pe) const {
-        for (int64_t b = pb * d->blocks / parts; b < pe * d->blocks / parts;
-             ++b)
-          fn(*d, phase, b);
-      }
-    } sweep{&d, phaseFn, detail::DecodePhase::Scores,
-            std::min<int64_t>(d.blocks, threads)};
+    } sweep{&d, phaseFn, detail::DecodePhase::Scores};
     const Sweep *sw = &sweep;
     // Blocks of keys are the tasks of the two sweeps, one contiguous range
     // of blocks per thread (a prefetched stream each; 3-5% faster at 2
@@ -151,8 +143,9 @@ Status lowbitrt::x86::attentionF32(X86Variant isa, const AttentionArgs &a,
          {detail::DecodePhase::Scores, detail::DecodePhase::Values}) {
       sweep.phase = phase;
       if (parallel && d.blocks > 1)
-        pool->parallelFor(sweep.parts, [sw](int64_t pb, int64_t pe) {
-          sw->runParts(pb, pe);
+        pool->parallelForPerThread(d.blocks, [sw](int64_t begin, int64_t end) {
+          for (int64_t b = begin; b < end; ++b)
+            sw->fn(*sw->d, sw->phase, b);
         });
       else
         for (int64_t b = 0; b < d.blocks; ++b)

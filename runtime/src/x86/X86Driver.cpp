@@ -129,18 +129,12 @@ struct Dispatch {
   const float *bias;
   float *y;
   int64_t N;
-  /// The call's 16-row tiles, and the contiguous ranges they are split into.
-  int64_t tiles = 0, parts = 1;
 
   void runTiles(int64_t beginTile, int64_t endTile) const {
     int64_t nBegin = beginTile * kTileRows;
     int64_t nEnd = std::min(N, endTile * kTileRows);
     if (nBegin < nEnd)
       fn(x, T, packed, bias, y, nBegin, nEnd);
-  }
-  /// Runs ranges [beginPart, endPart) of the `parts` ranges of tiles.
-  void runParts(int64_t beginPart, int64_t endPart) const {
-    runTiles(beginPart * tiles / parts, endPart * tiles / parts);
   }
 };
 } // namespace
@@ -164,7 +158,6 @@ void lowbitrt::x86::runQMatmul(const QMatmulCall &call, const float *x,
   Dispatch d{
       T == 1 ? call.gemv : call.gemm, in, T, call.packed, call.bias, y, call.N};
   const int64_t tiles = (call.N + kTileRows - 1) / kTileRows;
-  d.tiles = tiles;
   // Waking the pool costs about a microsecond while its workers spin (they
   // do between the loops of a decode step): only products below 64K
   // multiply-adds (a few microseconds on one core) run on the caller. With
@@ -184,8 +177,7 @@ void lowbitrt::x86::runQMatmul(const QMatmulCall &call, const float *x,
   // its range with software prefetch that restarts at every range: one
   // range per thread made 2-thread decode 6-11% faster (1.1B: 37.4-38.9 ->
   // 41.2-41.4 tok/s, SmolLM2: 181 -> 196; medians of interleaved runs).
-  d.parts = std::min<int64_t>(tiles, pool->getNumThreads());
   const Dispatch *dp = &d;
-  pool->parallelFor(
-      d.parts, [dp](int64_t begin, int64_t end) { dp->runParts(begin, end); });
+  pool->parallelForPerThread(
+      tiles, [dp](int64_t begin, int64_t end) { dp->runTiles(begin, end); });
 }

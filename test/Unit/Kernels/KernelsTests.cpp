@@ -159,6 +159,28 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
+TEST(ThreadPool, PerThreadChunksAreContiguousAndFew) {
+  for (unsigned threads : {1u, 2u, 3u, 5u}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 7, 38, 1001}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<int64_t> chunks{0};
+      pool.parallelForPerThread(n, [&](int64_t begin, int64_t end) {
+        EXPECT_LE(0, begin);
+        EXPECT_LT(begin, end);
+        EXPECT_LE(end, n);
+        chunks.fetch_add(1);
+        for (int64_t i = begin; i < end; ++i)
+          hits[i].fetch_add(1);
+      });
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_EQ(hits[i].load(), 1) << "n = " << n << ", i = " << i;
+      // One chunk per thread at most (one in all when it runs inline).
+      EXPECT_LE(chunks.load(), std::min<int64_t>(n, threads)) << "n = " << n;
+    }
+  }
+}
+
 TEST(ThreadPool, NestedLoopRunsInline) {
   ThreadPool pool(3);
   std::atomic<int64_t> total{0};
