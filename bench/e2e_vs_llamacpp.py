@@ -42,6 +42,19 @@ the CPU has them):
 (a wheel built that way can be cached and installed with `pip install
 WHEEL`). Without it the script exits with "llama_cpp not available: <why>".
 
+On CPUs with AMX (Sapphire Rapids and later) that native build also turns
+on ggml's AMX matmul, which segfaults in ggml_backend_amx_mul_mat on the
+first evaluation (llama.cpp issue #20824; seen here with 0.3.36 on a 2-core
+Sapphire Rapids VM). Build it with every ISA extension but AMX instead:
+
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+      -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON \
+      -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
+      -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+      pip install --no-binary llama-cpp-python llama-cpp-python==0.3.36
+
+A llama.cpp child killed by a signal on such a CPU says so.
+
 usage: bench/e2e_vs_llamacpp.py [--models smollm2,syn1b] [--threads 1,2]
            [--prefill 512] [--decode 128] [--repeats 2] [--build build]
            [--cache DIR] [--lowbit-model PATH] [--lowbit-variant NAME=ARGS]...
@@ -330,8 +343,13 @@ def in_child(kind, spec, work):
         if line.startswith("@@RESULT "):
             return json.loads(line[len("@@RESULT "):])
     tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-15:])
+    hint = ""
+    if kind == "llama" and r.returncode < 0 and "amx_int8" in cpu_info()[1]:
+        hint = ("\n(this CPU has AMX: a natively built llama-cpp-python "
+                "crashes in ggml's AMX matmul, llama.cpp issue #20824; "
+                "rebuild it without AMX as --help shows)")
     raise RuntimeError(f"{kind} {spec.get('job')} failed "
-                       f"(exit {r.returncode}):\n{tail}")
+                       f"(exit {r.returncode}):\n{tail}{hint}")
 
 
 # ---------------------------------------------------------------------------
