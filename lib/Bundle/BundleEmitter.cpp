@@ -274,6 +274,7 @@ FailureOr<std::string> Emitter::floatTensor(Operation *user, Value v) {
   if (failed(values))
     return failure();
   stats.floatWeightBytes += values->size() * sizeof(float);
+  stats.floatWeights += static_cast<int64_t>(values->size());
   std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
   writer.addTensor(name, rt::DType::F32, shape, floatBytes(*values));
   tensors.insert(name);
@@ -413,7 +414,7 @@ FailureOr<std::string> Emitter::packedTensor(PackOp pack, StringRef target,
 
   int64_t packedBytes = static_cast<int64_t>(packed.size());
   stats.quantizedWeightBytes += packed.size();
-  stats.layers.emplace_back(name, packed.size());
+  stats.layers.push_back({name, packed.size(), packed.size(), n * k});
   writer.addTensor(packedName, rt::DType::Bytes, {packedBytes},
                    std::move(packed));
   tensors.insert(packedName);
@@ -425,6 +426,7 @@ FailureOr<std::string> Emitter::packedTensor(PackOp pack, StringRef target,
     }
     writer.addTensor(name + ".perm", rt::DType::I32, {k}, std::move(bytes));
     stats.quantizedWeightBytes += 4 * k;
+    stats.layers.back().bytes += 4 * k;
   }
   layers.push_back(
       llvm::json::Object{{"name", name},

@@ -94,10 +94,31 @@ llvm::Expected<llvm::json::Object> canonicalProvenance(ModuleOp module) {
 }
 
 llvm::json::Object summarizeBundle(const BundleStats &stats) {
-  llvm::json::Object packed;
-  for (const auto &[name, bytes] : stats.layers)
-    packed[name] = static_cast<int64_t>(bytes);
+  llvm::json::Object packed, layerBits, layerWeights;
+  uint64_t quantizedBytes = 0;
+  int64_t quantizedWeights = 0;
+  auto bitsPerWeight = [](uint64_t bytes, int64_t weights) {
+    return weights > 0 ? 8.0 * double(bytes) / double(weights) : 0.0;
+  };
+  for (const QuantizedWeightStats &layer : stats.layers) {
+    packed[layer.name] = static_cast<int64_t>(layer.packedBytes);
+    layerBits[layer.name] = bitsPerWeight(layer.bytes, layer.weights);
+    layerWeights[layer.name] = layer.weights;
+    quantizedBytes += layer.bytes;
+    quantizedWeights += layer.weights;
+  }
+  // Every stored weight counts: codes, scales, zero points, act-order
+  // permutations and the float tensors (norms, unquantized matrices,
+  // embedding tables), each tensor as often as the bundle stores it.
+  llvm::json::Object bits{
+      {"quantized_linears", bitsPerWeight(quantizedBytes, quantizedWeights)},
+      {"model", bitsPerWeight(quantizedBytes + stats.floatWeightBytes,
+                              quantizedWeights + stats.floatWeights)},
+      {"layers", std::move(layerBits)}};
   return llvm::json::Object{
+      {"weights", llvm::json::Object{{"quantized", quantizedWeights},
+                                     {"float", stats.floatWeights}}},
+      {"bits_per_weight", std::move(bits)},
       {"sizes",
        llvm::json::Object{
            {"bundle_bytes", static_cast<int64_t>(stats.fileBytes)},
@@ -107,7 +128,8 @@ llvm::json::Object summarizeBundle(const BundleStats &stats) {
            {"code_bytes", static_cast<int64_t>(stats.codeBytes)}}},
       {"program", llvm::json::Object{{"ops", stats.numOps},
                                      {"buffers", stats.numBuffers}}},
-      {"packed_bytes", std::move(packed)}};
+      {"packed_bytes", std::move(packed)},
+      {"layer_weights", std::move(layerWeights)}};
 }
 
 } // namespace lowbit

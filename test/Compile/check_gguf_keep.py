@@ -53,10 +53,32 @@ def main() -> None:
         tile = (16 * (k // 32) * KEPT[t] + 63) // 64 * 64
         want = (n + 15) // 16 * tile
         assert layer["packed_bytes"] == want, (layer, want)
+        # Bits per weight: the packed bytes over the weights, which is the
+        # GGUF type's own figure (4.5, 5, 8.5) where no tile is padded.
+        bpw = layer["bits_per_weight"]
+        assert abs(bpw - 8 * want / (n * k)) < 1e-9, (layer, want)
+        if n % 16 == 0 and tile == 16 * (k // 32) * KEPT[t]:
+            assert bpw == KEPT[t] * 8 / 32, layer
         kept += 1
         kept_bytes += layer["packed_bytes"]
         gguf_bytes += sizes[layer["gguf_tensor"]]
     assert kept + requantized > 0
+    # The totals: every quantized weight's stored bytes over its weights,
+    # and with the float tensors (stored as f32) for the whole model.
+    packed = [(l["packed_bytes"], l["weights"])
+              for l in report["layers"] if "packed_bytes" in l]
+    for layer in report["layers"]:
+        if "shape" in layer and "packed_bytes" in layer:
+            assert layer["weights"] == layer["shape"][0] * layer["shape"][1]
+    q_bytes = sum(b for b, _ in packed)
+    q_weights = sum(w for _, w in packed)
+    assert report["weights"]["quantized"] == q_weights, report["weights"]
+    totals = report["bits_per_weight"]
+    assert abs(totals["quantized_linears"] - 8 * q_bytes / q_weights) < 1e-9
+    f_bytes = report["sizes"]["float_weight_bytes"]
+    assert f_bytes == 4 * report["weights"]["float"], report["sizes"]
+    model = 8 * (q_bytes + f_bytes) / (q_weights + report["weights"]["float"])
+    assert abs(totals["model"] - model) < 1e-9, (totals, model)
     line = (f"kept {kept} weights ({kept_bytes} bytes packed, {gguf_bytes} "
             f"in the GGUF), ")
     if requantized:
@@ -66,6 +88,8 @@ def main() -> None:
         kl = json.load(open(a.eval))["kl"]
         assert kl <= a.max_kl, (kl, a.max_kl)
         line += f"; KL {kl:.3g} <= {a.max_kl:g}"
+    line += (f"; {totals['quantized_linears']:.3f} bits per quantized weight, "
+             f"{totals['model']:.3f} for the model")
     print(line)
 
 

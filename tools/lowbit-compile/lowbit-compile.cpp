@@ -538,13 +538,24 @@ int main(int argc, char **argv) {
   timings["codegen_and_write_s"] = times.otherSeconds;
   timings["total_s"] = secondsSince(start);
   const json::Object *packed = emitted->getObject("packed_bytes");
+  const json::Object *layerWeights = emitted->getObject("layer_weights");
+  const json::Object *bitsPerWeight = emitted->getObject("bits_per_weight");
+  const json::Object *layerBits =
+      bitsPerWeight ? bitsPerWeight->getObject("layers") : nullptr;
   if (!reportPath.empty()) {
     json::Array layers;
     for (const json::Value &entry : reportEntries) {
       json::Object obj = *entry.getAsObject();
-      if (std::optional<StringRef> name = obj.getString("name"))
+      if (std::optional<StringRef> name = obj.getString("name")) {
         if (const json::Value *bytes = packed ? packed->get(*name) : nullptr)
           obj["packed_bytes"] = *bytes;
+        if (const json::Value *weights =
+                layerWeights ? layerWeights->get(*name) : nullptr)
+          obj["weights"] = *weights;
+        if (const json::Value *bits =
+                layerBits ? layerBits->get(*name) : nullptr)
+          obj["bits_per_weight"] = *bits;
+      }
       layers.push_back(std::move(obj));
     }
     json::Object report{{"format", "lowbit-compile-report-v1"},
@@ -554,18 +565,32 @@ int main(int argc, char **argv) {
                         {"passes", passes},
                         {"layers", std::move(layers)},
                         {"timings", std::move(timings)}};
-    for (StringRef key : {"sizes", "program"})
+    for (StringRef key : {"sizes", "program", "weights"})
       if (const json::Value *value = emitted->get(key))
         report[key] = *value;
+    if (bitsPerWeight) {
+      // Totals here; each layer's figure is in its entry above.
+      json::Object totals = *bitsPerWeight;
+      totals.erase("layers");
+      report["bits_per_weight"] = std::move(totals);
+    }
     if (Error e = writeJsonAtomically(reportPath, std::move(report)))
       fail(toString(std::move(e)));
   }
   const json::Object *sizes = emitted->getObject("sizes");
   const json::Object *program = emitted->getObject("program");
+  auto bits = [&](StringRef key) {
+    return bitsPerWeight ? bitsPerWeight->getNumber(key).value_or(0.0) : 0.0;
+  };
+  const size_t numQuantized = packed ? packed->size() : 0;
+  std::string quantized = std::to_string(numQuantized) + " quantized layers";
+  if (numQuantized)
+    quantized +=
+        formatv(" at {0:f3} bits per weight", bits("quantized_linears"));
   errs() << formatv(
-      "lowbit-compile: wrote {0} ({1} quantized layers, {2} "
-      "ops, {3:f1} MB, {4:f2} s)\n",
-      output, packed ? packed->size() : 0,
+      "lowbit-compile: wrote {0} ({1}, the whole model at {2:f3} bits per "
+      "weight; {3} ops, {4:f1} MB, {5:f2} s)\n",
+      output, quantized, bits("model"),
       program ? program->getInteger("ops").value_or(0) : 0,
       (sizes ? sizes->getInteger("bundle_bytes").value_or(0) : 0) / 1e6,
       secondsSince(start));

@@ -54,16 +54,29 @@ struct BundleEmitOptions {
   std::string signingKey;
 };
 
+/// One quantized weight as written.
+struct QuantizedWeightStats {
+  std::string name;
+  /// The packed tensor in the target's codec (codes, scales, zero points).
+  uint64_t packedBytes = 0;
+  /// Everything stored for it: the packed tensor and an act-order
+  /// permutation.
+  uint64_t bytes = 0;
+  /// Weights it holds (N * K).
+  int64_t weights = 0;
+};
+
 /// Sizes of what was written, for reports.
 struct BundleStats {
   uint64_t fileBytes = 0;
   uint64_t floatWeightBytes = 0;
   uint64_t quantizedWeightBytes = 0;
   uint64_t codeBytes = 0;
+  /// Elements of the float tensors (stored as f32).
+  int64_t floatWeights = 0;
   int64_t numOps = 0;
   int64_t numBuffers = 0;
-  /// Per quantized weight: name and packed bytes.
-  std::vector<std::pair<std::string, uint64_t>> layers;
+  std::vector<QuantizedWeightStats> layers;
 };
 
 /// Emits the bundle of `module` for `target` at `path`. Float and quantized
