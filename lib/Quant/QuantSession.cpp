@@ -422,11 +422,13 @@ void QuantSession::addReport(llvm::json::Object entry) {
   report.push_back(std::move(entry));
 }
 
-llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries) {
+llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries,
+                        llvm::json::Object extra) {
   llvm::json::Array layers;
   for (const llvm::json::Value &v : entries)
     layers.push_back(v);
-  llvm::json::Object root{{"layers", std::move(layers)}};
+  llvm::json::Object root = std::move(extra);
+  root["layers"] = std::move(layers);
   return writeOutputFile(path, [&](llvm::raw_ostream &os) -> llvm::Error {
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return llvm::Error::success();

@@ -37,6 +37,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
@@ -338,6 +339,30 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
   return "builtin.module(" + join(elements, ", ") + ")";
 }
 
+/// Adds each quantized weight's scheme bits per weight
+/// (QWeightType::getBitsPerWeight) to its report entry and returns their
+/// total over all quantized weights (0 without any).
+double addSchemeBits(mlir::ModuleOp module, std::vector<json::Value> &entries) {
+  std::map<std::string, mlir::lowbit::QWeightType> types;
+  module.walk([&](mlir::lowbit::QParamOp q) {
+    types.emplace(q.getName().str(), q.getType());
+  });
+  double bits = 0.0, weights = 0.0;
+  for (const auto &[name, type] : types) {
+    const double n = double(type.getN()) * double(type.getK());
+    bits += type.getBitsPerWeight() * n;
+    weights += n;
+  }
+  for (json::Value &entry : entries)
+    if (json::Object *obj = entry.getAsObject())
+      if (std::optional<StringRef> name = obj->getString("name")) {
+        auto it = types.find(name->str());
+        if (it != types.end())
+          (*obj)["scheme_bits_per_weight"] = it->second.getBitsPerWeight();
+      }
+  return weights > 0 ? bits / weights : 0.0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -458,6 +483,9 @@ int main(int argc, char **argv) {
   std::vector<json::Value> reportEntries;
   if (outputs)
     reportEntries = outputs->report;
+  const double schemeBits = addSchemeBits(module, reportEntries);
+  json::Object schemeTotals{{"scheme_bits_per_weight",
+                             json::Object{{"quantized_linears", schemeBits}}}};
   if (keepGguf) {
     // What lowbit-keep-gguf-quants did with each linear weight of the GGUF.
     std::map<std::string, int> kept, requantized, dequantized;
@@ -506,7 +534,8 @@ int main(int argc, char **argv) {
           if (outputs)
             if (Error e = outputs->store.writeTo(params, metadata))
               return e;
-          if (Error e = lowbit::writeReport(report, reportEntries))
+          if (Error e = lowbit::writeReport(report, reportEntries,
+                                            json::Object(schemeTotals)))
             return e;
           // The IR in OUT names its scopes relative to OUT.
           if (Error e = rebaseScopes(module, outScope,
@@ -523,10 +552,13 @@ int main(int argc, char **argv) {
     // The same bytes as OUT/report.json, written atomically (not copied in
     // place).
     if (!reportPath.empty())
-      if (Error e = lowbit::writeReport(reportPath, reportEntries))
+      if (Error e = lowbit::writeReport(reportPath, reportEntries,
+                                        json::Object(schemeTotals)))
         fail(toString(std::move(e)));
-    errs() << formatv("lowbit-compile: wrote {0} ({1} layers, {2:f2} s)\n",
-                      output, reportEntries.size(), secondsSince(start));
+    errs() << formatv(
+        "lowbit-compile: wrote {0} ({1} layers, quantized weights at {2:f3} "
+        "bits per weight, {3:f2} s)\n",
+        output, reportEntries.size(), schemeBits, secondsSince(start));
     return 0;
   }
 
@@ -574,6 +606,8 @@ int main(int argc, char **argv) {
       totals.erase("layers");
       report["bits_per_weight"] = std::move(totals);
     }
+    for (auto &[key, value] : schemeTotals)
+      report[key] = value;
     if (Error e = writeJsonAtomically(reportPath, std::move(report)))
       fail(toString(std::move(e)));
   }

@@ -35,6 +35,16 @@ RankedTensorType QWeightType::getZerosType() const {
                                getScheme().getZeroType());
 }
 
+double QWeightType::getBitsPerWeight() const {
+  double bits = 0.0;
+  for (RankedTensorType t :
+       {getCodesType(), getScalesType(), getZerosType(), getPermType()})
+    if (t)
+      bits += double(t.getNumElements()) *
+              double(t.getElementType().getIntOrFloatBitWidth());
+  return bits / (double(getN()) * double(getK()));
+}
+
 RankedTensorType QWeightType::getPermType() const {
   if (!getScheme().getActOrder())
     return {};

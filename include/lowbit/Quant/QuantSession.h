@@ -143,9 +143,11 @@ private:
 /// Returns whether an embedding was rewired.
 bool shareTiedTable(mlir::lowbit::ParamOp table, mlir::lowbit::QParamOp q);
 
-/// Writes `entries` as `{"layers": [...]}` to `path`, atomically.
+/// Writes `entries` as `{"layers": [...]}` to `path`, atomically, with the
+/// members of `extra` beside "layers".
 llvm::Error writeReport(llvm::StringRef path,
-                        llvm::ArrayRef<llvm::json::Value> entries);
+                        llvm::ArrayRef<llvm::json::Value> entries,
+                        llvm::json::Object extra = {});
 
 } // namespace lowbit
 

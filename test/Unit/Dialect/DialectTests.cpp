@@ -71,11 +71,18 @@ TEST_F(LowbitDialectTest, QWeightComponentTypes) {
   EXPECT_EQ(type.getZerosType().getElementType(), u8);
   ASSERT_TRUE(type.getPermType());
   EXPECT_EQ(type.getPermType().getShape(), ArrayRef<int64_t>({172}));
+  // 3-bit codes, an f16 scale and a u8 zero point per row and group (3
+  // groups), and an i32 permutation entry per column.
+  EXPECT_DOUBLE_EQ(type.getBitsPerWeight(),
+                   (64.0 * 172 * 3 + 64.0 * 3 * (16 + 8) + 172.0 * 32) /
+                       (64.0 * 172));
 
   auto symType =
       QWeightType::get(&ctx, ArrayRef<int64_t>{8, 8}, scheme(4, -1, true));
   EXPECT_FALSE(symType.getZerosType());
   EXPECT_FALSE(symType.getPermType());
+  // Per channel: one f16 scale per row of 8 weights.
+  EXPECT_DOUBLE_EQ(symType.getBitsPerWeight(), 4.0 + 16.0 / 8);
 }
 
 } // namespace

@@ -43,6 +43,12 @@ def Lowbit_QWeightType : Lowbit_Type<"QWeight", "qweight"> {
     ::mlir::RankedTensorType getZerosType() const;
     /// Null unless the scheme uses act-order.
     ::mlir::RankedTensorType getPermType() const;
+    /// Bits per weight of the scheme: every component above at its element
+    /// type's width (codes at `bits`, scales at the scale type's, zero
+    /// points or minimums at the zero type's, the permutation at 32), over
+    /// N * K. A target's storage codec may store more (padding, wider
+    /// offsets): bundles report that separately.
+    double getBitsPerWeight() const;
   }];
 }
 
