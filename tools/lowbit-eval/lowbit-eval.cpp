@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Dialect/Lowbit/IR/Lowbit.h"
 #include "lowbit/Executor/Executor.h"
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
@@ -22,6 +23,7 @@
 #include "lowbit/Support/GgufTokenizer.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Support/Safetensors.h"
+#include "lowbitrt/Bundle.h"
 #include "lowbitrt/Kernels.h"
 #include "lowbitrt/Tokenizer.h"
 #include "lowbitrt/lowbit_rt.h"
@@ -70,6 +72,80 @@ std::vector<int32_t> readTokens(StringRef path) {
   return tokens;
 }
 
+/// Bits per weight of a model's quantized weights (0: none), and of the
+/// whole model where it is known (< 0: not).
+struct BitsPerWeight {
+  double quantized = 0.0;
+  double model = -1.0;
+  /// "bundle": as the bundle stores them (codes, scales, zero points or
+  /// offsets, padding, permutations; the model figure adds the f32
+  /// tensors). "scheme": each component at its type's width
+  /// (QWeightType::getBitsPerWeight), for models the reference executor
+  /// runs.
+  const char *counted = "scheme";
+};
+
+/// As the bundle at `path` stores its weights: each quantized layer of the
+/// manifest (its packed bytes, plus 4 bytes per column of an act-order
+/// permutation) over N * K, and with the F32 tensors for the whole model.
+BitsPerWeight bundleBitsPerWeight(StringRef path) {
+  std::string err;
+  std::unique_ptr<lowbit::rt::Bundle> b =
+      lowbit::rt::Bundle::open(path.str(), err);
+  if (!b)
+    fail(err);
+  Expected<json::Value> manifest =
+      json::parse(StringRef(b->manifest().data(), b->manifest().size()));
+  if (!manifest)
+    fail(path + ": manifest: " + toString(manifest.takeError()));
+  double qBits = 0.0, qWeights = 0.0, fBits = 0.0, fWeights = 0.0;
+  if (const json::Object *root = manifest->getAsObject())
+    if (const json::Array *layers = root->getArray("layers"))
+      for (const json::Value &v : *layers) {
+        const json::Object *layer = v.getAsObject();
+        std::optional<int64_t> n =
+            layer ? layer->getInteger("N") : std::nullopt;
+        std::optional<int64_t> k =
+            layer ? layer->getInteger("K") : std::nullopt;
+        std::optional<int64_t> bytes =
+            layer ? layer->getInteger("bytes") : std::nullopt;
+        if (!n || !k || !bytes)
+          fail(path + ": manifest: a quantized layer without N, K or bytes");
+        qBits += 8.0 * double(*bytes);
+        if (layer->getBoolean("act_order").value_or(false))
+          qBits += 32.0 * double(*k);
+        qWeights += double(*n) * double(*k);
+      }
+  for (const lowbit::rt::BundleTensor &t : b->tensors())
+    if (t.dtype == lowbit::rt::DType::F32) {
+      fBits += 8.0 * double(t.size);
+      fWeights += double(t.size) / 4.0;
+    }
+  BitsPerWeight r;
+  r.counted = "bundle";
+  r.quantized = qWeights > 0 ? qBits / qWeights : 0.0;
+  if (qWeights + fWeights > 0)
+    r.model = (qBits + fBits) / (qWeights + fWeights);
+  return r;
+}
+
+/// The scheme bits per weight of the quantized weights of `module`.
+BitsPerWeight schemeBitsPerWeight(mlir::ModuleOp module) {
+  std::map<std::string, mlir::lowbit::QWeightType> types;
+  module.walk([&](mlir::lowbit::QParamOp q) {
+    types.emplace(q.getName().str(), q.getType());
+  });
+  double bits = 0.0, weights = 0.0;
+  for (const auto &[name, type] : types) {
+    const double n = double(type.getN()) * double(type.getK());
+    bits += type.getBitsPerWeight() * n;
+    weights += n;
+  }
+  BitsPerWeight r;
+  r.quantized = weights > 0 ? bits / weights : 0.0;
+  return r;
+}
+
 /// A model run either by the reference executor or, for bundles, by the
 /// runtime.
 class Model {
@@ -90,6 +166,7 @@ public:
 
   int64_t vocabSize() const { return vocab; }
   int64_t window() const { return win; }
+  const BitsPerWeight &bitsPerWeight() const { return bpw; }
 
   /// Runs `tokens` from position 0; `logits` gets [T, V].
   void run(ArrayRef<int32_t> tokens, std::vector<float> &logits) {
@@ -143,6 +220,7 @@ private:
   std::string name;
   int64_t vocab = 0;
   int64_t win = 0;
+  BitsPerWeight bpw;
   lowbit::LoadedModel loaded;
   std::unique_ptr<lowbit::Executor> exec;
   lowbit_rt_model *bundle = nullptr;
@@ -194,6 +272,7 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
     if (lowbit_rt_session_create(m->bundle, &options, &m->session) !=
         LOWBIT_RT_OK)
       fail(m->name + ": " + lowbit_rt_last_error());
+    m->bpw = bundleBitsPerWeight(path);
     return m;
   }
   auto loaded = lowbit::loadModel(path, scopeOverrides);
@@ -216,6 +295,7 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
     fail(what + " " + path + ": " + toString(exec.takeError()));
   m->exec = std::move(*exec);
   m->vocab = m->exec->vocabSize();
+  m->bpw = schemeBitsPerWeight(*m->loaded.module);
   return m;
 }
 
@@ -383,6 +463,15 @@ int main(int argc, char **argv) {
       obj["kl"] = kl / n;
       obj["top1"] = static_cast<double>(agree) / n;
     }
+    const BitsPerWeight &bpw = model->bitsPerWeight();
+    if (bpw.quantized > 0 || bpw.model >= 0) {
+      json::Object bits{{"counted", bpw.counted}};
+      if (bpw.quantized > 0)
+        bits["quantized_linears"] = bpw.quantized;
+      if (bpw.model >= 0)
+        bits["model"] = bpw.model;
+      obj["bits_per_weight"] = std::move(bits);
+    }
     outs() << formatv("{0}", json::Value(std::move(obj))) << "\n";
   } else {
     outs() << "positions   " << n << "\n";
@@ -391,6 +480,16 @@ int main(int argc, char **argv) {
       outs() << "KL          " << format("%.5f", kl / n) << " nats\n";
       outs() << "top-1       " << format("%.2f%%", 100.0 * agree / n) << "\n";
     }
+    const BitsPerWeight &bpw = model->bitsPerWeight();
+    const bool stored = StringRef(bpw.counted) == "bundle";
+    if (bpw.quantized > 0)
+      outs() << "bits/weight " << format("%.3f", bpw.quantized)
+             << (stored ? " (quantized weights, as the bundle stores them)"
+                        : " (quantized weights, the schemes' own)")
+             << "\n";
+    if (bpw.model >= 0)
+      outs() << "bits/weight " << format("%.3f", bpw.model)
+             << " (whole model, as the bundle stores it)\n";
   }
   return 0;
 }
