@@ -84,9 +84,11 @@ cl::opt<std::string> targetName("target",
                                 cl::init("x86"), cl::cat(category));
 cl::opt<unsigned> lmHeadBits(
     "lm-head-bits",
-    cl::desc("Also quantize the output projection (lm_head, or the tied "
-             "embedding's use as one) by RTN to this many bits, in groups of "
-             "--group-size (default 0: keep it in float)"),
+    cl::desc("Quantize the output projection (lm_head, or the tied "
+             "embedding's use as one, whose lookup then reads the same "
+             "table) by RTN to this many bits, in groups of --group-size "
+             "(default 8 with --method rtn or gptq, 0 with --method none; "
+             "0 keeps it in float)"),
     cl::init(0), cl::cat(category));
 cl::opt<unsigned> ggufRequantBits(
     "gguf-requant-bits",
@@ -375,6 +377,11 @@ int main(int argc, char **argv) {
     fail("--emit must be bundle or quantized, got '" + emit + "'");
   if (method != "none" && method != "rtn" && method != "gptq")
     fail("--method must be none, rtn or gptq, got '" + method + "'");
+  // The output projection is the largest matrix of a small model and, when
+  // tied, its float table is also the embedding's: quantized methods take
+  // it to 8 bits unless told otherwise.
+  if (lmHeadBits.getNumOccurrences() == 0 && method != "none")
+    lmHeadBits = 8;
   if (method == "none" && emit == "quantized" && lmHeadBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
   if (ggufRequantBits != 0 && (ggufRequantBits < 2 || ggufRequantBits > 8))
