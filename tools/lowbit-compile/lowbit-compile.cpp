@@ -341,28 +341,19 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
   return "builtin.module(" + join(elements, ", ") + ")";
 }
 
-/// Adds each quantized weight's scheme bits per weight
-/// (QWeightType::getBitsPerWeight) to its report entry and returns their
-/// total over all quantized weights (0 without any).
+/// Adds each quantized weight's scheme bits per weight to its report entry
+/// and returns their total (mlir::lowbit::getSchemeBitsPerWeight).
 double addSchemeBits(mlir::ModuleOp module, std::vector<json::Value> &entries) {
-  std::map<std::string, mlir::lowbit::QWeightType> types;
-  module.walk([&](mlir::lowbit::QParamOp q) {
-    types.emplace(q.getName().str(), q.getType());
-  });
-  double bits = 0.0, weights = 0.0;
-  for (const auto &[name, type] : types) {
-    const double n = double(type.getN()) * double(type.getK());
-    bits += type.getBitsPerWeight() * n;
-    weights += n;
-  }
+  llvm::StringMap<double> perWeight;
+  const double total = mlir::lowbit::getSchemeBitsPerWeight(module, &perWeight);
   for (json::Value &entry : entries)
     if (json::Object *obj = entry.getAsObject())
       if (std::optional<StringRef> name = obj->getString("name")) {
-        auto it = types.find(name->str());
-        if (it != types.end())
-          (*obj)["scheme_bits_per_weight"] = it->second.getBitsPerWeight();
+        auto it = perWeight.find(*name);
+        if (it != perWeight.end())
+          (*obj)["scheme_bits_per_weight"] = it->getValue();
       }
-  return weights > 0 ? bits / weights : 0.0;
+  return total;
 }
 
 } // namespace

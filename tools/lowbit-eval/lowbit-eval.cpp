@@ -131,18 +131,8 @@ BitsPerWeight bundleBitsPerWeight(StringRef path) {
 
 /// The scheme bits per weight of the quantized weights of `module`.
 BitsPerWeight schemeBitsPerWeight(mlir::ModuleOp module) {
-  std::map<std::string, mlir::lowbit::QWeightType> types;
-  module.walk([&](mlir::lowbit::QParamOp q) {
-    types.emplace(q.getName().str(), q.getType());
-  });
-  double bits = 0.0, weights = 0.0;
-  for (const auto &[name, type] : types) {
-    const double n = double(type.getN()) * double(type.getK());
-    bits += type.getBitsPerWeight() * n;
-    weights += n;
-  }
   BitsPerWeight r;
-  r.quantized = weights > 0 ? bits / weights : 0.0;
+  r.quantized = mlir::lowbit::getSchemeBitsPerWeight(module);
   return r;
 }
 

@@ -524,3 +524,25 @@ void GatedActOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
 }
 
 SmallVector<Value> AddOp::getSemanticInputs() { return {getLhs(), getRhs()}; }
+
+double
+mlir::lowbit::getSchemeBitsPerWeight(Operation *root,
+                                     llvm::StringMap<double> *perWeight) {
+  llvm::StringMap<QWeightType> types;
+  root->walk([&](QParamOp q) { types.try_emplace(q.getName(), q.getType()); });
+  // Summed in name order, so the total does not depend on the walk.
+  std::vector<std::pair<std::string, QWeightType>> sorted;
+  for (const auto &entry : types)
+    sorted.emplace_back(entry.getKey().str(), entry.getValue());
+  llvm::sort(sorted,
+             [](const auto &a, const auto &b) { return a.first < b.first; });
+  double bits = 0.0, weights = 0.0;
+  for (const auto &[name, type] : sorted) {
+    const double n = double(type.getN()) * double(type.getK());
+    bits += type.getBitsPerWeight() * n;
+    weights += n;
+    if (perWeight)
+      (*perWeight)[name] = type.getBitsPerWeight();
+  }
+  return weights > 0 ? bits / weights : 0.0;
+}

@@ -37,6 +37,13 @@ inline constexpr llvm::StringLiteral kLegacyWeightsAttrName = "lowbit.weights";
 class ScopeAttr;
 ScopeAttr lookupParameterScope(Operation *op, StringRef scope);
 
+/// The bits per weight of the quantized weights under \p root (its
+/// lowbit.qparam ops, each name once) by their schemes
+/// (QWeightType::getBitsPerWeight): each one's into \p perWeight when
+/// given, and the total over all of their weights returned (0 without any).
+double getSchemeBitsPerWeight(Operation *root,
+                              llvm::StringMap<double> *perWeight = nullptr);
+
 /// The session KV cache written and read by `lowbit.attention`.
 struct KVCacheResource : public SideEffects::Resource::Base<KVCacheResource> {
   llvm::StringRef getName() final { return "lowbit::KVCache"; }
