@@ -119,7 +119,11 @@ def main():
     rows = []
     for name, path, qargs, prompt in models:
         bundles = {}
-        for kind, cargs in (("w4", qargs), ("w4a8", qargs + ["--act-bits", "8"]),
+        # w4 and w4a8 keep the output projection float (8-bit is
+        # lowbit-compile's default for --method rtn; w4a8h8 spells it out).
+        head0 = ["--lm-head-bits", "0"]
+        for kind, cargs in (("w4", qargs + head0),
+                            ("w4a8", qargs + head0 + ["--act-bits", "8"]),
                             ("w4a8h8", qargs + ["--act-bits", "8", "--lm-head-bits", "8"]),
                             ("fp32", ["--method", "none"])):
             out = os.path.join(args.work, f"{name}-{kind}.lowbit")

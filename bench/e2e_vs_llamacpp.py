@@ -26,7 +26,8 @@ separate processes per engine:
 lowbit compiles the model with each --lowbit-variant (default: the GGUF's
 own blocks kept, `--method none`, with float and with int8 activations, and
 with int8 activations but a float input to the output projection; RTN w4
-g32, and the same with --act-bits 8 --lm-head-bits 8); its input is
+g32 with a float output projection, and with --act-bits 8 --lm-head-bits
+8); its input is
 the GGUF when lowbit reads GGUF, else the dequantized HF directory above, or
 --lowbit-model (an HF/quantized directory, a .gguf, or a ready .lowbit
 bundle used as is). Generated models, conversions, bundles and reference
@@ -91,7 +92,7 @@ DEFAULT_VARIANTS = [
     # The output projection's int8 input is over a quarter of the int8
     # path's KL on SmolLM2, at no speed cost (bench/RESULTS.md, session 9).
     ("gguf-a8-head-f32", "--method none --act-bits 8 --act-float ^lm_head$"),
-    ("w4g32", "--method rtn --bits 4 --group-size 32"),
+    ("w4g32", "--method rtn --bits 4 --group-size 32 --lm-head-bits 0"),
     ("w4g32-a8h8", "--method rtn --bits 4 --group-size 32 "
      "--act-bits 8 --lm-head-bits 8"),
 ]

@@ -176,12 +176,18 @@ def report_bpw(report_path, src_gguf):
     lin_bits = lin_n = 0
     head = None
     for layer in rep.get("layers", []):
-        if "bits_per_weight" not in layer:
-            continue  # read dequantized to f32: not a quantized linear
-        # As the bundle stores it: codes, scales, zero points or offsets,
-        # tile padding and any act-order permutation.
-        n = layer["weights"]
-        bits = layer["bits_per_weight"] * n
+        if "bits_per_weight" in layer:
+            # As the bundle stores it: codes, scales, zero points or
+            # offsets, tile padding and any act-order permutation.
+            n = layer["weights"]
+            bits = layer["bits_per_weight"] * n
+        elif "shape" in layer:
+            # A linear the bundle keeps in f32 (skipped by an override, or
+            # a GGUF weight read dequantized).
+            n = layer["shape"][0] * layer["shape"][1]
+            bits = 32 * n
+        else:
+            continue
         if layer["name"] == "lm_head":
             head = (bits / n, f"{layer['gguf_type']} (GGUF's, kept)"
                     if "gguf_type" in layer else

@@ -111,10 +111,11 @@ llvm::json::Object summarizeBundle(const BundleStats &stats) {
   // permutations and the float tensors (norms, unquantized matrices,
   // embedding tables), each tensor as often as the bundle stores it.
   llvm::json::Object bits{
-      {"quantized_linears", bitsPerWeight(quantizedBytes, quantizedWeights)},
       {"model", bitsPerWeight(quantizedBytes + stats.floatWeightBytes,
                               quantizedWeights + stats.floatWeights)},
       {"layers", std::move(layerBits)}};
+  if (quantizedWeights > 0)
+    bits["quantized_linears"] = bitsPerWeight(quantizedBytes, quantizedWeights);
   return llvm::json::Object{
       {"weights", llvm::json::Object{{"quantized", quantizedWeights},
                                      {"float", stats.floatWeights}}},

@@ -287,14 +287,26 @@ bool hasGgufScope(mlir::ModuleOp module) {
   });
 }
 
+/// Whether @forward ends in a float output projection (a linear reading a
+/// lowbit.param; the one lowbit-rtn-quantize's lm-head option quantizes).
+bool hasFloatOutputProjection(mlir::ModuleOp module) {
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(lowbit::attrs::kEntry);
+  if (!entry)
+    return false;
+  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
+    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
+      return true;
+  return false;
+}
+
 /// The textual pipeline for the command line: lowbit-quantize-pipeline
 /// (unless nothing is quantized), lowbit-keep-gguf-quants (--method none on
 /// a GGUF model: its Q4_0/Q4_1/Q8_0 weights are kept as they are) and, for
 /// --emit bundle, lowbit-to-bundle-pipeline, every option spelled out.
 std::string buildPipeline(StringRef outScope, StringRef outParams,
-                          bool keepGguf) {
+                          bool keepGguf, unsigned headBits) {
   SmallVector<std::string> elements;
-  if (method != "none" || lmHeadBits != 0) {
+  if (method != "none" || headBits != 0) {
     mlir::lowbit::QuantizePipelineOptions q;
     q.method = method;
     q.bits = bits;
@@ -305,7 +317,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     q.scaleType = scaleType;
     std::vector<std::string> overrideList(overrides.begin(), overrides.end());
     q.overrides = ArrayRef<std::string>(overrideList);
-    q.lmHeadBits = lmHeadBits;
+    q.lmHeadBits = headBits;
     // One in-memory output scope, named after the method, that
     // --emit quantized saves as params.safetensors.
     q.scope = outScope.str();
@@ -368,11 +380,6 @@ int main(int argc, char **argv) {
     fail("--emit must be bundle or quantized, got '" + emit + "'");
   if (method != "none" && method != "rtn" && method != "gptq")
     fail("--method must be none, rtn or gptq, got '" + method + "'");
-  // The output projection is the largest matrix of a small model and, when
-  // tied, its float table is also the embedding's: quantized methods take
-  // it to 8 bits unless told otherwise.
-  if (lmHeadBits.getNumOccurrences() == 0 && method != "none")
-    lmHeadBits = 8;
   if (method == "none" && emit == "quantized" && lmHeadBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
   if (ggufRequantBits != 0 && (ggufRequantBits < 2 || ggufRequantBits > 8))
@@ -444,7 +451,15 @@ int main(int argc, char **argv) {
   bool keepGguf = method == "none" && hasGgufScope(module);
   if (ggufRequantBits.getNumOccurrences() && !keepGguf)
     fail("--gguf-requant-bits only applies to --method none on a GGUF model");
-  std::string pipeline = buildPipeline(outScope, outParams, keepGguf);
+  // The output projection is the largest matrix of a small model and, when
+  // tied, its float table is also the embedding's: quantized methods take
+  // it to 8 bits unless told otherwise (an input whose projection is
+  // already quantized keeps it as it is).
+  const unsigned headBits =
+      lmHeadBits.getNumOccurrences() ? unsigned(lmHeadBits)
+      : method != "none" && hasFloatOutputProjection(module) ? 8u
+                                                             : 0u;
+  std::string pipeline = buildPipeline(outScope, outParams, keepGguf, headBits);
   if (printPipeline)
     outs() << pipeline << "\n";
   FailureOr<mlir::OpPassManager> parsed =
@@ -460,9 +475,9 @@ int main(int argc, char **argv) {
   if (method != "none")
     errs() << "lowbit-compile: quantizing with " << method << " (" << bits
            << " bits, group " << groupSize << ")\n";
-  if (lmHeadBits != 0)
+  if (headBits != 0)
     errs() << "lowbit-compile: quantizing the output projection with rtn ("
-           << lmHeadBits << " bits, group " << groupSize << ")\n";
+           << headBits << " bits, group " << groupSize << ")\n";
   if (target)
     errs() << "lowbit-compile: lowering for target " << target->getName()
            << "\n";
@@ -482,8 +497,11 @@ int main(int argc, char **argv) {
   if (outputs)
     reportEntries = outputs->report;
   const double schemeBits = addSchemeBits(module, reportEntries);
-  json::Object schemeTotals{{"scheme_bits_per_weight",
-                             json::Object{{"quantized_linears", schemeBits}}}};
+  // Without quantized weights there is no scheme figure to state.
+  json::Object schemeTotals;
+  if (schemeBits > 0)
+    schemeTotals["scheme_bits_per_weight"] =
+        json::Object{{"quantized_linears", schemeBits}};
   if (keepGguf) {
     // What lowbit-keep-gguf-quants did with each linear weight of the GGUF.
     std::map<std::string, int> kept, requantized, dequantized;

@@ -77,12 +77,17 @@ std::vector<int32_t> readTokens(StringRef path) {
 struct BitsPerWeight {
   double quantized = 0.0;
   double model = -1.0;
-  /// "bundle": as the bundle stores them (codes, scales, zero points or
-  /// offsets, padding, permutations; the model figure adds the f32
-  /// tensors). "scheme": each component at its type's width
-  /// (QWeightType::getBitsPerWeight), for models the reference executor
-  /// runs.
-  const char *counted = "scheme";
+  enum class Counted {
+    /// Each component at its type's width (QWeightType::getBitsPerWeight),
+    /// for models the reference executor runs.
+    Scheme,
+    /// As the bundle stores them (codes, scales, zero points or offsets,
+    /// padding, permutations; the model figure adds the f32 tensors).
+    Bundle,
+  } counted = Counted::Scheme;
+  const char *countedName() const {
+    return counted == Counted::Bundle ? "bundle" : "scheme";
+  }
 };
 
 /// As the bundle at `path` stores its weights: each quantized layer of the
@@ -122,7 +127,7 @@ BitsPerWeight bundleBitsPerWeight(StringRef path) {
       fWeights += double(t.size) / 4.0;
     }
   BitsPerWeight r;
-  r.counted = "bundle";
+  r.counted = BitsPerWeight::Counted::Bundle;
   r.quantized = qWeights > 0 ? qBits / qWeights : 0.0;
   if (qWeights + fWeights > 0)
     r.model = (qBits + fBits) / (qWeights + fWeights);
@@ -455,7 +460,7 @@ int main(int argc, char **argv) {
     }
     const BitsPerWeight &bpw = model->bitsPerWeight();
     if (bpw.quantized > 0 || bpw.model >= 0) {
-      json::Object bits{{"counted", bpw.counted}};
+      json::Object bits{{"counted", bpw.countedName()}};
       if (bpw.quantized > 0)
         bits["quantized_linears"] = bpw.quantized;
       if (bpw.model >= 0)
@@ -471,7 +476,7 @@ int main(int argc, char **argv) {
       outs() << "top-1       " << format("%.2f%%", 100.0 * agree / n) << "\n";
     }
     const BitsPerWeight &bpw = model->bitsPerWeight();
-    const bool stored = StringRef(bpw.counted) == "bundle";
+    const bool stored = bpw.counted == BitsPerWeight::Counted::Bundle;
     if (bpw.quantized > 0)
       outs() << "bits/weight " << format("%.3f", bpw.quantized)
              << (stored ? " (quantized weights, as the bundle stores them)"
