@@ -422,6 +422,17 @@ void QuantSession::addReport(llvm::json::Object entry) {
   report.push_back(std::move(entry));
 }
 
+mlir::lowbit::LinearOp findFloatOutputProjection(mlir::ModuleOp module) {
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(attrs::kEntry);
+  mlir::lowbit::LinearOp head;
+  if (!entry)
+    return head;
+  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
+    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
+      head = linear;
+  return head;
+}
+
 llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries,
                         llvm::json::Object extra) {
   llvm::json::Array layers;

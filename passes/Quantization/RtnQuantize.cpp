@@ -34,10 +34,7 @@ selectOutputProjection(ModuleOp module,
   if (!entry)
     return llvm::createStringError("lm-head: the module has no @%s",
                                    ::lowbit::attrs::kEntry.data());
-  mlir::lowbit::LinearOp head;
-  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
-    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
-      head = linear;
+  mlir::lowbit::LinearOp head = ::lowbit::findFloatOutputProjection(module);
   if (!head)
     return llvm::createStringError("lm-head: @forward has no float output "
                                    "projection (already quantized?)");

@@ -287,18 +287,6 @@ bool hasGgufScope(mlir::ModuleOp module) {
   });
 }
 
-/// Whether @forward ends in a float output projection (a linear reading a
-/// lowbit.param; the one lowbit-rtn-quantize's lm-head option quantizes).
-bool hasFloatOutputProjection(mlir::ModuleOp module) {
-  auto entry = module.lookupSymbol<mlir::func::FuncOp>(lowbit::attrs::kEntry);
-  if (!entry)
-    return false;
-  for (auto linear : entry.getOps<mlir::lowbit::LinearOp>())
-    if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
-      return true;
-  return false;
-}
-
 /// The textual pipeline for the command line: lowbit-quantize-pipeline
 /// (unless nothing is quantized), lowbit-keep-gguf-quants (--method none on
 /// a GGUF model: its Q4_0/Q4_1/Q8_0 weights are kept as they are) and, for
@@ -457,8 +445,8 @@ int main(int argc, char **argv) {
   // already quantized keeps it as it is).
   const unsigned headBits =
       lmHeadBits.getNumOccurrences() ? unsigned(lmHeadBits)
-      : method != "none" && hasFloatOutputProjection(module) ? 8u
-                                                             : 0u;
+      : method != "none" && lowbit::findFloatOutputProjection(module) ? 8u
+                                                                      : 0u;
   std::string pipeline = buildPipeline(outScope, outParams, keepGguf, headBits);
   if (printPipeline)
     outs() << pipeline << "\n";

@@ -161,7 +161,12 @@ public:
 
   int64_t vocabSize() const { return vocab; }
   int64_t window() const { return win; }
-  const BitsPerWeight &bitsPerWeight() const { return bpw; }
+  /// Read when asked (the bundle's manifest and tensors, or the IR's
+  /// schemes): the reference model and --dump-logits never need it.
+  BitsPerWeight bitsPerWeight() const {
+    return bundle ? bundleBitsPerWeight(path)
+                  : schemeBitsPerWeight(*loaded.module);
+  }
 
   /// Runs `tokens` from position 0; `logits` gets [T, V].
   void run(ArrayRef<int32_t> tokens, std::vector<float> &logits) {
@@ -215,7 +220,7 @@ private:
   std::string name;
   int64_t vocab = 0;
   int64_t win = 0;
-  BitsPerWeight bpw;
+  std::string path;
   lowbit::LoadedModel loaded;
   std::unique_ptr<lowbit::Executor> exec;
   lowbit_rt_model *bundle = nullptr;
@@ -251,6 +256,7 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
             const std::map<std::string, std::string> &scopeOverrides) {
   std::unique_ptr<Model> m(new Model());
   m->name = (what + " " + path).str();
+  m->path = path.str();
   if (isBundle(path)) {
     if (lowbit_rt_model_open(path.str().c_str(), &m->bundle) != LOWBIT_RT_OK)
       fail(m->name + ": " + lowbit_rt_last_error());
@@ -267,7 +273,6 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
     if (lowbit_rt_session_create(m->bundle, &options, &m->session) !=
         LOWBIT_RT_OK)
       fail(m->name + ": " + lowbit_rt_last_error());
-    m->bpw = bundleBitsPerWeight(path);
     return m;
   }
   auto loaded = lowbit::loadModel(path, scopeOverrides);
@@ -290,7 +295,6 @@ Model::open(StringRef path, StringRef what, int64_t window, bool explicitWindow,
     fail(what + " " + path + ": " + toString(exec.takeError()));
   m->exec = std::move(*exec);
   m->vocab = m->exec->vocabSize();
-  m->bpw = schemeBitsPerWeight(*m->loaded.module);
   return m;
 }
 
@@ -458,7 +462,7 @@ int main(int argc, char **argv) {
       obj["kl"] = kl / n;
       obj["top1"] = static_cast<double>(agree) / n;
     }
-    const BitsPerWeight &bpw = model->bitsPerWeight();
+    const BitsPerWeight bpw = model->bitsPerWeight();
     if (bpw.quantized > 0 || bpw.model >= 0) {
       json::Object bits{{"counted", bpw.countedName()}};
       if (bpw.quantized > 0)
@@ -475,7 +479,7 @@ int main(int argc, char **argv) {
       outs() << "KL          " << format("%.5f", kl / n) << " nats\n";
       outs() << "top-1       " << format("%.2f%%", 100.0 * agree / n) << "\n";
     }
-    const BitsPerWeight &bpw = model->bitsPerWeight();
+    const BitsPerWeight bpw = model->bitsPerWeight();
     const bool stored = bpw.counted == BitsPerWeight::Counted::Bundle;
     if (bpw.quantized > 0)
       outs() << "bits/weight " << format("%.3f", bpw.quantized)

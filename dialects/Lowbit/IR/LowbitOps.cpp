@@ -531,18 +531,21 @@ mlir::lowbit::getSchemeBitsPerWeight(Operation *root,
   llvm::StringMap<QWeightType> types;
   root->walk([&](QParamOp q) { types.try_emplace(q.getName(), q.getType()); });
   // Summed in name order, so the total does not depend on the walk.
-  std::vector<std::pair<std::string, QWeightType>> sorted;
+  SmallVector<const llvm::StringMapEntry<QWeightType> *> sorted;
   for (const auto &entry : types)
-    sorted.emplace_back(entry.getKey().str(), entry.getValue());
-  llvm::sort(sorted,
-             [](const auto &a, const auto &b) { return a.first < b.first; });
+    sorted.push_back(&entry);
+  llvm::sort(sorted, [](const auto *a, const auto *b) {
+    return a->getKey() < b->getKey();
+  });
   double bits = 0.0, weights = 0.0;
-  for (const auto &[name, type] : sorted) {
+  for (const auto *entry : sorted) {
+    QWeightType type = entry->getValue();
     const double n = double(type.getN()) * double(type.getK());
-    bits += type.getBitsPerWeight() * n;
+    const double perWeightBits = type.getBitsPerWeight();
+    bits += perWeightBits * n;
     weights += n;
     if (perWeight)
-      (*perWeight)[name] = type.getBitsPerWeight();
+      (*perWeight)[entry->getKey()] = perWeightBits;
   }
   return weights > 0 ? bits / weights : 0.0;
 }

@@ -143,6 +143,11 @@ private:
 /// Returns whether an embedding was rewired.
 bool shareTiedTable(mlir::lowbit::ParamOp table, mlir::lowbit::QParamOp q);
 
+/// The float output projection of @forward: its last linear whose weight is
+/// a lowbit.param (the `lm_head` linear, or a tied embedding table used as
+/// one); null if there is none (e.g. already quantized) or no @forward.
+mlir::lowbit::LinearOp findFloatOutputProjection(mlir::ModuleOp module);
+
 /// Writes `entries` as `{"layers": [...]}` to `path`, atomically, with the
 /// members of `extra` beside "layers".
 llvm::Error writeReport(llvm::StringRef path,
