@@ -78,15 +78,20 @@ BlockwiseRunner::create(ModuleOp module, Executor &executor,
   return runner;
 }
 
+SmallVector<Tensor> BlockwiseRunner::blockArgs(unsigned i, size_t r) const {
+  SmallVector<Tensor> args;
+  for (int source : argSources[i])
+    args.push_back(source < 0    ? hidden[r]
+                   : source == 0 ? tokens[r]
+                                 : positions[r]);
+  return args;
+}
+
 llvm::Error BlockwiseRunner::run(unsigned i, std::vector<Tensor> *outputs) {
   for (size_t r = 0; r < hidden.size(); ++r) {
-    SmallVector<Tensor> args, results;
-    for (int source : argSources[i])
-      args.push_back(source < 0    ? hidden[r]
-                     : source == 0 ? tokens[r]
-                                   : positions[r]);
+    SmallVector<Tensor> results;
     executor.reset();
-    if (llvm::Error err = executor.run(blocks[i], args, results))
+    if (llvm::Error err = executor.run(blocks[i], blockArgs(i, r), results))
       return err;
     if (outputs)
       (*outputs)[r] = results[0];
@@ -95,6 +100,52 @@ llvm::Error BlockwiseRunner::run(unsigned i, std::vector<Tensor> *outputs) {
 }
 
 llvm::Error BlockwiseRunner::runBlock(unsigned i) { return run(i, nullptr); }
+
+llvm::Error BlockwiseRunner::beginBlock(unsigned i) {
+  parts.clear();
+  for (size_t r = 0; r < hidden.size(); ++r) {
+    auto part = executor.start(blocks[i], blockArgs(i, r));
+    if (!part)
+      return part.takeError();
+    parts.push_back(std::move(*part));
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error
+BlockwiseRunner::runBlockTo(Operation *stop,
+                            llvm::function_ref<void(ArrayRef<Tensor>)> onStop) {
+  if (parts.empty())
+    return llvm::createStringError("calibration: runBlockTo before "
+                                   "beginBlock");
+  SmallVector<Tensor> operands;
+  for (Executor::PartialRun &part : parts) {
+    // A row's KV cache lives within one part: attention runs once per row.
+    executor.reset();
+    if (llvm::Error err = executor.resume(part, stop))
+      return err;
+    operands.clear();
+    for (Value v : stop->getOperands())
+      operands.push_back(part.values.lookup(v));
+    onStop(operands);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error BlockwiseRunner::finishBlock() {
+  if (parts.empty())
+    return llvm::createStringError("calibration: finishBlock before "
+                                   "beginBlock");
+  for (size_t r = 0; r < parts.size(); ++r) {
+    SmallVector<Tensor> results;
+    executor.reset();
+    if (llvm::Error err = executor.resume(parts[r], nullptr, &results))
+      return err;
+    hidden[r] = results[0];
+  }
+  parts.clear();
+  return llvm::Error::success();
+}
 
 llvm::Error BlockwiseRunner::advance(unsigned i) {
   std::vector<Tensor> outputs(hidden.size());

@@ -14,6 +14,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -142,6 +143,7 @@ struct Executor::Impl {
   /// Loaded (and dequantized) weights, by defining op.
   llvm::DenseMap<Operation *, Tensor> weightCache;
   LinearObserver observer;
+  bool floatAccumulation = false;
 
   Impl(ModuleOp module, unsigned threads)
       : module(module), params(ParamResolver::get(module.getContext())),
@@ -175,6 +177,18 @@ struct Executor::Impl {
   llvm::Error run(func::FuncOp fn, ArrayRef<Tensor> args,
                   SmallVectorImpl<Tensor> &results, unsigned depth,
                   Operation *stop = nullptr);
+  /// Binds fn's arguments to `args` in `env`.
+  llvm::Error bind(func::FuncOp fn, ArrayRef<Tensor> args, unsigned depth,
+                   llvm::DenseMap<Value, Tensor> &env);
+  /// Runs one op of a body (a call runs its callee).
+  llvm::Error runStep(Operation *op, llvm::DenseMap<Value, Tensor> &env,
+                      unsigned depth);
+  /// Runs fn's body from `from` up to `stop` (not included) or its return
+  /// (`returned` set, results in `results`).
+  llvm::Error runOps(func::FuncOp fn, Block::iterator from, Operation *stop,
+                     llvm::DenseMap<Value, Tensor> &env,
+                     SmallVectorImpl<Tensor> &results, unsigned depth,
+                     bool &returned);
 };
 
 llvm::Expected<Tensor> Executor::Impl::loadParam(ParamOp op) {
@@ -537,6 +551,7 @@ llvm::Error Executor::Impl::runGraphOp(GraphOpInterface graphOp,
   call.pool = &pool;
   call.scratch = scratch.data();
   call.scratchSize = static_cast<int64_t>(scratch.size());
+  call.floatAccumulation = floatAccumulation;
   if (!def.reference(call))
     return opError(op, call.error);
 
@@ -552,6 +567,29 @@ llvm::Error Executor::Impl::runGraphOp(GraphOpInterface graphOp,
 llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,
                                 SmallVectorImpl<Tensor> &results,
                                 unsigned depth, Operation *stop) {
+  llvm::DenseMap<Value, Tensor> env;
+  if (llvm::Error err = bind(fn, args, depth, env))
+    return err;
+  Block &body = fn.getBody().front();
+  bool returned = false;
+  if (llvm::Error err =
+          runOps(fn, body.begin(), stop, env, results, depth, returned))
+    return err;
+  if (returned)
+    return llvm::Error::success();
+  results.clear();
+  for (Value v : stop->getOperands()) {
+    auto it = env.find(v);
+    if (it == env.end())
+      return opError(stop, "operand is not computed");
+    results.push_back(it->second);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error Executor::Impl::bind(func::FuncOp fn, ArrayRef<Tensor> args,
+                                 unsigned depth,
+                                 llvm::DenseMap<Value, Tensor> &env) {
   // Calls are only one level deep in imported models; bound the depth so a
   // (verified but) recursive module cannot overflow the stack.
   if (depth > 16)
@@ -562,43 +600,57 @@ llvm::Error Executor::Impl::run(func::FuncOp fn, ArrayRef<Tensor> args,
   if (args.size() != body.getNumArguments())
     return opError(fn, "expects " + Twine(body.getNumArguments()) +
                            " arguments, got " + Twine(args.size()));
-  llvm::DenseMap<Value, Tensor> env;
   for (auto [arg, value] : llvm::zip(body.getArguments(), args))
     env[arg] = value;
-  for (Operation &op : body) {
-    if (&op == stop) {
-      results.clear();
-      for (Value v : op.getOperands()) {
-        auto it = env.find(v);
-        if (it == env.end())
-          return opError(&op, "operand is not computed");
-        results.push_back(it->second);
-      }
+  return llvm::Error::success();
+}
+
+llvm::Error Executor::Impl::runStep(Operation *op,
+                                    llvm::DenseMap<Value, Tensor> &env,
+                                    unsigned depth) {
+  auto call = dyn_cast<func::CallOp>(op);
+  if (!call)
+    return runOp(op, env);
+  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      call, call.getCalleeAttr());
+  if (!callee)
+    return opError(op, "unknown callee @" + call.getCallee());
+  SmallVector<Tensor> callArgs, callResults;
+  for (Value v : call.getOperands()) {
+    auto it = env.find(v);
+    if (it == env.end())
+      return opError(op, "operand is not computed");
+    callArgs.push_back(it->second);
+  }
+  if (llvm::Error err = run(callee, callArgs, callResults, depth + 1))
+    return err;
+  for (auto [r, value] : llvm::zip(call.getResults(), callResults))
+    env[r] = value;
+  return llvm::Error::success();
+}
+
+llvm::Error Executor::Impl::runOps(func::FuncOp fn, Block::iterator from,
+                                   Operation *stop,
+                                   llvm::DenseMap<Value, Tensor> &env,
+                                   SmallVectorImpl<Tensor> &results,
+                                   unsigned depth, bool &returned) {
+  returned = false;
+  Block &body = fn.getBody().front();
+  for (Operation &op : llvm::make_range(from, body.end())) {
+    if (&op == stop)
       return llvm::Error::success();
-    }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       results.clear();
       for (Value v : ret.getOperands())
         results.push_back(env.find(v)->second);
+      returned = true;
       return llvm::Error::success();
     }
-    if (auto call = dyn_cast<func::CallOp>(op)) {
-      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-          call, call.getCalleeAttr());
-      if (!callee)
-        return opError(&op, "unknown callee @" + call.getCallee());
-      SmallVector<Tensor> callArgs, callResults;
-      for (Value v : call.getOperands())
-        callArgs.push_back(env.find(v)->second);
-      if (llvm::Error err = run(callee, callArgs, callResults, depth + 1))
-        return err;
-      for (auto [r, value] : llvm::zip(call.getResults(), callResults))
-        env[r] = value;
-      continue;
-    }
-    if (llvm::Error err = runOp(&op, env))
+    if (llvm::Error err = runStep(&op, env, depth))
       return err;
   }
+  if (stop)
+    return opError(stop, "is not after the point the run stopped at");
   return opError(fn, "function has no return");
 }
 
@@ -634,6 +686,7 @@ Executor::create(ModuleOp module, const ExecutorOptions &options) {
   impl->entryFn = entry;
   impl->vocab = logits.getDimSize(1);
   impl->maxCtx = options.maxContext;
+  impl->floatAccumulation = options.floatAccumulation;
   if (impl->maxCtx <= 0) {
     auto config = module->getAttrOfType<DictionaryAttr>(attrs::kConfig);
     auto maxPos = config ? config.getAs<IntegerAttr>("max_position_embeddings")
@@ -678,6 +731,86 @@ llvm::Error Executor::runUntil(func::FuncOp fn, ArrayRef<Tensor> args,
     return llvm::createStringError("runUntil: the stop op is not in the "
                                    "function's body");
   return impl->run(fn, args, stopOperands, 0, stop);
+}
+
+llvm::Expected<Executor::PartialRun> Executor::start(func::FuncOp fn,
+                                                     ArrayRef<Tensor> args) {
+  PartialRun state;
+  state.fn = fn;
+  if (llvm::Error err = impl->bind(fn, args, 0, state.values))
+    return std::move(err);
+  state.next = &fn.getBody().front().front();
+  return state;
+}
+
+/// Ops that define weights: a run in parts keeps none of their values, so
+/// passes may replace them between parts (quantizing a layer swaps its
+/// lowbit.param for a lowbit.qparam and a lowbit.dequantize) and the next
+/// part computes what is then there, from the executor's weight cache.
+static bool definesWeight(Value v) {
+  Operation *def = v.getDefiningOp();
+  return def && isa<ParamOp, QParamOp, DequantizeOp>(def);
+}
+
+llvm::Error Executor::resume(PartialRun &state, Operation *stop,
+                             SmallVectorImpl<Tensor> *results) {
+  if (!state.next)
+    return opError(state.fn, "the run has already returned");
+  Block &body = state.fn.getBody().front();
+  if (stop && (stop->getBlock() != &body ||
+               (stop != state.next && stop->isBeforeInBlock(state.next))))
+    return opError(stop, "is not after the point the run of @" +
+                             state.fn.getSymName() + " stopped at");
+  // Catch up: ops before the resume point whose values the rest needs and
+  // the run does not hold (weights, ops inserted since), in program order.
+  llvm::SetVector<Operation *> needed;
+  SmallVector<Value> worklist;
+  for (Operation &op : llvm::make_range(state.next->getIterator(), body.end()))
+    op.walk([&](Operation *nested) {
+      for (Value v : nested->getOperands())
+        worklist.push_back(v);
+    });
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (state.values.count(v) || !def || def->getBlock() != &body ||
+        !def->isBeforeInBlock(state.next) || !needed.insert(def))
+      continue;
+    for (Value operand : def->getOperands())
+      worklist.push_back(operand);
+  }
+  SmallVector<Operation *> catchUp(needed.begin(), needed.end());
+  llvm::sort(catchUp,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  for (Operation *op : catchUp)
+    if (llvm::Error err = impl->runStep(op, state.values, 0))
+      return err;
+
+  SmallVector<Tensor> returned;
+  bool done = false;
+  if (llvm::Error err = impl->runOps(state.fn, state.next->getIterator(), stop,
+                                     state.values, returned, 0, done))
+    return err;
+  if (done) {
+    state.next = nullptr;
+    state.values.clear();
+    if (results)
+      *results = std::move(returned);
+    return llvm::Error::success();
+  }
+  state.next = stop;
+  // Keep only what `stop` and the ops after it read, weights excepted.
+  llvm::DenseMap<Value, Tensor> live;
+  for (Operation &op : llvm::make_range(stop->getIterator(), body.end()))
+    op.walk([&](Operation *nested) {
+      for (Value v : nested->getOperands()) {
+        auto it = state.values.find(v);
+        if (it != state.values.end() && !definesWeight(v))
+          live.try_emplace(v, it->second);
+      }
+    });
+  state.values = std::move(live);
+  return llvm::Error::success();
 }
 
 void Executor::reset() { impl->caches.clear(); }

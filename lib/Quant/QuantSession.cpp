@@ -410,6 +410,8 @@ llvm::Expected<Executor *> QuantSession::getExecutor(int64_t maxContext) {
   if (!exec) {
     ExecutorOptions options;
     options.maxContext = maxContext;
+    // Calibration statistics do not need the reference's double attention.
+    options.floatAccumulation = true;
     auto created = Executor::create(module, options);
     if (!created)
       return created.takeError();

@@ -43,6 +43,11 @@ struct GptqQuantizePass
   LogicalResult run();
 };
 
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 /// Layers of one block split into the groups quantized together: with
 /// true-sequential, the layers reading the same input (q/k/v, gate/up) form
 /// a group, in program order; otherwise the whole block is one group.
@@ -151,10 +156,41 @@ LogicalResult GptqQuantizePass::run() {
 
   for (unsigned b = 0, e = (*runner)->numBlocks(); b < e; ++b) {
     auto start = std::chrono::steady_clock::now();
+    double hessianSecs = 0, solveSecs = 0;
     std::vector<::lowbit::LayerChoice *> &blockLayers =
         byBlock[(*runner)->block(b)];
-    for (std::vector<::lowbit::LayerChoice *> &group :
-         sequentialGroups(blockLayers, trueSequential)) {
+    std::vector<std::vector<::lowbit::LayerChoice *>> groups =
+        sequentialGroups(blockLayers, trueSequential);
+    // When each group reads one input and the groups' first layers come in
+    // program order (true-sequential on decoder blocks), the block runs once,
+    // in parts: up to a group's first layer, whose input is the group's
+    // statistic; the group is quantized; the run resumes with the quantized
+    // weights. Otherwise every group runs the whole block.
+    std::vector<mlir::lowbit::LinearOp> firsts;
+    for (std::vector<::lowbit::LayerChoice *> &group : groups) {
+      mlir::lowbit::LinearOp first = group.front()->op;
+      Value input = first.getInput();
+      for (::lowbit::LayerChoice *layer : group) {
+        if (layer->op.getInput() != input) {
+          first = nullptr;
+          break;
+        }
+        if (layer->op->isBeforeInBlock(first))
+          first = layer->op;
+      }
+      if (first && !firsts.empty() && !firsts.back()->isBeforeInBlock(first))
+        first = nullptr;
+      if (!first) {
+        firsts.clear();
+        break;
+      }
+      firsts.push_back(first);
+    }
+    const bool inParts = !firsts.empty();
+    if (inParts)
+      if (llvm::Error err = (*runner)->beginBlock(b))
+        return ::lowbit::emitErr(module, std::move(err));
+    for (auto [g, group] : llvm::enumerate(groups)) {
       // One Hessian per distinct input of the group's layers.
       llvm::MapVector<Value, std::unique_ptr<numerics::HessianAccumulator>>
           hessians;
@@ -167,14 +203,29 @@ LogicalResult GptqQuantizePass::run() {
           observed[layer->op] = input;
         }
       }
-      (*exec)->setLinearObserver(
-          [&](Operation *op, const float *x, int64_t rows, int64_t k) {
-            auto it = observed.find(op);
-            if (it != observed.end())
-              hessians[it->second]->add(x, rows);
-          });
-      llvm::Error err = (*runner)->runBlock(b);
-      (*exec)->setLinearObserver(nullptr);
+      llvm::Error err = llvm::Error::success();
+      if (inParts) {
+        unsigned operand = firsts[g].getInputMutable().getOperandNumber();
+        numerics::HessianAccumulator &h = *hessians.front().second;
+        err = (*runner)->runBlockTo(
+            firsts[g], [&](ArrayRef<::lowbit::Tensor> in) {
+              auto t0 = std::chrono::steady_clock::now();
+              h.add(in[operand].f->data(), in[operand].rows());
+              hessianSecs += secondsSince(t0);
+            });
+      } else {
+        (*exec)->setLinearObserver(
+            [&](Operation *op, const float *x, int64_t rows, int64_t k) {
+              auto it = observed.find(op);
+              if (it != observed.end()) {
+                auto t0 = std::chrono::steady_clock::now();
+                hessians[it->second]->add(x, rows);
+                hessianSecs += secondsSince(t0);
+              }
+            });
+        err = (*runner)->runBlock(b);
+        (*exec)->setLinearObserver(nullptr);
+      }
       if (err)
         return ::lowbit::emitErr(module, std::move(err));
 
@@ -184,6 +235,7 @@ LogicalResult GptqQuantizePass::run() {
           return ::lowbit::emitErr(layer->op, w.takeError());
         int64_t n = layer->weight.getType().getDimSize(0);
         int64_t k = layer->weight.getType().getDimSize(1);
+        auto solveStart = std::chrono::steady_clock::now();
         std::vector<float> h = hessians[layer->op.getInput()]->finalize();
         gptq.quant = layer->params;
         numerics::QuantResult result;
@@ -191,6 +243,7 @@ LogicalResult GptqQuantizePass::run() {
         if (llvm::Error err = numerics::gptqQuantize(w->data(), n, k, h.data(),
                                                      gptq, result, &stats))
           return ::lowbit::emitErr(layer->op, std::move(err));
+        solveSecs += secondsSince(solveStart);
         llvm::json::Object entry{{"name", layer->name},
                                  {"method", "gptq"},
                                  {"bits", layer->params.bits},
@@ -207,16 +260,18 @@ LogicalResult GptqQuantizePass::run() {
           return ::lowbit::emitErr(layer->op, std::move(err));
       }
     }
-    if (llvm::Error err = (*runner)->advance(b))
+    if (llvm::Error err =
+            inParts ? (*runner)->finishBlock() : (*runner)->advance(b))
       return ::lowbit::emitErr(module, std::move(err));
     // Keep memory bounded by one block: its weights are not needed again.
     (*exec)->forgetWeightsIn((*runner)->block(b));
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    llvm::errs() << llvm::formatv("lowbit-gptq: block {0}/{1} quantized "
-                                  "({2} layers, {3:f2} s)\n",
-                                  b + 1, e, blockLayers.size(), secs);
+    // The forward is the rest: the block's ops on every calibration row.
+    double secs = secondsSince(start);
+    llvm::errs() << llvm::formatv(
+        "lowbit-gptq: block {0}/{1} quantized ({2} layers, {3:f2} s: forward "
+        "{4:f2} s, hessian {5:f2} s, solve {6:f2} s)\n",
+        b + 1, e, blockLayers.size(), secs, secs - hessianSecs - solveSecs,
+        hessianSecs, solveSecs);
   }
   if (llvm::Error err = (*session)->finish(writeParams, report))
     return ::lowbit::emitErr(module, std::move(err));

@@ -85,12 +85,26 @@ public:
   /// Runs block i on the current inputs of every row (the executor's linear
   /// observer sees every linear's input).
   llvm::Error runBlock(unsigned i);
+  /// Block i in parts, each op running once per row: beginBlock, then
+  /// runBlockTo for each point where statistics are taken (the executor's
+  /// linear observer sees the linears before it, \p onStop receives the
+  /// stop op's operands of each row), then finishBlock, which runs the rest
+  /// and makes the outputs the inputs of block i + 1. Weights a part has not
+  /// read yet may change between parts (quantized in true-sequential order).
+  /// Memory: per row, the values still used after the stop point.
+  llvm::Error beginBlock(unsigned i);
+  llvm::Error
+  runBlockTo(mlir::Operation *stop,
+             llvm::function_ref<void(llvm::ArrayRef<Tensor>)> onStop);
+  llvm::Error finishBlock();
   /// Runs block i once more and makes its outputs the inputs of block i + 1.
   llvm::Error advance(unsigned i);
 
 private:
   BlockwiseRunner(Executor &executor) : executor(executor) {}
   llvm::Error run(unsigned i, std::vector<Tensor> *outputs);
+  /// The arguments of block i for row r.
+  llvm::SmallVector<Tensor> blockArgs(unsigned i, size_t r) const;
 
   Executor &executor;
   std::vector<mlir::func::FuncOp> blocks;
@@ -98,6 +112,8 @@ private:
   /// @forward argument passed (0 tokens, 1 positions).
   std::vector<std::vector<int>> argSources;
   std::vector<Tensor> hidden, tokens, positions;
+  /// The rows' runs of the block begun by beginBlock.
+  std::vector<Executor::PartialRun> parts;
 };
 
 } // namespace lowbit

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
@@ -44,6 +45,11 @@ struct ExecutorOptions {
   int64_t maxContext = 0;
   /// Threads for the non-BLAS kernels; 0 picks the hardware concurrency.
   unsigned threads = 0;
+  /// Accumulate in float where the reference uses double (attention through
+  /// BLAS GEMMs: kernels::attentionF32). For calibration, where speed
+  /// matters and float rounding does not; the FP reference of evaluations
+  /// keeps double.
+  bool floatAccumulation = false;
 };
 
 /// Receives the input activations [rows, K] of every lowbit.linear and
@@ -77,6 +83,31 @@ public:
   llvm::Error runUntil(mlir::func::FuncOp fn, llvm::ArrayRef<Tensor> args,
                        mlir::Operation *stop,
                        llvm::SmallVectorImpl<Tensor> &stopOperands);
+
+  /// A run of one function stopped before an op of its body: the values
+  /// that op and the ops after it use, and where the run resumes.
+  struct PartialRun {
+    mlir::func::FuncOp fn;
+    llvm::DenseMap<mlir::Value, Tensor> values;
+    /// The op the run resumes at; null once the function has returned.
+    mlir::Operation *next = nullptr;
+  };
+
+  /// Starts a resumable run of `fn` on `args` (no op runs yet).
+  llvm::Expected<PartialRun> start(mlir::func::FuncOp fn,
+                                   llvm::ArrayRef<Tensor> args);
+
+  /// Runs `run`'s function from where it stopped up to (not including)
+  /// `stop`, an op at or after run.next, and keeps only the values `stop`
+  /// and the ops after it read. With `stop` null it runs to the return and
+  /// puts the results in `results`. A run in parts computes what one run()
+  /// computes while each op runs once, so statistics can be taken at several
+  /// points (calibration in true-sequential order). Between parts, passes
+  /// may replace the ops that define weights (lowbit.param, qparam,
+  /// dequantize): the run keeps none of their values and computes, before
+  /// resuming, whatever defines the weights the rest reads.
+  llvm::Error resume(PartialRun &run, mlir::Operation *stop,
+                     llvm::SmallVectorImpl<Tensor> *results = nullptr);
 
   /// Forgets the KV cache (a new sequence starts at position 0).
   void reset();

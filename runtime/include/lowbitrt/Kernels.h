@@ -284,6 +284,19 @@ Status attention(const float *q, const float *k, const float *v,
                  int64_t Dh, KVCache &cache, float *out, ThreadPool *pool,
                  double *scratch, int64_t scratchSize);
 
+/// attention() computed in float through BLAS, for callers that trade the
+/// reference's double accumulation for speed (the calibration executor):
+/// per query head, scores = Q K^T / sqrt(Dh) and out = softmax(scores) V are
+/// two sgemm calls over cache rows 0..max(pos), the causal mask and a
+/// max-subtracted softmax applied in float between them. Same contract as
+/// attention() (writes k and v to the cache first, reads rows 0..pos[t],
+/// fails touching nothing on bad arguments); agrees with it to float
+/// rounding (about 1e-6 relative). Allocates a scratch of at most 256 query
+/// rows by max(pos) + 1 floats per call; BLAS chooses its own threads.
+Status attentionF32(const float *q, const float *k, const float *v,
+                    const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
+                    int64_t Dh, const KVCacheView &cache, float *out);
+
 //===----------------------------------------------------------------------===//
 // Dequantization
 //===----------------------------------------------------------------------===//

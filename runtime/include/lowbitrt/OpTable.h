@@ -149,6 +149,10 @@ struct OpCall {
   /// Scratch of OpDef::scratchDoubles doubles.
   double *scratch = nullptr;
   int64_t scratchSize = 0;
+  /// The caller accepts float accumulation where a reference accumulates in
+  /// double (the calibration executor): attention then runs
+  /// kernels::attentionF32. Results agree to float rounding, not bitwise.
+  bool floatAccumulation = false;
   /// Why the call failed (set on failure only).
   std::string error;
 

@@ -16,9 +16,12 @@
 
 #include "Parallel.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 using namespace lowbit::rt::kernels;
 
@@ -244,5 +247,63 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
     for (int64_t s = begin; s < end; ++s)
       jobPtr->runSlot(s);
   });
+  return Status::success();
+}
+
+Status lowbit::rt::kernels::attentionF32(const float *q, const float *k,
+                                         const float *v, const int32_t *pos,
+                                         int64_t T, int64_t H, int64_t Hkv,
+                                         int64_t Dh, const KVCacheView &cache,
+                                         float *out) {
+  if (T <= 0)
+    return Status::success();
+  if (Status s = checkAttentionArgs(pos, T, H, Hkv, Dh, cache); !s)
+    return s;
+  const int64_t kvRow = Hkv * Dh;
+  const int64_t qRow = H * Dh;
+  for (int64_t t = 0; t < T; ++t) {
+    size_t dst = static_cast<size_t>(pos[t] * kvRow);
+    std::memcpy(cache.k + dst, k + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+    std::memcpy(cache.v + dst, v + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+  }
+  // Queries in chunks of at most kChunk rows bound the scores buffer; each
+  // chunk reads the cache rows up to its own largest position.
+  constexpr int64_t kChunk = 256;
+  const int64_t group = H / Hkv;
+  const float scale = static_cast<float>(1.0 / std::sqrt(double(Dh)));
+  std::vector<float> scores;
+  for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+    const int64_t rows = std::min(kChunk, T - t0);
+    const int64_t L =
+        static_cast<int64_t>(*std::max_element(pos + t0, pos + t0 + rows)) + 1;
+    scores.resize(static_cast<size_t>(rows * L));
+    for (int64_t h = 0; h < H; ++h) {
+      const float *qh = q + t0 * qRow + h * Dh;
+      const float *kh = cache.k + (h / group) * Dh;
+      const float *vh = cache.v + (h / group) * Dh;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(L),
+                  int(Dh), scale, qh, int(qRow), kh, int(kvRow), 0.0f,
+                  scores.data(), int(L));
+      for (int64_t r = 0; r < rows; ++r) {
+        float *s = scores.data() + r * L;
+        const int64_t len = static_cast<int64_t>(pos[t0 + r]) + 1;
+        float maxScore = -INFINITY;
+        for (int64_t j = 0; j < len; ++j)
+          maxScore = std::max(maxScore, s[j]);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < len; ++j)
+          sum += (s[j] = std::exp(s[j] - maxScore));
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < len; ++j)
+          s[j] *= inv;
+        std::fill(s + len, s + L, 0.0f);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(Dh),
+                  int(L), 1.0f, scores.data(), int(L), vh, int(kvRow), 0.0f,
+                  out + t0 * qRow + h * Dh, int(qRow));
+    }
+  }
   return Status::success();
 }

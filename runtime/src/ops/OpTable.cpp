@@ -412,9 +412,13 @@ bool attentionRef(OpCall &c) {
   AttentionOperands o;
   if (!attentionOperands(c, o))
     return false;
-  kernels::Status s = kernels::attention(
-      o.q, o.k, o.v, o.pos, c.rows, d.num_heads, d.num_kv_heads, d.head_dim,
-      o.cache, o.out, c.pool, c.scratch, c.scratchSize);
+  kernels::Status s =
+      c.floatAccumulation
+          ? kernels::attentionF32(o.q, o.k, o.v, o.pos, c.rows, d.num_heads,
+                                  d.num_kv_heads, d.head_dim, o.cache, o.out)
+          : kernels::attention(o.q, o.k, o.v, o.pos, c.rows, d.num_heads,
+                               d.num_kv_heads, d.head_dim, o.cache, o.out,
+                               c.pool, c.scratch, c.scratchSize);
   if (!s) {
     c.error = "attention: " + s.message();
     return false;

@@ -167,6 +167,79 @@ TEST(ExecutorTest, PositionOutsideContextIsAnError) {
             std::string::npos);
 }
 
+/// A decoder block run in parts (start / resume) computes what one run()
+/// computes, bit for bit, and picks up weight ops replaced between parts.
+TEST(ExecutorTest, RunInPartsEqualsOneRun) {
+  REQUIRE_MODEL();
+  auto model = loadModel(dir);
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  mlir::ModuleOp module = *model->module;
+  auto exec = Executor::create(module);
+  ASSERT_TRUE(bool(exec)) << llvm::toString(exec.takeError());
+  mlir::func::FuncOp entry = (*exec)->entry();
+  auto calls = entry.getOps<mlir::func::CallOp>();
+  ASSERT_FALSE(calls.empty());
+  mlir::func::CallOp call = *calls.begin();
+  auto block = module.lookupSymbol<mlir::func::FuncOp>(call.getCallee());
+  ASSERT_TRUE(block);
+
+  std::vector<int32_t> ids = {1, 403, 407, 261, 378, 11, 260, 493};
+  Tensor tok = Tensor::ints({8}, ids), pos = Tensor::ints({8}, positions(8));
+  llvm::SmallVector<Tensor> args;
+  (*exec)->reset();
+  ASSERT_FALSE(bool((*exec)->runUntil(entry, {tok, pos}, call, args)));
+
+  // The block's linears, in program order: q k v o gate up down.
+  std::vector<mlir::lowbit::LinearOp> linears(
+      block.getOps<mlir::lowbit::LinearOp>().begin(),
+      block.getOps<mlir::lowbit::LinearOp>().end());
+  ASSERT_EQ(linears.size(), 7u);
+  auto runWhole = [&](llvm::SmallVector<Tensor> &out) {
+    (*exec)->reset();
+    return (*exec)->run(block, args, out);
+  };
+  llvm::SmallVector<Tensor> whole;
+  ASSERT_FALSE(bool(runWhole(whole)));
+
+  auto part = (*exec)->start(block, args);
+  ASSERT_TRUE(bool(part)) << llvm::toString(part.takeError());
+  for (int stopAt : {3, 4, 6}) {
+    mlir::Operation *stop = linears[stopAt];
+    llvm::SmallVector<Tensor> expected;
+    (*exec)->reset();
+    ASSERT_FALSE(bool((*exec)->runUntil(block, args, stop, expected)));
+    (*exec)->reset();
+    ASSERT_FALSE(bool((*exec)->resume(*part, stop)));
+    Tensor input = part->values.lookup(linears[stopAt].getInput());
+    ASSERT_TRUE(input.f);
+    EXPECT_EQ(*input.f, *expected[0].f) << "input of linear " << stopAt;
+    // Only what the rest reads is kept: no weights, nothing before.
+    EXPECT_FALSE(part->values.count(linears[0].getResult()));
+    EXPECT_FALSE(part->values.count(linears[stopAt].getWeight()));
+  }
+  // Resuming at a point already passed is an error, not a silent rerun.
+  EXPECT_TRUE(bool(llvm::errorToBool((*exec)->resume(*part, linears[4]))));
+
+  // Replace down_proj's weight op as quantizing it would (a new op before
+  // the resume point, the old one erased): the rest of the run computes the
+  // new op and equals one run of the rewritten block.
+  mlir::Operation *oldWeight = linears[6].getWeight().getDefiningOp();
+  mlir::OpBuilder b(linears[6]);
+  mlir::Operation *newWeight = b.clone(*oldWeight);
+  oldWeight->getResult(0).replaceAllUsesWith(newWeight->getResult(0));
+  (*exec)->forgetWeight(oldWeight);
+  oldWeight->erase();
+  llvm::SmallVector<Tensor> parts;
+  (*exec)->reset();
+  ASSERT_FALSE(bool((*exec)->resume(*part, nullptr, &parts)));
+  EXPECT_EQ(part->next, nullptr);
+  llvm::SmallVector<Tensor> rewritten;
+  ASSERT_FALSE(bool(runWhole(rewritten)));
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(*parts[0].f, *whole[0].f);
+  EXPECT_EQ(*parts[0].f, *rewritten[0].f);
+}
+
 //===----------------------------------------------------------------------===//
 // Quantized parameters on a tiny inline model (no shared files needed)
 //===----------------------------------------------------------------------===//

@@ -674,6 +674,99 @@ TEST(Attention, LargeScoresAreStable) {
   EXPECT_EQ(out, (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
+/// A view of \p cache's storage.
+KVCacheView viewOfCache(KVCache &cache) {
+  return KVCacheView{cache.k.data(), cache.v.data(), cache.maxCtx,
+                     cache.numKVHeads, cache.headDim};
+}
+
+TEST(AttentionF32, MatchesTheDoubleReference) {
+  // Prefill (T over the 256-row chunk too), GQA, odd head dims.
+  std::mt19937_64 rng(14);
+  for (AttentionCase c :
+       {AttentionCase{1, 1, 1, 4}, AttentionCase{13, 8, 2, 16},
+        AttentionCase{33, 6, 3, 5}, AttentionCase{300, 9, 3, 64}}) {
+    auto q = randomVector(c.T * c.H * c.Dh, rng, -2, 2);
+    auto k = randomVector(c.T * c.Hkv * c.Dh, rng, -2, 2);
+    auto v = randomVector(c.T * c.Hkv * c.Dh, rng);
+    std::vector<int32_t> pos(c.T);
+    std::iota(pos.begin(), pos.end(), 0);
+    KVCache cache(c.T + 3, c.Hkv, c.Dh);
+    std::vector<float> out(q.size(), NAN);
+    ASSERT_TRUE(attentionF32(q.data(), k.data(), v.data(), pos.data(), c.T, c.H,
+                             c.Hkv, c.Dh, viewOfCache(cache), out.data())
+                    .ok());
+    auto ref = refAttention(q, k, v, pos, c.T, c.H, c.Hkv, c.Dh);
+    EXPECT_LT(maxAbsDiff(out, ref), 2e-6)
+        << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " Dh=" << c.Dh;
+    if (c.T > 1) // One key: softmax 1, the output is v exactly.
+      EXPECT_GT(maxAbsDiff(out, ref), 0.0) << "float and double round apart";
+    EXPECT_TRUE(std::equal(k.begin(), k.end(), cache.k.begin()));
+    EXPECT_TRUE(std::equal(v.begin(), v.end(), cache.v.begin()));
+  }
+}
+
+TEST(AttentionF32, DecodeStepsAndShuffledPositionsReadTheCache) {
+  std::mt19937_64 rng(15);
+  const int64_t T = 19, H = 8, Hkv = 2, Dh = 12, maxCtx = 32;
+  auto q = randomVector(T * H * Dh, rng, -3, 3);
+  auto k = randomVector(T * Hkv * Dh, rng, -3, 3);
+  auto v = randomVector(T * Hkv * Dh, rng);
+  std::vector<int32_t> pos(T);
+  std::iota(pos.begin(), pos.end(), 0);
+  auto ref = refAttention(q, k, v, pos, T, H, Hkv, Dh);
+  // Prefill of 7 tokens, then single-token steps.
+  KVCache cache(maxCtx, Hkv, Dh);
+  std::vector<float> out(q.size(), NAN);
+  const int64_t first = 7;
+  ASSERT_TRUE(attentionF32(q.data(), k.data(), v.data(), pos.data(), first, H,
+                           Hkv, Dh, viewOfCache(cache), out.data())
+                  .ok());
+  for (int64_t t = first; t < T; ++t)
+    ASSERT_TRUE(attentionF32(q.data() + t * H * Dh, k.data() + t * Hkv * Dh,
+                             v.data() + t * Hkv * Dh, pos.data() + t, 1, H, Hkv,
+                             Dh, viewOfCache(cache), out.data() + t * H * Dh)
+                    .ok());
+  EXPECT_LT(maxAbsDiff(out, ref), 2e-6);
+
+  // Tokens in any order within one call.
+  std::vector<int32_t> order = {2, 0, 3, 1};
+  const int64_t n = 4;
+  std::vector<float> keys(n * Hkv * Dh), values(n * Hkv * Dh);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t d = 0; d < Hkv * Dh; ++d) {
+      keys[order[t] * Hkv * Dh + d] = k[t * Hkv * Dh + d];
+      values[order[t] * Hkv * Dh + d] = v[t * Hkv * Dh + d];
+    }
+  KVCache shuffled(8, Hkv, Dh);
+  std::vector<float> got(n * H * Dh);
+  ASSERT_TRUE(attentionF32(q.data(), k.data(), v.data(), order.data(), n, H,
+                           Hkv, Dh, viewOfCache(shuffled), got.data())
+                  .ok());
+  std::vector<float> qn(q.begin(), q.begin() + n * H * Dh);
+  EXPECT_LT(
+      maxAbsDiff(got, refAttention(qn, keys, values, order, n, H, Hkv, Dh)),
+      2e-6);
+}
+
+TEST(AttentionF32, ReportsBadArgumentsWithoutTouchingTheCache) {
+  const int64_t H = 4, Hkv = 2, Dh = 4, maxCtx = 5;
+  std::vector<float> q(2 * H * Dh, 1.0f), k(2 * Hkv * Dh, 1.0f),
+      v(2 * Hkv * Dh, 1.0f), out(2 * H * Dh, -3.0f);
+  KVCache cache(maxCtx, Hkv, Dh);
+  std::vector<int32_t> tooFar = {4, 5};
+  Status s = attentionF32(q.data(), k.data(), v.data(), tooFar.data(), 2, H,
+                          Hkv, Dh, viewOfCache(cache), out.data());
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("position 5"), std::string::npos) << s.message();
+  std::vector<int32_t> fine = {0, 1};
+  EXPECT_FALSE(attentionF32(q.data(), k.data(), v.data(), fine.data(), 2, 3,
+                            Hkv, Dh, viewOfCache(cache), out.data())
+                   .ok());
+  EXPECT_EQ(cache.k, std::vector<float>(maxCtx * Hkv * Dh, 0.0f));
+  EXPECT_EQ(out, std::vector<float>(2 * H * Dh, -3.0f));
+}
+
 //===----------------------------------------------------------------------===//
 // dequantizeRows
 //===----------------------------------------------------------------------===//
