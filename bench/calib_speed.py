@@ -107,7 +107,8 @@ def block_flops(layers, nblocks, rows, seqlen, heads, head_dim):
         # Distinct inputs: q/k/v share one, gate/up another.
         inputs = {}
         for l in ls:
-            key = re.sub(r"(q|k|v)_proj|(gate|up)_proj", r"\1\2in", l["name"])
+            key = re.sub(r"(gate|up)_proj", "gate_up",
+                         re.sub(r"[qkv]_proj", "qkv", l["name"]))
             inputs.setdefault(key, l["shape"][1])
         hessian = sum(tokens * k * k for k in inputs.values())
         attention = 4.0 * rows * seqlen * (seqlen + 1) / 2 * heads * head_dim

@@ -52,6 +52,7 @@ BlockwiseRunner::create(ModuleOp module, Executor &executor,
     if (!first)
       first = call;
     previous = call.getResult(0);
+    runner->lastCall = call;
     runner->blocks.push_back(callee);
     runner->argSources.push_back(std::move(sources));
   }
@@ -78,12 +79,11 @@ BlockwiseRunner::create(ModuleOp module, Executor &executor,
   return runner;
 }
 
-SmallVector<Tensor> BlockwiseRunner::blockArgs(unsigned i, size_t r) const {
+SmallVector<Tensor> BlockwiseRunner::blockArgs(unsigned i, size_t r,
+                                               const Tensor &h) const {
   SmallVector<Tensor> args;
   for (int source : argSources[i])
-    args.push_back(source < 0    ? hidden[r]
-                   : source == 0 ? tokens[r]
-                                 : positions[r]);
+    args.push_back(source < 0 ? h : source == 0 ? tokens[r] : positions[r]);
   return args;
 }
 
@@ -144,6 +144,43 @@ llvm::Error BlockwiseRunner::finishBlock() {
     hidden[r] = results[0];
   }
   parts.clear();
+  return llvm::Error::success();
+}
+
+llvm::Error BlockwiseRunner::forwardFrom(
+    unsigned i, ArrayRef<Tensor> inputs,
+    llvm::function_ref<llvm::Error(size_t, const Tensor &)> onLogits) {
+  if (i > blocks.size() || inputs.size() != hidden.size())
+    return llvm::createStringError(
+        "calibration: forwardFrom(%u) with %zu inputs (%zu blocks, %zu "
+        "rows)",
+        i, inputs.size(), blocks.size(), hidden.size());
+  func::FuncOp entry = executor.entry();
+  for (size_t r = 0; r < inputs.size(); ++r) {
+    executor.reset();
+    Tensor h = inputs[r];
+    for (unsigned b = i; b < blocks.size(); ++b) {
+      SmallVector<Tensor> results;
+      if (llvm::Error err =
+              executor.run(blocks[b], blockArgs(b, r, h), results))
+        return err;
+      h = results[0];
+    }
+    // The rest of @forward, resumed after the last block's call.
+    Executor::PartialRun tail;
+    tail.fn = entry;
+    Block &body = entry.getBody().front();
+    tail.values[body.getArgument(0)] = tokens[r];
+    tail.values[body.getArgument(1)] = positions[r];
+    tail.values[lastCall.getResult(0)] = h;
+    // Resumed at once: the op after the call may be a weight op.
+    tail.next = lastCall->getNextNode();
+    SmallVector<Tensor> logits;
+    if (llvm::Error err = executor.resume(tail, nullptr, &logits))
+      return err;
+    if (llvm::Error err = onLogits(r, logits[0]))
+      return err;
+  }
   return llvm::Error::success();
 }
 

@@ -739,7 +739,6 @@ llvm::Expected<Executor::PartialRun> Executor::start(func::FuncOp fn,
   state.fn = fn;
   if (llvm::Error err = impl->bind(fn, args, 0, state.values))
     return std::move(err);
-  state.next = &fn.getBody().front().front();
   return state;
 }
 
@@ -747,25 +746,36 @@ llvm::Expected<Executor::PartialRun> Executor::start(func::FuncOp fn,
 /// passes may replace them between parts (quantizing a layer swaps its
 /// lowbit.param for a lowbit.qparam and a lowbit.dequantize) and the next
 /// part computes what is then there, from the executor's weight cache.
-static bool definesWeight(Value v) {
-  Operation *def = v.getDefiningOp();
-  return def && isa<ParamOp, QParamOp, DequantizeOp>(def);
+static bool isWeightOp(Operation *op) {
+  return op && isa<ParamOp, QParamOp, DequantizeOp>(op);
 }
 
 llvm::Error Executor::resume(PartialRun &state, Operation *stop,
                              SmallVectorImpl<Tensor> *results) {
-  if (!state.next)
-    return opError(state.fn, "the run has already returned");
+  if (state.finished)
+    return opError(state.fn, "the run has returned or failed; start another");
   Block &body = state.fn.getBody().front();
-  if (stop && (stop->getBlock() != &body ||
-               (stop != state.next && stop->isBeforeInBlock(state.next))))
+  Block::iterator from = state.next ? state.next->getIterator() : body.begin();
+  if (stop &&
+      (stop->getBlock() != &body ||
+       (state.next && stop != state.next && stop->isBeforeInBlock(state.next))))
     return opError(stop, "is not after the point the run of @" +
                              state.fn.getSymName() + " stopped at");
-  // Catch up: ops before the resume point whose values the rest needs and
-  // the run does not hold (weights, ops inserted since), in program order.
+  if (isWeightOp(stop))
+    return opError(stop, "defines a weight, which passes may replace: a run "
+                         "cannot stop there");
+  // From here on a failure leaves the run unusable.
+  auto fail = [&](llvm::Error err) {
+    state.finished = true;
+    state.values.clear();
+    return err;
+  };
+  // Catch up: weight ops before the resume point that the rest reads (the
+  // run keeps no weights; passes may have inserted new ones), in program
+  // order.
   llvm::SetVector<Operation *> needed;
   SmallVector<Value> worklist;
-  for (Operation &op : llvm::make_range(state.next->getIterator(), body.end()))
+  for (Operation &op : llvm::make_range(from, body.end()))
     op.walk([&](Operation *nested) {
       for (Value v : nested->getOperands())
         worklist.push_back(v);
@@ -774,8 +784,14 @@ llvm::Error Executor::resume(PartialRun &state, Operation *stop,
     Value v = worklist.pop_back_val();
     Operation *def = v.getDefiningOp();
     if (state.values.count(v) || !def || def->getBlock() != &body ||
-        !def->isBeforeInBlock(state.next) || !needed.insert(def))
+        !state.next || !def->isBeforeInBlock(state.next) || !needed.insert(def))
       continue;
+    if (!isWeightOp(def))
+      return fail(opError(def, "is needed again after the run of @" +
+                                   state.fn.getSymName() +
+                                   " stopped, but only weights are "
+                                   "recomputed (was an op other than a "
+                                   "weight changed between parts?)"));
     for (Value operand : def->getOperands())
       worklist.push_back(operand);
   }
@@ -784,14 +800,15 @@ llvm::Error Executor::resume(PartialRun &state, Operation *stop,
              [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
   for (Operation *op : catchUp)
     if (llvm::Error err = impl->runStep(op, state.values, 0))
-      return err;
+      return fail(std::move(err));
 
   SmallVector<Tensor> returned;
   bool done = false;
-  if (llvm::Error err = impl->runOps(state.fn, state.next->getIterator(), stop,
-                                     state.values, returned, 0, done))
-    return err;
+  if (llvm::Error err =
+          impl->runOps(state.fn, from, stop, state.values, returned, 0, done))
+    return fail(std::move(err));
   if (done) {
+    state.finished = true;
     state.next = nullptr;
     state.values.clear();
     if (results)
@@ -805,7 +822,7 @@ llvm::Error Executor::resume(PartialRun &state, Operation *stop,
     op.walk([&](Operation *nested) {
       for (Value v : nested->getOperands()) {
         auto it = state.values.find(v);
-        if (it != state.values.end() && !definesWeight(v))
+        if (it != state.values.end() && !isWeightOp(v.getDefiningOp()))
           live.try_emplace(v, it->second);
       }
     });
@@ -816,6 +833,9 @@ llvm::Error Executor::resume(PartialRun &state, Operation *stop,
 void Executor::reset() { impl->caches.clear(); }
 void Executor::invalidateWeights() { impl->weightCache.clear(); }
 void Executor::forgetWeight(Operation *op) { impl->weightCache.erase(op); }
+void Executor::overrideWeight(Operation *op, Tensor value) {
+  impl->weightCache[op] = std::move(value);
+}
 void Executor::forgetWeightsIn(Operation *scope) {
   scope->walk([&](Operation *op) { impl->weightCache.erase(op); });
 }

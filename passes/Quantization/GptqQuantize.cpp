@@ -82,10 +82,11 @@ LogicalResult GptqQuantizePass::run() {
                               << static_cast<int64_t>(blockSize);
   if (staticGroups && !actOrder)
     return module.emitError() << "static-groups only applies with act-order";
-  if (calib.empty())
-    return module.emitError()
-           << "GPTQ needs calibration data: pass calib=FILE (int32 tokens "
-              ".bin or text)";
+  auto calibSet = ::lowbit::loadPassCalibration(
+      module, "GPTQ", "lowbit-gptq", calib, numSamples, seqLen, seed);
+  if (!calibSet)
+    return ::lowbit::emitErr(module, calibSet.takeError());
+
   auto overrideList = ::lowbit::parseOverrides(overrides);
   if (!overrideList)
     return ::lowbit::emitErr(module, overrideList.takeError());
@@ -101,40 +102,6 @@ LogicalResult GptqQuantizePass::run() {
     return ::lowbit::emitErr(module, layers.takeError());
   if (llvm::Error err = (*session)->checkOutputFile(*layers))
     return ::lowbit::emitErr(module, std::move(err));
-
-  // Calibration rows run from position 0: longer rows than the model's
-  // positions are an error.
-  if (auto config =
-          module->getAttrOfType<DictionaryAttr>(::lowbit::attrs::kConfig))
-    if (auto maxPos = config.getAs<IntegerAttr>("max_position_embeddings"))
-      if (static_cast<int64_t>(seqLen) > maxPos.getInt())
-        return module.emitError()
-               << "seqlen " << static_cast<int64_t>(seqLen)
-               << " exceeds the model's max_position_embeddings "
-               << maxPos.getInt();
-
-  ::lowbit::CalibrationOptions calibOptions;
-  calibOptions.path = calib;
-  calibOptions.numSamples = numSamples;
-  calibOptions.seqLen = seqLen;
-  calibOptions.seed = seed;
-  auto tokenizer = ::lowbit::ParamResolver::get(module.getContext())
-                       .getTokenizerPath(module);
-  if (!tokenizer)
-    return ::lowbit::emitErr(module, tokenizer.takeError());
-  calibOptions.tokenizerPath = *tokenizer;
-  auto calibSet = ::lowbit::loadCalibration(calibOptions);
-  if (!calibSet)
-    return ::lowbit::emitErr(module, calibSet.takeError());
-  // Reported like the progress lines below (lowbit-compile shows no MLIR
-  // warnings).
-  if (static_cast<int64_t>(numSamples) > calibSet->availableRows)
-    llvm::errs() << "lowbit-gptq: warning: nsamples "
-                 << static_cast<int64_t>(numSamples) << ": " << calib << " has "
-                 << calibSet->fileTokens << " tokens, enough for "
-                 << calibSet->availableRows << " rows of "
-                 << static_cast<int64_t>(seqLen) << "; using "
-                 << calibSet->rows.size() << " rows\n";
 
   auto exec = (*session)->getExecutor(seqLen);
   if (!exec)
@@ -156,7 +123,15 @@ LogicalResult GptqQuantizePass::run() {
 
   for (unsigned b = 0, e = (*runner)->numBlocks(); b < e; ++b) {
     auto start = std::chrono::steady_clock::now();
-    double hessianSecs = 0, solveSecs = 0;
+    double hessianSecs = 0, solveSecs = 0, forwardSecs = 0;
+    // Times a run of the block, less the Hessian updates made during it.
+    auto timed = [&](llvm::function_ref<llvm::Error()> fn) {
+      auto t0 = std::chrono::steady_clock::now();
+      double hessianBefore = hessianSecs;
+      llvm::Error err = fn();
+      forwardSecs += secondsSince(t0) - (hessianSecs - hessianBefore);
+      return err;
+    };
     std::vector<::lowbit::LayerChoice *> &blockLayers =
         byBlock[(*runner)->block(b)];
     std::vector<std::vector<::lowbit::LayerChoice *>> groups =
@@ -186,9 +161,9 @@ LogicalResult GptqQuantizePass::run() {
       }
       firsts.push_back(first);
     }
-    const bool inParts = !firsts.empty();
+    const bool inParts = runInParts && !firsts.empty();
     if (inParts)
-      if (llvm::Error err = (*runner)->beginBlock(b))
+      if (llvm::Error err = timed([&] { return (*runner)->beginBlock(b); }))
         return ::lowbit::emitErr(module, std::move(err));
     for (auto [g, group] : llvm::enumerate(groups)) {
       // One Hessian per distinct input of the group's layers.
@@ -207,12 +182,14 @@ LogicalResult GptqQuantizePass::run() {
       if (inParts) {
         unsigned operand = firsts[g].getInputMutable().getOperandNumber();
         numerics::HessianAccumulator &h = *hessians.front().second;
-        err = (*runner)->runBlockTo(
-            firsts[g], [&](ArrayRef<::lowbit::Tensor> in) {
-              auto t0 = std::chrono::steady_clock::now();
-              h.add(in[operand].f->data(), in[operand].rows());
-              hessianSecs += secondsSince(t0);
-            });
+        err = timed([&] {
+          return (*runner)->runBlockTo(
+              firsts[g], [&](ArrayRef<::lowbit::Tensor> in) {
+                auto t0 = std::chrono::steady_clock::now();
+                h.add(in[operand].f->data(), in[operand].rows());
+                hessianSecs += secondsSince(t0);
+              });
+        });
       } else {
         (*exec)->setLinearObserver(
             [&](Operation *op, const float *x, int64_t rows, int64_t k) {
@@ -223,7 +200,7 @@ LogicalResult GptqQuantizePass::run() {
                 hessianSecs += secondsSince(t0);
               }
             });
-        err = (*runner)->runBlock(b);
+        err = timed([&] { return (*runner)->runBlock(b); });
         (*exec)->setLinearObserver(nullptr);
       }
       if (err)
@@ -260,17 +237,18 @@ LogicalResult GptqQuantizePass::run() {
           return ::lowbit::emitErr(layer->op, std::move(err));
       }
     }
-    if (llvm::Error err =
-            inParts ? (*runner)->finishBlock() : (*runner)->advance(b))
+    if (llvm::Error err = timed([&] {
+          return inParts ? (*runner)->finishBlock() : (*runner)->advance(b);
+        }))
       return ::lowbit::emitErr(module, std::move(err));
     // Keep memory bounded by one block: its weights are not needed again.
     (*exec)->forgetWeightsIn((*runner)->block(b));
-    // The forward is the rest: the block's ops on every calibration row.
-    double secs = secondsSince(start);
+    // forward: the block's ops on every calibration row; solve: GPTQ on
+    // each layer, from the Hessian's finalization to the quantized weight.
     llvm::errs() << llvm::formatv(
         "lowbit-gptq: block {0}/{1} quantized ({2} layers, {3:f2} s: forward "
         "{4:f2} s, hessian {5:f2} s, solve {6:f2} s)\n",
-        b + 1, e, blockLayers.size(), secs, secs - hessianSecs - solveSecs,
+        b + 1, e, blockLayers.size(), secondsSince(start), forwardSecs,
         hessianSecs, solveSecs);
   }
   if (llvm::Error err = (*session)->finish(writeParams, report))

@@ -3,9 +3,12 @@
 #ifndef LOWBIT_PASSES_QUANTIZATION_QUANTPASSUTILS_H
 #define LOWBIT_PASSES_QUANTIZATION_QUANTPASSUTILS_H
 
+#include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Import/HFImporter.h"
 #include "lowbit/Params/ParamResolver.h"
 #include "lowbit/Quant/QuantSession.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "llvm/ADT/STLExtras.h"
@@ -72,6 +75,80 @@ canonicalPassText(mlir::Pass &pass, llvm::ArrayRef<llvm::StringLiteral> dropped,
   }
   result << '}';
   return out;
+}
+
+/// The float output projection of @forward (the last linear with a float
+/// parameter weight): the `lm_head` linear, or a tied embedding table used
+/// as one, whose quantized parameter is then named "lm_head" (the lookup
+/// then reads it too: QuantSession's shareTiedTable).
+inline llvm::Expected<std::vector<LayerChoice>>
+selectOutputProjection(mlir::ModuleOp module,
+                       const numerics::QuantParams &params) {
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(attrs::kEntry);
+  if (!entry)
+    return llvm::createStringError("lm-head: the module has no @%s",
+                                   attrs::kEntry.data());
+  mlir::lowbit::LinearOp head = findFloatOutputProjection(module);
+  if (!head)
+    return llvm::createStringError("lm-head: @forward has no float output "
+                                   "projection (already quantized?)");
+  LayerChoice layer;
+  layer.op = head;
+  layer.weight = head.getWeight().getDefiningOp<mlir::lowbit::ParamOp>();
+  layer.weightName = layer.weight.getName().str();
+  bool tied = !layer.weight->hasOneUse();
+  llvm::StringRef name = layer.weightName;
+  name.consume_back(".weight");
+  layer.name = tied ? "lm_head" : name.str();
+  layer.block = entry;
+  layer.params = params;
+  return std::vector<LayerChoice>{std::move(layer)};
+}
+
+/// The calibration rows of a calibration pass (`method` names it in errors,
+/// `progress` in the warning printed when the file holds fewer rows than
+/// asked for): the
+/// file `calib` (tokens or text through the module's tokenizer), cut into
+/// rows of `seqLen` tokens, which must fit the model's positions.
+inline llvm::Expected<CalibrationSet>
+loadPassCalibration(mlir::ModuleOp module, llvm::StringRef method,
+                    llvm::StringRef progress, llvm::StringRef calib,
+                    int64_t numSamples, int64_t seqLen, uint64_t seed) {
+  if (calib.empty())
+    return llvm::createStringError("%s needs calibration data: pass "
+                                   "calib=FILE (int32 tokens .bin or text)",
+                                   method.str().c_str());
+  // Calibration rows run from position 0: longer rows than the model's
+  // positions are an error.
+  if (auto config = module->getAttrOfType<mlir::DictionaryAttr>(attrs::kConfig))
+    if (auto maxPos =
+            config.getAs<mlir::IntegerAttr>("max_position_embeddings"))
+      if (seqLen > maxPos.getInt())
+        return llvm::createStringError(
+            "seqlen %lld exceeds the model's max_position_embeddings %lld",
+            static_cast<long long>(seqLen),
+            static_cast<long long>(maxPos.getInt()));
+  CalibrationOptions options;
+  options.path = calib.str();
+  options.numSamples = numSamples;
+  options.seqLen = seqLen;
+  options.seed = seed;
+  auto tokenizer =
+      ParamResolver::get(module.getContext()).getTokenizerPath(module);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  options.tokenizerPath = *tokenizer;
+  auto set = loadCalibration(options);
+  if (!set)
+    return set.takeError();
+  // Reported like the progress lines (lowbit-compile shows no MLIR
+  // warnings).
+  if (numSamples > set->availableRows)
+    llvm::errs() << progress << ": warning: nsamples " << numSamples << ": "
+                 << calib << " has " << set->fileTokens
+                 << " tokens, enough for " << set->availableRows << " rows of "
+                 << seqLen << "; using " << set->rows.size() << " rows\n";
+  return set;
 }
 
 /// Options of the quantization passes that say where results go.

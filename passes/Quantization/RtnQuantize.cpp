@@ -23,34 +23,6 @@ using namespace mlir;
 
 namespace {
 
-/// The float output projection of @forward (the last linear with a float
-/// parameter weight): the `lm_head` linear, or a tied embedding table used
-/// as one, whose quantized parameter is then named "lm_head" (the lookup
-/// then reads it too: QuantSession's shareTiedTable).
-llvm::Expected<std::vector<::lowbit::LayerChoice>>
-selectOutputProjection(ModuleOp module,
-                       const ::lowbit::numerics::QuantParams &params) {
-  auto entry = module.lookupSymbol<func::FuncOp>(::lowbit::attrs::kEntry);
-  if (!entry)
-    return llvm::createStringError("lm-head: the module has no @%s",
-                                   ::lowbit::attrs::kEntry.data());
-  mlir::lowbit::LinearOp head = ::lowbit::findFloatOutputProjection(module);
-  if (!head)
-    return llvm::createStringError("lm-head: @forward has no float output "
-                                   "projection (already quantized?)");
-  ::lowbit::LayerChoice layer;
-  layer.op = head;
-  layer.weight = head.getWeight().getDefiningOp<mlir::lowbit::ParamOp>();
-  layer.weightName = layer.weight.getName().str();
-  bool tied = !layer.weight->hasOneUse();
-  llvm::StringRef name = layer.weightName;
-  name.consume_back(".weight");
-  layer.name = tied ? "lm_head" : name.str();
-  layer.block = entry;
-  layer.params = params;
-  return std::vector<::lowbit::LayerChoice>{std::move(layer)};
-}
-
 struct RtnQuantizePass
     : mlir::lowbit::impl::LowbitRtnQuantizeBase<RtnQuantizePass> {
   using Base::Base;
@@ -80,7 +52,7 @@ struct RtnQuantizePass
     if (!session)
       return ::lowbit::emitErr(module, session.takeError());
     auto layers =
-        lmHead ? selectOutputProjection(module, *params)
+        lmHead ? ::lowbit::selectOutputProjection(module, *params)
                : ::lowbit::selectLayers(module, *params, *overrideList, only);
     if (!layers)
       return ::lowbit::emitErr(module, layers.takeError());

@@ -100,14 +100,37 @@ public:
   /// Runs block i once more and makes its outputs the inputs of block i + 1.
   llvm::Error advance(unsigned i);
 
+  /// The current inputs of the next block to run, one per row (after the
+  /// last block: the last block's outputs).
+  const std::vector<Tensor> &currentInputs() const { return hidden; }
+  /// The calibration rows' tokens, one [S] tensor per row.
+  const std::vector<Tensor> &rowTokens() const { return tokens; }
+
+  /// Runs blocks i.. and the rest of @forward on each row r from the block
+  /// input inputs[r] (saved from currentInputs() when block i was next),
+  /// passing each row's logits [S, V] to onLogits; stops at the first error.
+  /// With i == numBlocks(), runs only the rest of @forward. The runner's own
+  /// state does not change.
+  llvm::Error
+  forwardFrom(unsigned i, llvm::ArrayRef<Tensor> inputs,
+              llvm::function_ref<llvm::Error(size_t row, const Tensor &logits)>
+                  onLogits);
+
 private:
   BlockwiseRunner(Executor &executor) : executor(executor) {}
   llvm::Error run(unsigned i, std::vector<Tensor> *outputs);
   /// The arguments of block i for row r.
-  llvm::SmallVector<Tensor> blockArgs(unsigned i, size_t r) const;
+  llvm::SmallVector<Tensor> blockArgs(unsigned i, size_t r) const {
+    return blockArgs(i, r, hidden[r]);
+  }
+  /// The same with block input \p h.
+  llvm::SmallVector<Tensor> blockArgs(unsigned i, size_t r,
+                                      const Tensor &h) const;
 
   Executor &executor;
   std::vector<mlir::func::FuncOp> blocks;
+  /// @forward's call of the last block (its tail follows it).
+  mlir::func::CallOp lastCall;
   /// For each block argument: -1 for the hidden state, else the index of the
   /// @forward argument passed (0 tokens, 1 positions).
   std::vector<std::vector<int>> argSources;

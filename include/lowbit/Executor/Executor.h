@@ -85,12 +85,16 @@ public:
                        llvm::SmallVectorImpl<Tensor> &stopOperands);
 
   /// A run of one function stopped before an op of its body: the values
-  /// that op and the ops after it use, and where the run resumes.
+  /// that op and the ops after it read, and where the run resumes.
   struct PartialRun {
     mlir::func::FuncOp fn;
     llvm::DenseMap<mlir::Value, Tensor> values;
-    /// The op the run resumes at; null once the function has returned.
+    /// The op the run resumes at (never one that defines a weight); null at
+    /// the start of the body.
     mlir::Operation *next = nullptr;
+    /// Set once the function has returned, or a part failed (the run is
+    /// then unusable).
+    bool finished = false;
   };
 
   /// Starts a resumable run of `fn` on `args` (no op runs yet).
@@ -98,14 +102,16 @@ public:
                                    llvm::ArrayRef<Tensor> args);
 
   /// Runs `run`'s function from where it stopped up to (not including)
-  /// `stop`, an op at or after run.next, and keeps only the values `stop`
-  /// and the ops after it read. With `stop` null it runs to the return and
-  /// puts the results in `results`. A run in parts computes what one run()
-  /// computes while each op runs once, so statistics can be taken at several
-  /// points (calibration in true-sequential order). Between parts, passes
-  /// may replace the ops that define weights (lowbit.param, qparam,
-  /// dequantize): the run keeps none of their values and computes, before
-  /// resuming, whatever defines the weights the rest reads.
+  /// `stop`, an op at or after run.next that does not define a weight, and
+  /// keeps only the values `stop` and the ops after it read, weights
+  /// excepted. With `stop` null it runs to the return and puts the results
+  /// in `results`. A run in parts computes what one run() computes while
+  /// each op runs once, so statistics can be taken at several points
+  /// (calibration in true-sequential order). Between parts, passes may
+  /// replace, insert or erase the ops that define weights (lowbit.param,
+  /// qparam, dequantize) and nothing else: before resuming, the run computes
+  /// the weight ops the rest reads; a non-weight op it would have to run
+  /// again is an error.
   llvm::Error resume(PartialRun &run, mlir::Operation *stop,
                      llvm::SmallVectorImpl<Tensor> *results = nullptr);
 
@@ -114,6 +120,10 @@ public:
   /// Drops cached weights so the next run reloads them from the store
   /// (after a pass rewrote parameters).
   void invalidateWeights();
+  /// Makes `weightOp` (a lowbit.param or lowbit.qparam) evaluate to `value`
+  /// until forgetWeight(weightOp): what-if runs with one weight replaced
+  /// (sensitivity measurements) without touching the IR or the store.
+  void overrideWeight(mlir::Operation *weightOp, Tensor value);
   /// Drops the cached weight of one parameter op (before it is erased).
   void forgetWeight(mlir::Operation *op);
   /// Drops the cached weights of every parameter op nested in `scope` (e.g.

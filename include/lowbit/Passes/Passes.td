@@ -58,7 +58,12 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
     already-quantized blocks before it, and inside a block layers are
     quantized in true-sequential order (q/k/v, then o, then gate/up, then
     down), each on inputs computed with the layers before it quantized.
-    Options add dampening, the lazy-update block size, act-order
+    With `run-in-parts` (default) the block runs once per calibration row:
+    up to a group's first layer (whose input is the group's statistic), then,
+    once the group is quantized, on from there with the quantized weights
+    (docs/calibration.md). Calibration computes attention in float through
+    BLAS (the FP reference of evaluations keeps double). Options add
+    dampening, the lazy-update block size, act-order
     (descending Hessian diagonal, groups formed along that order) and
     static groups (act-order visiting order, groups in the original order).
 
@@ -137,7 +142,74 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
            "with act-order, form groups in the original column order">,
     Option<"trueSequential", "true-sequential", "bool", "true",
            "quantize q/k/v, o, gate/up and down one after another inside a "
-           "block">
+           "block">,
+    Option<"runInParts", "run-in-parts", "bool", "true",
+           "with true-sequential, run each block once, in parts (false: "
+           "once per group plus once to advance; same results, less memory "
+           "for the paused rows, more compute)">
+  ];
+  let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
+}
+
+def LowbitSensitivity : Pass<"lowbit-sensitivity", "::mlir::ModuleOp"> {
+  let summary = "measure how much quantizing each weight alone costs the "
+                "model's output";
+  let description = [{
+    An analysis: the IR is not changed. For every linear weight in the
+    decoder blocks (and, with `lm-head`, the output projection) and every
+    candidate scheme (`bits` x `group-sizes`, symmetric or not, `scale-type`
+    scales, round-to-nearest), the pass estimates the effect of quantizing
+    that weight alone on the model's output over calibration data, and
+    writes it to `report` (JSON, format `lowbit-sensitivity-v1`):
+
+    * `proxy`: the mean squared output error of the layer per calibration
+      token, `tr(dW H dW^T) / n` with `H = X^T X` of the layer's inputs in
+      the float model (`dW` = rounded - float weight);
+    * `measured_kl` (where measured): the mean KL divergence
+      `KL(p_float || p_quantized)` of the next-token distributions over the
+      calibration tokens, the model run with only that weight quantized
+      (from the saved input of its block: earlier blocks are not rerun);
+    * `predicted_kl`: the proxy scaled by the tensor's gain, measured at the
+      anchor scheme (`anchor-bits`, `anchor-group-size`): gain =
+      measured_kl / proxy there. One measurement per tensor turns the cheap
+      proxy into a KL estimate for every scheme.
+
+    `measure=anchor` (default) measures the anchor scheme only, `all` every
+    scheme (slow: for validating the prediction; the report then holds the
+    Spearman rank correlation of predicted and of raw proxy against measured
+    KL), `none` only proxies (no gains, no predicted KL). The candidate
+    schemes carry their bits per weight as stored by the scheme (codes plus
+    scales and zero points, `QWeightType::getBitsPerWeight`) for budget
+    searches.
+  }];
+  let options = [
+    ListOption<"bits", "bits", "unsigned",
+               "candidate code widths, 2 to 8 (default 2,3,4,8)">,
+    ListOption<"groupSizes", "group-sizes", "int64_t",
+               "candidate group lengths, -1 for per-channel (default "
+               "32,64,128)">,
+    Option<"symmetric", "symmetric", "bool", "true",
+           "implicit zero point 2^(bits-1) instead of a stored one">,
+    Option<"symGrid", "sym-grid", "std::string", "\"absmax\"",
+           "symmetric grid: absmax or extreme (see lowbit-rtn-quantize)">,
+    Option<"scaleType", "scale-type", "std::string", "\"f16\"",
+           "element type of the stored scales: f32, f16 or bf16">,
+    Option<"lmHead", "lm-head", "bool", "true",
+           "also the output projection (lm_head or a tied embedding table)">,
+    Option<"measure", "measure", "std::string", "\"anchor\"",
+           "KL measurements: anchor, all or none">,
+    Option<"anchorBits", "anchor-bits", "unsigned", "3",
+           "code width of the anchor scheme (one of bits)">,
+    Option<"anchorGroupSize", "anchor-group-size", "int64_t", "128",
+           "group length of the anchor scheme (one of group-sizes)">,
+    Option<"report", "report", "std::string", "\"\"",
+           "JSON file for the results (required)">,
+    Option<"calib", "calib", "std::string", "\"\"",
+           "calibration data: int32 token file (.bin) or UTF-8 text">,
+    Option<"numSamples", "nsamples", "int64_t", "8",
+           "calibration rows (0: all)">,
+    Option<"seqLen", "seqlen", "int64_t", "128", "tokens per calibration row">,
+    Option<"seed", "seed", "uint64_t", "0", "seed of the row selection">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }

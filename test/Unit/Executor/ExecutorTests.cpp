@@ -220,24 +220,99 @@ TEST(ExecutorTest, RunInPartsEqualsOneRun) {
   // Resuming at a point already passed is an error, not a silent rerun.
   EXPECT_TRUE(bool(llvm::errorToBool((*exec)->resume(*part, linears[4]))));
 
-  // Replace down_proj's weight op as quantizing it would (a new op before
-  // the resume point, the old one erased): the rest of the run computes the
-  // new op and equals one run of the rewritten block.
+  // A run cannot stop at a weight op (passes may replace those).
   mlir::Operation *oldWeight = linears[6].getWeight().getDefiningOp();
+  auto fresh = (*exec)->start(block, args);
+  ASSERT_TRUE(bool(fresh));
+  llvm::Error atWeight = (*exec)->resume(*fresh, oldWeight);
+  ASSERT_TRUE(bool(atWeight));
+  EXPECT_NE(llvm::toString(std::move(atWeight)).find("defines a weight"),
+            std::string::npos);
+
+  // Replace down_proj's weight op as quantizing it would (a new op before
+  // the resume point, the old one erased), here by the next block's
+  // down_proj weight (same shape, other values): the rest of the run
+  // computes the new op and equals one run of the rewritten block.
+  auto nextBlock = module.lookupSymbol<mlir::func::FuncOp>(
+      (*std::next(calls.begin())).getCallee());
+  ASSERT_TRUE(nextBlock);
+  std::vector<mlir::lowbit::LinearOp> nextLinears(
+      nextBlock.getOps<mlir::lowbit::LinearOp>().begin(),
+      nextBlock.getOps<mlir::lowbit::LinearOp>().end());
+  mlir::Operation *otherWeight = nextLinears.back().getWeight().getDefiningOp();
   mlir::OpBuilder b(linears[6]);
-  mlir::Operation *newWeight = b.clone(*oldWeight);
+  mlir::Operation *newWeight = b.clone(*otherWeight);
   oldWeight->getResult(0).replaceAllUsesWith(newWeight->getResult(0));
   (*exec)->forgetWeight(oldWeight);
   oldWeight->erase();
   llvm::SmallVector<Tensor> parts;
   (*exec)->reset();
   ASSERT_FALSE(bool((*exec)->resume(*part, nullptr, &parts)));
-  EXPECT_EQ(part->next, nullptr);
+  EXPECT_TRUE(part->finished);
   llvm::SmallVector<Tensor> rewritten;
   ASSERT_FALSE(bool(runWhole(rewritten)));
   ASSERT_EQ(parts.size(), 1u);
-  EXPECT_EQ(*parts[0].f, *whole[0].f);
   EXPECT_EQ(*parts[0].f, *rewritten[0].f);
+  EXPECT_NE(*parts[0].f, *whole[0].f) << "the new weight was not used";
+  // A finished run does not resume.
+  EXPECT_TRUE(llvm::errorToBool((*exec)->resume(*part, nullptr)));
+}
+
+/// An op other than a weight that the rest of a paused run needs again is
+/// an error (the run keeps only what it reads; it recomputes weights only).
+TEST(ExecutorTest, RunInPartsRejectsChangedNonWeightOps) {
+  REQUIRE_MODEL();
+  auto model = loadModel(dir);
+  ASSERT_TRUE(bool(model)) << llvm::toString(model.takeError());
+  mlir::ModuleOp module = *model->module;
+  auto exec = Executor::create(module);
+  ASSERT_TRUE(bool(exec));
+  mlir::func::FuncOp entry = (*exec)->entry();
+  mlir::func::CallOp call = *entry.getOps<mlir::func::CallOp>().begin();
+  auto block = module.lookupSymbol<mlir::func::FuncOp>(call.getCallee());
+  std::vector<int32_t> ids = {1, 403, 407, 261};
+  llvm::SmallVector<Tensor> args;
+  ASSERT_FALSE(bool((*exec)->runUntil(
+      entry, {Tensor::ints({4}, ids), Tensor::ints({4}, positions(4))}, call,
+      args)));
+  std::vector<mlir::lowbit::LinearOp> linears(
+      block.getOps<mlir::lowbit::LinearOp>().begin(),
+      block.getOps<mlir::lowbit::LinearOp>().end());
+  auto part = (*exec)->start(block, args);
+  ASSERT_TRUE(bool(part));
+  ASSERT_FALSE(bool((*exec)->resume(*part, linears[4]))); // gate_proj
+  // Make up_proj read q_proj's output, computed and dropped before.
+  linears[5].getInputMutable().assign(linears[0].getResult());
+  llvm::Error err = (*exec)->resume(*part, nullptr);
+  ASSERT_TRUE(bool(err));
+  EXPECT_NE(llvm::toString(std::move(err)).find("only weights are recomputed"),
+            std::string::npos);
+  EXPECT_TRUE(part->finished);
+}
+
+/// ExecutorOptions::floatAccumulation computes attention in float
+/// (kernels::attentionF32): within float rounding of the double reference,
+/// and not the same bits.
+TEST(ExecutorTest, FloatAccumulationAgreesWithTheReference) {
+  REQUIRE_MODEL();
+  auto model = loadModel(dir);
+  ASSERT_TRUE(bool(model));
+  Golden g = readGolden(dir + "/golden/golden_eval_window0.safetensors");
+  ASSERT_FALSE(g.tokens.empty());
+  ExecutorOptions fast;
+  fast.floatAccumulation = true;
+  auto ref = Executor::create(*model->module);
+  auto flt = Executor::create(*model->module, fast);
+  ASSERT_TRUE(bool(ref) && bool(flt));
+  std::vector<float> a, b;
+  ASSERT_FALSE(bool((*ref)->forward(g.tokens, positions(g.tokens.size()), a)));
+  ASSERT_FALSE(bool((*flt)->forward(g.tokens, positions(g.tokens.size()), b)));
+  ASSERT_EQ(a.size(), b.size());
+  double maxDiff = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    maxDiff = std::max(maxDiff, double(std::fabs(a[i] - b[i])));
+  EXPECT_LT(maxDiff, 1e-4);
+  EXPECT_GT(maxDiff, 0.0) << "the float path was not taken";
 }
 
 //===----------------------------------------------------------------------===//

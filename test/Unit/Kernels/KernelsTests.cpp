@@ -699,8 +699,6 @@ TEST(AttentionF32, MatchesTheDoubleReference) {
     auto ref = refAttention(q, k, v, pos, c.T, c.H, c.Hkv, c.Dh);
     EXPECT_LT(maxAbsDiff(out, ref), 2e-6)
         << "T=" << c.T << " H=" << c.H << " Hkv=" << c.Hkv << " Dh=" << c.Dh;
-    if (c.T > 1) // One key: softmax 1, the output is v exactly.
-      EXPECT_GT(maxAbsDiff(out, ref), 0.0) << "float and double round apart";
     EXPECT_TRUE(std::equal(k.begin(), k.end(), cache.k.begin()));
     EXPECT_TRUE(std::equal(v.begin(), v.end(), cache.v.begin()));
   }
