@@ -77,7 +77,7 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     mlir::lowbit::LowbitRtnQuantizeOptions p;
     p.lmHead = true;
     p.bits = o.lmHeadBits;
-    p.groupSize = o.groupSize;
+    p.groupSize = o.lmHeadGroupSize != 0 ? o.lmHeadGroupSize : o.groupSize;
     p.symmetric = o.symmetric;
     p.symGrid = o.symGrid;
     p.mse = o.mse;

@@ -60,6 +60,11 @@ TargetBackend::selectLayout(mlir::Operation *matmul) const {
          << getName() << " has no packed weight layout";
 }
 
+std::optional<double>
+TargetBackend::getStoredBitsPerWeight(const codec::WeightDesc &) const {
+  return std::nullopt;
+}
+
 mlir::LogicalResult
 TargetBackend::serializeExecutable(mlir::Operation *executable,
                                    TargetCode &) const {

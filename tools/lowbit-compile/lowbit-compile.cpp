@@ -41,7 +41,9 @@
 #include "lowbit/Executor/ModelLoader.h"
 #include "lowbit/Import/HFImporter.h"
 #include "lowbit/InitAll.h"
+#include "lowbit/Numerics/BudgetSearch.h"
 #include "lowbit/Params/ParamResolver.h"
+#include "lowbit/Passes/Passes.h"
 #include "lowbit/Passes/Pipelines.h"
 #include "lowbit/Quant/QuantSession.h"
 #include "lowbit/Support/OutputFile.h"
@@ -55,6 +57,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Regex.h"
@@ -63,6 +66,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 using namespace llvm;
 
@@ -90,6 +94,43 @@ cl::opt<unsigned> lmHeadBits(
              "(default 8 with --method rtn or gptq, 0 with --method none; "
              "0 keeps it in float)"),
     cl::init(0), cl::cat(category));
+cl::opt<int64_t> lmHeadGroupSize(
+    "lm-head-group-size",
+    cl::desc("Group size of the output projection (0: --group-size)"),
+    cl::init(0), cl::cat(category));
+cl::opt<std::string> sensitivityPath(
+    "sensitivity",
+    cl::desc("Measure how much quantizing each weight alone costs the "
+             "output (lowbit-sensitivity on --calib: a Hessian proxy per "
+             "--search-bits x --search-group-sizes scheme, calibrated by one "
+             "KL measurement per weight) and write it here (JSON)"),
+    cl::cat(category));
+cl::opt<double> targetBpw(
+    "target-bpw",
+    cl::desc("Mixed precision: choose bits and group size per weight "
+             "(decoder linears and, unless --lm-head-bits 0, the output "
+             "projection) from the sensitivity measurements so that their "
+             "average bits per weight, as the schemes store them, is at most "
+             "this, with the least predicted KL; needs --calib"),
+    cl::init(0), cl::cat(category));
+cl::list<unsigned> searchBits(
+    "search-bits", cl::CommaSeparated,
+    cl::desc("Code widths the sensitivity and the search consider (default "
+             "2,3,4,8: the x86 kernels')"),
+    cl::cat(category));
+cl::list<int64_t> searchGroupSizes(
+    "search-group-sizes", cl::CommaSeparated,
+    cl::desc("Group sizes the sensitivity and the search consider (default "
+             "32,64,128; -1 per-channel)"),
+    cl::cat(category));
+cl::opt<int64_t> sensitivityNSamples(
+    "sensitivity-nsamples",
+    cl::desc("Calibration rows of the sensitivity measurements (8)"),
+    cl::init(8), cl::cat(category));
+cl::opt<int64_t> sensitivitySeqLen(
+    "sensitivity-seqlen",
+    cl::desc("Calibration row length of the sensitivity measurements (128)"),
+    cl::init(128), cl::cat(category));
 cl::opt<unsigned> ggufRequantBits(
     "gguf-requant-bits",
     cl::desc("With --method none on a GGUF model: requantize linear weights "
@@ -292,7 +333,8 @@ bool hasGgufScope(mlir::ModuleOp module) {
 /// a GGUF model: its Q4_0/Q4_1/Q8_0 weights are kept as they are) and, for
 /// --emit bundle, lowbit-to-bundle-pipeline, every option spelled out.
 std::string buildPipeline(StringRef outScope, StringRef outParams,
-                          bool keepGguf, unsigned headBits) {
+                          bool keepGguf, unsigned headBits, int64_t headGroup,
+                          ArrayRef<std::string> chosenOverrides) {
   SmallVector<std::string> elements;
   if (method != "none" || headBits != 0) {
     mlir::lowbit::QuantizePipelineOptions q;
@@ -304,8 +346,11 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     q.mse = mse;
     q.scaleType = scaleType;
     std::vector<std::string> overrideList(overrides.begin(), overrides.end());
+    overrideList.insert(overrideList.end(), chosenOverrides.begin(),
+                        chosenOverrides.end());
     q.overrides = ArrayRef<std::string>(overrideList);
     q.lmHeadBits = headBits;
+    q.lmHeadGroupSize = headGroup;
     // One in-memory output scope, named after the method, that
     // --emit quantized saves as params.safetensors.
     q.scope = outScope.str();
@@ -356,6 +401,171 @@ double addSchemeBits(mlir::ModuleOp module, std::vector<json::Value> &entries) {
   return total;
 }
 
+/// The schemes the budget search chose: per-layer overrides and the output
+/// projection's bits and group (0 when it stays as --lm-head-bits says).
+struct MixedPrecision {
+  std::vector<std::string> overrides;
+  unsigned headBits = 0;
+  int64_t headGroup = 0;
+  json::Object report;
+};
+
+/// Runs lowbit-sensitivity on `module` (the IR is not changed), writing its
+/// results to `path`, and, with --target-bpw, chooses a scheme per weight.
+std::optional<MixedPrecision>
+chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
+                     const lowbit::TargetBackend *target) {
+  mlir::lowbit::LowbitSensitivityOptions o;
+  std::vector<unsigned> bitList(searchBits.begin(), searchBits.end());
+  std::vector<int64_t> groupList(searchGroupSizes.begin(),
+                                 searchGroupSizes.end());
+  if (bitList.empty())
+    bitList = {2, 3, 4, 8};
+  if (groupList.empty())
+    groupList = {32, 64, 128};
+  o.bits.assign(bitList.begin(), bitList.end());
+  o.groupSizes.assign(groupList.begin(), groupList.end());
+  // The anchor: the widest group of the narrowest code above 2 bits.
+  o.anchorBits =
+      bitList.size() > 1 && bitList[0] == 2 ? bitList[1] : bitList[0];
+  o.anchorGroupSize = *llvm::max_element(groupList);
+  if (llvm::is_contained(groupList, -1))
+    o.anchorGroupSize = -1;
+  o.symmetric = sym;
+  o.symGrid = symGrid;
+  o.scaleType = scaleType;
+  o.lmHead = includeHead;
+  o.calib = calib;
+  o.numSamples = sensitivityNSamples;
+  o.seqLen = sensitivitySeqLen;
+  o.seed = seed;
+  o.report = path.str();
+  errs() << "lowbit-compile: measuring sensitivity (" << bitList.size() << " x "
+         << groupList.size() << " schemes per weight)\n";
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::lowbit::createLowbitSensitivity(o));
+  if (mlir::failed(pm.run(module)))
+    fail("the sensitivity measurement failed");
+  if (targetBpw == 0)
+    return std::nullopt;
+
+  auto buffer = MemoryBuffer::getFile(path);
+  if (!buffer)
+    fail(path + ": " + buffer.getError().message());
+  Expected<json::Value> parsed = json::parse((*buffer)->getBuffer());
+  if (!parsed)
+    fail(path + ": " + toString(parsed.takeError()));
+  const json::Array *layers = parsed->getAsObject()
+                                  ? parsed->getAsObject()->getArray("layers")
+                                  : nullptr;
+  if (!layers)
+    fail(path + ": no layers");
+  // Bits per weight as the target stores each scheme (layout padding,
+  // scale widths), or as the scheme does without a target; schemes the
+  // target has no kernel for are left out of the search.
+  lowbit::codec::ScaleType codecScale =
+      scaleType == "f16"    ? lowbit::codec::ScaleType::F16
+      : scaleType == "bf16" ? lowbit::codec::ScaleType::BF16
+                            : lowbit::codec::ScaleType::F32;
+  std::set<std::string> excluded;
+  std::vector<lowbit::numerics::WeightCurve> curves;
+  std::vector<const json::Object *> entries;
+  std::vector<std::vector<std::pair<unsigned, int64_t>>> schemes;
+  for (const json::Value &v : *layers) {
+    const json::Object *t = v.getAsObject();
+    const json::Array *shape = t ? t->getArray("shape") : nullptr;
+    const json::Array *list = t ? t->getArray("schemes") : nullptr;
+    if (!shape || shape->size() != 2 || !list)
+      fail(path + ": malformed entry");
+    lowbit::numerics::WeightCurve c;
+    c.name = t->getString("name").value_or("").str();
+    const int64_t n = (*shape)[0].getAsInteger().value_or(0);
+    const int64_t k = (*shape)[1].getAsInteger().value_or(0);
+    c.numel = n * k;
+    std::vector<std::pair<unsigned, int64_t>> ids;
+    for (const json::Value &sv : *list) {
+      const json::Object *sch = sv.getAsObject();
+      const unsigned b = unsigned(sch->getInteger("bits").value_or(0));
+      const int64_t g = sch->getInteger("group_size").value_or(0);
+      std::optional<double> bpw = sch->getNumber("bits_per_weight");
+      if (target) {
+        lowbit::codec::WeightDesc desc;
+        desc.bits = b;
+        desc.groupSize = g;
+        desc.symmetric = sym;
+        desc.scaleType = codecScale;
+        desc.N = n;
+        desc.K = k;
+        bpw = target->getStoredBitsPerWeight(desc);
+        if (!bpw) {
+          excluded.insert(formatv("{0} bits, group {1}", b, g).str());
+          continue;
+        }
+      }
+      c.schemes.push_back(
+          {bpw.value_or(0), sch->getNumber("predicted_kl").value_or(NAN)});
+      ids.push_back({b, g});
+    }
+    curves.push_back(std::move(c));
+    entries.push_back(t);
+    schemes.push_back(std::move(ids));
+  }
+  auto choice = lowbit::numerics::chooseSchemes(curves, targetBpw);
+  if (!choice)
+    fail("--target-bpw: " + toString(choice.takeError()));
+
+  MixedPrecision mp;
+  json::Array chosen;
+  std::map<std::string, int> counts;
+  for (size_t w = 0; w < curves.size(); ++w) {
+    auto [b, g] = schemes[w][choice->scheme[w]];
+    const json::Object *t = entries[w];
+    bool head = t->getBoolean("output_projection").value_or(false);
+    if (head) {
+      mp.headBits = b;
+      mp.headGroup = g;
+    } else {
+      mp.overrides.push_back(
+          "^" + Regex::escape(t->getString("weight").value_or("")) +
+          "$:bits=" + std::to_string(b) + ":group-size=" + std::to_string(g));
+    }
+    ++counts[std::to_string(b) + " bits " +
+             (g < 0 ? std::string("per channel") : "g" + std::to_string(g))];
+    const lowbit::numerics::SchemeCost &sc =
+        curves[w].schemes[choice->scheme[w]];
+    chosen.push_back(json::Object{{"name", curves[w].name},
+                                  {"bits", b},
+                                  {"group_size", g},
+                                  {"bits_per_weight", sc.bitsPerWeight},
+                                  {"predicted_kl", sc.kl}});
+  }
+  std::string summary;
+  for (const auto &[scheme, count] : counts)
+    summary +=
+        (summary.empty() ? "" : ", ") + std::to_string(count) + " at " + scheme;
+  std::string countedAs = target
+                              ? "as " + target->getName().str() + " stores them"
+                              : std::string("as the schemes store them");
+  errs() << formatv("lowbit-compile: mixed precision for {0} bits per "
+                    "weight ({1}): {2} weights at {3:f3} ({4}); predicted KL "
+                    "{5:f5}\n",
+                    double(targetBpw), countedAs, curves.size(),
+                    choice->bitsPerWeight, summary, choice->kl);
+  if (!excluded.empty())
+    errs() << "lowbit-compile: left out of the search (no " << target->getName()
+           << " kernel): " << join(excluded, "; ") << "\n";
+  json::Array excludedList;
+  for (const std::string &e : excluded)
+    excludedList.push_back(e);
+  mp.report = json::Object{{"target_bits_per_weight", double(targetBpw)},
+                           {"bits_counted", countedAs},
+                           {"bits_per_weight", choice->bitsPerWeight},
+                           {"predicted_kl", choice->kl},
+                           {"excluded_schemes", std::move(excludedList)},
+                           {"weights", std::move(chosen)}};
+  return mp;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -389,6 +599,20 @@ int main(int argc, char **argv) {
   if (std::string why; !actFloat.empty() && !Regex(actFloat).isValid(why))
     fail("--act-float '" + actFloat +
          "' is not a valid regular expression: " + why);
+  if (targetBpw < 0 || (targetBpw > 0 && targetBpw < 2))
+    fail(formatv("--target-bpw must be at least 2 bits per weight, got {0}",
+                 double(targetBpw))
+             .str());
+  if ((targetBpw > 0 || !sensitivityPath.empty()) && calib.empty())
+    fail("--target-bpw and --sensitivity measure on calibration data: pass "
+         "--calib");
+  if (targetBpw > 0 && method == "none")
+    fail("--target-bpw chooses schemes for --method rtn or gptq");
+  if (targetBpw > 0 && !overrides.empty())
+    fail("--target-bpw chooses every layer's scheme: drop --override");
+  if (targetBpw > 0 && lmHeadBits.getNumOccurrences() && lmHeadBits != 0)
+    fail("--target-bpw chooses the output projection's scheme too: drop "
+         "--lm-head-bits (or pass 0 to keep it in float)");
   if (!signKey.empty() && emit != "bundle")
     fail("--sign only applies to --emit bundle");
   // The key is read when the bundle is written; a missing one is reported
@@ -447,7 +671,27 @@ int main(int argc, char **argv) {
       lmHeadBits.getNumOccurrences() ? unsigned(lmHeadBits)
       : method != "none" && lowbit::findFloatOutputProjection(module) ? 8u
                                                                       : 0u;
-  std::string pipeline = buildPipeline(outScope, outParams, keepGguf, headBits);
+  std::optional<MixedPrecision> mixed;
+  if (targetBpw > 0 || !sensitivityPath.empty()) {
+    SmallString<128> path(sensitivityPath);
+    if (path.empty()) {
+      if (std::error_code ec =
+              sys::fs::createTemporaryFile("lowbit-sensitivity", "json", path))
+        fail("cannot create a temporary file: " + ec.message());
+    }
+    mixed = chooseMixedPrecision(module, path, headBits != 0, target);
+    if (sensitivityPath.empty())
+      sys::fs::remove(path);
+    timings["sensitivity_s"] =
+        secondsSince(start) - *timings.getNumber("load_s");
+  }
+  const unsigned chosenHeadBits =
+      mixed && mixed->headBits ? mixed->headBits : headBits;
+  std::string pipeline =
+      buildPipeline(outScope, outParams, keepGguf, chosenHeadBits,
+                    mixed ? mixed->headGroup : int64_t(lmHeadGroupSize),
+                    mixed ? ArrayRef<std::string>(mixed->overrides)
+                          : ArrayRef<std::string>());
   if (printPipeline)
     outs() << pipeline << "\n";
   FailureOr<mlir::OpPassManager> parsed =
@@ -463,9 +707,13 @@ int main(int argc, char **argv) {
   if (method != "none")
     errs() << "lowbit-compile: quantizing with " << method << " (" << bits
            << " bits, group " << groupSize << ")\n";
-  if (headBits != 0)
+  if (chosenHeadBits != 0)
     errs() << "lowbit-compile: quantizing the output projection with rtn ("
-           << headBits << " bits, group " << groupSize << ")\n";
+           << chosenHeadBits << " bits, group "
+           << (mixed && mixed->headGroup ? mixed->headGroup
+               : lmHeadGroupSize != 0    ? int64_t(lmHeadGroupSize)
+                                         : int64_t(groupSize))
+           << ")\n";
   if (target)
     errs() << "lowbit-compile: lowering for target " << target->getName()
            << "\n";
@@ -490,6 +738,8 @@ int main(int argc, char **argv) {
   if (schemeBits > 0)
     schemeTotals["scheme_bits_per_weight"] =
         json::Object{{"quantized_linears", schemeBits}};
+  if (mixed)
+    schemeTotals["mixed_precision"] = std::move(mixed->report);
   if (keepGguf) {
     // What lowbit-keep-gguf-quants did with each linear weight of the GGUF.
     std::map<std::string, int> kept, requantized, dequantized;

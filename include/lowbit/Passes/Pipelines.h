@@ -65,6 +65,10 @@ struct QuantizePipelineOptions
                      "many bits, with group-size, symmetric, mse and "
                      "scale-type (0: keep it in float)"),
       llvm::cl::init(0)};
+  Option<int64_t> lmHeadGroupSize{
+      *this, "lm-head-group-size",
+      llvm::cl::desc("group size of the output projection (0: group-size)"),
+      llvm::cl::init(0)};
   Option<std::string> scope{
       *this, "scope",
       llvm::cl::desc("output parameter scope (default: the method name; "

@@ -15,6 +15,8 @@
 #ifndef LOWBIT_TARGET_TARGETBACKEND_H
 #define LOWBIT_TARGET_TARGETBACKEND_H
 
+#include "lowbitrt/Codec.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/ArrayRef.h"
@@ -22,6 +24,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,6 +130,13 @@ public:
   /// reports that the target has no packed layouts.
   virtual mlir::FailureOr<std::string>
   selectLayout(mlir::Operation *matmul) const;
+
+  /// Bits per weight the target stores for a quantized weight of `desc`
+  /// (codes, scales, zero points and layout padding over N * K), or
+  /// nothing when its kernels cannot run that scheme: what a bit budget on
+  /// this target counts (lowbit-compile --target-bpw). Default: nothing.
+  virtual std::optional<double>
+  getStoredBitsPerWeight(const codec::WeightDesc &desc) const;
 
   /// Produces the code of `executable`, a lowbit.executable whose
   /// #lowbit.target names this target, from its lowbit.kernel ops alone

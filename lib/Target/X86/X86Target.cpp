@@ -340,6 +340,19 @@ public:
     return kFeatures;
   }
 
+  std::optional<double> getStoredBitsPerWeight(
+      const ::lowbit::codec::WeightDesc &desc) const override {
+    // The kernels' code widths (isLegal); the layout's own byte count.
+    if (desc.bits != 2 && desc.bits != 3 && desc.bits != 4 && desc.bits != 8)
+      return std::nullopt;
+    const ::lowbit::codec::Codec *codec =
+        ::lowbit::codec::findCodec(kX86Layout);
+    int64_t bytes = codec ? codec->byteSize(desc) : -1;
+    if (bytes < 0 || desc.N <= 0 || desc.K <= 0)
+      return std::nullopt;
+    return 8.0 * double(bytes) / (double(desc.N) * double(desc.K));
+  }
+
   FailureOr<std::string> selectLayout(Operation *op) const override {
     if (!isa<QMatmulOp, QEmbeddingOp>(op))
       return op->emitOpError(

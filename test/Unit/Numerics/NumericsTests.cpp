@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lowbit/Numerics/BudgetSearch.h"
 #include "lowbit/Numerics/Gptq.h"
 #include "lowbit/Numerics/Hessian.h"
 #include "lowbit/Numerics/LinearAlgebra.h"
@@ -16,6 +17,8 @@
 #include "llvm/Support/Path.h"
 
 #include "gtest/gtest.h"
+
+#include <random>
 
 #include <cblas.h>
 
@@ -1245,3 +1248,117 @@ TEST(NumericsGptq, RejectsBadParameters) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// chooseSchemes (mixed precision under a bit budget)
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Weights with schemes at 2.5/3.5/4.5/8.5 bits per weight whose KL falls
+/// about 4x per added bit, scaled per weight by a random sensitivity.
+std::vector<lowbit::numerics::WeightCurve> randomCurves(std::mt19937_64 &rng,
+                                                        int count) {
+  std::uniform_real_distribution<double> sens(0.1, 10.0), size(1.0, 8.0);
+  std::vector<lowbit::numerics::WeightCurve> curves;
+  for (int w = 0; w < count; ++w) {
+    lowbit::numerics::WeightCurve c;
+    c.name = "w" + std::to_string(w);
+    c.numel = int64_t(size(rng) * 1000);
+    double s = sens(rng);
+    for (double bpw : {2.5, 3.5, 4.5, 8.5})
+      c.schemes.push_back({bpw, s * std::pow(4.0, -(bpw - 2.5))});
+    curves.push_back(std::move(c));
+  }
+  return curves;
+}
+
+/// The best choice by enumerating every combination.
+double bruteForce(llvm::ArrayRef<lowbit::numerics::WeightCurve> curves,
+                  double target) {
+  double total = 0;
+  for (const auto &c : curves)
+    total += double(c.numel);
+  double best = INFINITY;
+  std::vector<size_t> pick(curves.size(), 0);
+  for (;;) {
+    double bits = 0, kl = 0;
+    for (size_t w = 0; w < curves.size(); ++w) {
+      bits += curves[w].schemes[pick[w]].bitsPerWeight * curves[w].numel;
+      kl += curves[w].schemes[pick[w]].kl;
+    }
+    if (bits <= target * total)
+      best = std::min(best, kl);
+    size_t w = 0;
+    while (w < curves.size() && ++pick[w] == curves[w].schemes.size())
+      pick[w++] = 0;
+    if (w == curves.size())
+      return best;
+  }
+}
+
+} // namespace
+
+TEST(BudgetSearch, FitsTheBudgetAndIsNearTheOptimum) {
+  std::mt19937_64 rng(21);
+  double worst = 1;
+  for (int trial = 0; trial < 20; ++trial) {
+    auto curves = randomCurves(rng, 7);
+    for (double target : {2.7, 3.4, 3.5, 4.0, 4.5, 4.6, 6.0}) {
+      auto choice = lowbit::numerics::chooseSchemes(curves, target);
+      ASSERT_TRUE(bool(choice)) << llvm::toString(choice.takeError());
+      EXPECT_LE(choice->bitsPerWeight, target + 1e-12);
+      double optimum = bruteForce(curves, target);
+      EXPECT_LE(choice->kl, optimum * 1.01 + 1e-15)
+          << "trial " << trial << " target " << target;
+      worst = std::max(worst, choice->kl / optimum);
+      // Never worse than the best uniform scheme that fits.
+      for (size_t s = 0; s < 4; ++s) {
+        if (curves[0].schemes[s].bitsPerWeight > target)
+          continue;
+        double uniform = 0;
+        for (const auto &c : curves)
+          uniform += c.schemes[s].kl;
+        EXPECT_LE(choice->kl, uniform + 1e-15);
+      }
+    }
+  }
+  RecordProperty("worst_ratio_to_optimum", std::to_string(worst));
+}
+
+TEST(BudgetSearch, SpendsBitsWhereTheyBuyTheMostKl) {
+  // Two equal-size weights, one 100x more sensitive: at 5.5 bits on average
+  // the sensitive one gets 8.5 bits and the other 2.5.
+  std::vector<lowbit::numerics::WeightCurve> curves(2);
+  for (int w = 0; w < 2; ++w) {
+    curves[w].name = w ? "insensitive" : "sensitive";
+    curves[w].numel = 1000;
+    double s = w ? 0.01 : 1.0;
+    for (double bpw : {2.5, 4.5, 8.5})
+      curves[w].schemes.push_back({bpw, s * std::pow(4.0, -(bpw - 2.5))});
+  }
+  auto choice = lowbit::numerics::chooseSchemes(curves, 5.5);
+  ASSERT_TRUE(bool(choice));
+  EXPECT_EQ(choice->scheme, (std::vector<size_t>{2, 0}));
+  EXPECT_DOUBLE_EQ(choice->bitsPerWeight, 5.5);
+  // Deterministic.
+  auto again = lowbit::numerics::chooseSchemes(curves, 5.5);
+  ASSERT_TRUE(bool(again));
+  EXPECT_EQ(again->scheme, choice->scheme);
+}
+
+TEST(BudgetSearch, ReportsImpossibleTargetsAndBadCurves) {
+  std::mt19937_64 rng(22);
+  auto curves = randomCurves(rng, 3);
+  auto low = lowbit::numerics::chooseSchemes(curves, 2.4);
+  ASSERT_FALSE(bool(low));
+  EXPECT_NE(llvm::toString(low.takeError()).find("below the cheapest mix"),
+            std::string::npos);
+  curves[1].schemes[2].kl = NAN;
+  auto nan = lowbit::numerics::chooseSchemes(curves, 4.0);
+  ASSERT_FALSE(bool(nan));
+  EXPECT_NE(llvm::toString(nan.takeError()).find("'w1'"), std::string::npos);
+  curves[1].schemes.clear();
+  EXPECT_FALSE(bool(lowbit::numerics::chooseSchemes(curves, 4.0)));
+  EXPECT_FALSE(bool(lowbit::numerics::chooseSchemes({}, 4.0)));
+}
