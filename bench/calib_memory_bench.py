@@ -73,7 +73,9 @@ for layers in args.layers:
 
 h, i, r, s = args.hidden, args.intermediate, args.rows, args.seqlen
 block_weights = 4 * h * h + 3 * h * i
-bound_floats = 2 * r * s * h + block_weights + 2 * (h * h + i * i) + 2 * vocab * h + 4 * s * i
+# Block inputs (R*S*H) and the rows paused in parts at down_proj (the
+# residual stream and down_proj's input, R*S*(H + I)).
+bound_floats = r * s * (2 * h + i) + block_weights + 2 * (h * h + i * i) + 2 * vocab * h + 4 * s * i
 bound_mb = bound_floats * 4 / 2**20
 print(f"{'layers':>6} {'f32 weights MB':>15} {'peak anon MB':>13} {'seconds':>8}")
 for x in results:

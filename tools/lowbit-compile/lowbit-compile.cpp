@@ -108,10 +108,11 @@ cl::opt<std::string> sensitivityPath(
 cl::opt<double> targetBpw(
     "target-bpw",
     cl::desc("Mixed precision: choose bits and group size per weight "
-             "(decoder linears and, unless --lm-head-bits 0, the output "
-             "projection) from the sensitivity measurements so that their "
-             "average bits per weight, as the schemes store them, is at most "
-             "this, with the least predicted KL; needs --calib"),
+             "(decoder linears and, unless --lm-head-bits fixes it, the "
+             "output projection) from the sensitivity measurements so that "
+             "their average bits per weight, as the target stores them (the "
+             "schemes, with --emit quantized), is at most this, with the "
+             "least predicted KL; needs --calib"),
     cl::init(0), cl::cat(category));
 cl::list<unsigned> searchBits(
     "search-bits", cl::CommaSeparated,
@@ -610,9 +611,6 @@ int main(int argc, char **argv) {
     fail("--target-bpw chooses schemes for --method rtn or gptq");
   if (targetBpw > 0 && !overrides.empty())
     fail("--target-bpw chooses every layer's scheme: drop --override");
-  if (targetBpw > 0 && lmHeadBits.getNumOccurrences() && lmHeadBits != 0)
-    fail("--target-bpw chooses the output projection's scheme too: drop "
-         "--lm-head-bits (or pass 0 to keep it in float)");
   if (!signKey.empty() && emit != "bundle")
     fail("--sign only applies to --emit bundle");
   // The key is read when the bundle is written; a missing one is reported
@@ -679,7 +677,11 @@ int main(int argc, char **argv) {
               sys::fs::createTemporaryFile("lowbit-sensitivity", "json", path))
         fail("cannot create a temporary file: " + ec.message());
     }
-    mixed = chooseMixedPrecision(module, path, headBits != 0, target);
+    // The output projection joins the search unless --lm-head-bits fixes
+    // it (0: float).
+    mixed = chooseMixedPrecision(
+        module, path, headBits != 0 && !lmHeadBits.getNumOccurrences(),
+        target);
     if (sensitivityPath.empty())
       sys::fs::remove(path);
     timings["sensitivity_s"] =
