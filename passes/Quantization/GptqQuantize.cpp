@@ -43,11 +43,6 @@ struct GptqQuantizePass
   LogicalResult run();
 };
 
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 /// Layers of one block split into the groups quantized together: with
 /// true-sequential, the layers reading the same input (q/k/v, gate/up) form
 /// a group, in program order; otherwise the whole block is one group.
@@ -129,7 +124,7 @@ LogicalResult GptqQuantizePass::run() {
       auto t0 = std::chrono::steady_clock::now();
       double hessianBefore = hessianSecs;
       llvm::Error err = fn();
-      forwardSecs += secondsSince(t0) - (hessianSecs - hessianBefore);
+      forwardSecs += ::lowbit::secondsSince(t0) - (hessianSecs - hessianBefore);
       return err;
     };
     std::vector<::lowbit::LayerChoice *> &blockLayers =
@@ -187,7 +182,7 @@ LogicalResult GptqQuantizePass::run() {
               firsts[g], [&](ArrayRef<::lowbit::Tensor> in) {
                 auto t0 = std::chrono::steady_clock::now();
                 h.add(in[operand].f->data(), in[operand].rows());
-                hessianSecs += secondsSince(t0);
+                hessianSecs += ::lowbit::secondsSince(t0);
               });
         });
       } else {
@@ -197,7 +192,7 @@ LogicalResult GptqQuantizePass::run() {
               if (it != observed.end()) {
                 auto t0 = std::chrono::steady_clock::now();
                 hessians[it->second]->add(x, rows);
-                hessianSecs += secondsSince(t0);
+                hessianSecs += ::lowbit::secondsSince(t0);
               }
             });
         err = timed([&] { return (*runner)->runBlock(b); });
@@ -220,7 +215,7 @@ LogicalResult GptqQuantizePass::run() {
         if (llvm::Error err = numerics::gptqQuantize(w->data(), n, k, h.data(),
                                                      gptq, result, &stats))
           return ::lowbit::emitErr(layer->op, std::move(err));
-        solveSecs += secondsSince(solveStart);
+        solveSecs += ::lowbit::secondsSince(solveStart);
         llvm::json::Object entry{{"name", layer->name},
                                  {"method", "gptq"},
                                  {"bits", layer->params.bits},
@@ -248,8 +243,8 @@ LogicalResult GptqQuantizePass::run() {
     llvm::errs() << llvm::formatv(
         "lowbit-gptq: block {0}/{1} quantized ({2} layers, {3:f2} s: forward "
         "{4:f2} s, hessian {5:f2} s, solve {6:f2} s)\n",
-        b + 1, e, blockLayers.size(), secondsSince(start), forwardSecs,
-        hessianSecs, solveSecs);
+        b + 1, e, blockLayers.size(), ::lowbit::secondsSince(start),
+        forwardSecs, hessianSecs, solveSecs);
   }
   if (llvm::Error err = (*session)->finish(writeParams, report))
     return ::lowbit::emitErr(module, std::move(err));

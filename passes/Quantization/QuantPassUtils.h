@@ -15,7 +15,15 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+
 namespace lowbit {
+
+/// Seconds since `start` (progress lines).
+inline double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 /// Emits `err` on `op` and returns failure.
 inline mlir::LogicalResult emitErr(mlir::Operation *op, llvm::Error err) {

@@ -53,11 +53,6 @@ struct Entry {
   std::vector<double> proxy, measured;
 };
 
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 /// Bits per weight of `c` on an [n, k] weight as the scheme stores it:
 /// codes, one scale (and zero point) per group of the row.
 double bitsPerWeight(const Candidate &c, int64_t k) {
@@ -335,7 +330,7 @@ LogicalResult SensitivityPass::run() {
   llvm::errs() << llvm::formatv("lowbit-sensitivity: proxies of {0} weights "
                                 "x {1} schemes ({2:f1} s)\n",
                                 entries.size(), candidates.size(),
-                                secondsSince(start));
+                                ::lowbit::secondsSince(start));
 
   // Measurements: one weight replaced by its rounded value, the model run
   // from that weight's block on the saved inputs (the output projection, a
@@ -395,7 +390,7 @@ LogicalResult SensitivityPass::run() {
       if (++done % 10 == 0 || done == entries.size())
         llvm::errs() << llvm::formatv(
             "lowbit-sensitivity: measured {0}/{1} weights ({2:f1} s)\n", done,
-            entries.size(), secondsSince(start));
+            entries.size(), ::lowbit::secondsSince(start));
     }
   }
 

@@ -54,6 +54,18 @@ Status lowbit::rt::kernels::checkAttentionArgs(const int32_t *pos, int64_t T,
   return Status::success();
 }
 
+/// Stores k[t] and v[t] ([T, kvRow] each) at cache row pos[t].
+static void writeCacheRows(const float *k, const float *v, const int32_t *pos,
+                           int64_t T, int64_t kvRow, const KVCacheView &cache) {
+  for (int64_t t = 0; t < T; ++t) {
+    size_t dst = static_cast<size_t>(pos[t] * kvRow);
+    std::memcpy(cache.k + dst, k + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+    std::memcpy(cache.v + dst, v + t * kvRow,
+                sizeof(float) * static_cast<size_t>(kvRow));
+  }
+}
+
 /// Tasks (token, head pairs) are spread over this many slots per thread; each
 /// slot owns a scratch row, so the split balances the uneven causal rows
 /// without any allocation.
@@ -206,13 +218,7 @@ Status lowbit::rt::kernels::attention(const float *q, const float *k,
 
   const int64_t kvRow = Hkv * Dh;
   const int64_t qRow = H * Dh;
-  for (int64_t t = 0; t < T; ++t) {
-    size_t dst = static_cast<size_t>(pos[t] * kvRow);
-    std::memcpy(cache.k + dst, k + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-    std::memcpy(cache.v + dst, v + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-  }
+  writeCacheRows(k, v, pos, T, kvRow, cache);
 
   AttentionJob job;
   job.q = q;
@@ -261,13 +267,7 @@ Status lowbit::rt::kernels::attentionF32(const float *q, const float *k,
     return s;
   const int64_t kvRow = Hkv * Dh;
   const int64_t qRow = H * Dh;
-  for (int64_t t = 0; t < T; ++t) {
-    size_t dst = static_cast<size_t>(pos[t] * kvRow);
-    std::memcpy(cache.k + dst, k + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-    std::memcpy(cache.v + dst, v + t * kvRow,
-                sizeof(float) * static_cast<size_t>(kvRow));
-  }
+  writeCacheRows(k, v, pos, T, kvRow, cache);
   // Queries in chunks of at most kChunk rows bound the scores buffer; each
   // chunk reads the cache rows up to its own largest position.
   constexpr int64_t kChunk = 256;
