@@ -92,26 +92,52 @@ llvm::Expected<double> proxyOf(const std::vector<float> &w, int64_t n,
   return sum / 2;
 }
 
-/// Mean KL(p || q) over the rows of two logits tensors [T, V].
-double meanKl(const ::lowbit::Tensor &ref, const ::lowbit::Tensor &q) {
-  const int64_t t = ref.rows(), v = ref.cols();
-  double total = 0;
-  for (int64_t i = 0; i < t; ++i) {
-    const float *a = ref.f->data() + i * v, *b = q.f->data() + i * v;
-    double ma = *std::max_element(a, a + v), mb = *std::max_element(b, b + v);
-    double sa = 0, sb = 0;
-    for (int64_t j = 0; j < v; ++j) {
-      sa += std::exp(a[j] - ma);
-      sb += std::exp(b[j] - mb);
+/// The float model's next-token distributions of one calibration row: the
+/// probabilities p [T, V] and, per token, sum_j p_j log p_j.
+struct Reference {
+  std::vector<float> p;
+  std::vector<double> plogp;
+  int64_t t = 0, v = 0;
+};
+
+/// Reference distributions from logits [T, V].
+Reference makeReference(const ::lowbit::Tensor &logits) {
+  Reference r;
+  r.t = logits.rows();
+  r.v = logits.cols();
+  r.p.resize(size_t(r.t * r.v));
+  r.plogp.resize(size_t(r.t));
+  for (int64_t i = 0; i < r.t; ++i) {
+    const float *a = logits.f->data() + i * r.v;
+    double m = *std::max_element(a, a + r.v), sum = 0;
+    for (int64_t j = 0; j < r.v; ++j)
+      sum += std::exp(a[j] - m);
+    double lse = m + std::log(sum), h = 0;
+    for (int64_t j = 0; j < r.v; ++j) {
+      double lp = a[j] - lse, p = std::exp(lp);
+      r.p[size_t(i * r.v + j)] = float(p);
+      h += p * lp;
     }
-    double la = ma + std::log(sa), lb = mb + std::log(sb), kl = 0;
-    for (int64_t j = 0; j < v; ++j) {
-      double lp = a[j] - la;
-      kl += std::exp(lp) * (lp - (b[j] - lb));
-    }
-    total += std::max(kl, 0.0);
+    r.plogp[size_t(i)] = h;
   }
-  return t ? total / double(t) : 0.0;
+  return r;
+}
+
+/// Summed KL(p || q) over the tokens of a row, q from logits [T, V]:
+/// sum_j p_j log p_j - sum_j p_j b_j + logsumexp(b), one exp per logit.
+double summedKl(const Reference &ref, const ::lowbit::Tensor &q) {
+  double total = 0;
+  for (int64_t i = 0; i < ref.t; ++i) {
+    const float *b = q.f->data() + i * ref.v;
+    const float *p = ref.p.data() + i * ref.v;
+    double m = *std::max_element(b, b + ref.v), sum = 0, pb = 0;
+    for (int64_t j = 0; j < ref.v; ++j) {
+      sum += std::exp(double(b[j]) - m);
+      pb += double(p[j]) * b[j];
+    }
+    total += std::max(ref.plogp[size_t(i)] - pb + m + std::log(sum), 0.0);
+  }
+  return total;
 }
 
 /// Ranks with ties averaged.
@@ -302,7 +328,7 @@ LogicalResult SensitivityPass::run() {
 
   // The float model's logits (the reference of every measurement) and the
   // output projection's Hessian.
-  std::vector<::lowbit::Tensor> reference(blockInputs[0].size());
+  std::vector<Reference> reference(blockInputs[0].size());
   {
     Entry *head = entries.back().head ? &entries.back() : nullptr;
     std::unique_ptr<numerics::HessianAccumulator> hHead;
@@ -317,7 +343,7 @@ LogicalResult SensitivityPass::run() {
     llvm::Error err =
         (*runner)->forwardFrom(numBlocks, blockInputs[numBlocks],
                                [&](size_t row, const ::lowbit::Tensor &logits) {
-                                 reference[row] = logits;
+                                 reference[row] = makeReference(logits);
                                  return llvm::Error::success();
                                });
     (*exec)->setLinearObserver(nullptr);
@@ -350,7 +376,7 @@ LogicalResult SensitivityPass::run() {
             numerics::dequantize(q, candidates[c].params, e.n, e.k)));
     double total = 0;
     auto add = [&](size_t row, const ::lowbit::Tensor &logits) {
-      total += meanKl(reference[row], logits) * double(logits.rows());
+      total += summedKl(reference[row], logits);
       return llvm::Error::success();
     };
     llvm::Error err = llvm::Error::success();
@@ -374,8 +400,8 @@ LogicalResult SensitivityPass::run() {
     if (err)
       return err;
     int64_t tokens = 0;
-    for (const ::lowbit::Tensor &r : reference)
-      tokens += r.rows();
+    for (const Reference &r : reference)
+      tokens += r.t;
     e.measured[c] = total / double(std::max<int64_t>(tokens, 1));
     return llvm::Error::success();
   };
@@ -429,8 +455,8 @@ LogicalResult SensitivityPass::run() {
         {"schemes", std::move(schemes)}});
   }
   int64_t tokens = 0;
-  for (const ::lowbit::Tensor &r : reference)
-    tokens += r.rows();
+  for (const Reference &r : reference)
+    tokens += r.t;
   llvm::json::Array candidateList;
   for (const Candidate &c : candidates)
     candidateList.push_back(

@@ -88,7 +88,9 @@ public:
   /// Block i in parts, each op running once per row: beginBlock, then
   /// runBlockTo for each point where statistics are taken (the executor's
   /// linear observer sees the linears before it, \p onStop receives the
-  /// stop op's operands of each row), then finishBlock, which runs the rest
+  /// stop op's activation operands of each row; its weight operands, which
+  /// the paused runs do not keep, are empty), then finishBlock, which runs
+  /// the rest
   /// and makes the outputs the inputs of block i + 1. Weights a part has not
   /// read yet may change between parts (quantized in true-sequential order).
   /// Memory: per row, the values still used after the stop point.

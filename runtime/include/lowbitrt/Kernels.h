@@ -291,8 +291,12 @@ Status attention(const float *q, const float *k, const float *v,
 /// max-subtracted softmax applied in float between them. Same contract as
 /// attention() (writes k and v to the cache first, reads rows 0..pos[t],
 /// fails touching nothing on bad arguments); agrees with it to float
-/// rounding (about 1e-6 relative). Allocates a scratch of at most 256 query
-/// rows by max(pos) + 1 floats per call; BLAS chooses its own threads.
+/// rounding (about 1e-6 relative). Masked scores are zeros multiplied into
+/// the value rows of the chunk's later positions, so a non-finite value in
+/// those rows also reaches earlier queries (0 * Inf), where attention() keeps
+/// it out. Allocates a
+/// scratch of at most 256 query rows by max(pos) + 1 floats per call; BLAS
+/// chooses its own threads.
 Status attentionF32(const float *q, const float *k, const float *v,
                     const int32_t *pos, int64_t T, int64_t H, int64_t Hkv,
                     int64_t Dh, const KVCacheView &cache, float *out);
