@@ -8,6 +8,7 @@
 
 #include "QuantPassUtils.h"
 #include "lowbit/Calibration/Calibration.h"
+#include "lowbit/Numerics/Gptq.h"
 #include "lowbit/Numerics/Hessian.h"
 #include "lowbit/Numerics/Quantize.h"
 #include "lowbit/Passes/Passes.h"
@@ -51,6 +52,8 @@ struct Entry {
   bool head = false;
   int64_t n = 0, k = 0;
   std::vector<double> proxy, measured;
+  /// The rounded weight of each scheme to be measured (emptied once it is).
+  std::vector<numerics::QuantResult> results;
 };
 
 /// Bits per weight of `c` on an [n, k] weight as the scheme stores it:
@@ -63,18 +66,12 @@ double bitsPerWeight(const Candidate &c, int64_t k) {
   return c.bits + (scaleBits + zeroBits) * double(groups) / double(k);
 }
 
-/// Mean over tokens of the squared output error ||dW x||^2 of rounding W
-/// [n, k] with `c`, from H = 2 X^T X / tokens: tr(dW H dW^T) / 2.
-llvm::Expected<double> proxyOf(const std::vector<float> &w, int64_t n,
-                               int64_t k, const std::vector<float> &h,
-                               const Candidate &c,
-                               std::vector<float> *dequantized = nullptr) {
-  numerics::QuantResult q;
-  if (llvm::Error err = numerics::rtnQuantize(w.data(), n, k, c.params, q))
-    return std::move(err);
+/// Mean over tokens of the squared output error ||dW x||^2 of W [n, k]
+/// rounded to `q`, from H = 2 X^T X / tokens: tr(dW H dW^T) / 2.
+double proxyOf(const std::vector<float> &w, int64_t n, int64_t k,
+               const std::vector<float> &h, const numerics::QuantResult &q,
+               const Candidate &c) {
   std::vector<float> d = numerics::dequantize(q, c.params, n, k);
-  if (dequantized)
-    *dequantized = d;
   for (size_t i = 0; i < d.size(); ++i)
     d[i] = w[i] - d[i];
   // Rows in chunks bound the product's memory.
@@ -194,6 +191,12 @@ LogicalResult SensitivityPass::run() {
   if (report.empty())
     return module.emitError("lowbit-sensitivity writes its results to "
                             "report=FILE; none was given");
+  if (rounding != "rtn" && rounding != "gptq")
+    return module.emitError()
+           << "rounding must be rtn or gptq, got '" << rounding << "'";
+  if (!(damp >= 0.0 && damp < 1.0))
+    return module.emitError()
+           << "damp must be in [0, 1), got " << static_cast<double>(damp);
   if (measure != "anchor" && measure != "all" && measure != "none")
     return module.emitError()
            << "measure must be anchor, all or none, got '" << measure << "'";
@@ -280,17 +283,31 @@ LogicalResult SensitivityPass::run() {
 
   // One float run over the blocks: each block's input is saved (the
   // measurements start there) and its layers' Hessians give the proxies.
+  // GPTQ rounding for the decoder linears when they will be quantized by
+  // GPTQ (the output projection is always RTN); the results of the schemes
+  // to be measured are kept for the measurements.
+  numerics::GptqParams gptq;
+  gptq.dampPercent = damp;
+  gptq.actOrder = actOrder;
   auto proxies = [&](Entry &e, const std::vector<float> &h) -> llvm::Error {
     auto w = (*session)->loadWeight(e.layer);
     if (!w)
       return w.takeError();
-    for (const Candidate &c : candidates) {
-      auto p = proxyOf(*w, e.n, e.k, h, c);
-      if (!p)
-        return p.takeError();
-      e.proxy.push_back(*p);
-    }
     e.measured.assign(candidates.size(), kNaN);
+    e.results.resize(candidates.size());
+    for (auto [i, c] : llvm::enumerate(candidates)) {
+      numerics::QuantResult q;
+      gptq.quant = c.params;
+      if (llvm::Error err =
+              rounding == "gptq" && !e.head
+                  ? numerics::gptqQuantize(w->data(), e.n, e.k, h.data(), gptq,
+                                           q)
+                  : numerics::rtnQuantize(w->data(), e.n, e.k, c.params, q))
+        return err;
+      e.proxy.push_back(proxyOf(*w, e.n, e.k, h, q, c));
+      if (measure == "all" || int(i) == anchor)
+        e.results[i] = std::move(q);
+    }
     return llvm::Error::success();
   };
   std::vector<std::vector<::lowbit::Tensor>> blockInputs(numBlocks + 1);
@@ -362,18 +379,12 @@ LogicalResult SensitivityPass::run() {
   // from that weight's block on the saved inputs (the output projection, a
   // tied table also being the lookup, runs the whole model).
   auto measureOne = [&](Entry &e, size_t c) -> llvm::Error {
-    auto w = (*session)->loadWeight(e.layer);
-    if (!w)
-      return w.takeError();
-    numerics::QuantResult q;
-    if (llvm::Error err =
-            numerics::rtnQuantize(w->data(), e.n, e.k, candidates[c].params, q))
-      return err;
     (*exec)->overrideWeight(
         e.layer.weight,
         ::lowbit::Tensor::floats(
-            {e.n, e.k},
-            numerics::dequantize(q, candidates[c].params, e.n, e.k)));
+            {e.n, e.k}, numerics::dequantize(e.results[c], candidates[c].params,
+                                             e.n, e.k)));
+    e.results[c] = numerics::QuantResult();
     double total = 0;
     auto add = [&](size_t row, const ::lowbit::Tensor &logits) {
       total += summedKl(reference[row], logits);
@@ -466,6 +477,7 @@ LogicalResult SensitivityPass::run() {
                            {"measure", measure.getValue()},
                            {"symmetric", symmetric.getValue()},
                            {"scale_type", scaleType.getValue()},
+                           {"rounding", rounding.getValue()},
                            {"candidates", std::move(candidateList)}};
   if (anchor >= 0)
     extra["anchor"] =

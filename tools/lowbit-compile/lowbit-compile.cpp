@@ -436,6 +436,10 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
   o.symGrid = symGrid;
   o.scaleType = scaleType;
   o.lmHead = includeHead;
+  // Rounded as the method will round them.
+  o.rounding = method == "gptq" ? "gptq" : "rtn";
+  o.actOrder = actOrder;
+  o.damp = damp;
   o.calib = calib;
   o.numSamples = sensitivityNSamples;
   o.seqLen = sensitivitySeqLen;
@@ -680,8 +684,7 @@ int main(int argc, char **argv) {
     // The output projection joins the search unless --lm-head-bits fixes
     // it (0: float).
     mixed = chooseMixedPrecision(
-        module, path, headBits != 0 && !lmHeadBits.getNumOccurrences(),
-        target);
+        module, path, headBits != 0 && !lmHeadBits.getNumOccurrences(), target);
     if (sensitivityPath.empty())
       sys::fs::remove(path);
     timings["sensitivity_s"] =

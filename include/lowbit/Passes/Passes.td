@@ -158,7 +158,8 @@ def LowbitSensitivity : Pass<"lowbit-sensitivity", "::mlir::ModuleOp"> {
     An analysis: the IR is not changed. For every linear weight in the
     decoder blocks (and, with `lm-head`, the output projection) and every
     candidate scheme (`bits` x `group-sizes`, symmetric or not, `scale-type`
-    scales, round-to-nearest), the pass estimates the effect of quantizing
+    scales; round-to-nearest, or `rounding=gptq` for the decoder linears),
+    the pass estimates the effect of quantizing
     that weight alone on the model's output over calibration data, and
     writes it to `report` (JSON, format `lowbit-sensitivity-v1`):
 
@@ -196,6 +197,14 @@ def LowbitSensitivity : Pass<"lowbit-sensitivity", "::mlir::ModuleOp"> {
            "element type of the stored scales: f32, f16 or bf16">,
     Option<"lmHead", "lm-head", "bool", "true",
            "also the output projection (lm_head or a tied embedding table)">,
+    Option<"rounding", "rounding", "std::string", "\"rtn\"",
+           "how the decoder linears are rounded: rtn, or gptq (on each "
+           "layer's float-model Hessian, as lowbit-gptq-quantize will; the "
+           "output projection is always RTN)">,
+    Option<"actOrder", "act-order", "bool", "false",
+           "with rounding=gptq, GPTQ's act-order">,
+    Option<"damp", "damp", "double", "0.01",
+           "with rounding=gptq, GPTQ's dampening">,
     Option<"measure", "measure", "std::string", "\"anchor\"",
            "KL measurements: anchor, all or none">,
     Option<"anchorBits", "anchor-bits", "unsigned", "3",

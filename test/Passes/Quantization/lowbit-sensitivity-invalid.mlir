@@ -10,7 +10,11 @@
 // RUN: not lowbit-opt %s -lowbit-sensitivity="report=%t/nodir/r.json calib=%t/c.bin" 2>&1 | FileCheck %s --check-prefix=REPORT
 // RUN: not lowbit-opt %s -lowbit-sensitivity="report=%t/r.json calib=%t/c.bin seqlen=8" 2>&1 | FileCheck %s --check-prefix=SHORT
 // RUN: not lowbit-opt %s -lowbit-sensitivity="report=%t/r.json calib=%t/c.bin seqlen=2 scale-type=f8" 2>&1 | FileCheck %s --check-prefix=SCALE
+// RUN: not lowbit-opt %s -lowbit-sensitivity="report=%t/r.json calib=%t/c.bin rounding=awq" 2>&1 | FileCheck %s --check-prefix=ROUND
+// RUN: not lowbit-opt %s -lowbit-sensitivity="report=%t/r.json calib=%t/c.bin damp=1" 2>&1 | FileCheck %s --check-prefix=DAMP
 // RUN: not test -e %t/r.json
+// ROUND: error: rounding must be rtn or gptq, got 'awq'
+// DAMP: error: damp must be in [0, 1), got 1
 // NOCALIB: error: lowbit-sensitivity needs calibration data: pass calib=FILE
 // MEASURE: error: measure must be anchor, all or none, got 'some'
 // BITS: error: bits must be in [2, 8], got 9
