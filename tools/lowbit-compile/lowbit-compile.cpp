@@ -105,6 +105,12 @@ cl::opt<std::string> sensitivityPath(
              "--search-bits x --search-group-sizes scheme, calibrated by one "
              "KL measurement per weight) and write it here (JSON)"),
     cl::cat(category));
+cl::opt<std::string> plotPath(
+    "plot",
+    cl::desc("With --target-bpw: draw each weight's sensitivity, its chosen "
+             "bits and the predicted KL-vs-bits curve of the search as an "
+             "SVG file"),
+    cl::cat(category));
 cl::opt<double> targetBpw(
     "target-bpw",
     cl::desc("Mixed precision: choose bits and group size per weight "
@@ -411,6 +417,146 @@ struct MixedPrecision {
   json::Object report;
 };
 
+/// The SVG of --plot: per weight, a bar of its predicted KL at the anchor
+/// scheme (log scale) coloured by the bits chosen for it; below, the least
+/// predicted KL the search finds at each budget between the cheapest and
+/// the richest mix, with the chosen budget marked. Deterministic text.
+std::string plotSvg(ArrayRef<lowbit::numerics::WeightCurve> curves,
+                    ArrayRef<double> anchorKl, ArrayRef<unsigned> chosenBits,
+                    ArrayRef<std::pair<double, double>> frontier,
+                    double chosenBpw, double chosenKl, StringRef counted) {
+  const double width = 960, panel = 300, left = 80, right = 20, top = 40;
+  const double plotW = width - left - right;
+  std::string svg;
+  raw_string_ostream os(svg);
+  auto num = [](double v) { return formatv("{0:f2}", v).str(); };
+  auto escape = [](StringRef text) {
+    std::string out;
+    for (char c : text)
+      out += c == '<'   ? "&lt;"
+             : c == '>' ? "&gt;"
+             : c == '&' ? "&amp;"
+                        : std::string(1, c);
+    return out;
+  };
+  const double height = top + panel + 80 + panel + 60;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width
+     << "\" height=\"" << height << "\" font-family=\"sans-serif\" "
+     << "font-size=\"12\">\n";
+  os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  os << "<text x=\"" << left << "\" y=\"20\" font-size=\"15\">Sensitivity "
+     << "and chosen bits per weight (bits counted " << escape(counted)
+     << ")</text>\n";
+  // Panel 1: bars on a log10 axis.
+  auto logOf = [](double v) { return std::log10(std::max(v, 1e-12)); };
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : anchorKl) {
+    lo = std::min(lo, logOf(v));
+    hi = std::max(hi, logOf(v));
+  }
+  lo = std::floor(lo);
+  hi = std::max(std::ceil(hi), lo + 1);
+  const double y0 = top + panel;
+  const double barW = plotW / double(std::max<size_t>(curves.size(), 1));
+  auto colour = [](unsigned bits) {
+    switch (bits) {
+    case 2:
+      return "#d62728";
+    case 3:
+      return "#ff7f0e";
+    case 4:
+      return "#1f77b4";
+    case 5:
+    case 6:
+      return "#9467bd";
+    default:
+      return "#2ca02c";
+    }
+  };
+  for (size_t w = 0; w < curves.size(); ++w) {
+    double h = (logOf(anchorKl[w]) - lo) / (hi - lo) * panel;
+    os << "<rect class=\"layer\" x=\"" << num(left + w * barW) << "\" y=\""
+       << num(y0 - h) << "\" width=\"" << num(std::max(barW - 1, 1.0))
+       << "\" height=\"" << num(h) << "\" fill=\"" << colour(chosenBits[w])
+       << "\"><title>" << escape(curves[w].name) << ": " << chosenBits[w]
+       << " bits, predicted KL at the anchor " << formatv("{0:e2}", anchorKl[w])
+       << "</title></rect>\n";
+  }
+  auto axes = [&](double yTop, double yBottom, StringRef xLabel,
+                  StringRef yLabel) {
+    os << "<line class=\"axis\" x1=\"" << left << "\" y1=\"" << num(yBottom)
+       << "\" x2=\"" << num(left + plotW) << "\" y2=\"" << num(yBottom)
+       << "\" stroke=\"black\"/>\n";
+    os << "<line class=\"axis\" x1=\"" << left << "\" y1=\"" << num(yTop)
+       << "\" x2=\"" << left << "\" y2=\"" << num(yBottom)
+       << "\" stroke=\"black\"/>\n";
+    os << "<text class=\"axis-label\" x=\"" << num(left + plotW / 2)
+       << "\" y=\"" << num(yBottom + 35) << "\" text-anchor=\"middle\">"
+       << xLabel << "</text>\n";
+    os << "<text class=\"axis-label\" x=\"20\" y=\""
+       << num((yTop + yBottom) / 2)
+       << "\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+       << num((yTop + yBottom) / 2) << ")\">" << yLabel << "</text>\n";
+  };
+  axes(top, y0, "weight (program order; colour: chosen bits)",
+       "predicted KL at the anchor (log10)");
+  for (double t = lo; t <= hi; t += 1)
+    os << "<text x=\"" << num(left - 5) << "\" y=\""
+       << num(y0 - (t - lo) / (hi - lo) * panel + 4)
+       << "\" text-anchor=\"end\">1e" << int(t) << "</text>\n";
+  double legendX = left + plotW - 260;
+  static constexpr unsigned kLegendBits[] = {2, 3, 4, 8};
+  for (auto [i, bits] : llvm::enumerate(kLegendBits)) {
+    os << "<rect x=\"" << num(legendX + i * 65) << "\" y=\"28\" width=\"10\" "
+       << "height=\"10\" fill=\"" << colour(bits) << "\"/><text x=\""
+       << num(legendX + i * 65 + 14) << "\" y=\"37\">" << bits
+       << " bits</text>\n";
+  }
+  // Panel 2: the search's frontier.
+  const double top2 = y0 + 80, y2 = top2 + panel;
+  double bLo = INFINITY, bHi = -INFINITY, kLo = INFINITY, kHi = -INFINITY;
+  for (auto [b, k] : frontier) {
+    bLo = std::min(bLo, b);
+    bHi = std::max(bHi, b);
+    kLo = std::min(kLo, logOf(k));
+    kHi = std::max(kHi, logOf(k));
+  }
+  kLo = std::floor(kLo);
+  kHi = std::max(std::ceil(kHi), kLo + 1);
+  if (!(bHi > bLo))
+    bHi = bLo + 1;
+  auto px = [&](double b) { return left + (b - bLo) / (bHi - bLo) * plotW; };
+  auto py = [&](double k) {
+    return y2 - (logOf(k) - kLo) / (kHi - kLo) * panel;
+  };
+  axes(top2, y2, "bits per weight", "least predicted KL (log10)");
+  os << "<polyline class=\"frontier\" fill=\"none\" stroke=\"#1f77b4\" "
+     << "stroke-width=\"2\" points=\"";
+  for (auto [b, k] : frontier)
+    os << num(px(b)) << "," << num(py(k)) << " ";
+  os << "\"/>\n";
+  for (auto [b, k] : frontier)
+    os << "<circle class=\"frontier-point\" cx=\"" << num(px(b)) << "\" cy=\""
+       << num(py(k)) << "\" r=\"3\" fill=\"#1f77b4\"/>\n";
+  os << "<circle class=\"chosen\" cx=\"" << num(px(chosenBpw)) << "\" cy=\""
+     << num(py(chosenKl)) << "\" r=\"6\" fill=\"none\" stroke=\"#d62728\" "
+     << "stroke-width=\"2\"><title>chosen: "
+     << formatv("{0:f3} bits per weight, predicted KL {1:f5}", chosenBpw,
+                chosenKl)
+     << "</title></circle>\n";
+  for (double t = kLo; t <= kHi; t += 1)
+    os << "<text x=\"" << num(left - 5) << "\" y=\""
+       << num(py(std::pow(10, t)) + 4) << "\" text-anchor=\"end\">1e" << int(t)
+       << "</text>\n";
+  for (int i = 0; i <= 4; ++i) {
+    double b = bLo + (bHi - bLo) * i / 4;
+    os << "<text x=\"" << num(px(b)) << "\" y=\"" << num(y2 + 16)
+       << "\" text-anchor=\"middle\">" << num(b) << "</text>\n";
+  }
+  os << "</svg>\n";
+  return svg;
+}
+
 /// Runs lowbit-sensitivity on `module` (the IR is not changed), writing its
 /// results to `path`, and, with --target-bpw, chooses a scheme per weight.
 std::optional<MixedPrecision>
@@ -568,6 +714,49 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
                            {"predicted_kl", choice->kl},
                            {"excluded_schemes", std::move(excludedList)},
                            {"weights", std::move(chosen)}};
+  if (!plotPath.empty()) {
+    // The frontier: the search at 24 budgets from the cheapest mix to the
+    // richest.
+    double cheapest = 0, richest = 0, total = 0;
+    for (const lowbit::numerics::WeightCurve &c : curves) {
+      double lo = INFINITY, hi = 0;
+      for (const lowbit::numerics::SchemeCost &sc : c.schemes) {
+        lo = std::min(lo, sc.bitsPerWeight);
+        hi = std::max(hi, sc.bitsPerWeight);
+      }
+      cheapest += lo * double(c.numel);
+      richest += hi * double(c.numel);
+      total += double(c.numel);
+    }
+    std::vector<std::pair<double, double>> frontier;
+    for (int i = 0; i < 24; ++i) {
+      double target =
+          (cheapest + (richest - cheapest) * double(i) / 23.0) / total;
+      auto point = lowbit::numerics::chooseSchemes(curves, target * (1 + 1e-9));
+      if (!point)
+        fail("--plot: " + toString(point.takeError()));
+      frontier.push_back({point->bitsPerWeight, point->kl});
+    }
+    std::vector<double> anchorKl;
+    std::vector<unsigned> chosenBits;
+    const json::Object *root = parsed->getAsObject();
+    const json::Object *anchor = root->getObject("anchor");
+    for (size_t w = 0; w < curves.size(); ++w) {
+      double kl = NAN;
+      for (const json::Value &sv : *entries[w]->getArray("schemes")) {
+        const json::Object *sch = sv.getAsObject();
+        if (anchor && sch->getInteger("bits") == anchor->getInteger("bits") &&
+            sch->getInteger("group_size") == anchor->getInteger("group_size"))
+          kl = sch->getNumber("measured_kl").value_or(NAN);
+      }
+      anchorKl.push_back(kl);
+      chosenBits.push_back(schemes[w][choice->scheme[w]].first);
+    }
+    if (Error e = lowbit::writeOutputFile(
+            plotPath, plotSvg(curves, anchorKl, chosenBits, frontier,
+                              choice->bitsPerWeight, choice->kl, countedAs)))
+      fail("--plot: " + toString(std::move(e)));
+  }
   return mp;
 }
 
@@ -611,6 +800,11 @@ int main(int argc, char **argv) {
   if ((targetBpw > 0 || !sensitivityPath.empty()) && calib.empty())
     fail("--target-bpw and --sensitivity measure on calibration data: pass "
          "--calib");
+  if (!plotPath.empty() && targetBpw == 0)
+    fail("--plot draws the search of --target-bpw; pass it");
+  if (!plotPath.empty())
+    if (Error e = lowbit::checkOutputFile(plotPath))
+      fail("--plot: " + toString(std::move(e)));
   if (targetBpw > 0 && method == "none")
     fail("--target-bpw chooses schemes for --method rtn or gptq");
   if (targetBpw > 0 && !overrides.empty())
