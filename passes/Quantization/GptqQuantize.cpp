@@ -31,6 +31,11 @@ namespace numerics = ::lowbit::numerics;
 
 namespace {
 
+/// Left out of the provenance: where results go, and run-in-parts, which
+/// changes how the statistics are computed, not what they are.
+constexpr llvm::StringLiteral kProvenanceDropped[] = {
+    "output-params", "report", "run-in-parts", "scope", "write-params"};
+
 struct GptqQuantizePass
     : mlir::lowbit::impl::LowbitGptqQuantizeBase<GptqQuantizePass> {
   using Base::Base;
@@ -77,11 +82,8 @@ LogicalResult GptqQuantizePass::run() {
                               << static_cast<int64_t>(blockSize);
   if (staticGroups && !actOrder)
     return module.emitError() << "static-groups only applies with act-order";
-  auto calibSet = ::lowbit::loadPassCalibration(
-      module, "GPTQ", "lowbit-gptq", calib, numSamples, seqLen, seed);
-  if (!calibSet)
-    return ::lowbit::emitErr(module, calibSet.takeError());
-
+  if (llvm::Error err = ::lowbit::requireCalibration("GPTQ", calib))
+    return ::lowbit::emitErr(module, std::move(err));
   auto overrideList = ::lowbit::parseOverrides(overrides);
   if (!overrideList)
     return ::lowbit::emitErr(module, overrideList.takeError());
@@ -97,6 +99,11 @@ LogicalResult GptqQuantizePass::run() {
     return ::lowbit::emitErr(module, layers.takeError());
   if (llvm::Error err = (*session)->checkOutputFile(*layers))
     return ::lowbit::emitErr(module, std::move(err));
+
+  auto calibSet = ::lowbit::loadPassCalibration(module, "lowbit-gptq", calib,
+                                                numSamples, seqLen, seed);
+  if (!calibSet)
+    return ::lowbit::emitErr(module, calibSet.takeError());
 
   auto exec = (*session)->getExecutor(seqLen);
   if (!exec)
@@ -251,9 +258,9 @@ LogicalResult GptqQuantizePass::run() {
   llvm::SmallString<256> calibPath(calib);
   llvm::sys::fs::make_absolute(calibPath);
   ::lowbit::ParamResolver::get(&getContext())
-      .recordStep({::lowbit::canonicalPassText(*this, ::lowbit::kOutputOptions,
-                                               {"calib"}),
-                   {{"calib", calibPath.str().str()}}});
+      .recordStep(
+          {::lowbit::canonicalPassText(*this, kProvenanceDropped, {"calib"}),
+           {{"calib", calibPath.str().str()}}});
   return success();
 }
 

@@ -113,19 +113,25 @@ selectOutputProjection(mlir::ModuleOp module,
   return std::vector<LayerChoice>{std::move(layer)};
 }
 
-/// The calibration rows of a calibration pass (`method` names it in errors,
-/// `progress` in the warning printed when the file holds fewer rows than
-/// asked for): the
-/// file `calib` (tokens or text through the module's tokenizer), cut into
-/// rows of `seqLen` tokens, which must fit the model's positions.
-inline llvm::Expected<CalibrationSet>
-loadPassCalibration(mlir::ModuleOp module, llvm::StringRef method,
-                    llvm::StringRef progress, llvm::StringRef calib,
-                    int64_t numSamples, int64_t seqLen, uint64_t seed) {
+/// Fails unless a calibration file was given to the calibration pass
+/// `method` (checked before any other work).
+inline llvm::Error requireCalibration(llvm::StringRef method,
+                                      llvm::StringRef calib) {
   if (calib.empty())
     return llvm::createStringError("%s needs calibration data: pass "
                                    "calib=FILE (int32 tokens .bin or text)",
                                    method.str().c_str());
+  return llvm::Error::success();
+}
+
+/// The calibration rows of a calibration pass (`progress` names it in the
+/// warning printed when the file holds fewer rows than asked for): the file
+/// `calib` (tokens or text through the module's tokenizer), cut into rows
+/// of `seqLen` tokens, which must fit the model's positions.
+inline llvm::Expected<CalibrationSet>
+loadPassCalibration(mlir::ModuleOp module, llvm::StringRef progress,
+                    llvm::StringRef calib, int64_t numSamples, int64_t seqLen,
+                    uint64_t seed) {
   // Calibration rows run from position 0: longer rows than the model's
   // positions are an error.
   if (auto config = module->getAttrOfType<mlir::DictionaryAttr>(attrs::kConfig))

@@ -230,9 +230,11 @@ LogicalResult SensitivityPass::run() {
            << ") is not among the candidates";
   if (llvm::Error err = ::lowbit::checkOutputFile(report))
     return ::lowbit::emitErr(module, std::move(err));
-  auto calibSet = ::lowbit::loadPassCalibration(module, "lowbit-sensitivity",
-                                                "lowbit-sensitivity", calib,
-                                                numSamples, seqLen, seed);
+  if (llvm::Error err =
+          ::lowbit::requireCalibration("lowbit-sensitivity", calib))
+    return ::lowbit::emitErr(module, std::move(err));
+  auto calibSet = ::lowbit::loadPassCalibration(
+      module, "lowbit-sensitivity", calib, numSamples, seqLen, seed);
   if (!calibSet)
     return ::lowbit::emitErr(module, calibSet.takeError());
 

@@ -652,6 +652,11 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
           excluded.insert(formatv("{0} bits, group {1}", b, g).str());
           continue;
         }
+        // GPTQ's act-order stores one int32 permutation entry per column
+        // (decoder linears only; the output projection is RTN).
+        if (actOrder && method == "gptq" &&
+            !t->getBoolean("output_projection").value_or(false))
+          *bpw += 32.0 / double(n);
       }
       c.schemes.push_back(
           {bpw.value_or(0), sch->getNumber("predicted_kl").value_or(NAN)});
@@ -886,11 +891,11 @@ int main(int argc, char **argv) {
   }
   const unsigned chosenHeadBits =
       mixed && mixed->headBits ? mixed->headBits : headBits;
-  std::string pipeline =
-      buildPipeline(outScope, outParams, keepGguf, chosenHeadBits,
-                    mixed ? mixed->headGroup : int64_t(lmHeadGroupSize),
-                    mixed ? ArrayRef<std::string>(mixed->overrides)
-                          : ArrayRef<std::string>());
+  std::string pipeline = buildPipeline(
+      outScope, outParams, keepGguf, chosenHeadBits,
+      mixed && mixed->headBits ? mixed->headGroup : int64_t(lmHeadGroupSize),
+      mixed ? ArrayRef<std::string>(mixed->overrides)
+            : ArrayRef<std::string>());
   if (printPipeline)
     outs() << pipeline << "\n";
   FailureOr<mlir::OpPassManager> parsed =
