@@ -57,12 +57,16 @@ lowbit::numerics::chooseSchemes(llvm::ArrayRef<WeightCurve> weights,
         "the candidates, %.4g",
         targetBitsPerWeight, cheapest / total);
 
-  // A knapsack over the budget in kUnits steps: each scheme's bits rounded
-  // to the nearest step, the least summed KL per number of steps used,
-  // weight by weight.
-  constexpr int64_t kUnits = 1 << 16;
-  const double unit = budget / double(kUnits);
+  // A knapsack over the budget in kSteps steps: each scheme's bits rounded
+  // up to whole steps, the least summed KL per number of steps used, weight
+  // by weight.
+  constexpr int64_t kSteps = 1 << 16;
+  const double unit = budget / double(kSteps);
   const size_t n = weights.size();
+  // Rounding up adds less than one step per weight: that much slack keeps
+  // mixes that fill the budget exactly (one scheme for every weight) in
+  // reach; an answer over the exact budget is repaired below.
+  const int64_t kUnits = kSteps + int64_t(n);
   std::vector<double> best(kUnits + 1, 0.0), next(kUnits + 1);
   std::vector<uint8_t> pick(n * size_t(kUnits + 1));
   for (size_t w = 0; w < n; ++w) {
@@ -96,8 +100,8 @@ lowbit::numerics::chooseSchemes(llvm::ArrayRef<WeightCurve> weights,
     for (size_t w = n; w-- > 0;) {
       size_t s = pick[w * size_t(kUnits + 1) + size_t(u)];
       choice.scheme[w] = s;
-      u -= std::llround(weights[w].schemes[s].bitsPerWeight *
-                        double(weights[w].numel) / unit);
+      u -= int64_t(std::ceil(weights[w].schemes[s].bitsPerWeight *
+                             double(weights[w].numel) / unit));
     }
   } else {
     // Rounding left no room: the cheapest mix, which fits.
@@ -159,6 +163,47 @@ lowbit::numerics::chooseSchemes(llvm::ArrayRef<WeightCurve> weights,
     if (bestRate <= 0)
       break;
     choice.scheme[bestW] = bestS;
+    evaluate(weights, choice, bits);
+  }
+  // Pair exchanges on the exact bit counts (one weight up, another down)
+  // while one lowers the summed KL and fits: the rounded knapsack misses
+  // mixes that use the budget exactly, such as one scheme for every weight.
+  for (;;) {
+    double bestGain = 0;
+    size_t bw1 = 0, bs1 = 0, bw2 = 0, bs2 = 0;
+    for (size_t w1 = 0; w1 < n; ++w1) {
+      const WeightCurve &c1 = weights[w1];
+      const SchemeCost &now1 = c1.schemes[choice.scheme[w1]];
+      for (size_t s1 = 0; s1 < c1.schemes.size(); ++s1) {
+        double add1 = (c1.schemes[s1].bitsPerWeight - now1.bitsPerWeight) *
+                      double(c1.numel);
+        double gain1 = now1.kl - c1.schemes[s1].kl;
+        if (add1 <= 0 || gain1 <= 0)
+          continue;
+        for (size_t w2 = 0; w2 < n; ++w2) {
+          if (w2 == w1)
+            continue;
+          const WeightCurve &c2 = weights[w2];
+          const SchemeCost &now2 = c2.schemes[choice.scheme[w2]];
+          for (size_t s2 = 0; s2 < c2.schemes.size(); ++s2) {
+            double add2 = (c2.schemes[s2].bitsPerWeight - now2.bitsPerWeight) *
+                          double(c2.numel);
+            double gain = gain1 + now2.kl - c2.schemes[s2].kl;
+            if (add2 < 0 && bits + add1 + add2 <= budget && gain > bestGain) {
+              bestGain = gain;
+              bw1 = w1;
+              bs1 = s1;
+              bw2 = w2;
+              bs2 = s2;
+            }
+          }
+        }
+      }
+    }
+    if (bestGain <= 0)
+      break;
+    choice.scheme[bw1] = bs1;
+    choice.scheme[bw2] = bs2;
     evaluate(weights, choice, bits);
   }
   choice.bitsPerWeight = bits / total;

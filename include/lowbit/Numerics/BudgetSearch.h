@@ -49,9 +49,10 @@ struct BudgetChoice {
 /// Chooses one scheme per weight minimising the summed KL with the average
 /// bits per weight (weighted by numel) at most `targetBitsPerWeight`: a
 /// knapsack over the budget cut into 65,536 steps (each scheme's bits
-/// rounded to the nearest step), then greedy steps on the exact bit counts:
-/// downgrades (least KL added per bit saved) while over the budget, then
-/// upgrades (most KL saved per bit) while they fit. Deterministic
+/// rounded up to whole steps), then steps on the exact bit counts:
+/// downgrades while over the budget, upgrades (most KL saved per bit) while
+/// they fit, and pair exchanges (one weight up, another down) while one
+/// lowers the KL and fits. Deterministic
 /// (ties: the lower scheme index). Fails,
 /// naming the weight, on an empty or non-finite curve, and when even the
 /// cheapest scheme of every weight exceeds the target.
