@@ -2,7 +2,8 @@
 //
 // lowbit-quantize-pipeline{method=rtn|gptq|none ...}: weight quantization by
 // the named method (the method's pass with the shared options), then the
-// output projection by RTN when lm-head-bits is set.
+// output projection by RTN when lm-head-bits is set, and the untied
+// embedding table when embedding-bits is.
 // lowbit-to-bundle-pipeline{target=x86 output=FILE act-bits=N act-float=RE}:
 // fuse
 // dequantizations into matmuls, run the target's codegen pipeline, legalize
@@ -64,9 +65,9 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.trueSequential = o.trueSequential;
     pm.addPass(mlir::lowbit::createLowbitGptqQuantize(p));
   } else if (o.method == "none") {
-    if (o.lmHeadBits == 0)
+    if (o.lmHeadBits == 0 && o.embeddingBits == 0)
       return error("lowbit-quantize-pipeline: method=none quantizes nothing "
-                   "without lm-head-bits");
+                   "without lm-head-bits or embedding-bits");
   } else {
     return error("lowbit-quantize-pipeline: unknown method '" + o.method +
                  "' (supported: rtn, gptq, none)");
@@ -78,6 +79,21 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.lmHead = true;
     p.bits = o.lmHeadBits;
     p.groupSize = o.lmHeadGroupSize != 0 ? o.lmHeadGroupSize : o.groupSize;
+    p.symmetric = o.symmetric;
+    p.symGrid = o.symGrid;
+    p.mse = o.mse;
+    p.scaleType = o.scaleType;
+    p.scope = scope;
+    p.outputParams = o.outputParams;
+    p.writeParams = o.writeParams;
+    pm.addPass(mlir::lowbit::createLowbitRtnQuantize(p));
+  }
+  if (o.embeddingBits != 0) {
+    // The untied embedding table likewise, into the same scope.
+    mlir::lowbit::LowbitRtnQuantizeOptions p;
+    p.embedding = true;
+    p.bits = o.embeddingBits;
+    p.groupSize = o.groupSize;
     p.symmetric = o.symmetric;
     p.symGrid = o.symGrid;
     p.mse = o.mse;

@@ -323,9 +323,8 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
         "scheme",
         layer.weightName.c_str());
 
-  OpBuilder b(layer.op);
   // Keep the quantized parameter where the float one was.
-  b.setInsertionPoint(layer.weight);
+  OpBuilder b(layer.weight);
   bool isInline = layer.weight.getValue().has_value();
   if (!isInline && !output) {
     if (outputParams.empty())
@@ -392,11 +391,20 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
       if (llvm::Error err = output->store.set(std::move(t)))
         return err;
   }
-  b.setInsertionPoint(layer.op);
-  auto dequant =
-      DequantizeOp::create(b, layer.op.getLoc(), wType, qparam.getResult());
-  layer.op.getWeightMutable().assign(dequant.getResult());
-  shareTiedTable(layer.weight, qparam);
+  if (layer.op) {
+    b.setInsertionPoint(layer.op);
+    auto dequant =
+        DequantizeOp::create(b, layer.op.getLoc(), wType, qparam.getResult());
+    layer.op.getWeightMutable().assign(dequant.getResult());
+    shareTiedTable(layer.weight, qparam);
+  } else if (!shareTiedTable(layer.weight, qparam) ||
+             !layer.weight->use_empty()) {
+    // A lookup-only table: every reader must be a lookup.
+    return llvm::createStringError(
+        "embedding table '%s': internal error: read by an op other than "
+        "lowbit.embedding",
+        layer.weightName.c_str());
+  }
   if (layer.weight->use_empty()) {
     if (exec)
       exec->forgetWeight(layer.weight);
@@ -433,6 +441,25 @@ mlir::lowbit::LinearOp findFloatOutputProjection(mlir::ModuleOp module) {
     if (linear.getWeight().getDefiningOp<mlir::lowbit::ParamOp>())
       head = linear;
   return head;
+}
+
+llvm::SmallVector<mlir::lowbit::ParamOp>
+findFloatEmbeddingTables(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::lowbit::ParamOp> tables;
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(attrs::kEntry);
+  if (!entry)
+    return tables;
+  for (auto embedding : entry.getOps<mlir::lowbit::EmbeddingOp>()) {
+    auto table = embedding.getTable().getDefiningOp<mlir::lowbit::ParamOp>();
+    if (!table || llvm::is_contained(tables, table) ||
+        table.getType().getRank() != 2)
+      continue;
+    if (llvm::all_of(table->getUsers(), [](Operation *user) {
+          return isa<mlir::lowbit::EmbeddingOp>(user);
+        }))
+      tables.push_back(table);
+  }
+  return tables;
 }
 
 llvm::Error writeReport(StringRef path, ArrayRef<llvm::json::Value> entries,

@@ -4,10 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Keeps the linear weights a GGUF file stores as Q4_0, Q4_1 or Q8_0 as they
-// are quantized: each becomes a lowbit.qparam with the exact scheme, its
-// codes, scales and minimums decoded from the GGUF blocks by the gguf-*
-// codecs (runtime/include/lowbitrt/Codec.h).
+// Keeps the linear weights (and untied embedding tables) a GGUF file stores
+// as Q4_0, Q4_1 or Q8_0 as they are quantized: each becomes a lowbit.qparam
+// with the exact scheme, its codes, scales and minimums decoded from the GGUF
+// blocks by the gguf-* codecs (runtime/include/lowbitrt/Codec.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -181,7 +181,8 @@ struct KeepGgufQuantsPass
     StringRef base = weightName;
     base.consume_back(".weight");
     // As RTN names a tied table's use as the output projection.
-    layer.name = param->hasOneUse() ? base.str() : std::string("lm_head");
+    layer.name =
+        !linear || param->hasOneUse() ? base.str() : std::string("lm_head");
     layer.params = *params;
     if (llvm::Error err = session->quantizeRtn(layer))
       return ::lowbit::emitErr(param, std::move(err));
@@ -208,23 +209,30 @@ struct KeepGgufQuantsPass
       return module.emitError("lowbit-keep-gguf-quants: requant-bits must be "
                               "0 or 2-8, got ")
              << static_cast<unsigned>(requantBits);
-    SmallVector<LinearOp> linears;
+    // The GGUF weights of linears, then the untied embedding tables (read
+    // only by lookups; a null linear), which are kept the same way.
+    SmallVector<std::pair<LinearOp, ParamOp>> weights;
+    auto isGguf = [&](ParamOp param) {
+      if (!param || param.getValue() || !param.getScope())
+        return false;
+      ScopeAttr scope = lookupParameterScope(module, *param.getScope());
+      return scope && scope.getFormat() == "gguf";
+    };
     module.walk([&](LinearOp linear) {
       auto param = linear.getWeight().getDefiningOp<ParamOp>();
-      if (!param || param.getValue() || !param.getScope())
-        return;
-      ScopeAttr scope = lookupParameterScope(module, *param.getScope());
-      if (scope && scope.getFormat() == "gguf")
-        linears.push_back(linear);
+      if (isGguf(param))
+        weights.push_back({linear, param});
     });
+    for (ParamOp table : ::lowbit::findFloatEmbeddingTables(module))
+      if (isGguf(table))
+        weights.push_back({LinearOp(), table});
 
     ::lowbit::ParamResolver &resolver = ::lowbit::ParamResolver::get(ctx);
     ::lowbit::ParamResolver::OutputScope *output = nullptr;
     ScopeMap scopes;
     std::unique_ptr<::lowbit::QuantSession> session;
     std::vector<llvm::json::Value> report;
-    for (LinearOp linear : linears) {
-      auto param = linear.getWeight().getDefiningOp<ParamOp>();
+    for (auto [linear, param] : weights) {
       StringRef scopeName = *param.getScope();
       FailureOr<GgufScope *> gguf = openScope(scopes, module, param, scopeName);
       if (failed(gguf))
@@ -314,7 +322,7 @@ struct KeepGgufQuantsPass
           return ::lowbit::emitErr(module, opened.takeError());
         output = *opened;
       }
-      bool tied = !param->hasOneUse();
+      bool tied = linear && !param->hasOneUse();
       StringRef base = weightName;
       base.consume_back(".weight");
       std::string name = tied ? std::string("lm_head") : base.str();
@@ -344,10 +352,14 @@ struct KeepGgufQuantsPass
           b, param.getLoc(), qType, b.getStringAttr(this->scope),
           b.getStringAttr(name), ElementsAttr(), ElementsAttr(), ElementsAttr(),
           ElementsAttr());
-      b.setInsertionPoint(linear);
-      auto dequant = DequantizeOp::create(b, linear.getLoc(), param.getType(),
-                                          qparam.getResult());
-      linear.getWeightMutable().assign(dequant.getResult());
+      if (linear) {
+        b.setInsertionPoint(linear);
+        auto dequant = DequantizeOp::create(b, linear.getLoc(), param.getType(),
+                                            qparam.getResult());
+        linear.getWeightMutable().assign(dequant.getResult());
+      }
+      // A tied table's lookups (or an untied table's: all its readers) read
+      // the kept blocks too.
       ::lowbit::shareTiedTable(param, qparam);
       if (param->use_empty())
         param->erase();

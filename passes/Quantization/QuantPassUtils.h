@@ -113,6 +113,36 @@ selectOutputProjection(mlir::ModuleOp module,
   return std::vector<LayerChoice>{std::move(layer)};
 }
 
+/// The float token-embedding tables of @forward that only lookups read (an
+/// untied embedding), each a LayerChoice without a linear (`op` null),
+/// named like RTN's layers (the weight name without `.weight`).
+inline llvm::Expected<std::vector<LayerChoice>>
+selectEmbeddingTables(mlir::ModuleOp module,
+                      const numerics::QuantParams &params) {
+  auto entry = module.lookupSymbol<mlir::func::FuncOp>(attrs::kEntry);
+  if (!entry)
+    return llvm::createStringError("embedding: the module has no @%s",
+                                   attrs::kEntry.data());
+  std::vector<LayerChoice> layers;
+  for (mlir::lowbit::ParamOp table : findFloatEmbeddingTables(module)) {
+    LayerChoice layer;
+    layer.weight = table;
+    layer.weightName = table.getName().str();
+    llvm::StringRef name = layer.weightName;
+    name.consume_back(".weight");
+    layer.name = name.str();
+    layer.block = entry;
+    layer.params = params;
+    layers.push_back(std::move(layer));
+  }
+  if (layers.empty())
+    return llvm::createStringError(
+        "embedding: @forward has no float embedding table read only by "
+        "lookups (a tied table is quantized as the output projection, "
+        "lm-head; already quantized?)");
+  return layers;
+}
+
 /// Fails unless a calibration file was given to the calibration pass
 /// `method` (checked before any other work).
 inline llvm::Error requireCalibration(llvm::StringRef method,

@@ -34,8 +34,15 @@ struct RtnQuantizePass
 
   LogicalResult run() {
     ModuleOp module = getOperation();
+    if (lmHead && embedding)
+      return module.emitError("lm-head and embedding are exclusive: one pass "
+                              "quantizes the output projection, another the "
+                              "embedding table");
     if (lmHead && (!only.empty() || !overrides.empty()))
       return module.emitError("lm-head quantizes only the output projection; "
+                              "'only' and 'override' do not apply to it");
+    if (embedding && (!only.empty() || !overrides.empty()))
+      return module.emitError("embedding quantizes only the embedding table; "
                               "'only' and 'override' do not apply to it");
     auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
                                             scaleType, symGrid);
@@ -51,9 +58,10 @@ struct RtnQuantizePass
     auto session = ::lowbit::QuantSession::open(module, scope, outputParams);
     if (!session)
       return ::lowbit::emitErr(module, session.takeError());
-    auto layers =
-        lmHead ? ::lowbit::selectOutputProjection(module, *params)
-               : ::lowbit::selectLayers(module, *params, *overrideList, only);
+    auto layers = lmHead ? ::lowbit::selectOutputProjection(module, *params)
+                  : embedding ? ::lowbit::selectEmbeddingTables(module, *params)
+                              : ::lowbit::selectLayers(module, *params,
+                                                       *overrideList, only);
     if (!layers)
       return ::lowbit::emitErr(module, layers.takeError());
     if (llvm::Error err = (*session)->checkOutputFile(*layers))
@@ -61,7 +69,9 @@ struct RtnQuantizePass
 
     for (::lowbit::LayerChoice &layer : *layers)
       if (llvm::Error err = (*session)->quantizeRtn(layer))
-        return ::lowbit::emitErr(layer.op, std::move(err));
+        return ::lowbit::emitErr(layer.op ? layer.op.getOperation()
+                                          : layer.weight.getOperation(),
+                                 std::move(err));
     if (llvm::Error err = (*session)->finish(writeParams, report))
       return ::lowbit::emitErr(module, std::move(err));
     ::lowbit::ParamResolver::get(&getContext())

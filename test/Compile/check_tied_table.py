@@ -2,7 +2,10 @@
 """Checks that a bundle's embedding lookup reads the quantized table of its
 tied output projection, with no float copy of the table.
 
-    check_tied_table.py BUNDLE [--max-extra-bytes N]
+    check_tied_table.py BUNDLE [--max-extra-bytes N] [--untied]
+
+With --untied the lookup must instead read its own quantized table (an
+untied embedding), distinct from the output projection's weight.
 
 Reads the manifest (the bundle's JSON section) and checks that the program
 has no float `embedding` op, that its first op is a `qembedding`, and that
@@ -35,6 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("bundle")
     ap.add_argument("--max-extra-bytes", type=int)
+    ap.add_argument("--untied", action="store_true")
     a = ap.parse_args()
     m = manifest(a.bundle)
     ops = m["program"]["ops"]
@@ -43,9 +47,15 @@ def main() -> None:
     assert kinds[0] == "qembedding", kinds[:3]
     lookup = ops[0]
     head = [op for op in ops if op["op"] == "qmatmul"][-1]
-    assert lookup["weight"] == head["weight"], (lookup["weight"], head["weight"])
-    line = (f"lookup and output projection share {lookup['weight']} "
-            f"({lookup['bits']}-bit, {lookup['layout']})")
+    if a.untied:
+        assert lookup["weight"] != head["weight"], lookup["weight"]
+        line = (f"lookup reads its own quantized table {lookup['weight']} "
+                f"({lookup['bits']}-bit, {lookup['layout']})")
+    else:
+        assert lookup["weight"] == head["weight"], (lookup["weight"],
+                                                    head["weight"])
+        line = (f"lookup and output projection share {lookup['weight']} "
+                f"({lookup['bits']}-bit, {lookup['layout']})")
     if a.max_extra_bytes is not None:
         size = os.path.getsize(a.bundle)
         layers = m.get("layers", [])

@@ -94,6 +94,13 @@ cl::opt<unsigned> lmHeadBits(
              "(default 8 with --method rtn or gptq, 0 with --method none; "
              "0 keeps it in float)"),
     cl::init(0), cl::cat(category));
+cl::opt<unsigned> embeddingBits(
+    "embedding-bits",
+    cl::desc("Quantize an untied token-embedding table (read only by "
+             "lookups) by RTN to this many bits, in groups of --group-size "
+             "(default 8 with --method rtn or gptq, 0 with --method none; "
+             "0 keeps it in float). A tied table follows --lm-head-bits"),
+    cl::init(0), cl::cat(category));
 cl::opt<int64_t> lmHeadGroupSize(
     "lm-head-group-size",
     cl::desc("Group size of the output projection (0: --group-size)"),
@@ -341,9 +348,10 @@ bool hasGgufScope(mlir::ModuleOp module) {
 /// --emit bundle, lowbit-to-bundle-pipeline, every option spelled out.
 std::string buildPipeline(StringRef outScope, StringRef outParams,
                           bool keepGguf, unsigned headBits, int64_t headGroup,
+                          unsigned tableBits,
                           ArrayRef<std::string> chosenOverrides) {
   SmallVector<std::string> elements;
-  if (method != "none" || headBits != 0) {
+  if (method != "none" || headBits != 0 || tableBits != 0) {
     mlir::lowbit::QuantizePipelineOptions q;
     q.method = method;
     q.bits = bits;
@@ -358,6 +366,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     q.overrides = ArrayRef<std::string>(overrideList);
     q.lmHeadBits = headBits;
     q.lmHeadGroupSize = headGroup;
+    q.embeddingBits = tableBits;
     // One in-memory output scope, named after the method, that
     // --emit quantized saves as params.safetensors.
     q.scope = outScope.str();
@@ -777,8 +786,11 @@ int main(int argc, char **argv) {
     fail("--emit must be bundle or quantized, got '" + emit + "'");
   if (method != "none" && method != "rtn" && method != "gptq")
     fail("--method must be none, rtn or gptq, got '" + method + "'");
-  if (method == "none" && emit == "quantized" && lmHeadBits == 0)
+  if (method == "none" && emit == "quantized" && lmHeadBits == 0 &&
+      embeddingBits == 0)
     fail("--method none quantizes nothing; use --emit bundle");
+  if (embeddingBits != 0 && (embeddingBits < 2 || embeddingBits > 8))
+    fail("--embedding-bits must be 0 or 2-8, got " + Twine(embeddingBits));
   if (ggufRequantBits != 0 && (ggufRequantBits < 2 || ggufRequantBits > 8))
     fail("--gguf-requant-bits must be 0 or 2-8, got " + Twine(ggufRequantBits));
   if (actBits != 0 && actBits != 8)
@@ -788,7 +800,8 @@ int main(int argc, char **argv) {
     fail("--sym-grid must be absmax or extreme, got '" + Twine(symGrid) + "'");
   if (symGrid == "extreme" && !sym)
     fail("--sym-grid extreme applies to symmetric schemes only: add --sym");
-  if (symGrid == "extreme" && method == "none" && lmHeadBits == 0)
+  if (symGrid == "extreme" && method == "none" && lmHeadBits == 0 &&
+      embeddingBits == 0)
     fail("--sym-grid extreme: --method none with no --lm-head-bits quantizes "
          "nothing with it");
   if (actBits != 0 && emit != "bundle")
@@ -872,6 +885,13 @@ int main(int argc, char **argv) {
       lmHeadBits.getNumOccurrences() ? unsigned(lmHeadBits)
       : method != "none" && lowbit::findFloatOutputProjection(module) ? 8u
                                                                       : 0u;
+  // An untied embedding table likewise (only its rows are read, so this
+  // is about size: never an f32 copy of a table the source stored smaller).
+  const unsigned tableBits =
+      embeddingBits.getNumOccurrences() ? unsigned(embeddingBits)
+      : method != "none" && !lowbit::findFloatEmbeddingTables(module).empty()
+          ? 8u
+          : 0u;
   std::optional<MixedPrecision> mixed;
   if (targetBpw > 0 || !sensitivityPath.empty()) {
     SmallString<128> path(sensitivityPath);
@@ -894,6 +914,7 @@ int main(int argc, char **argv) {
   std::string pipeline = buildPipeline(
       outScope, outParams, keepGguf, chosenHeadBits,
       mixed && mixed->headBits ? mixed->headGroup : int64_t(lmHeadGroupSize),
+      tableBits,
       mixed ? ArrayRef<std::string>(mixed->overrides)
             : ArrayRef<std::string>());
   if (printPipeline)
@@ -918,6 +939,9 @@ int main(int argc, char **argv) {
                : lmHeadGroupSize != 0    ? int64_t(lmHeadGroupSize)
                                          : int64_t(groupSize))
            << ")\n";
+  if (tableBits != 0)
+    errs() << "lowbit-compile: quantizing the embedding table with rtn ("
+           << tableBits << " bits, group " << groupSize << ")\n";
   if (target)
     errs() << "lowbit-compile: lowering for target " << target->getName()
            << "\n";
@@ -959,8 +983,7 @@ int main(int argc, char **argv) {
         text += (text.empty() ? "" : ", ") + std::to_string(count) + " " + type;
       return text.empty() ? std::string("none") : text;
     };
-    errs() << "lowbit-compile: GGUF linear weights kept as they are: "
-           << list(kept);
+    errs() << "lowbit-compile: GGUF weights kept as they are: " << list(kept);
     if (!requantized.empty())
       errs() << "; requantized from the dequantized values (rtn "
              << ggufRequantBits << "-bit, group 32): " << list(requantized);

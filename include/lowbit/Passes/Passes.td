@@ -240,7 +240,13 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
     quantizes the output projection of `@forward` instead (the `lm_head`
     linear, or a tied embedding's use as one: the quantized parameter is
     then named `lm_head`, and the lookup reads it too, through a second
-    `lowbit.dequantize`, so the bundle holds one quantized table).
+    `lowbit.dequantize`, so the bundle holds one quantized table). With
+    `embedding`, it quantizes the token-embedding table that only lookups
+    read (an untied embedding; a tied one is the output projection's)
+    instead: the quantized parameter is named like the table without
+    `.weight`, and every `lowbit.embedding` reads it through a
+    `lowbit.dequantize` (a `lowbit.qembedding` after fusion), so the bundle
+    stores the table quantized rather than in f32.
 
     When it succeeds the pass records itself for the provenance of the
     bundle emitted later in the same process (its options in canonical
@@ -294,7 +300,10 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
            "JSON file for the per-layer report">,
     Option<"lmHead", "lm-head", "bool", "false",
            "quantize the output projection of @forward instead of the "
-           "linears of the decoder blocks">
+           "linears of the decoder blocks">,
+    Option<"embedding", "embedding", "bool", "false",
+           "quantize the float token-embedding table of @forward that only "
+           "lookups read (an untied embedding) instead of the linears">
   ];
   let dependentDialects = ["::mlir::lowbit::LowbitDialect"];
 }
@@ -331,7 +340,11 @@ def LowbitKeepGgufQuants
     32 with f16 scales (RTN's tensors and naming; a tied table is shared
     with its lookup as above), instead of being widened to f32. The output
     scope's report lists every linear weight of a `gguf` scope with its GGUF
-    type, whether it was kept and, if so, how it was requantized.
+    type, whether it was kept and, if so, how it was requantized. An untied
+    token-embedding table of a `gguf` scope (read only by
+    `lowbit.embedding`) is treated like a linear weight: kept (or
+    requantized) under its own name, every lookup reading it through a
+    `lowbit.dequantize`.
 
     Before (`blk.0.attn_q.weight` stored as Q4_1):
 

@@ -69,6 +69,13 @@ struct QuantizePipelineOptions
       *this, "lm-head-group-size",
       llvm::cl::desc("group size of the output projection (0: group-size)"),
       llvm::cl::init(0)};
+  Option<unsigned> embeddingBits{
+      *this, "embedding-bits",
+      llvm::cl::desc("also quantize the untied token-embedding table (read "
+                     "only by lookups) by RTN to this many bits, with "
+                     "group-size, symmetric, mse and scale-type (0: keep it "
+                     "in float)"),
+      llvm::cl::init(0)};
   Option<std::string> scope{
       *this, "scope",
       llvm::cl::desc("output parameter scope (default: the method name; "

@@ -47,8 +47,12 @@ struct LayerOverride {
 llvm::Expected<std::vector<LayerOverride>>
 parseOverrides(llvm::ArrayRef<std::string> specs);
 
-/// A linear layer chosen for quantization.
+/// A linear layer (or a lookup-only embedding table) chosen for
+/// quantization.
 struct LayerChoice {
+  /// The linear reading the weight; null for an embedding table that only
+  /// lowbit.embedding ops read (findFloatEmbeddingTables), whose lookups
+  /// all read the quantized table.
   mlir::lowbit::LinearOp op;
   mlir::lowbit::ParamOp weight;
   /// The weight's tensor name, e.g. `model.layers.0.mlp.up_proj.weight`.
@@ -147,6 +151,12 @@ bool shareTiedTable(mlir::lowbit::ParamOp table, mlir::lowbit::QParamOp q);
 /// a lowbit.param (the `lm_head` linear, or a tied embedding table used as
 /// one); null if there is none (e.g. already quantized) or no @forward.
 mlir::lowbit::LinearOp findFloatOutputProjection(mlir::ModuleOp module);
+
+/// The float token-embedding tables of @forward that only lowbit.embedding
+/// ops read (an untied embedding; a tied table is the output projection's,
+/// see findFloatOutputProjection), in program order.
+llvm::SmallVector<mlir::lowbit::ParamOp>
+findFloatEmbeddingTables(mlir::ModuleOp module);
 
 /// Writes `entries` as `{"layers": [...]}` to `path`, atomically, with the
 /// members of `extra` beside "layers".
