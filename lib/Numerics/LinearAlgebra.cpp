@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -44,15 +45,22 @@ namespace {
 // Micro-kernels
 //===----------------------------------------------------------------------===//
 
-/// Register tile of the micro-kernel for T.
+/// Register tiles of the micro-kernels: MR rows x NR columns of C. The
+/// AVX-512 kernels use twice the columns of the AVX2 ones (two zmm per row),
+/// so a broadcast of A feeds two FMAs there too. The tile shape does not
+/// change any result bit (see the file comment).
 template <typename T> struct Tile;
 template <> struct Tile<float> {
   static constexpr int MR = 6;
   static constexpr int NR = 16;
+  static constexpr int MRWide = 6;
+  static constexpr int NRWide = 32;
 };
 template <> struct Tile<double> {
   static constexpr int MR = 6;
   static constexpr int NR = 8;
+  static constexpr int MRWide = 6;
+  static constexpr int NRWide = 16;
 };
 
 /// out[MR x NR] = sum over k < kc of Ap[k][i] * Bp[k][j], accumulated with
@@ -60,9 +68,8 @@ template <> struct Tile<double> {
 template <typename T>
 using KernelFn = void (*)(int64_t kc, const T *Ap, const T *Bp, T *out);
 
-template <typename T>
+template <typename T, int MR, int NR>
 void kernelPortable(int64_t kc, const T *Ap, const T *Bp, T *out) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k, Ap += MR, Bp += NR)
     for (int i = 0; i < MR; ++i)
@@ -155,20 +162,74 @@ kernelAvx2(int64_t kc, const double *Ap, const double *Bp, double *out) {
   _mm256_store_pd(out + 44, c51);
 }
 
-bool hasAvx2Fma() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+/// 6 x 32 floats: two zmm of C per row, 12 accumulators.
+__attribute__((target("avx512f"))) void
+kernelAvx512(int64_t kc, const float *Ap, const float *Bp, float *out) {
+  __m512 c[6][2];
+  for (int i = 0; i < 6; ++i)
+    c[i][0] = c[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, Ap += 6, Bp += 32) {
+    __m512 b0 = _mm512_load_ps(Bp), b1 = _mm512_load_ps(Bp + 16);
+    for (int i = 0; i < 6; ++i) {
+      __m512 a = _mm512_set1_ps(Ap[i]);
+      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+    }
+  }
+  for (int i = 0; i < 6; ++i) {
+    _mm512_store_ps(out + 32 * i, c[i][0]);
+    _mm512_store_ps(out + 32 * i + 16, c[i][1]);
+  }
+}
+
+/// 6 x 16 doubles: two zmm of C per row, 12 accumulators.
+__attribute__((target("avx512f"))) void
+kernelAvx512(int64_t kc, const double *Ap, const double *Bp, double *out) {
+  __m512d c[6][2];
+  for (int i = 0; i < 6; ++i)
+    c[i][0] = c[i][1] = _mm512_setzero_pd();
+  for (int64_t k = 0; k < kc; ++k, Ap += 6, Bp += 16) {
+    __m512d b0 = _mm512_load_pd(Bp), b1 = _mm512_load_pd(Bp + 8);
+    for (int i = 0; i < 6; ++i) {
+      __m512d a = _mm512_set1_pd(Ap[i]);
+      c[i][0] = _mm512_fmadd_pd(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_pd(a, b1, c[i][1]);
+    }
+  }
+  for (int i = 0; i < 6; ++i) {
+    _mm512_store_pd(out + 16 * i, c[i][0]);
+    _mm512_store_pd(out + 16 * i + 8, c[i][1]);
+  }
 }
 
 #endif // LOWBIT_HAVE_X86_KERNELS
 
-template <typename T> KernelFn<T> selectKernel() {
+/// The micro-kernel family a product runs with.
+enum class KernelIsa : uint8_t { Portable, Avx2, Avx512 };
+
+/// The best family this CPU runs, capped by the environment (for tests of
+/// every path on one machine): LOWBIT_PORTABLE_KERNELS=1 forces the portable
+/// kernels, LOWBIT_GEMM_ISA=portable|avx2|avx512 caps the family.
+KernelIsa selectIsa() {
+  KernelIsa best = KernelIsa::Portable;
 #ifdef LOWBIT_HAVE_X86_KERNELS
-  const char *portable = std::getenv("LOWBIT_PORTABLE_KERNELS");
-  if (hasAvx2Fma() && !(portable && *portable && *portable != '0'))
-    return static_cast<void (*)(int64_t, const T *, const T *, T *)>(
-        kernelAvx2);
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    best = KernelIsa::Avx2;
+    if (__builtin_cpu_supports("avx512f"))
+      best = KernelIsa::Avx512;
+  }
 #endif
-  return kernelPortable<T>;
+  const char *portable = std::getenv("LOWBIT_PORTABLE_KERNELS");
+  if (portable && *portable && *portable != '0')
+    return KernelIsa::Portable;
+  if (const char *cap = std::getenv("LOWBIT_GEMM_ISA")) {
+    std::string_view name(cap);
+    KernelIsa limit = name == "portable" ? KernelIsa::Portable
+                      : name == "avx2"   ? KernelIsa::Avx2
+                                         : KernelIsa::Avx512;
+    best = std::min(best, limit);
+  }
+  return best;
 }
 
 //===----------------------------------------------------------------------===//
@@ -187,7 +248,9 @@ std::unique_ptr<T[], FreeDeleter> alignedBuffer(size_t count) {
       static_cast<T *>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
 }
 
-template <typename T, typename CT> struct Product {
+template <typename T, typename CT, int MR_, int NR_> struct Product {
+  static constexpr int MR = MR_;
+  static constexpr int NR = NR_;
   int64_t M, N, K;
   bool subtract;
   MatrixRef<T> A, B;
@@ -228,8 +291,8 @@ void packPanel(const T *src, int64_t kStride, int64_t jStride, int64_t kc,
 }
 
 /// Rows of C with work in columns [j0, j1) (j0 < j1).
-template <typename T, typename CT>
-void rowRange(const Product<T, CT> &p, int64_t j0, int64_t j1, int64_t &begin,
+template <typename P>
+void rowRange(const P &p, int64_t j0, int64_t j1, int64_t &begin,
               int64_t &end) {
   begin = 0;
   end = p.M;
@@ -240,9 +303,8 @@ void rowRange(const Product<T, CT> &p, int64_t j0, int64_t j1, int64_t &begin,
 }
 
 /// Computes the columns [n0, n1) of the product.
-template <typename T, typename CT>
-void productColumns(const Product<T, CT> &p, int64_t n0, int64_t n1) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+template <typename T, typename CT, int MR, int NR>
+void productColumns(const Product<T, CT, MR, NR> &p, int64_t n0, int64_t n1) {
   constexpr int64_t KC = kGemmKC;
   constexpr int64_t MC = (sizeof(T) == 4 ? 32 : 16) * MR;
   constexpr int64_t NC = 4096 / int64_t(sizeof(T) / sizeof(float)) / NR * NR;
@@ -330,15 +392,11 @@ void productColumns(const Product<T, CT> &p, int64_t n0, int64_t n1) {
   }
 }
 
-template <typename T, typename CT>
-void runProduct(int64_t M, int64_t N, int64_t K, bool subtract, MatrixRef<T> A,
-                MatrixRef<T> B, CT *C, int64_t ldc, Triangle triangle,
-                unsigned threads) {
-  if (M <= 0 || N <= 0 || K <= 0)
-    return;
-  Product<T, CT> p{M, N, K,   subtract, A,
-                   B, C, ldc, triangle, selectKernel<T>()};
-  constexpr int NR = Tile<T>::NR;
+template <typename T, typename CT, int MR, int NR>
+void runTiled(int64_t M, int64_t N, int64_t K, bool subtract, MatrixRef<T> A,
+              MatrixRef<T> B, CT *C, int64_t ldc, Triangle triangle,
+              unsigned threads, KernelFn<T> kernel) {
+  Product<T, CT, MR, NR> p{M, N, K, subtract, A, B, C, ldc, triangle, kernel};
   const int64_t panels = (N + NR - 1) / NR;
   // Work of each NR-column panel, in rows.
   std::vector<int64_t> work(static_cast<size_t>(panels));
@@ -375,6 +433,31 @@ void runProduct(int64_t M, int64_t N, int64_t K, bool subtract, MatrixRef<T> A,
   productColumns(p, 0, std::min(N, bounds[1] * NR));
   for (std::thread &th : pool)
     th.join();
+}
+
+template <typename T, typename CT>
+void runProduct(int64_t M, int64_t N, int64_t K, bool subtract, MatrixRef<T> A,
+                MatrixRef<T> B, CT *C, int64_t ldc, Triangle triangle,
+                unsigned threads) {
+  if (M <= 0 || N <= 0 || K <= 0)
+    return;
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  constexpr int MRWide = Tile<T>::MRWide, NRWide = Tile<T>::NRWide;
+  switch (selectIsa()) {
+#ifdef LOWBIT_HAVE_X86_KERNELS
+  case KernelIsa::Avx512:
+    return runTiled<T, CT, MRWide, NRWide>(
+        M, N, K, subtract, A, B, C, ldc, triangle, threads,
+        static_cast<KernelFn<T>>(kernelAvx512));
+  case KernelIsa::Avx2:
+    return runTiled<T, CT, MR, NR>(M, N, K, subtract, A, B, C, ldc, triangle,
+                                   threads,
+                                   static_cast<KernelFn<T>>(kernelAvx2));
+#endif
+  default:
+    return runTiled<T, CT, MR, NR>(M, N, K, subtract, A, B, C, ldc, triangle,
+                                   threads, kernelPortable<T, MR, NR>);
+  }
 }
 
 } // namespace

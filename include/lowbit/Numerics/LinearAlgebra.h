@@ -17,11 +17,13 @@
 //     acc = 0; for k in the block: acc = fma(a[i,k], b[k,j], acc)
 //     c[i,j] = c[i,j] +/- acc          (in the type of C)
 //
-// whatever the number of threads and however the output is split. The AVX2
-// kernels and the portable fallback (std::fma) perform the same operations,
-// so results also agree across x86-64 machines with and without AVX2 (the
-// environment variable LOWBIT_PORTABLE_KERNELS=1 forces the fallback, for
-// testing).
+// whatever the number of threads and however the output is split. The
+// AVX-512 and AVX2 kernels and the portable fallback (std::fma) perform the
+// same operations on every element (only the register tile differs), so
+// results also agree across x86-64 machines with AVX-512, with AVX2 only and
+// without either (for testing every path on one machine, the environment
+// variable LOWBIT_PORTABLE_KERNELS=1 forces the fallback and
+// LOWBIT_GEMM_ISA=portable|avx2|avx512 caps the kernel family).
 //
 //===----------------------------------------------------------------------===//
 
