@@ -40,6 +40,7 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.symGrid = o.symGrid;
     p.mse = o.mse;
     p.scaleType = o.scaleType;
+    p.superGroup = o.superGroup;
     p.overrides.assign(o.overrides.begin(), o.overrides.end());
     p.only = o.only;
     p.scope = scope;

@@ -397,6 +397,7 @@ FailureOr<std::string> Emitter::packedTensor(PackOp pack, StringRef target,
   desc.symmetric = scheme.getSymmetric();
   desc.zeroKind = scheme.hasMinZero() ? codec::ZeroKind::FloatMin
                                       : codec::ZeroKind::Integer;
+  desc.superGroup = scheme.getSuperGroup();
   desc.N = n;
   desc.K = k;
   if (!codec::parseScaleType(scaleType, desc.scaleType))

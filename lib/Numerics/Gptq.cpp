@@ -152,7 +152,10 @@ llvm::Error lowbit::numerics::gptqQuantize(const float *W, int64_t N, int64_t K,
   GroupQuantizer quantizer(qp);
   const float maxq = quantizer.maxq();
   const bool perChannel = qp.perChannel();
-  const bool staticGroups = params.staticGroups && !perChannel;
+  // Super-block scales are fixed before the sweep (all groups of a
+  // super-block share d): static groups.
+  const bool staticGroups =
+      (params.staticGroups || qp.superGroup > 0) && !perChannel;
   const bool dynamicGroups = !perChannel && !staticGroups;
   const int64_t gs = qp.groupSize;
   const int64_t G = qp.numGroups(K);
@@ -212,6 +215,10 @@ llvm::Error lowbit::numerics::gptqQuantize(const float *W, int64_t N, int64_t K,
           fixedParams[n * G + g] =
               quantizer.findRowParams(row.data() + k0, k1 - k0);
         }
+      if (qp.superGroup > 0)
+        for (int64_t g = 0; g < G; g += qp.superGroup)
+          quantizer.snapSuperBlock(fixedParams.data() + n * G + g,
+                                   std::min(qp.superGroup, G - g));
       for (int64_t j = 0; j < K; ++j)
         Wp[n * K + j] = row[perm[j]];
     }

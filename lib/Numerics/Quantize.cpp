@@ -48,6 +48,14 @@ llvm::Error numerics::validateQuantParams(const QuantParams &p) {
       p.scaleType != ScaleType::BF16)
     return makeError(Twine(prefix) + "unknown scale type " +
                      Twine(unsigned(p.scaleType)));
+  if (p.superGroup != 0 &&
+      (p.superGroup < 2 || p.groupSize < 0 || p.scaleType == ScaleType::F32))
+    return makeError(Twine(prefix) +
+                     "superGroup must be 0 or at least 2, with a positive "
+                     "group size and f16 or bf16 super-block scales, got " +
+                     Twine(p.superGroup) + " (group size " +
+                     Twine(p.groupSize) + ", scale type " +
+                     scaleTypeName(p.scaleType) + ")");
   if (!p.mseSearch)
     return llvm::Error::success();
   if (!std::isfinite(p.mseNorm) || p.mseNorm <= 0)
@@ -105,6 +113,29 @@ float GroupQuantizer::highestScale() const {
   case ScaleType::F32:
   default:
     return std::numeric_limits<float>::max();
+  }
+}
+
+void GroupQuantizer::snapSuperBlock(GroupParams *params, int64_t count) const {
+  if (count <= 0)
+    return;
+  int64_t top = 0;
+  for (int64_t g = 1; g < count; ++g)
+    if (std::fabs(params[g].scale) > std::fabs(params[top].scale))
+      top = g;
+  const float d = roundScale(std::fabs(params[top].scale) / 127.0f);
+  for (int64_t g = 0; g < count; ++g) {
+    GroupParams &p = params[g];
+    const float sign = p.scale < 0 ? -1.0f : 1.0f;
+    float c = g == top
+                  ? 127.0f
+                  : std::min(roundHalfEven(std::fabs(p.scale) / d), 127.0f);
+    c = std::max(c, 1.0f);
+    const float snapped = sign * c * d; // exact: 8-bit c, 16-bit d
+    if (!qp.symmetric)
+      p.zero = std::min(
+          std::max(roundHalfEven(p.zero * (p.scale / snapped)), 0.0f), maxQ);
+    p.scale = snapped;
   }
 }
 
@@ -356,13 +387,22 @@ llvm::Error numerics::rtnQuantize(const float *W, int64_t N, int64_t K,
   if (!params.symmetric)
     out.zeros.resize(size_t(N * G));
 
+  std::vector<GroupParams> rowParams(static_cast<size_t>(G));
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t g = 0; g < G; ++g) {
       int64_t k0 = g * width, k1 = std::min(K, k0 + width);
-      const float *x = W + n * K + k0;
-      GroupParams p = quantizer.findRowParams(x, k1 - k0);
-      if (llvm::Error err = quantizer.checkParams(p, n, g))
+      rowParams[g] = quantizer.findRowParams(W + n * K + k0, k1 - k0);
+      if (llvm::Error err = quantizer.checkParams(rowParams[g], n, g))
         return err;
+    }
+    if (params.superGroup > 0)
+      for (int64_t g = 0; g < G; g += params.superGroup)
+        quantizer.snapSuperBlock(rowParams.data() + g,
+                                 std::min(params.superGroup, G - g));
+    for (int64_t g = 0; g < G; ++g) {
+      int64_t k0 = g * width, k1 = std::min(K, k0 + width);
+      const float *x = W + n * K + k0;
+      GroupParams p = rowParams[g];
       out.scales[n * G + g] = p.scale;
       if (!params.symmetric)
         out.zeros[n * G + g] = uint8_t(p.zero);

@@ -25,7 +25,7 @@ namespace lowbit {
 
 llvm::Expected<numerics::QuantParams>
 makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
-                StringRef scaleType, StringRef symGrid) {
+                StringRef scaleType, StringRef symGrid, int64_t superGroup) {
   if (bits < 2 || bits > 8)
     return llvm::createStringError("bits must be in [2, 8], got %u", bits);
   if (groupSize == 0 || groupSize < -1)
@@ -58,6 +58,22 @@ makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
     return llvm::createStringError(
         "scale type must be f32, f16 or bf16, got '%s'",
         scaleType.str().c_str());
+  if (superGroup != 0) {
+    if (superGroup < 2)
+      return llvm::createStringError(
+          "super-group must be 0 (plain scales) or at least 2 groups, got "
+          "%lld",
+          static_cast<long long>(superGroup));
+    if (groupSize < 0)
+      return llvm::createStringError(
+          "super-group needs a positive group size (per-channel has one "
+          "scale per row)");
+    if (params.scaleType == numerics::ScaleType::F32)
+      return llvm::createStringError(
+          "super-group needs f16 or bf16 super-block scales (scale-type), "
+          "got f32");
+    params.superGroup = superGroup;
+  }
   return params;
 }
 
@@ -148,6 +164,9 @@ selectLayers(ModuleOp module, const numerics::QuantParams &defaults,
       }
       if (skip)
         continue;
+      // A per-channel override has one scale per row: no super-blocks.
+      if (layer.params.groupSize < 0)
+        layer.params.superGroup = 0;
       if (layer.params.bits < 2 || layer.params.bits > 8 ||
           layer.params.groupSize == 0 || layer.params.groupSize < -1)
         return llvm::createStringError(
@@ -309,9 +328,9 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
   Type zeroType =
       p.symmetric ? Type() : IntegerType::get(ctx, 8, IntegerType::Unsigned);
   bool actOrder = !result.perm.empty();
-  auto scheme =
-      SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric, scaleType,
-                      zeroType, actOrder, RotationAttr(), ZeroForm::ZeroPoint);
+  auto scheme = SchemeAttr::get(ctx, p.bits, p.groupSize, p.symmetric,
+                                scaleType, zeroType, actOrder, RotationAttr(),
+                                ZeroForm::ZeroPoint, p.superGroup);
   auto qType = QWeightType::get(ctx, wType.getShape(), scheme);
   int64_t g = qType.getNumGroups();
   if (result.codes.size() != static_cast<size_t>(n * k) ||
@@ -351,7 +370,8 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
     for (float s : result.scales) {
       APFloat v(s);
       bool lost;
-      v.convert(cast<FloatType>(scaleType).getFloatSemantics(),
+      v.convert(cast<FloatType>(qType.getScalesType().getElementType())
+                    .getFloatSemantics(),
                 APFloat::rmNearestTiesToEven, &lost);
       scales.push_back(v);
     }
@@ -379,8 +399,10 @@ llvm::Error QuantSession::applyQuantized(LayerChoice &layer,
     SmallVector<OwnedTensor, 4> tensors;
     tensors.push_back(raw(layer.name + ".qcodes", DType::U8, {n, k},
                           result.codes.data(), result.codes.size()));
-    tensors.push_back(scalesTensor(layer.name + ".scales", {n, g},
-                                   result.scales, p.scaleType));
+    // Super-block scales are stored as their exact f32 products.
+    tensors.push_back(scalesTensor(
+        layer.name + ".scales", {n, g}, result.scales,
+        p.superGroup > 0 ? numerics::ScaleType::F32 : p.scaleType));
     if (!p.symmetric)
       tensors.push_back(raw(layer.name + ".zeros", DType::U8, {n, g},
                             result.zeros.data(), result.zeros.size()));

@@ -71,7 +71,7 @@ sequentialGroups(std::vector<::lowbit::LayerChoice *> &layers,
 LogicalResult GptqQuantizePass::run() {
   ModuleOp module = getOperation();
   auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
-                                          scaleType, symGrid);
+                                          scaleType, symGrid, superGroup);
   if (!params)
     return ::lowbit::emitErr(module, params.takeError());
   if (!(damp >= 0.0 && damp < 1.0))

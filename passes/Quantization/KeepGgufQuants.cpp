@@ -56,15 +56,15 @@ const char *exactCodec(::lowbit::GgmlType type, MLIRContext *ctx,
   switch (type) {
   case ::lowbit::GgmlType::Q4_0:
     scheme = SchemeAttr::get(ctx, 4, 32, true, f16, Type(), false,
-                             RotationAttr(), ZeroForm::ZeroPoint);
+                             RotationAttr(), ZeroForm::ZeroPoint, 0);
     return codec::kGgufQ4_0Codec;
   case ::lowbit::GgmlType::Q4_1:
     scheme = SchemeAttr::get(ctx, 4, 32, false, f16, f16, false, RotationAttr(),
-                             ZeroForm::Min);
+                             ZeroForm::Min, 0);
     return codec::kGgufQ4_1Codec;
   case ::lowbit::GgmlType::Q8_0:
     scheme = SchemeAttr::get(ctx, 8, 32, true, f16, Type(), false,
-                             RotationAttr(), ZeroForm::ZeroPoint);
+                             RotationAttr(), ZeroForm::ZeroPoint, 0);
     return codec::kGgufQ8_0Codec;
   default:
     scheme = {};

@@ -45,7 +45,7 @@ struct RtnQuantizePass
       return module.emitError("embedding quantizes only the embedding table; "
                               "'only' and 'override' do not apply to it");
     auto params = ::lowbit::makeQuantParams(bits, groupSize, symmetric, mse,
-                                            scaleType, symGrid);
+                                            scaleType, symGrid, superGroup);
     if (!params)
       return ::lowbit::emitErr(module, params.takeError());
     auto overrideList = ::lowbit::parseOverrides(overrides);

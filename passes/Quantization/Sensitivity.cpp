@@ -63,6 +63,13 @@ double bitsPerWeight(const Candidate &c, int64_t k) {
   double scaleBits = p.scaleType == numerics::ScaleType::F32 ? 32 : 16;
   double zeroBits = p.symmetric ? 0 : 8;
   int64_t groups = c.groupSize < 0 ? 1 : (k + c.groupSize - 1) / c.groupSize;
+  if (p.superGroup > 0) {
+    // 8-bit scale codes, one scale per super-block.
+    int64_t supers = (groups + p.superGroup - 1) / p.superGroup;
+    return c.bits +
+           ((8 + zeroBits) * double(groups) + scaleBits * double(supers)) /
+               double(k);
+  }
   return c.bits + (scaleBits + zeroBits) * double(groups) / double(k);
 }
 
@@ -209,8 +216,9 @@ LogicalResult SensitivityPass::run() {
   std::vector<Candidate> candidates;
   for (unsigned b : bitList)
     for (int64_t g : groupList) {
-      auto params =
-          ::lowbit::makeQuantParams(b, g, symmetric, false, scaleType, symGrid);
+      // Per-channel candidates have one scale per row: no super-blocks.
+      auto params = ::lowbit::makeQuantParams(b, g, symmetric, false, scaleType,
+                                              symGrid, g > 0 ? superGroup : 0);
       if (!params)
         return ::lowbit::emitErr(module, params.takeError());
       for (const Candidate &c : candidates)
@@ -299,12 +307,16 @@ LogicalResult SensitivityPass::run() {
     e.results.resize(candidates.size());
     for (auto [i, c] : llvm::enumerate(candidates)) {
       numerics::QuantResult q;
-      gptq.quant = c.params;
+      // The output projection keeps plain scales (as the pipeline's RTN).
+      numerics::QuantParams qp = c.params;
+      if (e.head)
+        qp.superGroup = 0;
+      gptq.quant = qp;
       if (llvm::Error err =
               rounding == "gptq" && !e.head
                   ? numerics::gptqQuantize(w->data(), e.n, e.k, h.data(), gptq,
                                            q)
-                  : numerics::rtnQuantize(w->data(), e.n, e.k, c.params, q))
+                  : numerics::rtnQuantize(w->data(), e.n, e.k, qp, q))
         return err;
       e.proxy.push_back(proxyOf(*w, e.n, e.k, h, q, c));
       if (measure == "all" || int(i) == anchor)

@@ -188,6 +188,14 @@ cl::opt<std::string> scaleType("scale-type",
                                cl::desc("Scale type: f32 (default), f16, "
                                         "bf16"),
                                cl::init("f32"), cl::cat(category));
+cl::opt<int64_t> superGroup(
+    "super-group",
+    cl::desc("0, or S >= 2: store the decoder linears' group scales as 8-bit "
+             "codes under one --scale-type (f16 or bf16) scale per S groups "
+             "of a row, as llama.cpp's k-quants do (e.g. --group-size 32 "
+             "--super-group 8: 4-bit codes cost 4.3125 bits per weight "
+             "symmetric instead of 4.5)"),
+    cl::init(0), cl::cat(category));
 cl::list<std::string> overrides(
     "override",
     cl::desc("Per-layer override REGEX[:bits=B][:group-size=G][:skip] "
@@ -360,6 +368,7 @@ std::string buildPipeline(StringRef outScope, StringRef outParams,
     q.symGrid = symGrid;
     q.mse = mse;
     q.scaleType = scaleType;
+    q.superGroup = superGroup;
     std::vector<std::string> overrideList(overrides.begin(), overrides.end());
     overrideList.insert(overrideList.end(), chosenOverrides.begin(),
                         chosenOverrides.end());
@@ -590,6 +599,7 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
   o.symmetric = sym;
   o.symGrid = symGrid;
   o.scaleType = scaleType;
+  o.superGroup = superGroup;
   o.lmHead = includeHead;
   // Rounded as the method will round them.
   o.rounding = method == "gptq" ? "gptq" : "rtn";
@@ -654,6 +664,9 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
         desc.groupSize = g;
         desc.symmetric = sym;
         desc.scaleType = codecScale;
+        // The output projection keeps plain scales (so does per-channel).
+        const bool head = t->getBoolean("output_projection").value_or(false);
+        desc.superGroup = g > 0 && !head ? int64_t(superGroup) : 0;
         desc.N = n;
         desc.K = k;
         bpw = target->getStoredBitsPerWeight(desc);
@@ -663,8 +676,8 @@ chooseMixedPrecision(mlir::ModuleOp module, StringRef path, bool includeHead,
         }
         // GPTQ's act-order stores one int32 permutation entry per column
         // (decoder linears only; the output projection is RTN).
-        if (actOrder && method == "gptq" &&
-            !t->getBoolean("output_projection").value_or(false))
+        // (Super-block scales fix the groups first: no permutation.)
+        if (actOrder && method == "gptq" && !head && desc.superGroup == 0)
           *bpw += 32.0 / double(n);
       }
       c.schemes.push_back(

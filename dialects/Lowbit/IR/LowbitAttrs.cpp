@@ -28,7 +28,7 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  unsigned bits, int64_t groupSize,
                                  bool symmetric, Type scaleType, Type zeroType,
                                  bool actOrder, RotationAttr rotation,
-                                 ZeroForm zeroForm) {
+                                 ZeroForm zeroForm, int64_t superGroup) {
   if (bits < 2 || bits > 8)
     return emitError() << "bits must be in [2, 8], got " << bits;
   if (groupSize == 0 || groupSize < -1)
@@ -67,6 +67,26 @@ LogicalResult SchemeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "zero_form = min stores float minimums: the zero "
                             "type must be f32, f16 or bf16, got "
                          << zeroType;
+  }
+  if (superGroup != 0) {
+    if (superGroup < 2)
+      return emitError() << "super_group must be 0 (plain scales) or at "
+                            "least 2 groups, got "
+                         << superGroup;
+    if (groupSize < 0)
+      return emitError() << "super_group needs a positive group size (a "
+                            "per-channel scheme has one scale per row)";
+    if (actOrder)
+      return emitError() << "super_group does not combine with act_order";
+    if (!scaleType.isF16() && !scaleType.isBF16())
+      return emitError() << "super_group needs f16 or bf16 super-block "
+                            "scales (their products with 8-bit codes are "
+                            "exact in f32), got "
+                         << scaleType;
+    if (zeroForm == ZeroForm::Min || (zeroType && !isa<IntegerType>(zeroType)))
+      return emitError() << "super_group needs integer zero points "
+                            "(zero_form = zero_point and an integer zero "
+                            "type)";
   }
   return success();
 }

@@ -24,8 +24,11 @@ RankedTensorType QWeightType::getCodesType() const {
 }
 
 RankedTensorType QWeightType::getScalesType() const {
-  return RankedTensorType::get({getN(), getNumGroups()},
-                               getScheme().getScaleType());
+  // Super-block schemes hold the exact products d * c in f32.
+  Type element = getScheme().hasSuperGroups()
+                     ? Type(Float32Type::get(getContext()))
+                     : getScheme().getScaleType();
+  return RankedTensorType::get({getN(), getNumGroups()}, element);
 }
 
 RankedTensorType QWeightType::getZerosType() const {
@@ -37,11 +40,23 @@ RankedTensorType QWeightType::getZerosType() const {
 
 double QWeightType::getBitsPerWeight() const {
   double bits = 0.0;
-  for (RankedTensorType t :
-       {getCodesType(), getScalesType(), getZerosType(), getPermType()})
+  for (RankedTensorType t : {getCodesType(), getZerosType(), getPermType()})
     if (t)
       bits += double(t.getNumElements()) *
               double(t.getElementType().getIntOrFloatBitWidth());
+  SchemeAttr scheme = getScheme();
+  const double rows = double(getN()), groups = double(getNumGroups());
+  if (scheme.hasSuperGroups()) {
+    // 8-bit codes per group, one scale per row and super-block.
+    const int64_t S = scheme.getSuperGroup();
+    const double supers = double((getNumGroups() + S - 1) / S);
+    bits +=
+        rows * groups * 8.0 +
+        rows * supers * double(scheme.getScaleType().getIntOrFloatBitWidth());
+  } else {
+    bits +=
+        rows * groups * double(scheme.getScaleType().getIntOrFloatBitWidth());
+  }
   return bits / (double(getN()) * double(getK()));
 }
 

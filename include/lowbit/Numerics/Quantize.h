@@ -72,6 +72,11 @@ struct QuantParams {
   /// Largest shrink tried is mseMaxShrink (p goes down to 1 - mseMaxShrink).
   double mseMaxShrink = 0.8;
   ScaleType scaleType = ScaleType::F32;
+  /// 0, or S >= 2: the group scales of every S consecutive groups of a row
+  /// (a super-block) are d * c with one d (rounded to scaleType) and 8-bit
+  /// signed codes c in [-127, 127]; see GroupQuantizer::snapSuperBlock.
+  /// Needs groupSize > 0.
+  int64_t superGroup = 0;
 
   /// Largest code, 2^bits - 1.
   unsigned maxq() const { return (1u << bits) - 1u; }
@@ -179,6 +184,16 @@ public:
 
   /// The largest finite value of the scale type.
   float highestScale() const;
+
+  /// Puts the scales of `count` groups of one row, one super-block, on the
+  /// super-block grid (QuantParams::superGroup): d = max |scale| / 127
+  /// rounded to the scale type, each scale becomes d * c with c =
+  /// round(scale / d) in [-127, 127] (never 0: a scale keeps its sign), and
+  /// the group of largest |scale| gets |c| = 127 exactly, so d is
+  /// max |d * c| / 127 and a codec can recover it from the products. An
+  /// asymmetric group's zero point is moved to keep the same offset:
+  /// round(zero * old / new), clamped to [0, maxq].
+  void snapSuperBlock(GroupParams *params, int64_t count) const;
 
   /// An error naming row \p row and group \p group when
   /// \p p overflowed the scale type, else success.

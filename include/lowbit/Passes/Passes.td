@@ -110,6 +110,11 @@ def LowbitGptqQuantize : Pass<"lowbit-gptq-quantize", "::mlir::ModuleOp"> {
            "search the clipping range that minimizes the quantization error">,
     Option<"scaleType", "scale-type", "std::string", "\"f32\"",
            "element type of the stored scales: f32, f16 or bf16">,
+    Option<"superGroup", "super-group", "int64_t", "0",
+           "0, or S >= 2: store the group scales as 8-bit codes under one "
+           "f16/bf16 scale (scale-type) per S groups of a row (k-quant "
+           "style super-blocks; GPTQ then fixes the group parameters before "
+           "its sweep, as static-groups does)">,
     ListOption<"overrides", "override", "std::string",
                "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
                "on the Hugging Face weight name">,
@@ -195,6 +200,11 @@ def LowbitSensitivity : Pass<"lowbit-sensitivity", "::mlir::ModuleOp"> {
            "symmetric grid: absmax or extreme (see lowbit-rtn-quantize)">,
     Option<"scaleType", "scale-type", "std::string", "\"f16\"",
            "element type of the stored scales: f32, f16 or bf16">,
+    Option<"superGroup", "super-group", "int64_t", "0",
+           "0, or S >= 2: store the group scales as 8-bit codes under one "
+           "f16/bf16 scale (scale-type) per S groups of a row (k-quant "
+           "style super-blocks; GPTQ then fixes the group parameters before "
+           "its sweep, as static-groups does)">,
     Option<"lmHead", "lm-head", "bool", "true",
            "also the output projection (lm_head or a tied embedding table)">,
     Option<"rounding", "rounding", "std::string", "\"rtn\"",
@@ -282,6 +292,11 @@ def LowbitRtnQuantize : Pass<"lowbit-rtn-quantize", "::mlir::ModuleOp"> {
            "search the clipping range that minimizes the quantization error">,
     Option<"scaleType", "scale-type", "std::string", "\"f32\"",
            "element type of the stored scales: f32, f16 or bf16">,
+    Option<"superGroup", "super-group", "int64_t", "0",
+           "0, or S >= 2: store the group scales as 8-bit codes under one "
+           "f16/bf16 scale (scale-type) per S groups of a row (k-quant "
+           "style super-blocks; GPTQ then fixes the group parameters before "
+           "its sweep, as static-groups does)">,
     ListOption<"overrides", "override", "std::string",
                "per-layer overrides REGEX[:bits=B][:group-size=G][:skip] "
                "on the Hugging Face weight name">,

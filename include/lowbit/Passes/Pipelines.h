@@ -59,6 +59,12 @@ struct QuantizePipelineOptions
   Option<std::string> only{*this, "only",
                            llvm::cl::desc("quantize only weights matching "
                                           "this regex")};
+  Option<int64_t> superGroup{
+      *this, "super-group",
+      llvm::cl::desc("0, or S >= 2: group scales as 8-bit codes under one "
+                     "scale per S groups (the method's super-group; the "
+                     "output projection and embedding keep plain scales)"),
+      llvm::cl::init(0)};
   Option<unsigned> lmHeadBits{
       *this, "lm-head-bits",
       llvm::cl::desc("also quantize the output projection by RTN to this "

@@ -77,10 +77,13 @@ selectLayers(mlir::ModuleOp module, const numerics::QuantParams &defaults,
 
 /// Validates bits / group size, a scale type name ("f32", "f16", "bf16")
 /// and a symmetric grid name ("absmax", or "extreme", symmetric only; see
-/// numerics::QuantParams::symmetricExtreme), producing a QuantParams.
+/// numerics::QuantParams::symmetricExtreme) and a super-group (0, or >= 2
+/// with a positive group size and f16/bf16 scales; see
+/// numerics::QuantParams::superGroup), producing a QuantParams.
 llvm::Expected<numerics::QuantParams>
 makeQuantParams(unsigned bits, int64_t groupSize, bool symmetric, bool mse,
-                llvm::StringRef scaleType, llvm::StringRef symGrid = "absmax");
+                llvm::StringRef scaleType, llvm::StringRef symGrid = "absmax",
+                int64_t superGroup = 0);
 
 class QuantSession {
 public:

@@ -118,6 +118,11 @@ bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
        << " is not supported (asymmetric schemes need an integer zero type)";
     return false;
   }
+  if (scheme.hasSuperGroups()) {
+    os << "super-block scales (super_group = " << scheme.getSuperGroup()
+       << ") are not supported by the x86 kernels yet";
+    return false;
+  }
   // Act-order weights are fine: the bundle stores their columns in
   // quantization order and the program gathers the activations to match.
   if (scheme.getRotation()) {

@@ -121,6 +121,13 @@ struct WeightDesc {
   int64_t N = 0, K = 0;
   /// Integer zero points or float minimums (asymmetric only).
   ZeroKind zeroKind = ZeroKind::Integer;
+  /// 0, or S >= 2: every S consecutive groups of a row share one scale d
+  /// (of scaleType, f16 or bf16) and each group's scale is d * c with an
+  /// 8-bit signed code c in [-127, 127] (the #lowbit.scheme's super_group).
+  /// UnpackedWeight::scales then hold the exact products d * c as f32, and
+  /// the group of largest |scale| in each super-block has |c| = 127, so d =
+  /// max |scale| / 127. Needs a positive groupSize and integer zeros.
+  int64_t superGroup = 0;
 
   /// Columns per group: K when groupSize is -1.
   int64_t groupCols() const { return groupSize < 0 ? K : groupSize; }

@@ -153,6 +153,13 @@ bool lowbit::codec::validateDesc(const WeightDesc &d, std::string *why) {
     return detail::fail(why, "invalid zero kind");
   if (d.symmetric && d.zeroKind == ZeroKind::FloatMin)
     return detail::fail(why, "a symmetric weight has no float minimums");
+  if (d.superGroup != 0 &&
+      (d.superGroup < 2 || d.groupSize < 0 || d.scaleType == ScaleType::F32 ||
+       d.zeroKind != ZeroKind::Integer))
+    return detail::fail(
+        why, "invalid super-block of " + std::to_string(d.superGroup) +
+                 " groups (expected 0, or at least 2 with a positive group "
+                 "size, f16 or bf16 scales and integer zero points)");
   return true;
 }
 
@@ -224,6 +231,14 @@ bool mulAdd(int64_t a, int64_t b, int64_t c, int64_t &r) {
 bool rejectFloatMin(const WeightDesc &desc, std::string *why) {
   if (desc.zeroKind == ZeroKind::FloatMin)
     return fail(why, "float minimums (zero kind min) are not supported");
+  return true;
+}
+
+bool rejectSuperGroups(const WeightDesc &desc, std::string *why) {
+  if (desc.superGroup != 0)
+    return fail(why, "super-block scales (super group " +
+                         std::to_string(desc.superGroup) +
+                         ") are not supported");
   return true;
 }
 

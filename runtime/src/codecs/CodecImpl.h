@@ -90,6 +90,10 @@ const Codec &ggufQ8_0Codec();
 /// check of codecs that only hold integer zero points.
 bool rejectFloatMin(const WeightDesc &desc, std::string *why);
 
+/// False with a reason for a desc with super-block scales: the check of
+/// codecs whose bytes hold plain group scales.
+bool rejectSuperGroups(const WeightDesc &desc, std::string *why);
+
 } // namespace lowbit::codec::detail
 
 #endif // LOWBITRT_CODECS_CODECIMPL_H

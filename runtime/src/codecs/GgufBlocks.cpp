@@ -71,7 +71,7 @@ public:
   const char *name() const override { return f.name; }
 
   bool supports(const WeightDesc &d, std::string *why) const override {
-    if (!validateDesc(d, why))
+    if (!validateDesc(d, why) || !rejectSuperGroups(d, why))
       return false;
     std::string want = std::string("GGUF ") + f.ggmlName + " holds ";
     if (d.bits != f.bits)

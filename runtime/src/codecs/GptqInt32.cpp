@@ -74,7 +74,8 @@ public:
   const char *name() const override { return kGptqInt32Codec; }
 
   bool supports(const WeightDesc &d, std::string *why) const override {
-    if (!validateDesc(d, why) || !rejectFloatMin(d, why))
+    if (!validateDesc(d, why) || !rejectFloatMin(d, why) ||
+        !rejectSuperGroups(d, why))
       return false;
     if (d.bits != 2 && d.bits != 3 && d.bits != 4 && d.bits != 8)
       return fail(why, "unsupported bit width " + std::to_string(d.bits) +

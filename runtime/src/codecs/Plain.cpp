@@ -22,7 +22,8 @@ public:
   const char *name() const override { return kPlainCodec; }
 
   bool supports(const WeightDesc &d, std::string *why) const override {
-    return validateDesc(d, why) && rejectFloatMin(d, why);
+    return validateDesc(d, why) && rejectFloatMin(d, why) &&
+           rejectSuperGroups(d, why);
   }
 
   int64_t byteSize(const WeightDesc &d) const override {

@@ -123,7 +123,7 @@ public:
   const char *name() const override { return kX86Tile16Codec; }
 
   bool supports(const WeightDesc &d, std::string *why) const override {
-    if (!validateDesc(d, why))
+    if (!validateDesc(d, why) || !rejectSuperGroups(d, why))
       return false;
     if (d.bits != 2 && d.bits != 3 && d.bits != 4 && d.bits != 8)
       return fail(why, "unsupported bit width " + std::to_string(d.bits) +

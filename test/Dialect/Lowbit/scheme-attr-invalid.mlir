@@ -64,3 +64,28 @@ func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_siz
 // expected-error @below {{expected one of [zero_point, min] for how an asymmetric scheme's stored zero enters dequantization, got: offset}}
 // expected-error @below {{failed to parse Lowbit_SchemeAttr parameter 'zero_form'}}
 func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = offset>}
+
+// -----
+
+// expected-error @below {{super_group must be 0 (plain scales) or at least 2 groups, got 1}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, super_group = 1>}
+
+// -----
+
+// expected-error @below {{super_group needs a positive group size (a per-channel scheme has one scale per row)}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = -1, symmetric = true, scale_type = f16, super_group = 8>}
+
+// -----
+
+// expected-error @below {{super_group does not combine with act_order}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, act_order = true, super_group = 8>}
+
+// -----
+
+// expected-error @below {{super_group needs f16 or bf16 super-block scales (their products with 8-bit codes are exact in f32), got 'f32'}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f32, super_group = 8>}
+
+// -----
+
+// expected-error @below {{super_group needs integer zero points (zero_form = zero_point and an integer zero type)}}
+func.func private @f() attributes {lowbit.s = #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = f16, zero_form = min, super_group = 8>}

@@ -64,3 +64,15 @@ func.func @zero_forms() {
   %1 = lowbit.qparam "zp" : !lowbit.qweight<4x64, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f32, zero_type = ui8, zero_form = zero_point>>
   return
 }
+
+// -----
+
+// Super-block scales: printed when set, elided at the default 0.
+// CHECK: #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = ui8, super_group = 8>
+// CHECK: #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16>
+// CHECK-LABEL: func.func @super_groups
+func.func @super_groups() {
+  %0 = lowbit.qparam "sg" : !lowbit.qweight<4x256, #lowbit.scheme<bits = 4, group_size = 32, symmetric = false, scale_type = f16, zero_type = ui8, super_group = 8>>
+  %1 = lowbit.qparam "plain" : !lowbit.qweight<4x256, #lowbit.scheme<bits = 4, group_size = 32, symmetric = true, scale_type = f16, super_group = 0>>
+  return
+}

@@ -21,6 +21,12 @@
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="lm-head" 2>&1 | FileCheck %s --check-prefix=LMNONE
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="sym-grid=extreme" 2>&1 | FileCheck %s --check-prefix=GRIDSYM
 // RUN: not lowbit-opt %s -lowbit-rtn-quantize="symmetric=true sym-grid=bogus" 2>&1 | FileCheck %s --check-prefix=GRID
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="super-group=1 scale-type=f16" 2>&1 | FileCheck %s --check-prefix=SG1
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="super-group=8" 2>&1 | FileCheck %s --check-prefix=SGF32
+// RUN: not lowbit-opt %s -lowbit-rtn-quantize="super-group=8 group-size=-1 scale-type=f16" 2>&1 | FileCheck %s --check-prefix=SGPC
+// SG1: error: super-group must be 0 (plain scales) or at least 2 groups, got 1
+// SGF32: error: super-group needs f16 or bf16 super-block scales (scale-type), got f32
+// SGPC: error: super-group needs a positive group size (per-channel has one scale per row)
 // GRIDSYM: error: sym-grid=extreme applies to symmetric schemes only (add symmetric / --sym)
 // GRID: error: symmetric grid must be absmax or extreme, got 'bogus'
 // LMONLY: error: lm-head quantizes only the output projection; 'only' and 'override' do not apply to it

@@ -3,6 +3,7 @@
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=4 group-size=2 override=down_proj:skip override=up_proj:bits=8:group-size=4" | FileCheck %s --check-prefix=OVR
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="lm-head bits=8 group-size=-1 symmetric=true" | FileCheck %s --check-prefix=HEAD
 // RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=3 group-size=-1 symmetric=true sym-grid=extreme scale-type=f16" | FileCheck %s --check-prefix=EXT
+// RUN: lowbit-opt %s -split-input-file -lowbit-rtn-quantize="bits=4 group-size=2 symmetric=true scale-type=f16 super-group=2" | FileCheck %s --check-prefix=SG
 
 // A tiny model with inline weights: the linears inside the block are
 // quantized (inline results), the tied embedding / lm_head stays float.
@@ -46,6 +47,17 @@
 // OVR: lowbit.qparam "model.layers.0.mlp.up_proj" {{.*}} : !lowbit.qweight<3x4, #[[S]]>
 // OVR: lowbit.param "model.layers.0.mlp.down_proj.weight"
 // OVR-NOT: lowbit.qparam
+
+// super-group=2: both groups of a row share d = max |scale| / 127 in f16
+// and each scale is d * c with an integer c (the products are stored in
+// f32). up_proj row 0: the group scales are 0.1 ([0, 1.5]: the symmetric
+// absmax range stays [0, 1.5], 15 steps) and 0.4 ([-1, 3]); d = f16(0.4 /
+// 127) = 0.0031490326, so 0.4 becomes 127 d = 0.399927139 and 0.1 becomes
+// round(0.1 / d) = 32 d = 0.100769043; codes follow the snapped scales
+// (-1 / 0.399927 = -2.5005 rounds to -3: code 5).
+// SG: #[[S:.*]] = #lowbit.scheme<bits = 4, group_size = 2, symmetric = true, scale_type = f16, super_group = 2>
+// SG-LABEL: func.func private @layer0
+// SG: lowbit.qparam "model.layers.0.mlp.up_proj" {codes = dense<{{\[\[}}8, 15, 5, 15], {{.*}}> : tensor<3x4xui4>, scales = dense<{{\[\[}}0.100769043, 0.399927139], {{.*}}> : tensor<3x2xf32>} : !lowbit.qweight<3x4, #[[S]]>
 
 // lm-head: only the output projection, here the tied embedding's use as one
 // (named lm_head; the lookup reads it too, through a second dequantize, and

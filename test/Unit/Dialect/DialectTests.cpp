@@ -17,11 +17,12 @@ protected:
   LowbitDialectTest() { ctx.loadDialect<LowbitDialect>(); }
 
   SchemeAttr scheme(unsigned bits, int64_t group, bool sym, Type zero = {},
-                    bool actOrder = false) {
+                    bool actOrder = false, int64_t superGroup = 0,
+                    Type scale = {}) {
     return SchemeAttr::getChecked(
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, bits, group,
-        sym, Type(Float16Type::get(&ctx)), zero, actOrder, RotationAttr(),
-        ZeroForm::ZeroPoint);
+        sym, scale ? scale : Type(Float16Type::get(&ctx)), zero, actOrder,
+        RotationAttr(), ZeroForm::ZeroPoint, superGroup);
   }
 
   MLIRContext ctx;
@@ -83,6 +84,46 @@ TEST_F(LowbitDialectTest, QWeightComponentTypes) {
   EXPECT_FALSE(symType.getPermType());
   // Per channel: one f16 scale per row of 8 weights.
   EXPECT_DOUBLE_EQ(symType.getBitsPerWeight(), 4.0 + 16.0 / 8);
+}
+
+TEST_F(LowbitDialectTest, SuperGroupSchemes) {
+  auto u8 = IntegerType::get(&ctx, 8, IntegerType::Unsigned);
+  // Asymmetric 4-bit g32 with 8-bit scale codes under an f16 scale per 8
+  // groups; K = 576 has 18 groups, so 3 super-blocks per row (8 + 8 + 2).
+  SchemeAttr s = scheme(4, 32, /*sym=*/false, u8, false, /*superGroup=*/8);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s.hasSuperGroups());
+  auto type = QWeightType::get(&ctx, ArrayRef<int64_t>{16, 576}, s);
+  // The scales tensor holds the exact f32 products.
+  EXPECT_TRUE(type.getScalesType().getElementType().isF32());
+  EXPECT_DOUBLE_EQ(type.getBitsPerWeight(),
+                   (16.0 * 576 * 4 + 16.0 * 18 * (8 + 8) + 16.0 * 3 * 16) /
+                       (16.0 * 576));
+  // Symmetric g32 S = 8 on K = 256: 4 + 8/32 + 16/256.
+  auto sym = QWeightType::get(&ctx, ArrayRef<int64_t>{16, 256},
+                              scheme(4, 32, true, {}, false, 8));
+  EXPECT_DOUBLE_EQ(sym.getBitsPerWeight(), 4.3125);
+
+  std::string message;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    message = diag.str();
+    return success();
+  });
+  EXPECT_FALSE(scheme(4, 32, true, {}, false, 1));
+  EXPECT_EQ(message,
+            "super_group must be 0 (plain scales) or at least 2 groups, got 1");
+  EXPECT_FALSE(scheme(4, -1, true, {}, false, 8));
+  EXPECT_EQ(message, "super_group needs a positive group size (a per-channel "
+                     "scheme has one scale per row)");
+  EXPECT_FALSE(scheme(4, 32, true, {}, /*actOrder=*/true, 8));
+  EXPECT_EQ(message, "super_group does not combine with act_order");
+  EXPECT_FALSE(scheme(4, 32, true, {}, false, 8, Float32Type::get(&ctx)));
+  EXPECT_EQ(message, "super_group needs f16 or bf16 super-block scales "
+                     "(their products with 8-bit codes are exact in f32), "
+                     "got 'f32'");
+  EXPECT_FALSE(scheme(4, 32, false, Float16Type::get(&ctx), false, 8));
+  EXPECT_EQ(message, "super_group needs integer zero points (zero_form = "
+                     "zero_point and an integer zero type)");
 }
 
 } // namespace

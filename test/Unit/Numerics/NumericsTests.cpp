@@ -584,6 +584,80 @@ TEST(NumericsRtn, ReducedPrecisionScales) {
     }
 }
 
+TEST(NumericsRtn, SuperBlockScales) {
+  // 8-bit scale codes under one f16/bf16 scale per super-block of 4 groups
+  // of 32 (K = 320: 10 groups, super-blocks of 4, 4 and 2).
+  Rng rng(41);
+  const int64_t N = 9, K = 320, S = 4;
+  std::vector<float> W = tortureWeights(rng, N, K);
+  for (ScaleType type : {ScaleType::F16, ScaleType::BF16})
+    for (bool sym : {false, true})
+      for (bool extreme : {false, true}) {
+        if (extreme && !sym)
+          continue;
+        SCOPED_TRACE(std::string(scaleTypeName(type)) + (sym ? " sym" : "") +
+                     (extreme ? " extreme" : ""));
+        QuantParams p = makeParams(4, 32, sym);
+        p.scaleType = type;
+        p.symmetricExtreme = extreme;
+        p.superGroup = S;
+        QuantResult r;
+        ASSERT_OK(rtnQuantize(W.data(), N, K, p, r));
+        ASSERT_OK(validateQuantResult(r));
+        const int64_t G = r.numGroups();
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t g0 = 0; g0 < G; g0 += S) {
+            const int64_t g1 = std::min(G, g0 + S);
+            float top = 0;
+            for (int64_t g = g0; g < g1; ++g)
+              top = std::max(top, std::fabs(r.scales[n * G + g]));
+            // d = max |scale| / 127 exactly, in the super-block type.
+            const float d = top / 127.0f;
+            ASSERT_EQ(d * 127.0f, top);
+            const float back = type == ScaleType::F16
+                                   ? halfToFloat(floatToHalf(d))
+                                   : bf16ToFloat(floatToBF16(d));
+            ASSERT_EQ(back, d);
+            for (int64_t g = g0; g < g1; ++g) {
+              const float s = r.scales[n * G + g];
+              const float c = s / d;
+              ASSERT_EQ(c, std::nearbyint(c)) << n << " " << g;
+              ASSERT_GE(std::fabs(c), 1.0f);
+              ASSERT_LE(std::fabs(c), 127.0f);
+              // Codes follow the snapped scale and the (moved) zero.
+              const float zero = sym ? 8.0f : float(r.zeros[n * G + g]);
+              const float *x = W.data() + n * K + g * 32;
+              for (int64_t k = 0; k < 32; ++k)
+                ASSERT_EQ(r.codes[n * K + g * 32 + k],
+                          uint8_t(naiveCode(x[k], s, zero, 4)));
+            }
+          }
+        // Close to plain f16 scales: the weight error grows by < 10%.
+        QuantParams plain = p;
+        plain.superGroup = 0;
+        QuantResult q;
+        ASSERT_OK(rtnQuantize(W.data(), N, K, plain, q));
+        std::vector<float> a = dequantize(r), b = dequantize(q);
+        double ea = 0, eb = 0;
+        for (size_t i = 0; i < W.size(); ++i) {
+          ea += double(a[i] - W[i]) * (a[i] - W[i]);
+          eb += double(b[i] - W[i]) * (b[i] - W[i]);
+        }
+        EXPECT_LT(ea, 1.1 * eb);
+      }
+  // Invalid: per-channel, f32 super scales, a super-block of one group.
+  for (auto [group, type, S1] :
+       {std::tuple<int64_t, ScaleType, int64_t>{-1, ScaleType::F16, 4},
+        {32, ScaleType::F32, 4},
+        {32, ScaleType::F16, 1}}) {
+    QuantParams p = makeParams(4, group, true);
+    p.scaleType = type;
+    p.superGroup = S1;
+    QuantResult r;
+    EXPECT_FALSE(errorText(rtnQuantize(W.data(), N, K, p, r)).empty());
+  }
+}
+
 TEST(NumericsRtn, RejectsBadParameters) {
   std::vector<float> W(64, 0.5f);
   QuantResult r;
@@ -1062,6 +1136,27 @@ TEST(NumericsGptq, ScaleOverflowIsAnError) {
       << err;
   err = llvm::toString(gptqQuantize(V.data(), N, K, H.data(), p, r));
   EXPECT_NE(err.find("row 4, group 1:"), std::string::npos) << err;
+}
+
+TEST(NumericsGptq, SuperBlockScalesAreStaticGroups) {
+  // GPTQ with super-block scales fixes the group parameters first (static
+  // groups), snapped as RTN snaps them: with H = I it equals RTN.
+  Rng rng(42);
+  const int64_t N = 20, K = 256;
+  std::vector<float> W = rng.normals(size_t(N * K), 0.1);
+  std::vector<float> H(size_t(K * K), 0.0f);
+  for (int64_t i = 0; i < K; ++i)
+    H[i * K + i] = 1.0f;
+  for (bool actOrder : {false, true}) {
+    GptqParams p = makeGptq(4, 32, /*sym=*/false, actOrder);
+    p.quant.scaleType = ScaleType::F16;
+    p.quant.superGroup = 8;
+    QuantResult g, r;
+    ASSERT_OK(gptqQuantize(W.data(), N, K, H.data(), p, g));
+    ASSERT_OK(rtnQuantize(W.data(), N, K, p.quant, r));
+    EXPECT_TRUE(g.perm.empty());
+    EXPECT_TRUE(sameResult(g, r)) << actOrder;
+  }
 }
 
 TEST(NumericsGptq, IdentityHessianIsRtn) {

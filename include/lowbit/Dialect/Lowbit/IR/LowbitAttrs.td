@@ -128,6 +128,18 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
       (GGUF Q4_1 and Q5_1: `d * q + m`, computed in that order). It needs an
       asymmetric scheme and a float `zero_type`, the type the minimums are
       stored in; the `zeros` tensor of the weight holds the minimums.
+    * `super_group`: 0 (default), or S >= 2: the scales are themselves
+      quantized, as llama.cpp's k-quants do, so small groups cost fewer
+      bits. Along each output row, every S consecutive groups form a
+      super-block with one scale `d` of type `scale_type` (f16 or bf16),
+      and each group's
+      scale is `d * c` with an 8-bit signed code `c` in [-127, 127] (the
+      group of largest |scale| has |c| = 127, so `d = max |scale| / 127`).
+      The `scales` tensor of the weight holds the products `d * c` as f32,
+      which they equal exactly. Needs a positive group size, no act-order
+      and, unless symmetric, integer zero points (`zero_form = zero_point`).
+      Stored bits per weight: bits + 8 / G (+ zero bits / G) +
+      width(scale_type) / (S * G).
 
     Example:
 
@@ -137,6 +149,10 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
     // GGUF Q4_1: W = d * q + m, f16 d and m, blocks of 32.
     #lowbit.scheme<bits = 4, group_size = 32, symmetric = false,
                    scale_type = f16, zero_type = f16, zero_form = min>
+    // 8-bit group scales under an f16 scale per 8 groups (256 weights):
+    // 4 + 8/32 + 16/256 = 4.3125 bits per weight.
+    #lowbit.scheme<bits = 4, group_size = 32, symmetric = true,
+                   scale_type = f16, super_group = 8>
     ```
   }];
   let parameters = (ins
@@ -148,7 +164,8 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
     DefaultValuedParameter<"bool", "false">:$act_order,
     OptionalParameter<"::mlir::lowbit::RotationAttr">:$rotation,
     DefaultValuedParameter<"::mlir::lowbit::ZeroForm",
-                           "::mlir::lowbit::ZeroForm::ZeroPoint">:$zero_form
+                           "::mlir::lowbit::ZeroForm::ZeroPoint">:$zero_form,
+    DefaultValuedParameter<"int64_t", "0">:$super_group
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -163,6 +180,8 @@ def Lowbit_SchemeAttr : Lowbit_Attr<"Scheme", "scheme"> {
     int64_t getNumGroups(int64_t k) const;
     /// Largest code value, `2^bits - 1`.
     int64_t getMaxCode() const { return (int64_t(1) << getBits()) - 1; }
+    /// True when the group scales are 8-bit codes under super-block scales.
+    bool hasSuperGroups() const { return getSuperGroup() > 0; }
   }];
 }
 
