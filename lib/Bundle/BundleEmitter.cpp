@@ -320,6 +320,8 @@ FailureOr<std::string> Emitter::packedTensor(PackOp pack, StringRef target,
   // The weight codec of the packed tensor (runtime/include/lowbitrt/Codec.h).
   std::string layout = packedType.getLayout().str();
   pop.fields["layout"] = layout;
+  if (scheme.hasSuperGroups())
+    pop.fields["super_group"] = scheme.getSuperGroup();
   if (type.getPermType())
     pop.fields["perm"] = name + ".perm";
   if (tensors.contains(packedName))

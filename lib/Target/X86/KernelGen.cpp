@@ -91,15 +91,19 @@ std::string KernelKey::symbolName() const {
   else
     os << groupSize;
   os << (symmetric ? "_sym" : "_asym")
-     << (scaleType == ScaleType::F32 ? "_f32" : "_f16") << "_k" << K << "_n"
-     << N << "_bt" << batchTile << "_" << isaName(isa) << "_" << pathName(path);
+     << (scaleType == ScaleType::F32 ? "_f32" : "_f16");
+  if (superGroup > 0)
+    os << "_sg" << superGroup;
+  os << "_k" << K << "_n" << N << "_bt" << batchTile << "_" << isaName(isa)
+     << "_" << pathName(path);
   if (emulate)
     os << "_emu";
   return s;
 }
 
 Expected<PackedLayout> KernelKey::layout() const {
-  return PackedLayout::get(bits, groupSize, symmetric, scaleType, K, N);
+  return PackedLayout::get(bits, groupSize, symmetric, scaleType, K, N,
+                           superGroup);
 }
 
 Error KernelKey::verify() const {
@@ -800,13 +804,42 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
                       b.CreateMul(b.CreateAdd(b.CreateMul(g, cI64(kTileRows)),
                                               cI64(subs[si] * lanes)),
                                   cI64(l.scaleSize()))));
-      Value *s = loadScaleVector(scaleAt);
+      Value *s;
       Value *mv;
-      if (l.symmetric) {
-        mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
+      if (l.superGroup > 0) {
+        // s = d * c: the 8-bit code of the group times its super-block's
+        // scale (exact); m = s * -z rounded to f32 (the codec's
+        // dequantizeRows computes the same).
+        auto bytes = [&](Value *at) {
+          return b.CreateAlignedLoad(FixedVectorType::get(b.getInt8Ty(), lanes),
+                                     at, Align(1));
+        };
+        Value *c = b.CreateSIToFP(bytes(scaleAt), vf32);
+        Value *superAt = gep(
+            tileBase,
+            b.CreateAdd(
+                cI64(l.superScalesOffset()),
+                b.CreateMul(
+                    b.CreateAdd(b.CreateMul(b.CreateUDiv(g, cI64(l.superGroup)),
+                                            cI64(kTileRows)),
+                                cI64(subs[si] * lanes)),
+                    cI64(l.superScaleSize()))));
+        s = b.CreateFMul(loadScaleVector(superAt), c);
+        if (l.symmetric) {
+          mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
+        } else {
+          Value *z = b.CreateUIToFP(
+              bytes(gep(scaleAt, l.offsetsOffset() - l.scalesOffset())), vf32);
+          mv = b.CreateFMul(s, b.CreateFNeg(z));
+        }
       } else {
-        Value *offAt = gep(scaleAt, l.offsetsOffset() - l.scalesOffset());
-        mv = loadScaleVector(offAt);
+        s = loadScaleVector(scaleAt);
+        if (l.symmetric) {
+          mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
+        } else {
+          Value *offAt = gep(scaleAt, l.offsetsOffset() - l.scalesOffset());
+          mv = loadScaleVector(offAt);
+        }
       }
       for (unsigned i = 0; i < bt; ++i) {
         Value *sum = b.CreateLoad(vf32, accG[gIdx(si, i, 0)]);

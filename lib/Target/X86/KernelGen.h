@@ -71,6 +71,8 @@ struct KernelKey {
   int64_t groupSize = 128; ///< -1: one group per row.
   bool symmetric = true;
   ScaleType scaleType = ScaleType::F32;
+  /// 0, or the groups per super-block of 8-bit scale codes (f16 only).
+  int64_t superGroup = 0;
   int64_t K = 0;
   int64_t N = 0;
   /// Batch rows computed together per weight tile (1 for decode GEMV).
@@ -83,8 +85,8 @@ struct KernelKey {
   /// symbol. Not for production: it is several times slower.
   bool emulate = false;
 
-  /// The exported symbol: lowbit_x86_b<bits>_g<G|pc>_<sym|asym>_<f32|f16>_
-  /// k<K>_n<N>_bt<tile>_<isa>_<path>[_emu].
+  /// The exported symbol: lowbit_x86_b<bits>_g<G|pc>_<sym|asym>_<f32|f16>
+  /// [_sg<S>]_k<K>_n<N>_bt<tile>_<isa>_<path>[_emu].
   std::string symbolName() const;
   /// The weight layout the kernel reads.
   llvm::Expected<PackedLayout> layout() const;

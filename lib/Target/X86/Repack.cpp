@@ -16,8 +16,10 @@ static const codec::Codec &x86Codec() {
 
 Expected<PackedLayout> PackedLayout::get(unsigned bits, int64_t groupSize,
                                          bool symmetric, ScaleType scaleType,
-                                         int64_t K, int64_t N) {
+                                         int64_t K, int64_t N,
+                                         int64_t superGroup) {
   PackedLayout l;
+  l.superGroup = superGroup;
   l.bits = bits;
   l.groupSize = groupSize;
   l.symmetric = symmetric;

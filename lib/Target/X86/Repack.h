@@ -40,7 +40,8 @@ struct PackedLayout : codec::X86Tile16Layout {
   /// Validates the parameters with the codec's supports().
   static llvm::Expected<PackedLayout> get(unsigned bits, int64_t groupSize,
                                           bool symmetric, ScaleType scaleType,
-                                          int64_t K, int64_t N);
+                                          int64_t K, int64_t N,
+                                          int64_t superGroup = 0);
 };
 
 /// Packs codes [N, K] (values < 2^bits), scales [N, numGroups] and, for

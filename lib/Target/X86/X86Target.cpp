@@ -118,9 +118,9 @@ bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
        << " is not supported (asymmetric schemes need an integer zero type)";
     return false;
   }
-  if (scheme.hasSuperGroups()) {
-    os << "super-block scales (super_group = " << scheme.getSuperGroup()
-       << ") are not supported by the x86 kernels yet";
+  if (scheme.hasSuperGroups() && !scaleType.isF16()) {
+    os << "super-block scales need f16 super-block scales on x86, got "
+       << scaleType;
     return false;
   }
   // Act-order weights are fine: the bundle stores their columns in
@@ -134,9 +134,9 @@ bool isSupportedScheme(SchemeAttr scheme, std::string &reason) {
 
 /// A lowbit.qmatmul specialisation, ordered so kernels come out in a
 /// deterministic order.
-using Spec =
-    std::tuple<unsigned /*bits*/, int64_t /*group*/, bool /*sym*/,
-               x86::ScaleType, int64_t /*K*/, int64_t /*N*/, x86::ArithPath>;
+using Spec = std::tuple<unsigned /*bits*/, int64_t /*group*/, bool /*sym*/,
+                        x86::ScaleType, int64_t /*superGroup*/, int64_t /*K*/,
+                        int64_t /*N*/, x86::ArithPath>;
 
 Spec getSpec(SchemeAttr scheme, int64_t k, int64_t n, bool int8Activations) {
   x86::ScaleType scaleType =
@@ -147,6 +147,7 @@ Spec getSpec(SchemeAttr scheme, int64_t k, int64_t n, bool int8Activations) {
           scheme.getGroupSize(),
           scheme.getSymmetric(),
           scaleType,
+          scheme.getSuperGroup(),
           k,
           n,
           path};
@@ -173,8 +174,8 @@ getKernelKeys(const Spec &spec, llvm::ArrayRef<x86::Isa> isas = kIsas) {
   for (x86::Isa isa : isas) {
     for (unsigned tile : {1u, getPrefillBatchTile(isa)}) {
       x86::KernelKey key;
-      std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType, key.K,
-               key.N, key.path) = spec;
+      std::tie(key.bits, key.groupSize, key.symmetric, key.scaleType,
+               key.superGroup, key.K, key.N, key.path) = spec;
       key.isa = isa;
       key.batchTile = tile;
       if (llvm::Error err = key.verify())
@@ -253,8 +254,13 @@ public:
         // A quantized table runs on the portable reference, which decodes
         // rows with the codec of its layout.
         .Case([&](QEmbeddingOp embedding) {
-          if (!isSupportedScheme(embedding.getQWeightType().getScheme(),
-                                 reason))
+          SchemeAttr scheme = embedding.getQWeightType().getScheme();
+          if (scheme.hasSuperGroups()) {
+            reason = "a quantized table with super-block scales is not "
+                     "supported (the portable lookup reads plain scales)";
+            return false;
+          }
+          if (!isSupportedScheme(scheme, reason))
             return false;
           if (auto packed =
                   dyn_cast<PackedType>(embedding.getTable().getType()))

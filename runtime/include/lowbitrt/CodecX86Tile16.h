@@ -49,6 +49,15 @@
 ///    minimum m itself. Kernels compute
 ///    s * sum(q x) + m * sum(x), so the zero point costs one FMA per group.
 ///    Decoding recovers z = round(-m / s) (0 where s == 0).
+///  - Super-block scales (WeightDesc::superGroup = S > 0; f16 only): the
+///    scale slot of each group holds the signed 8-bit code c (16 bytes per
+///    group), the offset slot (asymmetric only) the zero point z as one
+///    unsigned byte, and after them come the super-block scales: for
+///    super-block j (groups [jS, jS + S)), 16 f16 values d, one per tile
+///    row. Kernels compute s = d * c (exact in f32) and m = s * -z (or
+///    s * -2^(bits-1) when symmetric), rounded to f32. Encoding needs the
+///    scales on the grid (the group of largest |scale| of each super-block
+///    has |c| = 127); scales off it are an error.
 ///
 /// The packed buffer should be 64-byte aligned for speed (kernels do not
 /// require it). Packing is deterministic: padding bytes are zero.
@@ -80,7 +89,22 @@ struct X86Tile16Layout : WeightDesc {
   /// Sum of all padded group lengths.
   int64_t paddedK() const;
   int64_t blockBytes() const { return 64 * int64_t(bits); }
-  int64_t scaleSize() const { return scaleTypeBytes(scaleType); }
+  /// Bytes per group scale slot: the scale type's, or 1 (the 8-bit code)
+  /// with super-block scales; offset slots have the same size.
+  int64_t scaleSize() const {
+    return superGroup > 0 ? 1 : scaleTypeBytes(scaleType);
+  }
+  /// Super-blocks per row (0 without super-block scales).
+  int64_t numSupers() const {
+    return superGroup > 0 ? (numGroups() + superGroup - 1) / superGroup : 0;
+  }
+  /// Bytes per super-block scale (the scale type's).
+  int64_t superScaleSize() const { return scaleTypeBytes(scaleType); }
+  /// Where the super-block scales start: after the scale and offset slots.
+  int64_t superScalesOffset() const {
+    return codesBytes() +
+           (symmetric ? 1 : 2) * numGroups() * kTileRows * scaleSize();
+  }
   int64_t codesBytes() const { return paddedK() / kBlockCols * blockBytes(); }
   int64_t scalesOffset() const { return codesBytes(); }
   int64_t offsetsOffset() const {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 using namespace lowbit::codec;
 using namespace lowbit::codec::detail;
@@ -39,8 +40,8 @@ int64_t X86Tile16Layout::paddedK() const {
 }
 
 int64_t X86Tile16Layout::tileBytes() const {
-  int64_t headers = (symmetric ? 1 : 2) * numGroups() * kTileRows * scaleSize();
-  return alignUp(codesBytes() + headers, 64);
+  return alignUp(
+      superScalesOffset() + numSupers() * kTileRows * superScaleSize(), 64);
 }
 
 int64_t X86Tile16Layout::totalBytes() const {
@@ -123,7 +124,7 @@ public:
   const char *name() const override { return kX86Tile16Codec; }
 
   bool supports(const WeightDesc &d, std::string *why) const override {
-    if (!validateDesc(d, why) || !rejectSuperGroups(d, why))
+    if (!validateDesc(d, why))
       return false;
     if (d.bits != 2 && d.bits != 3 && d.bits != 4 && d.bits != 8)
       return fail(why, "unsupported bit width " + std::to_string(d.bits) +
@@ -131,6 +132,32 @@ public:
     if (d.scaleType == ScaleType::BF16)
       return fail(why, "scale type bf16 is not supported (expected f32 or "
                        "f16)");
+    return true;
+  }
+
+  /// The super-block scale d and the codes of groups [g0, g1) of row n, from
+  /// their scales (exact products d * c with max |c| = 127). False, naming
+  /// the row and groups, when they are not on such a grid.
+  static bool superCodes(const X86Tile16Layout &, const float *scales,
+                         int64_t n, int64_t g0, int64_t g1, float &d,
+                         int8_t *codes, std::string *error) {
+    float top = 0;
+    for (int64_t g = g0; g < g1; ++g)
+      top = std::max(top, std::fabs(scales[g]));
+    d = top / 127.0f;
+    bool ok = std::isfinite(d) && halfToFloat(floatToHalf(d)) == d;
+    for (int64_t g = g0; ok && g < g1; ++g) {
+      float c = d > 0 ? scales[g] / d : 0.0f;
+      ok = c == std::nearbyint(c) && std::fabs(c) <= 127.0f &&
+           c * d == scales[g];
+      codes[g - g0] = ok ? int8_t(c) : 0;
+    }
+    if (!ok)
+      return fail(error, "scales of row " + std::to_string(n) + ", groups " +
+                             std::to_string(g0) + " to " +
+                             std::to_string(g1 - 1) +
+                             " are not on an 8-bit super-block grid (d * c, "
+                             "f16 d = max |scale| / 127)");
     return true;
   }
 
@@ -165,6 +192,28 @@ public:
         }
         float s = in.scales[n * ng + g];
         int64_t at = (g * kTileRows + r) * ss;
+        if (l.superGroup > 0) {
+          // Codes and zero bytes; the super-block scales below.
+          if (g % l.superGroup == 0) {
+            int64_t g1 = std::min(ng, g + l.superGroup);
+            float dScale;
+            std::vector<int8_t> codes8(size_t(g1 - g));
+            if (!superCodes(l, in.scales.data() + n * ng, n, g, g1, dScale,
+                            codes8.data(), error))
+              return false;
+            for (int64_t j = g; j < g1; ++j)
+              tile[l.scalesOffset() + j * kTileRows + r] =
+                  uint8_t(codes8[j - g]);
+            storeScale(l.scaleType,
+                       tile + l.superScalesOffset() +
+                           ((g / l.superGroup) * kTileRows + r) *
+                               l.superScaleSize(),
+                       dScale);
+          }
+          if (!l.symmetric)
+            tile[l.offsetsOffset() + at] = in.zeros[n * ng + g];
+          continue;
+        }
         storeScale(l.scaleType, tile + l.scalesOffset() + at, s);
         if (!l.symmetric) {
           // The offset slot holds m = -s * z, or the float minimum itself.
@@ -176,6 +225,18 @@ public:
       }
     }
     return true;
+  }
+
+  /// The scale d * c of group g, tile row r, of a super-block layout.
+  static float superScale(const X86Tile16Layout &l, const uint8_t *tile,
+                          int64_t r, int64_t g) {
+    constexpr int64_t kTileRows = X86Tile16Layout::kTileRows;
+    float c = float(int8_t(tile[l.scalesOffset() + g * kTileRows + r]));
+    float dScale =
+        loadScale(l.scaleType, tile + l.superScalesOffset() +
+                                   ((g / l.superGroup) * kTileRows + r) *
+                                       l.superScaleSize());
+    return dScale * c;
   }
 
   bool decode(const WeightDesc &d, const uint8_t *data, size_t size,
@@ -199,6 +260,15 @@ public:
         for (int64_t i = 0; i < len; ++i)
           codes[i] = uint8_t(readCode(l, tile, r, kp0 + i));
         int64_t at = (g * kTileRows + r) * l.scaleSize();
+        if (l.superGroup > 0) {
+          out.scales[n * ng + g] = superScale(l, tile, r, g);
+          if (!l.symmetric) {
+            // Zero bytes past the code range decode clamped.
+            unsigned z = tile[l.offsetsOffset() + at];
+            out.zeros[n * ng + g] = uint8_t(std::min(z, (1u << l.bits) - 1u));
+          }
+          continue;
+        }
         float s = loadScale(l.scaleType, tile + l.scalesOffset() + at);
         out.scales[n * ng + g] = s;
         if (mins) {
@@ -231,10 +301,18 @@ public:
       float *w = out + (n - rowBegin) * l.K;
       for (int64_t g = 0; g < ng; ++g) {
         int64_t at = (g * kTileRows + r) * l.scaleSize();
-        float s = loadScale(l.scaleType, tile + l.scalesOffset() + at);
-        float m = l.symmetric
-                      ? s * -float(l.symmetricZero())
-                      : loadScale(l.scaleType, tile + l.offsetsOffset() + at);
+        float s, m;
+        if (l.superGroup > 0) {
+          // s = d * c exactly; m = s * -z rounded to f32, as the kernels.
+          s = superScale(l, tile, r, g);
+          m = s * -float(l.symmetric ? l.symmetricZero()
+                                     : tile[l.offsetsOffset() + at]);
+        } else {
+          s = loadScale(l.scaleType, tile + l.scalesOffset() + at);
+          m = l.symmetric
+                  ? s * -float(l.symmetricZero())
+                  : loadScale(l.scaleType, tile + l.offsetsOffset() + at);
+        }
         int64_t len = l.groupLen(g), kp0 = l.groupPadBegin(g);
         float *wg = w + g * l.groupCols();
         // Two roundings, no fused multiply-add: for GGUF Q4_1 (float

@@ -39,6 +39,7 @@ int64_t lowbitrt::x86::packedWeightBytes(const PackedShape &s,
   desc.symmetric = s.symmetric;
   desc.scaleType = s.f16Scales ? lowbit::codec::ScaleType::F16
                                : lowbit::codec::ScaleType::F32;
+  desc.superGroup = s.superGroup;
   desc.K = s.K;
   desc.N = s.N;
   const lowbit::codec::Codec &codec =

@@ -46,6 +46,8 @@ struct PackedShape {
   int64_t groupSize = 128;
   bool symmetric = true;
   bool f16Scales = false;
+  /// 0, or groups per super-block of 8-bit scale codes (WeightDesc).
+  int64_t superGroup = 0;
   int64_t K = 0;
   int64_t N = 0;
 };

@@ -97,6 +97,19 @@ QuantWeights randomWeights(const PackedLayout &l, std::mt19937 &rng) {
   w.scales.resize(l.N * ng);
   for (auto &s : w.scales)
     s = scale(rng);
+  if (l.superGroup > 0) {
+    // On the super-block grid: s = d * c with an f16 d and 8-bit codes c
+    // (some negative), the first group of each super-block at |c| = 127.
+    std::uniform_int_distribution<int> c8(-127, 127);
+    for (int64_t n = 0; n < l.N; ++n)
+      for (int64_t g0 = 0; g0 < ng; g0 += l.superGroup) {
+        float d = halfToFloat(floatToHalf(scale(rng) / 127.0f));
+        for (int64_t g = g0; g < std::min(ng, g0 + l.superGroup); ++g) {
+          int c = g == g0 ? 127 : c8(rng);
+          w.scales[n * ng + g] = d * float(c == 0 ? 1 : c);
+        }
+      }
+  }
   if (!l.symmetric) {
     w.zeros.resize(l.N * ng);
     for (auto &z : w.zeros)
@@ -145,6 +158,62 @@ TEST(X86Repack, RoundTrip) {
             // Deterministic bytes.
             EXPECT_EQ(pack(*l, w), p);
           }
+}
+
+TEST(X86Repack, SuperBlockRoundTrip) {
+  std::mt19937 rng(3);
+  for (unsigned bits : {2u, 3u, 4u, 8u})
+    for (bool sym : {true, false})
+      for (auto [K, G, S] : {std::tuple<int64_t, int64_t, int64_t>{172, 32, 4},
+                             {256, 32, 8},
+                             {320, 64, 2}}) {
+        auto l = PackedLayout::get(bits, G, sym, ScaleType::F16, K, 37, S);
+        ASSERT_TRUE(bool(l)) << llvm::toString(l.takeError());
+        EXPECT_EQ(l->tileBytes() % 64, 0);
+        QuantWeights w = randomWeights(*l, rng);
+        std::vector<uint8_t> p = pack(*l, w);
+        ASSERT_EQ(int64_t(p.size()), l->totalBytes());
+        std::vector<uint8_t> codes, zeros;
+        std::vector<float> scales;
+        llvm::Error e = unpack(*l, p, codes, scales, zeros);
+        ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+        EXPECT_EQ(codes, w.codes);
+        EXPECT_EQ(zeros, w.zeros);
+        EXPECT_EQ(scales, w.scales); // exact products, exactly recovered
+        // The kernels' weights: s * q + s * -z, each rounded to f32.
+        auto eff = effectiveWeights(*l, p);
+        ASSERT_TRUE(bool(eff));
+        const int64_t ng = l->numGroups();
+        for (int64_t n = 0; n < l->N; ++n)
+          for (int64_t k = 0; k < K; ++k) {
+            float sc = w.scales[n * ng + k / G];
+            float z =
+                sym ? float(1u << (bits - 1)) : float(w.zeros[n * ng + k / G]);
+            float m = sc * -z;
+            float want = sc * float(w.codes[n * K + k]) + m;
+            ASSERT_EQ((*eff)[n * K + k], want) << n << " " << k;
+          }
+        // Stored bits: codes, an 8-bit code (and zero byte) per group and an
+        // f16 d per super-block and row, plus tile padding.
+        EXPECT_EQ(pack(*l, w), p);
+      }
+  // Scales off the grid are rejected, naming the row and groups.
+  auto l = PackedLayout::get(4, 32, true, ScaleType::F16, 128, 16, 4);
+  ASSERT_TRUE(bool(l));
+  QuantWeights w = randomWeights(*l, rng);
+  w.scales[4 + 1] *= 1.001f; // row 1, group 1
+  auto bad = repack(*l, w.codes, w.scales, w.zeros);
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError())
+                .find("scales of row 1, groups 0 to 3 are not on an 8-bit "
+                      "super-block grid"),
+            std::string::npos);
+  // bf16 and f32 super-block scales have no x86 layout.
+  for (ScaleType st : {ScaleType::F32, ScaleType::BF16}) {
+    auto none = PackedLayout::get(4, 32, true, st, 128, 16, 4);
+    EXPECT_FALSE(bool(none));
+    llvm::consumeError(none.takeError());
+  }
 }
 
 TEST(X86Repack, Errors) {
@@ -291,35 +360,44 @@ TEST_P(X86Kernels, AgainstReference) {
   const std::pair<int64_t, int64_t> shapes[] = {
       {172, 32}, {172, 64}, {256, 128}, {200, -1}};
   for (auto [K, G] : shapes)
-    for (bool sym : {true, false})
-      for (Isa isa : {Isa::AVX2, Isa::AVXVNNI, Isa::AVX512, Isa::AVX512VNNI})
-        // Batch tiles as the x86 target generates them: 1 for decode, and
-        // the prefill tile of the ISA (4 for 256-bit, 8 for 512-bit ISAs).
-        for (unsigned bt :
-             {1u, (isa == Isa::AVX512 || isa == Isa::AVX512VNNI) ? 8u : 4u}) {
-          KernelKey key;
-          key.bits = p.bits;
-          key.groupSize = G;
-          key.symmetric = sym;
-          key.scaleType = (K == 256 && !sym) ? ScaleType::F16 : ScaleType::F32;
-          key.K = K;
-          key.N = 37;
-          key.batchTile = bt;
-          key.isa = isa;
-          key.path = p.path;
-          // ISAs this CPU lacks run as emulated code (same code shape,
-          // portable IR) so the generator's logic is still checked, on fewer
-          // shapes to bound compile time. fp32 kernels of the VNNI ISAs are
-          // the same code as those of their base ISA, so they are not
-          // emulated separately.
-          key.emulate = !rt::supportsVariant(feats, toVariant(isa));
-          if (key.emulate &&
-              (K == 256 || (G == 32 && bt > 1) ||
-               (p.path == ArithPath::FP32 &&
-                (isa == Isa::AVXVNNI || isa == Isa::AVX512VNNI))))
-            continue;
-          keys.push_back(key);
-        }
+    for (int64_t S : {0, 4})
+      for (bool sym : {true, false})
+        for (Isa isa : {Isa::AVX2, Isa::AVXVNNI, Isa::AVX512, Isa::AVX512VNNI})
+          // Batch tiles as the x86 target generates them: 1 for decode, and
+          // the prefill tile of the ISA (4 for 256-bit, 8 for 512-bit ISAs).
+          for (unsigned bt :
+               {1u, (isa == Isa::AVX512 || isa == Isa::AVX512VNNI) ? 8u : 4u}) {
+            KernelKey key;
+            key.bits = p.bits;
+            key.groupSize = G;
+            key.symmetric = sym;
+            key.scaleType =
+                (K == 256 && !sym) ? ScaleType::F16 : ScaleType::F32;
+            // Super-block scales (f16 only) on the ragged 172 / 32 shape: 6
+            // groups, super-blocks of 4 and 2.
+            if (S > 0 && (K != 172 || G != 32))
+              continue;
+            if (S > 0)
+              key.scaleType = ScaleType::F16;
+            key.superGroup = S;
+            key.K = K;
+            key.N = 37;
+            key.batchTile = bt;
+            key.isa = isa;
+            key.path = p.path;
+            // ISAs this CPU lacks run as emulated code (same code shape,
+            // portable IR) so the generator's logic is still checked, on fewer
+            // shapes to bound compile time. fp32 kernels of the VNNI ISAs are
+            // the same code as those of their base ISA, so they are not
+            // emulated separately.
+            key.emulate = !rt::supportsVariant(feats, toVariant(isa));
+            if (key.emulate &&
+                (K == 256 || (G == 32 && bt > 1) ||
+                 (p.path == ArithPath::FP32 &&
+                  (isa == Isa::AVXVNNI || isa == Isa::AVX512VNNI))))
+              continue;
+            keys.push_back(key);
+          }
   auto lib = buildKernelLibrary(keys);
   ASSERT_TRUE(bool(lib)) << llvm::toString(lib.takeError());
   LoadedLibrary loaded(*lib);
