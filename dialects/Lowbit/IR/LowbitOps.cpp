@@ -462,6 +462,8 @@ void QEmbeddingOp::getSemanticAttrs(SmallVectorImpl<NamedAttribute> &attrs,
   attrs.push_back(namedString(*this, "layout", packed.getLayout()));
   if (scheme.hasMinZero())
     attrs.push_back(namedString(*this, "zero_form", "min"));
+  if (scheme.hasSuperGroups())
+    attrs.push_back(namedInt(*this, "super_group", scheme.getSuperGroup()));
 }
 
 SmallVector<Value> RMSNormOp::getSemanticInputs() { return {getInput()}; }

@@ -44,7 +44,7 @@ namespace lowbit::rt::ops {
 
 constexpr int kMaxInputs = 4;
 constexpr int kMaxWeights = 3;
-constexpr int kMaxAttrs = 8;
+constexpr int kMaxAttrs = 12;
 constexpr int kMaxBindings = 8;
 
 /// The element type of an input, output or weight.

@@ -144,6 +144,9 @@ typedef struct lowbit_hal_op_desc {
   const char *layout;
   /** qmatmul, qembedding: the byte size of the packed weight tensor. */
   uint64_t weight_bytes;
+  /** qmatmul, qembedding: 0, or the groups per super-block of 8-bit scale
+   *  codes (the codec's WeightDesc::superGroup). */
+  int64_t super_group;
   /** The op's manifest object as JSON text (target-specific fields such as
    *  a kernel list) and its length; may be NULL. */
   const char *op_json;

@@ -17,6 +17,7 @@
 #include "lowbitrt/Codec.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -46,10 +47,11 @@ RoleDef role(const char *name, ValueType type, bool optional = false) {
 }
 
 AttrDef intAttr(const char *name, int64_t lo = INT64_MIN,
-                int64_t hi = INT64_MAX) {
+                int64_t hi = INT64_MAX, bool required = true) {
   AttrDef a;
   a.name = name;
   a.type = AttrType::Int;
+  a.required = required;
   a.lo = lo;
   a.hi = hi;
   return a;
@@ -100,8 +102,12 @@ OpDef makeOp(const char *name, lowbit_hal_op_kind kind,
     d.inputs[d.numInputs++] = r;
   for (const RoleDef &r : weights)
     d.weights[d.numWeights++] = r;
+  // The table is built once from the literals below; more attributes than
+  // kMaxAttrs would be a bug in this file.
+  assert(attrs.size() <= size_t(kMaxAttrs) && "raise kMaxAttrs");
   for (const AttrDef &a : attrs)
-    d.attrs[d.numAttrs++] = a;
+    if (d.numAttrs < kMaxAttrs)
+      d.attrs[d.numAttrs++] = a;
   for (const BindingDef &b : bindings)
     d.bindings[d.numBindings++] = b;
   return d;
@@ -166,6 +172,8 @@ std::string qembeddingShape(ShapeQuery &q) {
   q.layout = attr(q, 6).s;
   if (attr(q, 7).present && attr(q, 7).choice == 1)
     q.desc.flags |= LOWBIT_HAL_OP_MIN_ZERO;
+  if (attr(q, 8).present)
+    q.desc.super_group = attr(q, 8).i;
   const WeightInfo &t = q.weights[0];
   q.desc.weight_bytes = t.bytes;
   // Unlike a qmatmul's (the target's kernels check theirs), the portable
@@ -313,6 +321,8 @@ std::string qmatmulShape(ShapeQuery &q) {
     q.layout = "x86-tile16-v1";
   else
     return "missing field 'layout'";
+  if (attr(q, 7).present)
+    q.desc.super_group = attr(q, 7).i;
   q.desc.weight_bytes = q.weights[0].bytes;
   return "";
 }
@@ -503,7 +513,8 @@ Table::Table() {
       {intAttr("N", 1, kMaxDim), intAttr("K", 1, kMaxDim),
        intAttr("bits", 1, 64), intAttr("group_size"), boolAttr("symmetric"),
        stringAttr("scale_type", kScaleTypes),
-       stringAttr("layout", nullptr, /*required=*/false)},
+       stringAttr("layout", nullptr, /*required=*/false),
+       intAttr("super_group", 2, kMaxDim, /*required=*/false)},
       {bind(Slot::Input, 0), bind(Slot::Weight, 0), bind(Slot::Weight, 1),
        bind(Slot::Weight, 2), bind(Slot::Output)});
   qmm.shape = qmatmulShape;
@@ -557,7 +568,8 @@ Table::Table() {
       {intAttr("N", 1, kMaxDim), intAttr("K", 1, kMaxDim),
        intAttr("bits", 2, 8), intAttr("group_size"), boolAttr("symmetric"),
        stringAttr("scale_type", kScaleTypes), stringAttr("layout", nullptr),
-       stringAttr("zero_form", kZeroForms, /*required=*/false)},
+       stringAttr("zero_form", kZeroForms, /*required=*/false),
+       intAttr("super_group", 2, kMaxDim, /*required=*/false)},
       {bind(Slot::Weight, 0), bind(Slot::Input, 0), bind(Slot::Output)});
   qemb.shape = qembeddingShape;
   qemb.reference = qembeddingRef;
@@ -579,6 +591,7 @@ codec::WeightDesc lowbit::rt::ops::weightDescOf(const lowbit_hal_op_desc &d) {
                                                      : codec::ScaleType::F32;
   w.zeroKind = (d.flags & LOWBIT_HAL_OP_MIN_ZERO) ? codec::ZeroKind::FloatMin
                                                   : codec::ZeroKind::Integer;
+  w.superGroup = d.super_group;
   w.N = d.rows;
   w.K = d.cols;
   return w;

@@ -225,8 +225,7 @@ std::unique_ptr<X86QMatmul> X86Device::bind(X86Executable *exe,
   shape.f16Scales = (op.flags & LOWBIT_HAL_OP_F16_SCALES) != 0;
   // Super-block scales (codec x86-tile16-v1 with WeightDesc::superGroup);
   // the kernels named below are generated for it.
-  shape.superGroup =
-      f.has("super_group") ? f.integer("super_group", 2, int64_t(1) << 31) : 0;
+  shape.superGroup = op.super_group;
   shape.K = call.K;
   shape.N = call.N;
   std::string err;
