@@ -73,13 +73,15 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     return error("lowbit-quantize-pipeline: unknown method '" + o.method +
                  "' (supported: rtn, gptq, none)");
   }
-  if (o.lmHeadBits != 0) {
-    // The output projection by RTN into the same scope; its layer goes into
-    // the scope's report, not the method's report file.
+  // The output projection and the untied embedding table by RTN into the
+  // same scope (plain scales); their layers go into the scope's report, not
+  // the method's report file.
+  auto addTablePass = [&](bool lmHead, unsigned bits, int64_t groupSize) {
     mlir::lowbit::LowbitRtnQuantizeOptions p;
-    p.lmHead = true;
-    p.bits = o.lmHeadBits;
-    p.groupSize = o.lmHeadGroupSize != 0 ? o.lmHeadGroupSize : o.groupSize;
+    p.lmHead = lmHead;
+    p.embedding = !lmHead;
+    p.bits = bits;
+    p.groupSize = groupSize;
     p.symmetric = o.symmetric;
     p.symGrid = o.symGrid;
     p.mse = o.mse;
@@ -88,22 +90,12 @@ buildQuantizePipeline(OpPassManager &pm, const QuantizePipelineOptions &o,
     p.outputParams = o.outputParams;
     p.writeParams = o.writeParams;
     pm.addPass(mlir::lowbit::createLowbitRtnQuantize(p));
-  }
-  if (o.embeddingBits != 0) {
-    // The untied embedding table likewise, into the same scope.
-    mlir::lowbit::LowbitRtnQuantizeOptions p;
-    p.embedding = true;
-    p.bits = o.embeddingBits;
-    p.groupSize = o.groupSize;
-    p.symmetric = o.symmetric;
-    p.symGrid = o.symGrid;
-    p.mse = o.mse;
-    p.scaleType = o.scaleType;
-    p.scope = scope;
-    p.outputParams = o.outputParams;
-    p.writeParams = o.writeParams;
-    pm.addPass(mlir::lowbit::createLowbitRtnQuantize(p));
-  }
+  };
+  if (o.lmHeadBits != 0)
+    addTablePass(/*lmHead=*/true, o.lmHeadBits,
+                 o.lmHeadGroupSize != 0 ? o.lmHeadGroupSize : o.groupSize);
+  if (o.embeddingBits != 0)
+    addTablePass(/*lmHead=*/false, o.embeddingBits, o.groupSize);
   return success();
 }
 
