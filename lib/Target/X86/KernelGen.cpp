@@ -804,17 +804,18 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
                       b.CreateMul(b.CreateAdd(b.CreateMul(g, cI64(kTileRows)),
                                               cI64(subs[si] * lanes)),
                                   cI64(l.scaleSize()))));
-      Value *s;
-      Value *mv;
+      // s: the stored scale, or with super-block scales d * c (the 8-bit
+      // code of the group times its super-block's scale: exact). m: -s *
+      // 2^(bits-1) when symmetric, else the stored offset, or with
+      // super-block scales s * -z rounded to f32 (as the codec's
+      // dequantizeRows).
+      auto bytes = [&](Value *at) {
+        return b.CreateAlignedLoad(FixedVectorType::get(b.getInt8Ty(), lanes),
+                                   at, Align(1));
+      };
+      Value *offAt = gep(scaleAt, l.offsetsOffset() - l.scalesOffset());
+      Value *s, *mv;
       if (l.superGroup > 0) {
-        // s = d * c: the 8-bit code of the group times its super-block's
-        // scale (exact); m = s * -z rounded to f32 (the codec's
-        // dequantizeRows computes the same).
-        auto bytes = [&](Value *at) {
-          return b.CreateAlignedLoad(FixedVectorType::get(b.getInt8Ty(), lanes),
-                                     at, Align(1));
-        };
-        Value *c = b.CreateSIToFP(bytes(scaleAt), vf32);
         Value *superAt = gep(
             tileBase,
             b.CreateAdd(
@@ -824,23 +825,17 @@ void KernelEmitter::emitTile(Value *chunkBegin, Value *tileIdx,
                                             cI64(kTileRows)),
                                 cI64(subs[si] * lanes)),
                     cI64(l.superScaleSize()))));
-        s = b.CreateFMul(loadScaleVector(superAt), c);
-        if (l.symmetric) {
-          mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
-        } else {
-          Value *z = b.CreateUIToFP(
-              bytes(gep(scaleAt, l.offsetsOffset() - l.scalesOffset())), vf32);
-          mv = b.CreateFMul(s, b.CreateFNeg(z));
-        }
+        s = b.CreateFMul(loadScaleVector(superAt),
+                         b.CreateSIToFP(bytes(scaleAt), vf32));
       } else {
         s = loadScaleVector(scaleAt);
-        if (l.symmetric) {
-          mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
-        } else {
-          Value *offAt = gep(scaleAt, l.offsetsOffset() - l.scalesOffset());
-          mv = loadScaleVector(offAt);
-        }
       }
+      if (l.symmetric)
+        mv = b.CreateFMul(s, splatF(-float(1u << (l.bits - 1))));
+      else if (l.superGroup > 0)
+        mv = b.CreateFMul(s, b.CreateFNeg(b.CreateUIToFP(bytes(offAt), vf32)));
+      else
+        mv = loadScaleVector(offAt);
       for (unsigned i = 0; i < bt; ++i) {
         Value *sum = b.CreateLoad(vf32, accG[gIdx(si, i, 0)]);
         for (unsigned j = 1; j < per; ++j)

@@ -138,9 +138,8 @@ public:
   /// The super-block scale d and the codes of groups [g0, g1) of row n, from
   /// their scales (exact products d * c with max |c| = 127). False, naming
   /// the row and groups, when they are not on such a grid.
-  static bool superCodes(const X86Tile16Layout &, const float *scales,
-                         int64_t n, int64_t g0, int64_t g1, float &d,
-                         int8_t *codes, std::string *error) {
+  static bool superCodes(const float *scales, int64_t n, int64_t g0, int64_t g1,
+                         float &d, int8_t *codes, std::string *error) {
     float top = 0;
     for (int64_t g = g0; g < g1; ++g)
       top = std::max(top, std::fabs(scales[g]));
@@ -198,7 +197,7 @@ public:
             int64_t g1 = std::min(ng, g + l.superGroup);
             float dScale;
             std::vector<int8_t> codes8(size_t(g1 - g));
-            if (!superCodes(l, in.scales.data() + n * ng, n, g, g1, dScale,
+            if (!superCodes(in.scales.data() + n * ng, n, g, g1, dScale,
                             codes8.data(), error))
               return false;
             for (int64_t j = g; j < g1; ++j)
